@@ -1,0 +1,280 @@
+//! The pool's shared state and the protocol every thread follows on it.
+//!
+//! One mutex guards [`State`]; user code never runs under it. The protocol:
+//!
+//! - **Submit**: push the job at the back of the queue. If a worker is idle, pop the
+//!   *newest* idle worker (LIFO), mark it woken and notify its own condition variable;
+//!   otherwise kick the monitor, which decides whether to grow.
+//! - **Claim**: a worker takes jobs from the front of the queue while there are any;
+//!   when the queue is empty it pushes itself on the idle stack and waits on its own
+//!   condition variable until it is woken or its idle timeout passes.
+//! - **Retire**: a worker whose idle wait timed out *without* being woken leaves the
+//!   idle stack and exits, but only while more than `min_workers` are live; at the
+//!   minimum it waits again. Waking newest-first is what lets surplus workers really
+//!   time out (tokio's blocking pool wakes any idle thread and so rarely shrinks).
+//! - **Shutdown**: the phase leaves `Running`; every idle worker is woken; workers
+//!   drain the queue (graceful) or find it emptied (cancelling) and exit; infinite
+//!   tasks are asked to stop and are not requeued.
+//!
+//! Invariants of [`State`], true whenever the lock is free:
+//! - `idle` holds exactly the workers blocked in (or about to enter) an idle wait that
+//!   nobody has woken; `woken[slot]` is set for a worker popped from `idle` by a
+//!   notifier that has not yet re-checked the queue; `waking` counts those flags.
+//! - `busy <= live <= ceiling <= max_workers`, and while the phase is `Running`,
+//!   `live >= min_workers` except transiently after a spawn failure (the monitor
+//!   restores it).
+//! - If the queue is not empty then some worker will look at it: an idle worker was
+//!   woken for each submission that found one, every busy worker re-checks the queue
+//!   after its job, and otherwise the monitor was kicked.
+//! - `slots[s]` is true exactly while a live worker holds slot `s`.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Weak};
+use std::time::Instant;
+
+use super::config::Config;
+use super::sync::{self, Condvar, Mutex, MutexGuard};
+use super::task::{Job, TaskId, TaskOutcome, TaskState};
+
+/// Lifecycle of a pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Accepting and running tasks.
+    Running,
+    /// No new tasks; queued ones still run; infinite tasks are not requeued.
+    Draining,
+    /// No new tasks; the queue was emptied and its tasks cancelled.
+    Cancelling,
+}
+
+/// An idle worker on the idle stack.
+pub(crate) struct IdleWorker {
+    pub(crate) slot: usize,
+    pub(crate) wakeup: Arc<Condvar>,
+}
+
+/// A worker thread's join handle, with the serial number that identifies it.
+pub(crate) struct WorkerThread {
+    pub(crate) serial: u64,
+    pub(crate) handle: sync::thread::JoinHandle<()>,
+}
+
+/// Everything the pool's threads share, under one lock. See the module header for
+/// the invariants.
+pub(crate) struct State {
+    pub(crate) phase: Phase,
+    pub(crate) queue: VecDeque<Job>,
+    /// Idle, un-woken workers; the newest is last and is woken first.
+    pub(crate) idle: Vec<IdleWorker>,
+    /// Indexed by slot: woken by a notifier, not yet back at the queue.
+    pub(crate) woken: Vec<bool>,
+    /// Number of `true` entries in `woken`.
+    pub(crate) waking: usize,
+    /// Indexed by slot: held by a live (or reserved) worker.
+    pub(crate) slots: Vec<bool>,
+    /// Workers started or reserved by the monitor and not yet exited.
+    pub(crate) live: usize,
+    /// Workers running a job.
+    pub(crate) busy: usize,
+    /// Current bound on `live`: `max_workers`, lowered when the OS refuses a thread.
+    pub(crate) ceiling: usize,
+    /// Highest `live` ever seen.
+    pub(crate) peak: usize,
+    /// Task runs finished, failed ones included.
+    pub(crate) completed: u64,
+    /// Task runs that failed.
+    pub(crate) failed: u64,
+    /// Queued tasks dropped by a cancelling shutdown or a stop.
+    pub(crate) cancelled: u64,
+    /// When a run last finished (or the pool started).
+    pub(crate) last_progress: Instant,
+    /// Set by a submission that found no idle worker; cleared by the monitor.
+    pub(crate) monitor_kicked: bool,
+    /// Threads to join: the monitor and every worker not yet joined.
+    pub(crate) threads: Vec<WorkerThread>,
+    /// Serials of workers that have exited and can be joined without blocking long.
+    pub(crate) exited: Vec<u64>,
+    pub(crate) next_serial: u64,
+    /// Infinite tasks that may still be queued or running, to stop at shutdown.
+    pub(crate) infinite: Vec<Weak<TaskState>>,
+}
+
+/// The shared part of a pool: its settings, its state and the monitor's wake-up.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) state: Mutex<State>,
+    /// The monitor waits here between checks.
+    pub(crate) monitor_wakeup: Condvar,
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config) -> Shared {
+        let ceiling = config.max_workers;
+        Shared {
+            config,
+            state: Mutex::new(State {
+                phase: Phase::Running,
+                queue: VecDeque::new(),
+                idle: Vec::new(),
+                woken: Vec::new(),
+                waking: 0,
+                slots: Vec::new(),
+                live: 0,
+                busy: 0,
+                ceiling,
+                peak: 0,
+                completed: 0,
+                failed: 0,
+                cancelled: 0,
+                last_progress: Instant::now(),
+                monitor_kicked: false,
+                threads: Vec::new(),
+                exited: Vec::new(),
+                next_serial: 0,
+                infinite: Vec::new(),
+            }),
+            monitor_wakeup: Condvar::new(),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        sync::lock(&self.state)
+    }
+
+    /// Queues a job and wakes a worker for it (or kicks the monitor). Gives the job
+    /// back if the pool no longer accepts tasks.
+    pub(crate) fn submit(&self, job: Job) -> Result<(), Job> {
+        let mut state = self.lock();
+        if state.phase != Phase::Running {
+            return Err(job);
+        }
+        if job.infinite {
+            state.infinite.retain(|weak| weak.strong_count() > 0);
+            state.infinite.push(Arc::downgrade(&job.state));
+        }
+        state.queue.push_back(job);
+        if !state.wake_one_idle() {
+            state.monitor_kicked = true;
+            self.monitor_wakeup.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Takes a stopped task off the queue, if it is still there.
+    pub(crate) fn remove_queued(&self, id: TaskId) {
+        let mut state = self.lock();
+        let Some(index) = state.queue.iter().position(|job| job.state.id == id) else {
+            return;
+        };
+        let job = state.queue.remove(index).expect("index came from position");
+        state.cancelled += 1;
+        drop(state);
+        job.abandon();
+    }
+
+    /// Ends the `Running` phase. `cancel` empties the queue (its tasks are reported as
+    /// cancelled/stopped) instead of letting it drain. Asks every infinite task to
+    /// stop and wakes every idle worker and the monitor so they can exit. Returns the
+    /// number of queued tasks cancelled. Idempotent; a later cancelling call still
+    /// empties the queue.
+    pub(crate) fn begin_shutdown(&self, cancel: bool) -> usize {
+        let mut state = self.lock();
+        let dropped: Vec<Job> = if cancel {
+            state.phase = Phase::Cancelling;
+            state.queue.drain(..).collect()
+        } else {
+            if state.phase == Phase::Running {
+                state.phase = Phase::Draining;
+            }
+            Vec::new()
+        };
+        state.cancelled += dropped.len() as u64;
+        while state.wake_one_idle() {}
+        state.monitor_kicked = true;
+        self.monitor_wakeup.notify_all();
+        let infinite: Vec<Arc<TaskState>> = state
+            .infinite
+            .drain(..)
+            .filter_map(|weak| weak.upgrade())
+            .collect();
+        drop(state);
+        for task in infinite {
+            task.request_stop();
+        }
+        let count = dropped.len();
+        for job in dropped {
+            job.abandon();
+        }
+        count
+    }
+}
+
+impl State {
+    /// Wakes the newest idle worker, if any. Returns whether one was woken.
+    pub(crate) fn wake_one_idle(&mut self) -> bool {
+        match self.idle.pop() {
+            Some(worker) => {
+                self.woken[worker.slot] = true;
+                self.waking += 1;
+                worker.wakeup.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Reserves the lowest free slot for a new worker and counts it as live.
+    pub(crate) fn reserve_worker(&mut self) -> (usize, u64) {
+        let slot = match self.slots.iter().position(|used| !used) {
+            Some(slot) => slot,
+            None => {
+                self.slots.push(false);
+                self.woken.push(false);
+                self.slots.len() - 1
+            }
+        };
+        self.slots[slot] = true;
+        self.live += 1;
+        self.peak = self.peak.max(self.live);
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        (slot, serial)
+    }
+
+    /// Undoes [`reserve_worker`](Self::reserve_worker) for a worker that exits or
+    /// could not be started.
+    pub(crate) fn release_worker(&mut self, slot: usize) {
+        self.slots[slot] = false;
+        self.live -= 1;
+    }
+
+    /// Records the end of one run of a job.
+    pub(crate) fn record_run(&mut self, failed: bool) {
+        self.busy -= 1;
+        self.completed += 1;
+        if failed {
+            self.failed += 1;
+        }
+        self.last_progress = Instant::now();
+    }
+
+    /// Removes `slot` from the idle stack (after its wait timed out un-woken).
+    pub(crate) fn leave_idle(&mut self, slot: usize) {
+        if let Some(index) = self.idle.iter().rposition(|w| w.slot == slot) {
+            self.idle.remove(index);
+        }
+    }
+}
+
+/// Ends a job that will not run again because the pool is shutting down or the task
+/// was stopped.
+pub(crate) fn finish_job(job: Job, failed_last_run: bool) {
+    let outcome = if job.infinite {
+        TaskOutcome::Stopped
+    } else if failed_last_run {
+        TaskOutcome::Failed
+    } else {
+        TaskOutcome::Succeeded
+    };
+    job.state.finish(outcome);
+}

@@ -1,0 +1,154 @@
+//! A worker thread: claims jobs from the queue, runs them, idles newest-first, and
+//! retires after its idle timeout while the pool is above its minimum.
+//!
+//! See `shared.rs` for the protocol. Each worker owns a slot number (the lowest free
+//! one when it started, 1-based in [`current_worker_slot`]) and its own condition
+//! variable, so that a submitter can wake exactly the newest idle worker.
+//!
+//! Invariant: a worker leaves the pool only through [`ExitGuard`], which returns its
+//! slot and `live` count even if the worker unwinds because of a bug in the pool;
+//! user code never unwinds into this loop (it runs inside `catch_unwind`).
+
+use std::cell::Cell;
+use std::io;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::shared::{IdleWorker, Phase, Shared, WorkerThread, finish_job};
+use super::sync::{self, Condvar, thread};
+
+thread_local! {
+    static CURRENT_SLOT: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// The slot number (1-based) of the pool worker running the current thread, or
+/// `None` outside a pool worker. Slots are reused: at any time the live workers of a
+/// pool hold distinct slots, the lowest free one being taken by a new worker, so the
+/// numbers stay between 1 and the number of live workers — like GNU parallel's `{%}`.
+pub fn current_worker_slot() -> Option<usize> {
+    CURRENT_SLOT.with(Cell::get)
+}
+
+/// Reserves a slot and starts a worker thread in it. On failure the reservation is
+/// undone and the OS error returned.
+pub(crate) fn start(shared: &Arc<Shared>) -> io::Result<()> {
+    let (slot, serial) = shared.lock().reserve_worker();
+    let config = &shared.config;
+    let worker_shared = Arc::clone(shared);
+    let spawned = thread::Builder::new()
+        .name(format!("{}-{}", config.thread_name, slot + 1))
+        .stack_size(config.stack_size_kib * 1024)
+        .spawn(move || run(worker_shared, slot, serial));
+    let mut state = shared.lock();
+    match spawned {
+        Ok(handle) => {
+            state.threads.push(WorkerThread { serial, handle });
+            Ok(())
+        }
+        Err(err) => {
+            state.release_worker(slot);
+            Err(err)
+        }
+    }
+}
+
+/// Returns the worker's slot and live count when the worker thread ends, however it
+/// ends; kicks the monitor if that leaves the pool below its minimum.
+struct ExitGuard {
+    shared: Arc<Shared>,
+    slot: usize,
+    serial: u64,
+}
+
+impl Drop for ExitGuard {
+    fn drop(&mut self) {
+        let mut state = self.shared.lock();
+        state.release_worker(self.slot);
+        state.exited.push(self.serial);
+        if state.phase == Phase::Running && state.live < self.shared.config.min_workers {
+            state.monitor_kicked = true;
+            self.shared.monitor_wakeup.notify_one();
+        }
+    }
+}
+
+fn run(shared: Arc<Shared>, slot: usize, serial: u64) {
+    CURRENT_SLOT.with(|s| s.set(Some(slot + 1)));
+    let guard = ExitGuard {
+        shared,
+        slot,
+        serial,
+    };
+    work(&guard.shared, slot);
+}
+
+/// The claim/run/idle loop. Returns (with the lock released) when the worker should
+/// exit: the pool shut down and the queue is empty, or it retired.
+fn work(shared: &Shared, slot: usize) {
+    let wakeup = Arc::new(Condvar::new());
+    let mut state = shared.lock();
+    loop {
+        if let Some(mut job) = state.queue.pop_front() {
+            if job.infinite && job.state.stop_requested() {
+                // Stopped while queued (the stop raced with its requeue): never again.
+                drop(state);
+                job.abandon();
+                state = shared.lock();
+                continue;
+            }
+            state.busy += 1;
+            drop(state);
+            let report = job.body.run(&job.state);
+            state = shared.lock();
+            state.record_run(report.failed);
+            if report.again && state.phase == Phase::Running {
+                // Back of the queue: infinite tasks share workers fairly.
+                state.queue.push_back(job);
+            } else {
+                drop(state);
+                finish_job(job, report.failed);
+                state = shared.lock();
+            }
+            continue;
+        }
+        if state.phase != Phase::Running {
+            return;
+        }
+
+        state.idle.push(IdleWorker {
+            slot,
+            wakeup: Arc::clone(&wakeup),
+        });
+        let timeout = shared.config.idle_timeout;
+        let mut deadline = Instant::now() + timeout;
+        loop {
+            let at_minimum = state.live <= shared.config.min_workers;
+            state = if at_minimum {
+                // Never retires: no timeout needed (and none wanted when it is zero).
+                sync::wait(&wakeup, state)
+            } else {
+                let left = deadline.saturating_duration_since(Instant::now());
+                sync::wait_timeout(&wakeup, state, left).0
+            };
+            if state.woken[slot] {
+                state.woken[slot] = false;
+                state.waking -= 1;
+                break;
+            }
+            if Instant::now() >= deadline {
+                if state.live > shared.config.min_workers && state.phase == Phase::Running {
+                    state.leave_idle(slot);
+                    log::debug!(
+                        "retiring worker {}: idle for {:?} with {} live > minimum {}",
+                        slot + 1,
+                        timeout,
+                        state.live,
+                        shared.config.min_workers
+                    );
+                    return;
+                }
+                deadline = Instant::now() + timeout;
+            }
+        }
+    }
+}

@@ -140,6 +140,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cli;
 mod pool;
 pub mod run;
 

@@ -1,2 +1,451 @@
-//! The engine of `atp-run`: reading commands, running them as tasks on the pool,
-//! and reporting what happened.
+//! The engine of `atp-run`: reading commands, running each as a task on the adaptive
+//! pool, reporting what happened, and stopping cleanly.
+//!
+//! | file | owns |
+//! |---|---|
+//! | `options.rs` | validated settings of a run |
+//! | `input.rs` | streaming records from files and stdin |
+//! | `template.rs` | `--` templates, placeholders and shell quoting |
+//! | `exec.rs`, `capture.rs`, `registry.rs` | one job's process group, its captured output, and every running group for signalling |
+//! | `report.rs`, `progress.rs` | status lines, grouped output, the progress display |
+//! | `signals.rs` | SIGINT/SIGTERM/SIGHUP |
+//! | `duration.rs` | `100ms`/`2s`/`1m` durations |
+//!
+//! The shape of a run ([`run`]): the calling thread is the *coordinator*. A *feeder*
+//! thread reads records and submits one task per record, keeping at most
+//! [`in_flight_limit`] tasks queued or running, so the first job starts as soon as its
+//! line arrives and a million-line input never sits in memory. Each task runs its job
+//! on the worker (blocking on the child), and reports it through the [`Reporter`].
+//! Everything that concerns the coordinator arrives on one channel as an [`Event`]:
+//! a job done, the input ended, a signal, stdout closed. On a signal or a closed
+//! stdout the coordinator stops the feeder, closes the process registry (so no job
+//! starts after), runs the termination sequence on every job's process group, and
+//! shuts the pool down. Nothing started by the run outlives it.
+
+pub mod capture;
+pub mod duration;
+pub mod exec;
+pub mod input;
+pub mod options;
+pub mod progress;
+pub mod registry;
+pub mod report;
+pub mod signals;
+pub mod template;
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::{StopToken, Task, TaskHandle, ThreadPool};
+use capture::Capture;
+use input::{InputError, Records};
+use options::Options;
+use progress::Progress;
+use registry::ProcessRegistry;
+use report::{JobLabel, Reporter, Tally};
+use template::Template;
+
+/// What the coordinator hears about.
+#[derive(Debug)]
+pub enum Event {
+    /// A job (or a run of a watchdog) ended, or was cancelled before it started.
+    JobDone,
+    /// The feeder submitted its last job; `error` if reading the input failed.
+    InputEnded {
+        /// Jobs submitted in all.
+        jobs: u64,
+        /// Why reading stopped early, if it did.
+        error: Option<InputError>,
+    },
+    /// SIGINT, SIGTERM or SIGHUP.
+    Interrupt,
+    /// Writing to standard output failed (its reader went away).
+    StdoutClosed,
+}
+
+/// How a run ended; `main` maps it to the exit status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every job succeeded.
+    Success,
+    /// Some job failed, was killed, or could not start.
+    JobsFailed,
+    /// Reading the input failed part way (the jobs read before it ran).
+    InputFailed,
+    /// Stopped by a signal.
+    Interrupted,
+    /// Stopped because standard output was closed.
+    StdoutClosed,
+}
+
+impl Outcome {
+    /// The exit status for this outcome (documented in `--help` and the man page).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Success => 0,
+            Outcome::JobsFailed => 1,
+            Outcome::InputFailed => 2,
+            Outcome::Interrupted => 130,
+            Outcome::StdoutClosed => 141,
+        }
+    }
+}
+
+/// Most tasks the feeder keeps queued or running at once (outside `--repeat`): enough
+/// for the pool to see its backlog and grow to its maximum, small enough that memory
+/// stays flat however long the input is.
+pub fn in_flight_limit(max_workers: usize) -> usize {
+    max_workers.saturating_mul(2).max(64)
+}
+
+/// Everything a job's task needs, shared by all tasks of a run.
+struct JobContext {
+    template: Option<Template>,
+    registry: Arc<ProcessRegistry>,
+    reporter: Arc<Reporter>,
+    events: Sender<Event>,
+    tmpdir: PathBuf,
+    /// Set once the run is being stopped: the feeder submits nothing more.
+    stopping: AtomicBool,
+}
+
+/// Per-command counts of a watchdog (`--repeat`).
+struct Watchdog {
+    command: Vec<u8>,
+    handle: TaskHandle,
+}
+
+thread_local! {
+    /// Each worker's reusable output capture files (created on its first job).
+    static CAPTURE: RefCell<Option<Capture>> = const { RefCell::new(None) };
+}
+
+impl JobContext {
+    /// Runs one job (or one run of a watchdog) on the current worker and reports it.
+    fn run_job(&self, number: u64, run: Option<u64>, record: &[u8]) {
+        let rendered;
+        let command: &[u8] = match &self.template {
+            Some(t) => {
+                let slot = crate::current_worker_slot().unwrap_or(1);
+                rendered = t.render(record, number, slot);
+                &rendered
+            }
+            None => record,
+        };
+        let label = JobLabel {
+            number,
+            run,
+            command,
+        };
+        CAPTURE.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            if cell.is_none() {
+                match Capture::new(&self.tmpdir) {
+                    Ok(capture) => *cell = Some(capture),
+                    Err(err) => {
+                        let err = exec::RunError::Capture(err);
+                        self.reporter.job_finished(&label, &Err(err), None);
+                        return;
+                    }
+                }
+            }
+            let capture = cell.as_mut().expect("created above");
+            let result = exec::run_job(command, capture, &self.registry);
+            self.reporter.job_finished(&label, &result, Some(capture));
+        });
+        let _ = self.events.send(Event::JobDone);
+    }
+}
+
+/// Runs every command of the input as `options` say. Returns how the run ended;
+/// errors found before any job ran (unreadable input, pool that cannot start) are
+/// returned as `Err` and mean exit status 2.
+pub fn run(options: Options, install_signal_handlers: bool) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
+    let inputs = input::open_sources(&options.inputs)?;
+    let pool = Arc::new(
+        ThreadPool::builder()
+            .min_workers(options.pool.min_workers())
+            .max_workers(options.pool.max_workers())
+            .stack_size_kib(options.pool.stack_size_kib())
+            .idle_timeout(options.pool.idle_timeout())
+            .monitor_interval(options.pool.monitor_interval())
+            .thread_name(options.pool.thread_name())
+            .build()
+            .map_err(|e| anyhow::anyhow!("cannot start the worker pool: {e}"))?,
+    );
+    let registry = Arc::new(ProcessRegistry::new());
+    let (events, inbox) = crossbeam_channel::unbounded();
+    if install_signal_handlers {
+        signals::install(events.clone(), Arc::clone(&registry))
+            .map_err(|e| anyhow::anyhow!("cannot install the signal handlers: {e}"))?;
+    }
+    let mut reporter = Reporter::new(
+        Progress::new(options.progress),
+        options.quiet,
+        options.color,
+        events.clone(),
+    );
+    let stats_pool = Arc::clone(&pool);
+    reporter.progress_mut().start_ticker(move || {
+        let s = stats_pool.stats();
+        format!("{} failed · {} workers ({} busy)", s.failed, s.live, s.busy)
+    });
+    let reporter = Arc::new(reporter);
+    let context = Arc::new(JobContext {
+        template: options.template,
+        registry: Arc::clone(&registry),
+        reporter: Arc::clone(&reporter),
+        events: events.clone(),
+        tmpdir: options.tmpdir,
+        stopping: AtomicBool::new(false),
+    });
+    let watchdogs = Arc::new(Mutex::new(Vec::new()));
+    let records = inputs.records(options.separator);
+    let feeder = Feeder {
+        pool: Arc::clone(&pool),
+        context: Arc::clone(&context),
+        repeat: options.repeat,
+        interval: options.interval,
+        watchdogs: Arc::clone(&watchdogs),
+        events,
+    };
+    std::thread::Builder::new()
+        .name("atp-run-feeder".into())
+        .spawn(move || feeder.run(records))
+        .map_err(|e| anyhow::anyhow!("cannot start the input reader thread: {e}"))?;
+
+    let stop = coordinate(&inbox, &reporter, options.repeat);
+    let outcome = match stop {
+        Stop::Finished { input_error } => {
+            pool.shutdown();
+            terminate_leftovers(&registry, options.grace);
+            finish(&reporter, &pool, &watchdogs, started, None);
+            if let Some(err) = input_error {
+                log::error!("{err}");
+                reporter.message(&format!("atp-run: {err}"));
+                Outcome::InputFailed
+            } else if reporter.tally().failed > 0 {
+                Outcome::JobsFailed
+            } else {
+                Outcome::Success
+            }
+        }
+        Stop::Interrupted | Stop::StdoutClosed => {
+            context.stopping.store(true, Ordering::SeqCst);
+            registry.close();
+            for watchdog in watchdogs.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+                watchdog.handle.stop();
+            }
+            let report = registry.terminate_all(options.grace);
+            log::debug!("termination: {report:?}");
+            let cancelled = pool.shutdown_now().cancelled;
+            if matches!(stop, Stop::Interrupted) {
+                finish(&reporter, &pool, &watchdogs, started, Some(cancelled));
+                Outcome::Interrupted
+            } else {
+                Outcome::StdoutClosed
+            }
+        }
+    };
+    Ok(outcome)
+}
+
+#[derive(Debug)]
+enum Stop {
+    Finished { input_error: Option<InputError> },
+    Interrupted,
+    StdoutClosed,
+}
+
+/// Waits for every job to be done (never, with `--repeat`), a signal, or a closed
+/// stdout.
+fn coordinate(inbox: &Receiver<Event>, reporter: &Reporter, repeat: bool) -> Stop {
+    let mut done = 0u64;
+    let mut total = None;
+    let mut input_error = None;
+    loop {
+        let Ok(event) = inbox.recv() else {
+            // Every sender is gone: nothing more can happen.
+            return Stop::Finished { input_error };
+        };
+        match event {
+            Event::JobDone => done += 1,
+            Event::InputEnded { jobs, error } => {
+                total = Some(jobs);
+                input_error = error;
+                if !repeat {
+                    reporter.progress().set_total(jobs);
+                }
+            }
+            Event::Interrupt => return Stop::Interrupted,
+            Event::StdoutClosed => return Stop::StdoutClosed,
+        }
+        if !repeat && total == Some(done) {
+            return Stop::Finished { input_error };
+        }
+    }
+}
+
+/// Background processes that jobs left in their process groups are not allowed to
+/// outlive the run.
+fn terminate_leftovers(registry: &ProcessRegistry, grace: Duration) {
+    let lingering = registry.lingering_count();
+    if lingering > 0 {
+        log::warn!("terminating {lingering} background process group(s) left behind by jobs");
+        registry.terminate_all(grace);
+    }
+}
+
+/// Stops the progress display and prints the summary.
+fn finish(
+    reporter: &Reporter,
+    pool: &ThreadPool,
+    watchdogs: &Mutex<Vec<Watchdog>>,
+    started: Instant,
+    not_started: Option<usize>,
+) {
+    let tally = reporter.tally();
+    let stats = pool.stats();
+    let watchdogs = watchdogs.lock().unwrap_or_else(|p| p.into_inner());
+    if !watchdogs.is_empty() {
+        let mut table = String::from("runs  failed  command\n");
+        for w in watchdogs.iter() {
+            let mut line = format!("{:>4}  {:>6}  ", w.handle.runs(), w.handle.failures());
+            report::push_printable(&mut line, &w.command);
+            table.push_str(&line);
+            table.push('\n');
+        }
+        reporter.message(table.trim_end());
+    }
+    if reporter.is_quiet() && tally.failed == 0 && not_started.is_none() {
+        return;
+    }
+    reporter.message(&summary(
+        &tally,
+        not_started,
+        stats.peak_workers,
+        started.elapsed(),
+    ));
+}
+
+fn summary(tally: &Tally, not_started: Option<usize>, peak: usize, wall: Duration) -> String {
+    let what = if not_started.is_some() {
+        "interrupted: "
+    } else {
+        ""
+    };
+    let mut s = format!(
+        "atp-run: {what}{} ran, {} succeeded, {} failed",
+        plural(tally.finished(), "job"),
+        tally.succeeded,
+        tally.failed
+    );
+    if tally.killed > 0 {
+        s.push_str(&format!(" ({} killed by a signal)", tally.killed));
+    }
+    if let Some(n) = not_started.filter(|n| *n > 0) {
+        s.push_str(&format!(", {n} not started"));
+    }
+    s.push_str(&format!(
+        " in {} (at most {} at once)",
+        duration::format_duration(wall),
+        plural(peak as u64, "worker")
+    ));
+    s
+}
+
+fn plural(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// Reads records and submits a task for each.
+struct Feeder {
+    pool: Arc<ThreadPool>,
+    context: Arc<JobContext>,
+    repeat: bool,
+    interval: Option<Duration>,
+    watchdogs: Arc<Mutex<Vec<Watchdog>>>,
+    events: Sender<Event>,
+}
+
+impl Feeder {
+    fn run(self, records: Records) {
+        let limit = in_flight_limit(self.pool.config().max_workers());
+        // A bounded channel used as a counting semaphore: a token is sent before
+        // each submission and taken back when the job is done.
+        let (slots, freed) = crossbeam_channel::bounded::<()>(limit);
+        let freed = Arc::new(freed);
+        let mut jobs = 0u64;
+        let mut error = None;
+        for record in records {
+            if self.context.stopping.load(Ordering::SeqCst) {
+                break;
+            }
+            let record = match record {
+                Ok(record) => record.bytes,
+                Err(err) => {
+                    error = Some(err);
+                    break;
+                }
+            };
+            jobs += 1;
+            let submitted = if self.repeat {
+                self.submit_watchdog(jobs, record)
+            } else {
+                if slots.send(()).is_err() {
+                    break;
+                }
+                let context = Arc::clone(&self.context);
+                let freed = Arc::clone(&freed);
+                self.pool
+                    .run(Task::new(move || {
+                        context.run_job(jobs, None, &record);
+                        let _ = freed.try_recv();
+                    }))
+                    .is_ok()
+            };
+            if !submitted {
+                jobs -= 1;
+                break;
+            }
+        }
+        let _ = self.events.send(Event::InputEnded { jobs, error });
+    }
+
+    fn submit_watchdog(&self, number: u64, record: Vec<u8>) -> bool {
+        let context = Arc::clone(&self.context);
+        let interval = self.interval;
+        let runs = AtomicU64::new(0);
+        let command = match &self.context.template {
+            Some(t) => t.render(&record, number, 0),
+            None => record.clone(),
+        };
+        let task = Task::infinite(move |stop: &StopToken| {
+            let run = runs.fetch_add(1, Ordering::Relaxed) + 1;
+            context.run_job(number, Some(run), &record);
+            if let Some(interval) = interval {
+                stop.sleep(interval);
+            }
+        });
+        match self.pool.run(task) {
+            Ok(handle) => {
+                self.watchdogs
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(Watchdog { command, handle });
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}

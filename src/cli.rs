@@ -1,0 +1,242 @@
+//! The command-line interface of `atp-run`: clap definitions only.
+//!
+//! Each flag's documentation lives next to its definition; [`command`] is what the
+//! binary parses with and what the man page and shell completions are generated from
+//! (`tests/generated_docs.rs` checks the committed ones are fresh). Turning these raw
+//! arguments into validated settings is `run::options`'s job, not this file's.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, CommandFactory, Parser, ValueEnum};
+
+use crate::run::duration::parse_duration;
+
+/// Examples shown at the end of `--help` and in the man page.
+pub const EXAMPLES: &str = "\
+Examples:
+  Run every line of jobs.txt as a shell command, at least 4 at a time:
+    atp-run --min-workers 4 < jobs.txt
+
+  Compress every log file, one job per file name (xargs style):
+    find . -name '*.log' -print0 | atp-run -0 -- gzip -9 {}
+
+  Convert images, naming outputs after inputs:
+    ls *.png | atp-run -- convert {} {.}.jpg
+
+  Watchdogs: rerun each command every 5 s until Ctrl-C:
+    atp-run --repeat --interval 5s watchdogs.txt
+
+  Exactly 8 jobs at a time, like parallel -j8 or xargs -P8:
+    atp-run -j 8 jobs.txt";
+
+/// Exit statuses, shown in `--help` and the man page.
+pub const EXIT_STATUS: &str = "\
+Exit status:
+  0    every job succeeded (or there was no job)
+  1    at least one job failed, was killed, or could not be started
+  2    usage or input error (reported before any job runs), or reading
+       the input failed part way
+  130  interrupted by SIGINT (Ctrl-C), SIGTERM or SIGHUP
+  141  standard output was closed by its reader (e.g. `| head -1`)";
+
+/// Signal handling, for the man page.
+pub const SIGNALS: &str = "\
+Signals:
+  The first SIGINT (Ctrl-C), SIGTERM or SIGHUP stops starting jobs, sends
+  SIGTERM to the process group of every running job (so pipelines and
+  grandchildren too), waits up to --grace, then sends SIGKILL to whatever is
+  left, prints the summary and exits with 130. A second one kills every job at
+  once. When standard output is closed by its reader, atp-run stops the same
+  way, quietly, and exits with 141. Nothing atp-run started is left running
+  when it exits.";
+
+/// Environment variables, for the man page.
+pub const ENVIRONMENT: &str = "\
+Environment:
+  RUST_LOG   log filter for atp-run's own diagnostics, e.g. RUST_LOG=atp=debug
+             shows every pool growth decision (overrides -v)
+  NO_COLOR   when set and not empty, --color auto uses no colour
+  TMPDIR     where job output is buffered until the job ends (default /tmp)
+  SHELL      not used: every job runs under /bin/sh -c";
+
+/// Whether to colour status lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when standard error is a terminal and NO_COLOR is not set.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// Run shell commands in parallel on an adaptive thread pool.
+///
+/// Reads one shell command per line from the FILEs (or standard input) and runs each
+/// with /bin/sh -c on a pool of workers that grows while jobs wait and shrinks when
+/// they don't. Each job's output is printed as one block when it ends, followed by a
+/// status line on standard error.
+///
+/// With a TEMPLATE after --, each input line is instead an argument for the
+/// template, as with xargs or GNU parallel: {} is the line, {.} the line without
+/// extension, {/} its basename, {//} its directory, {/.} the basename without
+/// extension, {#} the job number and {%} the worker slot. Values are shell-quoted;
+/// with no placeholder the line is appended as the last argument.
+#[derive(Debug, Parser)]
+#[command(
+    name = "atp-run",
+    version,
+    max_term_width = 100,
+    after_help = format!("{EXAMPLES}\n\n{EXIT_STATUS}"),
+    after_long_help = format!("{EXAMPLES}\n\n{EXIT_STATUS}\n\n{SIGNALS}\n\n{ENVIRONMENT}"),
+)]
+pub struct Cli {
+    /// Files of commands (or of arguments, with a TEMPLATE), one per line; `-` is
+    /// standard input, which is also read when no FILE is given.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Command template: each input line becomes its argument (see above). The words
+    /// are joined with spaces and run by /bin/sh, so `-- 'tr a-z A-Z < {}'` works.
+    #[arg(
+        last = true,
+        value_name = "TEMPLATE",
+        value_parser = clap::value_parser!(OsString)
+    )]
+    pub template: Vec<OsString>,
+
+    /// Input records are separated by NUL bytes instead of newlines (for
+    /// `find -print0`); newlines and spaces inside records are kept.
+    #[arg(short = '0', long = "null", help_heading = "Input")]
+    pub null: bool,
+
+    /// Run exactly N jobs at a time: a fixed pool of N workers (like parallel -j N
+    /// or xargs -P N). Cannot be combined with --min-workers or --max-workers.
+    #[arg(
+        short = 'j',
+        long,
+        value_name = "N",
+        value_parser = parse_positive,
+        conflicts_with_all = ["min_workers", "max_workers"],
+        help_heading = "Pool"
+    )]
+    pub jobs: Option<usize>,
+
+    /// Workers kept alive at all times, even when idle [default: 2].
+    #[arg(long, value_name = "N", help_heading = "Pool")]
+    pub min_workers: Option<usize>,
+
+    /// Most workers (so jobs) at once [default: 512].
+    #[arg(long, value_name = "N", value_parser = parse_positive, help_heading = "Pool")]
+    pub max_workers: Option<usize>,
+
+    /// How long a worker above the minimum may sit idle before it retires, e.g.
+    /// 500ms, 5s, 1m [default: 5s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Pool")]
+    pub idle_timeout: Option<Duration>,
+
+    /// Stack size of each worker thread in KiB (at least 64) [default: 512].
+    #[arg(long, value_name = "KIB", help_heading = "Pool")]
+    pub stack_size: Option<usize>,
+
+    /// Turn every command into a watchdog: rerun it each time it ends, until
+    /// Ctrl-C. Failed runs are reported and the loop goes on; the summary counts
+    /// runs and failures per command.
+    #[arg(long, help_heading = "Jobs")]
+    pub repeat: bool,
+
+    /// With --repeat, wait this long between the end of a run and the next.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        value_parser = parse_duration,
+        requires = "repeat",
+        help_heading = "Jobs"
+    )]
+    pub interval: Option<Duration>,
+
+    /// On interruption, how long running jobs get between SIGTERM and SIGKILL.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        value_parser = parse_duration,
+        default_value = "2s",
+        help_heading = "Jobs"
+    )]
+    pub grace: Duration,
+
+    /// Print status lines only for jobs that did not succeed (and the summary only
+    /// when something failed).
+    #[arg(short, long, help_heading = "Output")]
+    pub quiet: bool,
+
+    /// Do not show the progress display (it is shown only when standard error is a
+    /// terminal).
+    #[arg(long, help_heading = "Output")]
+    pub no_progress: bool,
+
+    /// Colour status lines: auto (when standard error is a terminal and NO_COLOR is
+    /// unset), always or never.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        default_value_t = ColorChoice::Auto,
+        help_heading = "Output"
+    )]
+    pub color: ColorChoice,
+
+    /// More diagnostics on standard error: -v info, -vv debug (pool decisions),
+    /// -vvv trace. RUST_LOG overrides it.
+    #[arg(short, long, action = ArgAction::Count, help_heading = "Output")]
+    pub verbose: u8,
+}
+
+/// A whole number of at least 1.
+fn parse_positive(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("'{s}' is not a whole number")),
+    }
+}
+
+/// The clap command, for parsing and for generating the man page and completions.
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_definition_is_consistent() {
+        command().debug_assert();
+    }
+
+    #[test]
+    fn files_and_template_are_split_at_the_double_dash() {
+        let cli =
+            Cli::try_parse_from(["atp-run", "-0", "a.txt", "-", "--", "gzip", "-9", "{}"]).unwrap();
+        assert_eq!(cli.files, [PathBuf::from("a.txt"), PathBuf::from("-")]);
+        assert_eq!(cli.template, ["gzip", "-9", "{}"]);
+        assert!(cli.null);
+    }
+
+    #[test]
+    fn jobs_conflicts_with_min_and_max() {
+        let err = Cli::try_parse_from(["atp-run", "-j", "4", "--max-workers", "8"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert!(Cli::try_parse_from(["atp-run", "-j", "0"]).is_err());
+    }
+
+    #[test]
+    fn interval_needs_repeat() {
+        assert!(Cli::try_parse_from(["atp-run", "--interval", "1s"]).is_err());
+        let cli = Cli::try_parse_from(["atp-run", "--repeat", "--interval", "1s"]).unwrap();
+        assert_eq!(cli.interval, Some(Duration::from_secs(1)));
+    }
+}

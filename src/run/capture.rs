@@ -1,0 +1,305 @@
+//! Per-worker capture of a job's stdout and stderr into two anonymous temp files.
+//!
+//! Owns: the two capture files of one worker, and the lengths of the blocks
+//! the last job wrote into them.
+//!
+//! Invariants:
+//! - Output never passes through our memory: the child writes straight into the
+//!   files (duplicated descriptors sharing the same open file description), and
+//!   [`Capture::write_stdout_to`] / [`Capture::write_stderr_to`] copy with
+//!   `io::copy`, which uses `copy_file_range`/`sendfile` where the writer allows.
+//! - The files are opened `O_APPEND` (set once, when a file is created). A
+//!   process left behind by a job therefore always appends past the block we
+//!   recorded, and our own seek-to-0 for reading never redirects its writes
+//!   into the middle of that block.
+//! - A job's block is exactly `file[0..len]`, where `len` is the file length
+//!   snapshotted when the job's leader was reaped ([`Capture::job_finished`]).
+//! - A capture is handed to a new job only when it is clean: emptied and
+//!   rewound, or — if the previous job's process group outlived its leader
+//!   ("tainted") — replaced by brand-new files, so a lingering writer can
+//!   never leak into the next job's block.
+//! - All descriptors are close-on-exec (std and `tempfile` guarantee it), so a
+//!   job spawned by another worker never inherits this worker's files.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+
+/// Lifecycle of a [`Capture`]'s files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Empty and rewound: may be handed to a job.
+    Clean,
+    /// Handed to a job (or holding its output); must be emptied before reuse.
+    Used,
+    /// A process of the previous job may still hold the files: must be replaced.
+    Tainted,
+}
+
+/// Reusable capture of one job's stdout and stderr (one per worker thread).
+///
+/// Typical cycle, driven by [`super::exec::run_job`]: the job's output lands in
+/// the files; the caller then prints the blocks with
+/// [`write_stdout_to`](Self::write_stdout_to) /
+/// [`write_stderr_to`](Self::write_stderr_to); the next `run_job` (or an
+/// explicit [`reset`](Self::reset)) makes the capture clean again.
+#[derive(Debug)]
+pub struct Capture {
+    dir: PathBuf,
+    stdout: File,
+    stderr: File,
+    stdout_len: u64,
+    stderr_len: u64,
+    state: State,
+}
+
+impl Capture {
+    /// Creates a capture whose anonymous temp files live in `dir`
+    /// (callers normally pass `std::env::temp_dir()`, which honours `TMPDIR`).
+    ///
+    /// # Errors
+    /// An error naming `dir` if the files cannot be created there.
+    pub fn new(dir: impl Into<PathBuf>) -> io::Result<Self> {
+        let dir = dir.into();
+        let stdout = new_capture_file(&dir)?;
+        let stderr = new_capture_file(&dir)?;
+        Ok(Self {
+            dir,
+            stdout,
+            stderr,
+            stdout_len: 0,
+            stderr_len: 0,
+            state: State::Clean,
+        })
+    }
+
+    /// Directory the capture files are created in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Length of the last job's stdout block, in bytes.
+    pub fn stdout_len(&self) -> u64 {
+        self.stdout_len
+    }
+
+    /// Length of the last job's stderr block, in bytes.
+    pub fn stderr_len(&self) -> u64 {
+        self.stderr_len
+    }
+
+    /// Whether a process of the last job may still hold the files; if so the
+    /// next [`reset`](Self::reset) replaces them instead of emptying them.
+    pub fn is_tainted(&self) -> bool {
+        self.state == State::Tainted
+    }
+
+    /// Copies the last job's stdout block to `w`; returns the bytes copied.
+    ///
+    /// May be called several times; each call copies the whole block.
+    ///
+    /// # Errors
+    /// Any error seeking/reading the capture file or writing to `w`.
+    pub fn write_stdout_to<W: Write + ?Sized>(&mut self, w: &mut W) -> io::Result<u64> {
+        copy_prefix(&self.stdout, self.stdout_len, w)
+    }
+
+    /// Copies the last job's stderr block to `w`; returns the bytes copied.
+    ///
+    /// May be called several times; each call copies the whole block.
+    ///
+    /// # Errors
+    /// Any error seeking/reading the capture file or writing to `w`.
+    pub fn write_stderr_to<W: Write + ?Sized>(&mut self, w: &mut W) -> io::Result<u64> {
+        copy_prefix(&self.stderr, self.stderr_len, w)
+    }
+
+    /// Makes the capture clean for the next job: empties and rewinds both
+    /// files, or, if the capture is tainted, replaces them with fresh files.
+    ///
+    /// Cheap no-op when already clean. [`super::exec::run_job`] calls it
+    /// itself, so callers need not.
+    ///
+    /// # Errors
+    /// Truncate/seek errors, or failure to create replacement files (the
+    /// capture then stays tainted and the next reset retries).
+    pub fn reset(&mut self) -> io::Result<()> {
+        match self.state {
+            State::Clean => return Ok(()),
+            State::Tainted => {
+                // Create both before touching self, so a failure leaves the
+                // capture consistently tainted.
+                let stdout = new_capture_file(&self.dir)?;
+                let stderr = new_capture_file(&self.dir)?;
+                self.stdout = stdout;
+                self.stderr = stderr;
+            }
+            State::Used => {
+                // Mark tainted until both are truncated, so a half-done reset
+                // is retried by replacing the files.
+                self.state = State::Tainted;
+                for f in [&self.stdout, &self.stderr] {
+                    f.set_len(0)?;
+                    let mut f = f;
+                    f.seek(SeekFrom::Start(0))?;
+                }
+            }
+        }
+        self.stdout_len = 0;
+        self.stderr_len = 0;
+        self.state = State::Clean;
+        Ok(())
+    }
+
+    /// Makes the capture clean and returns the child's stdout and stderr.
+    ///
+    /// # Errors
+    /// Reset errors, or failure to duplicate a descriptor (e.g. `EMFILE`).
+    pub(crate) fn stdio_for_job(&mut self) -> io::Result<(Stdio, Stdio)> {
+        self.reset()?;
+        self.state = State::Used;
+        let out = self.stdout.try_clone().map_err(|e| dup_error(&e))?;
+        let err = self.stderr.try_clone().map_err(|e| dup_error(&e))?;
+        Ok((Stdio::from(out), Stdio::from(err)))
+    }
+
+    /// Records the job's block lengths once its leader has been reaped;
+    /// `group_still_alive` taints the capture. Returns `(stdout_len, stderr_len)`.
+    ///
+    /// # Errors
+    /// Failure to stat a capture file (the capture is then tainted).
+    pub(crate) fn job_finished(&mut self, group_still_alive: bool) -> io::Result<(u64, u64)> {
+        if group_still_alive {
+            self.state = State::Tainted;
+        }
+        let lens = self
+            .stdout
+            .metadata()
+            .and_then(|o| Ok((o.len(), self.stderr.metadata()?.len())));
+        match lens {
+            Ok((o, e)) => {
+                self.stdout_len = o;
+                self.stderr_len = e;
+                Ok((o, e))
+            }
+            Err(e) => {
+                self.taint();
+                Err(e)
+            }
+        }
+    }
+
+    /// Forgets any recorded output and forces replacement of the files at the
+    /// next reset (used when a job ended abnormally).
+    pub(crate) fn taint(&mut self) {
+        self.stdout_len = 0;
+        self.stderr_len = 0;
+        self.state = State::Tainted;
+    }
+}
+
+/// Creates one anonymous capture file in `dir`, in append mode.
+fn new_capture_file(dir: &Path) -> io::Result<File> {
+    let file = tempfile::tempfile_in(dir).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "cannot create a temporary capture file in {}: {e}",
+                dir.display()
+            ),
+        )
+    })?;
+    fcntl(&file, FcntlArg::F_SETFL(OFlag::O_APPEND)).map_err(|errno| {
+        io::Error::new(
+            io::Error::from(errno).kind(),
+            format!("cannot set O_APPEND on a capture file: {errno}"),
+        )
+    })?;
+    Ok(file)
+}
+
+fn dup_error(e: &io::Error) -> io::Error {
+    io::Error::new(
+        e.kind(),
+        format!("cannot duplicate a capture file descriptor: {e}"),
+    )
+}
+
+/// Copies `file[0..len]` to `w`.
+fn copy_prefix<W: Write + ?Sized>(mut file: &File, len: u64, w: &mut W) -> io::Result<u64> {
+    if len == 0 {
+        return Ok(0);
+    }
+    file.seek(SeekFrom::Start(0))?;
+    io::copy(&mut file.take(len), w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    fn ino(f: &File) -> u64 {
+        f.metadata().map(|m| m.ino()).unwrap_or(0)
+    }
+
+    #[test]
+    fn missing_dir_error_names_dir() {
+        let err = Capture::new("/nonexistent/atp-capture-dir").unwrap_err();
+        assert!(
+            err.to_string().contains("/nonexistent/atp-capture-dir"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn direct_writes_copy_and_reset() -> io::Result<()> {
+        let mut cap = Capture::new(std::env::temp_dir())?;
+        let (ino_out, ino_err) = (ino(&cap.stdout), ino(&cap.stderr));
+        drop(cap.stdio_for_job()?);
+        (&cap.stdout).write_all(b"hello")?;
+        (&cap.stderr).write_all(b"oops")?;
+        assert_eq!(cap.job_finished(false)?, (5, 4));
+        let (mut o, mut e) = (Vec::new(), Vec::new());
+        assert_eq!(cap.write_stdout_to(&mut o)?, 5);
+        assert_eq!(cap.write_stderr_to(&mut e)?, 4);
+        // Copying twice yields the same block.
+        assert_eq!(cap.write_stdout_to(&mut o)?, 5);
+        assert_eq!(
+            (o.as_slice(), e.as_slice()),
+            (&b"hellohello"[..], &b"oops"[..])
+        );
+        cap.reset()?;
+        assert_eq!((cap.stdout_len(), cap.stderr_len()), (0, 0));
+        assert_eq!(cap.stdout.metadata()?.len(), 0);
+        // Not tainted: the same files are reused.
+        assert_eq!((ino(&cap.stdout), ino(&cap.stderr)), (ino_out, ino_err));
+        Ok(())
+    }
+
+    #[test]
+    fn tainted_capture_gets_new_files_and_ignores_late_appends() -> io::Result<()> {
+        let mut cap = Capture::new(std::env::temp_dir())?;
+        drop(cap.stdio_for_job()?);
+        let late = cap.stdout.try_clone()?;
+        (&late).write_all(b"early")?;
+        assert_eq!(cap.job_finished(true)?, (5, 0));
+        assert!(cap.is_tainted());
+        // A "lingering" writer appends while we read: block stays intact.
+        let mut o = Vec::new();
+        let mut f = &cap.stdout;
+        f.seek(SeekFrom::Start(0))?;
+        (&late).write_all(b"LATE")?;
+        cap.write_stdout_to(&mut o)?;
+        assert_eq!(o, b"early");
+        let old = ino(&cap.stdout);
+        cap.reset()?;
+        assert_ne!(ino(&cap.stdout), old);
+        (&late).write_all(b"more")?;
+        assert_eq!(cap.stdout.metadata()?.len(), 0);
+        Ok(())
+    }
+}

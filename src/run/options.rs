@@ -1,0 +1,177 @@
+//! [`Options`]: the validated settings of one `atp-run` invocation, built from the
+//! parsed command line ([`Cli`]). Everything that can be wrong with the arguments is
+//! found here, before any input is read or any job runs, and reported as a
+//! [`UsageError`] naming the flag at fault (exit status 2).
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::{Cli, ColorChoice};
+use crate::{BuildError, Builder, Config};
+
+use super::input::Separator;
+use super::template::Template;
+
+/// Settings of one run.
+#[derive(Debug)]
+pub struct Options {
+    /// Input operands as given (`-` is standard input; empty means standard input).
+    pub inputs: Vec<PathBuf>,
+    /// Record separator of the input.
+    pub separator: Separator,
+    /// The command template, in template mode.
+    pub template: Option<Template>,
+    /// Validated pool settings.
+    pub pool: Config,
+    /// `--repeat`: every command is a watchdog.
+    pub repeat: bool,
+    /// Pause between the runs of a watchdog.
+    pub interval: Option<Duration>,
+    /// Time between SIGTERM and SIGKILL when interrupted.
+    pub grace: Duration,
+    /// Status lines for failures only.
+    pub quiet: bool,
+    /// Show the progress display (only ever true when stderr is a terminal).
+    pub progress: bool,
+    /// Colour status lines.
+    pub color: bool,
+    /// Where job output is buffered.
+    pub tmpdir: PathBuf,
+}
+
+/// An argument that cannot work, found before anything runs.
+#[derive(Debug)]
+pub struct UsageError(String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+impl Options {
+    /// Validates the parsed command line.
+    pub fn from_cli(cli: Cli) -> Result<Options, UsageError> {
+        let template = if cli.template.is_empty() {
+            None
+        } else {
+            Some(Template::parse(&cli.template).map_err(|e| UsageError(e.to_string()))?)
+        };
+        let mut builder = Builder::new().thread_name("atp-run");
+        if let Some(n) = cli.jobs {
+            builder = builder.fixed_workers(n);
+        }
+        if let Some(n) = cli.min_workers {
+            builder = builder.min_workers(n);
+        }
+        if let Some(n) = cli.max_workers {
+            builder = builder.max_workers(n);
+        }
+        if let Some(t) = cli.idle_timeout {
+            builder = builder.idle_timeout(t);
+        }
+        if let Some(kib) = cli.stack_size {
+            builder = builder.stack_size_kib(kib);
+        }
+        let pool = builder
+            .config()
+            .map_err(|err| UsageError(pool_error(&err)))?;
+        let stderr_is_terminal = std::io::stderr().is_terminal();
+        Ok(Options {
+            inputs: cli.files,
+            separator: if cli.null {
+                Separator::Nul
+            } else {
+                Separator::Newline
+            },
+            template,
+            pool,
+            repeat: cli.repeat,
+            interval: cli.interval,
+            grace: cli.grace,
+            quiet: cli.quiet,
+            progress: !cli.no_progress && stderr_is_terminal,
+            color: use_color(cli.color, stderr_is_terminal, std::env::var_os("NO_COLOR")),
+            tmpdir: std::env::temp_dir(),
+        })
+    }
+}
+
+/// Names the flag behind a pool setting that cannot work.
+fn pool_error(err: &BuildError) -> String {
+    match err {
+        BuildError::MinAboveMax { min, max } => format!(
+            "--min-workers {min} is above --max-workers {max}: raise --max-workers or lower \
+             --min-workers"
+        ),
+        BuildError::StackTooSmall { .. } | BuildError::StackTooLarge { .. } => {
+            format!("invalid --stack-size: {err}")
+        }
+        _ => format!("invalid pool settings: {err}"),
+    }
+}
+
+/// `--color` resolved: `auto` colours only a terminal, and NO_COLOR (set and not
+/// empty, per no-color.org) turns it off.
+fn use_color(choice: ColorChoice, terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => terminal && no_color.as_deref().is_none_or(OsStr::is_empty),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn options(args: &[&str]) -> Result<Options, UsageError> {
+        let mut argv = vec!["atp-run"];
+        argv.extend_from_slice(args);
+        Options::from_cli(Cli::try_parse_from(argv).unwrap())
+    }
+
+    #[test]
+    fn jobs_means_a_fixed_pool() {
+        let o = options(&["-j", "3"]).unwrap();
+        assert_eq!((o.pool.min_workers(), o.pool.max_workers()), (3, 3));
+    }
+
+    #[test]
+    fn min_above_max_names_both_flags() {
+        let err = options(&["--min-workers", "9", "--max-workers", "3"]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("--min-workers 9 is above --max-workers 3")
+        );
+    }
+
+    #[test]
+    fn a_tiny_stack_names_the_flag() {
+        let err = options(&["--stack-size", "4"]).unwrap_err();
+        assert!(err.to_string().starts_with("invalid --stack-size"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_template_is_an_error() {
+        let err = options(&["--", " "]).unwrap_err();
+        assert!(err.to_string().contains("empty"), "{err}");
+    }
+
+    #[test]
+    fn color_follows_the_choice_the_terminal_and_no_color() {
+        use ColorChoice::*;
+        assert!(use_color(Always, false, None));
+        assert!(!use_color(Never, true, None));
+        assert!(use_color(Auto, true, None));
+        assert!(!use_color(Auto, false, None));
+        assert!(!use_color(Auto, true, Some("1".into())));
+        assert!(use_color(Auto, true, Some("".into())));
+    }
+}

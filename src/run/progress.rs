@@ -1,0 +1,153 @@
+//! The progress display and the logger that keeps out of its way.
+//!
+//! Shown only when standard error is a terminal (and not `--no-progress`): an
+//! indicatif bar with jobs done out of the total (a running count while the input
+//! is still being read — the input is never read ahead to count it), failures, live
+//! and busy workers from the pool's stats, the rate and the ETA. A ticker thread
+//! refreshes the worker counts every 100 ms.
+//!
+//! Invariant: everything atp-run writes to the terminal while the bar is up — job
+//! output, status lines, log records — goes through [`Progress::suspend`], so that the
+//! bar is cleared first and redrawn after, and neither garbles the other.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// The visible bar, for the logger (set once, when a visible bar is created).
+static ACTIVE_BAR: OnceLock<ProgressBar> = OnceLock::new();
+
+const COUNTING: &str = "{spinner} {pos} done · {msg} · {per_sec}";
+const KNOWN_TOTAL: &str =
+    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} · {msg} · {per_sec} · ETA {eta}";
+
+/// The progress display (hidden when not wanted: then every call is a cheap no-op
+/// and `suspend` just runs its closure).
+pub struct Progress {
+    bar: ProgressBar,
+    ticker: Option<Ticker>,
+}
+
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl Progress {
+    /// A visible bar on stderr when `visible`, otherwise a hidden one.
+    pub fn new(visible: bool) -> Progress {
+        let bar = if visible {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            bar.set_style(style(COUNTING));
+            let _ = ACTIVE_BAR.set(bar.clone());
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        Progress { bar, ticker: None }
+    }
+
+    /// Whether the bar is drawn.
+    pub fn is_visible(&self) -> bool {
+        !self.bar.is_hidden()
+    }
+
+    /// Refreshes the message from `status` every 100 ms until [`finish`](Self::finish).
+    pub fn start_ticker(&mut self, status: impl Fn() -> String + Send + 'static) {
+        if !self.is_visible() {
+            return;
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let (bar, flag) = (self.bar.clone(), Arc::clone(&stop));
+        let thread = std::thread::Builder::new()
+            .name("atp-run-progress".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    bar.set_message(status());
+                    bar.tick();
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            });
+        match thread {
+            Ok(thread) => self.ticker = Some(Ticker { stop, thread }),
+            Err(err) => log::warn!("no progress refresh: cannot start a thread: {err}"),
+        }
+    }
+
+    /// The input has ended: `total` jobs in all.
+    pub fn set_total(&self, total: u64) {
+        self.bar.set_length(total);
+        self.bar.set_style(style(KNOWN_TOTAL));
+    }
+
+    /// One more job done.
+    pub fn inc(&self) {
+        self.bar.inc(1);
+    }
+
+    /// Runs `f` with the bar cleared, redrawing it after.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.bar.suspend(f)
+    }
+
+    /// Stops the ticker and removes the bar.
+    pub fn finish(&mut self) {
+        if let Some(ticker) = self.ticker.take() {
+            ticker.stop.store(true, Ordering::Relaxed);
+            let _ = ticker.thread.join();
+        }
+        self.bar.finish_and_clear();
+    }
+}
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner())
+}
+
+/// env_logger's logger, writing through the progress bar when one is shown.
+struct SuspendingLogger {
+    inner: env_logger::Logger,
+}
+
+impl log::Log for SuspendingLogger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        self.inner.enabled(metadata)
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if !self.inner.matches(record) {
+            return;
+        }
+        match ACTIVE_BAR.get() {
+            Some(bar) => bar.suspend(|| self.inner.log(record)),
+            None => self.inner.log(record),
+        }
+    }
+
+    fn flush(&self) {
+        self.inner.flush();
+    }
+}
+
+/// Sets up logging on stderr: `verbosity` 0 shows warnings and errors, 1 info, 2
+/// debug, 3 trace; `RUST_LOG` overrides it.
+pub fn init_logging(verbosity: u8) {
+    let level = match verbosity {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let logger = env_logger::Builder::new()
+        .parse_filters(level)
+        .parse_env("RUST_LOG")
+        .format_timestamp(None)
+        .build();
+    let max_level = logger.filter();
+    if log::set_boxed_logger(Box::new(SuspendingLogger { inner: logger })).is_ok() {
+        log::set_max_level(max_level);
+    }
+}

@@ -1,0 +1,345 @@
+//! The reporter: the one place job results become output.
+//!
+//! When a job ends, the worker that ran it calls [`Reporter::job_finished`], which,
+//! under one lock and with the progress bar suspended, copies the job's captured
+//! stdout to our stdout and its stderr to our stderr, each as one block, then writes
+//! the job's status line to stderr. So blocks of different jobs never interleave, and
+//! `atp-run ... > out` captures job output only. The status line is formatted before
+//! the lock is taken; the copies use the kernel's file-to-pipe paths where it can.
+//!
+//! A write to stdout failing with `BrokenPipe` (the reader went away, as in
+//! `| head -1`) is reported once as an event; the run then stops quietly.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+
+use super::Event;
+use super::capture::Capture;
+use super::duration::format_duration;
+use super::exec::{ExitStatusKind, JobExit, RunError, signal_name};
+use super::progress::Progress;
+
+/// Counts of finished jobs (runs, in `--repeat` mode).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Runs that ended with exit code 0.
+    pub succeeded: u64,
+    /// Runs that exited non-zero, were killed, or could not be started.
+    pub failed: u64,
+    /// Runs that ended by a signal (a subset of `failed`).
+    pub killed: u64,
+}
+
+impl Tally {
+    /// All finished runs.
+    pub fn finished(&self) -> u64 {
+        self.succeeded + self.failed
+    }
+}
+
+/// Which job a result belongs to.
+pub struct JobLabel<'a> {
+    /// The job's number (1-based, in input order).
+    pub number: u64,
+    /// In `--repeat` mode, which run of the job this was (1-based).
+    pub run: Option<u64>,
+    /// The command as it ran.
+    pub command: &'a [u8],
+}
+
+/// Turns job results into output; shared by all workers.
+pub struct Reporter {
+    output: Mutex<()>,
+    progress: Progress,
+    quiet: bool,
+    color: bool,
+    succeeded: AtomicU64,
+    failed: AtomicU64,
+    killed: AtomicU64,
+    stdout_broken: AtomicBool,
+    events: Sender<Event>,
+}
+
+impl Reporter {
+    /// A reporter writing through `progress`.
+    pub fn new(progress: Progress, quiet: bool, color: bool, events: Sender<Event>) -> Reporter {
+        Reporter {
+            output: Mutex::new(()),
+            progress,
+            quiet,
+            color,
+            succeeded: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            killed: AtomicU64::new(0),
+            stdout_broken: AtomicBool::new(false),
+            events,
+        }
+    }
+
+    /// The progress display.
+    pub fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    /// Mutable access to the progress display (to start or finish it).
+    pub fn progress_mut(&mut self) -> &mut Progress {
+        &mut self.progress
+    }
+
+    /// Counts so far.
+    pub fn tally(&self) -> Tally {
+        Tally {
+            succeeded: self.succeeded.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            killed: self.killed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Whether `--quiet` was given.
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
+    /// Whether stdout's reader has gone away.
+    pub fn stdout_broken(&self) -> bool {
+        self.stdout_broken.load(Ordering::Relaxed)
+    }
+
+    /// Reports a job that ended (or could not start): prints its output blocks and
+    /// its status line. Returns whether the job succeeded. A job that was cancelled
+    /// before it started prints nothing and counts as neither.
+    pub fn job_finished(
+        &self,
+        job: &JobLabel<'_>,
+        result: &Result<JobExit, RunError>,
+        capture: Option<&mut Capture>,
+    ) -> Option<bool> {
+        let (ok, line) = match result {
+            Err(RunError::Cancelled) => return None,
+            Ok(exit) => (exit.status.success(), self.status_line(job, Ok(exit))),
+            Err(err) => (false, self.status_line(job, Err(err))),
+        };
+        let counter = if ok { &self.succeeded } else { &self.failed };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if let Ok(JobExit {
+            status: ExitStatusKind::Signaled { .. },
+            ..
+        }) = result
+        {
+            self.killed.fetch_add(1, Ordering::Relaxed);
+        }
+        let show_status = !(self.quiet && ok);
+        let _serial = self.output.lock().unwrap_or_else(|p| p.into_inner());
+        self.progress.suspend(|| {
+            if let Some(capture) = capture {
+                self.copy_output(capture);
+            }
+            if show_status {
+                let mut err = io::stderr().lock();
+                let _ = err.write_all(line.as_bytes());
+                let _ = err.flush();
+            }
+        });
+        self.progress.inc();
+        Some(ok)
+    }
+
+    /// Copies a job's captured stdout and stderr, each as one block.
+    fn copy_output(&self, capture: &mut Capture) {
+        if capture.stdout_len() > 0 && !self.stdout_broken() {
+            let mut out = io::stdout().lock();
+            let copied = capture.write_stdout_to(&mut out).and_then(|_| out.flush());
+            if let Err(err) = copied {
+                self.stdout_failed(&err);
+            }
+        }
+        if capture.stderr_len() > 0 {
+            let mut err = io::stderr().lock();
+            if let Err(e) = capture.write_stderr_to(&mut err).and_then(|_| err.flush()) {
+                log::warn!("cannot write a job's error output: {e}");
+            }
+        }
+    }
+
+    fn stdout_failed(&self, err: &io::Error) {
+        if self.stdout_broken.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        if err.kind() == io::ErrorKind::BrokenPipe {
+            let _ = self.events.send(Event::StdoutClosed);
+        } else {
+            log::error!("cannot write job output to standard output: {err}");
+            let _ = self.events.send(Event::StdoutClosed);
+        }
+    }
+
+    /// `[3] ok in 0.004s: echo hi` and the like, newline-terminated.
+    fn status_line(&self, job: &JobLabel<'_>, result: Result<&JobExit, &RunError>) -> String {
+        let mut line = String::with_capacity(64 + job.command.len());
+        match job.run {
+            Some(run) => {
+                let _ = write!(line, "[{} run {}] ", job.number, run);
+            }
+            None => {
+                let _ = write!(line, "[{}] ", job.number);
+            }
+        }
+        let (what, red, duration) = match result {
+            Ok(exit) => match exit.status {
+                ExitStatusKind::Exited(0) => ("ok".to_owned(), false, exit.duration),
+                ExitStatusKind::Exited(127) => (
+                    "failed with exit code 127 (command not found?)".to_owned(),
+                    true,
+                    exit.duration,
+                ),
+                ExitStatusKind::Exited(code) => {
+                    (format!("failed with exit code {code}"), true, exit.duration)
+                }
+                ExitStatusKind::Signaled { signal } => (
+                    format!("killed by {}", signal_name(signal)),
+                    true,
+                    exit.duration,
+                ),
+            },
+            Err(err) => (format!("could not run: {err}"), true, Duration::ZERO),
+        };
+        self.paint(&mut line, &what, red);
+        if result.is_ok() {
+            let _ = write!(line, " after {}", format_duration(duration));
+        }
+        line.push_str(": ");
+        push_printable(&mut line, job.command);
+        line.push('\n');
+        line
+    }
+
+    fn paint(&self, line: &mut String, text: &str, red: bool) {
+        if self.color {
+            let code = if red { "31" } else { "32" };
+            let _ = write!(line, "\x1b[{code}m{text}\x1b[0m");
+        } else {
+            line.push_str(text);
+        }
+    }
+
+    /// Writes a line to stderr through the progress bar, under the output lock.
+    pub fn message(&self, text: &str) {
+        let _serial = self.output.lock().unwrap_or_else(|p| p.into_inner());
+        self.progress.suspend(|| {
+            let mut err = io::stderr().lock();
+            let _ = writeln!(err, "{text}");
+        });
+    }
+}
+
+/// Appends `bytes` as text that stays on one line: invalid UTF-8 is replaced and
+/// control characters (newlines in `-0` records, escapes) are shown escaped.
+pub fn push_printable(out: &mut String, bytes: &[u8]) {
+    for c in String::from_utf8_lossy(bytes).chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reporter(quiet: bool, color: bool) -> Reporter {
+        let (tx, _rx) = crossbeam_channel::unbounded();
+        Reporter::new(Progress::new(false), quiet, color, tx)
+    }
+
+    fn exit(status: ExitStatusKind) -> JobExit {
+        JobExit {
+            status,
+            duration: Duration::from_millis(4),
+            stdout_len: 0,
+            stderr_len: 0,
+        }
+    }
+
+    fn line(status: ExitStatusKind, run: Option<u64>) -> String {
+        let job = JobLabel {
+            number: 3,
+            run,
+            command: b"echo hi",
+        };
+        reporter(false, false).status_line(&job, Ok(&exit(status)))
+    }
+
+    #[test]
+    fn status_lines_say_what_happened() {
+        assert_eq!(
+            line(ExitStatusKind::Exited(0), None),
+            "[3] ok after 0.004s: echo hi\n"
+        );
+        assert_eq!(
+            line(ExitStatusKind::Exited(2), None),
+            "[3] failed with exit code 2 after 0.004s: echo hi\n"
+        );
+        assert_eq!(
+            line(ExitStatusKind::Exited(127), None),
+            "[3] failed with exit code 127 (command not found?) after 0.004s: echo hi\n"
+        );
+        assert_eq!(
+            line(ExitStatusKind::Signaled { signal: 9 }, Some(5)),
+            "[3 run 5] killed by SIGKILL after 0.004s: echo hi\n"
+        );
+    }
+
+    #[test]
+    fn colour_wraps_the_verdict_only() {
+        let job = JobLabel {
+            number: 1,
+            run: None,
+            command: b"true",
+        };
+        let line = reporter(false, true).status_line(&job, Ok(&exit(ExitStatusKind::Exited(0))));
+        assert_eq!(line, "[1] \x1b[32mok\x1b[0m after 0.004s: true\n");
+    }
+
+    #[test]
+    fn commands_stay_on_one_line() {
+        let mut s = String::new();
+        push_printable(&mut s, b"printf 'a\nb'\t\xff");
+        assert_eq!(s, "printf 'a\\nb'\\t\u{fffd}");
+    }
+
+    #[test]
+    fn tallies_count_successes_failures_and_kills_but_not_cancellations() {
+        let r = reporter(true, false);
+        let job = JobLabel {
+            number: 1,
+            run: None,
+            command: b"x",
+        };
+        assert_eq!(
+            r.job_finished(&job, &Ok(exit(ExitStatusKind::Exited(0))), None),
+            Some(true)
+        );
+        assert_eq!(
+            r.job_finished(&job, &Ok(exit(ExitStatusKind::Exited(1))), None),
+            Some(false)
+        );
+        let killed = exit(ExitStatusKind::Signaled { signal: 15 });
+        assert_eq!(r.job_finished(&job, &Ok(killed), None), Some(false));
+        assert_eq!(r.job_finished(&job, &Err(RunError::Cancelled), None), None);
+        assert_eq!(
+            r.tally(),
+            Tally {
+                succeeded: 1,
+                failed: 2,
+                killed: 1
+            }
+        );
+    }
+}

@@ -13,10 +13,9 @@ use clap::{ArgAction, CommandFactory, Parser, ValueEnum};
 
 use crate::run::duration::parse_duration;
 
-/// Examples shown at the end of `--help` and in the man page.
-pub const EXAMPLES: &str = "\
-Examples:
-  Run every line of jobs.txt as a shell command, at least 4 at a time:
+/// Examples, at the end of `--help` and in the man page's EXAMPLES section. These
+/// section bodies are indented by two spaces; `--help` adds a heading line to each.
+pub const EXAMPLES: &str = "  Run every line of jobs.txt as a shell command, at least 4 at a time:
     atp-run --min-workers 4 < jobs.txt
 
   Compress every log file, one job per file name (xargs style):
@@ -32,9 +31,7 @@ Examples:
     atp-run -j 8 jobs.txt";
 
 /// Exit statuses, shown in `--help` and the man page.
-pub const EXIT_STATUS: &str = "\
-Exit status:
-  0    every job succeeded (or there was no job)
+pub const EXIT_STATUS: &str = "  0    every job succeeded (or there was no job)
   1    at least one job failed, was killed, or could not be started
   2    usage or input error (reported before any job runs), or reading
        the input failed part way
@@ -42,9 +39,8 @@ Exit status:
   141  standard output was closed by its reader (e.g. `| head -1`)";
 
 /// Signal handling, for the man page.
-pub const SIGNALS: &str = "\
-Signals:
-  The first SIGINT (Ctrl-C), SIGTERM or SIGHUP stops starting jobs, sends
+pub const SIGNALS: &str =
+    "  The first SIGINT (Ctrl-C), SIGTERM or SIGHUP stops starting jobs, sends
   SIGTERM to the process group of every running job (so pipelines and
   grandchildren too), waits up to --grace, then sends SIGKILL to whatever is
   left, prints the summary and exits with 130. A second one kills every job at
@@ -53,9 +49,8 @@ Signals:
   when it exits.";
 
 /// Environment variables, for the man page.
-pub const ENVIRONMENT: &str = "\
-Environment:
-  RUST_LOG   log filter for atp-run's own diagnostics, e.g. RUST_LOG=atp=debug
+pub const ENVIRONMENT: &str =
+    "  RUST_LOG   log filter for atp-run's own diagnostics, e.g. RUST_LOG=atp=debug
              shows every pool growth decision (overrides -v)
   NO_COLOR   when set and not empty, --color auto uses no colour
   TMPDIR     where job output is buffered until the job ends (default /tmp)
@@ -89,8 +84,11 @@ pub enum ColorChoice {
     name = "atp-run",
     version,
     max_term_width = 100,
-    after_help = format!("{EXAMPLES}\n\n{EXIT_STATUS}"),
-    after_long_help = format!("{EXAMPLES}\n\n{EXIT_STATUS}\n\n{SIGNALS}\n\n{ENVIRONMENT}"),
+    after_help = format!("Examples:\n{EXAMPLES}\n\nExit status:\n{EXIT_STATUS}"),
+    after_long_help = format!(
+        "Examples:\n{EXAMPLES}\n\nExit status:\n{EXIT_STATUS}\n\nSignals:\n{SIGNALS}\n\n\
+         Environment:\n{ENVIRONMENT}"
+    ),
 )]
 pub struct Cli {
     /// Files of commands (or of arguments, with a TEMPLATE), one per line; `-` is

@@ -1,0 +1,51 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'atp-run' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'atp-run'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'atp-run' {
+            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Run exactly N jobs at a time: a fixed pool of N workers (like parallel -j N or xargs -P N). Cannot be combined with --min-workers or --max-workers')
+            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Run exactly N jobs at a time: a fixed pool of N workers (like parallel -j N or xargs -P N). Cannot be combined with --min-workers or --max-workers')
+            [CompletionResult]::new('--min-workers', '--min-workers', [CompletionResultType]::ParameterName, 'Workers kept alive at all times, even when idle [default: 2]')
+            [CompletionResult]::new('--max-workers', '--max-workers', [CompletionResultType]::ParameterName, 'Most workers (so jobs) at once [default: 512]')
+            [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'How long a worker above the minimum may sit idle before it retires, e.g. 500ms, 5s, 1m [default: 5s]')
+            [CompletionResult]::new('--stack-size', '--stack-size', [CompletionResultType]::ParameterName, 'Stack size of each worker thread in KiB (at least 64) [default: 512]')
+            [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'With --repeat, wait this long between the end of a run and the next')
+            [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'On interruption, how long running jobs get between SIGTERM and SIGKILL')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour status lines: auto (when standard error is a terminal and NO_COLOR is unset), always or never')
+            [CompletionResult]::new('-0', '-0', [CompletionResultType]::ParameterName, 'Input records are separated by NUL bytes instead of newlines (for `find -print0`); newlines and spaces inside records are kept')
+            [CompletionResult]::new('--null', '--null', [CompletionResultType]::ParameterName, 'Input records are separated by NUL bytes instead of newlines (for `find -print0`); newlines and spaces inside records are kept')
+            [CompletionResult]::new('--repeat', '--repeat', [CompletionResultType]::ParameterName, 'Turn every command into a watchdog: rerun it each time it ends, until Ctrl-C. Failed runs are reported and the loop goes on; the summary counts runs and failures per command')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print status lines only for jobs that did not succeed (and the summary only when something failed)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print status lines only for jobs that did not succeed (and the summary only when something failed)')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Do not show the progress display (it is shown only when standard error is a terminal)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More diagnostics on standard error: -v info, -vv debug (pool decisions), -vvv trace. RUST_LOG overrides it')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More diagnostics on standard error: -v info, -vv debug (pool decisions), -vvv trace. RUST_LOG overrides it')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

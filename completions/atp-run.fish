@@ -3,12 +3,15 @@ complete -c atp-run -l min-workers -d 'Workers kept alive at all times, even whe
 complete -c atp-run -l max-workers -d 'Most workers (so jobs) at once [default: 512]' -r
 complete -c atp-run -l idle-timeout -d 'How long a worker above the minimum may sit idle before it retires, e.g. 500ms, 5s, 1m [default: 5s]' -r
 complete -c atp-run -l stack-size -d 'Stack size of each worker thread in KiB (at least 64) [default: 512]' -r
+complete -c atp-run -l cpu-threshold -d 'Grow only while CPU utilisation (of the machine, or of the cgroup\'s CPU quota) is below this percentage [default: 90]' -r
+complete -c atp-run -l memory-reserve -d 'Grow only while more memory than this is available (of the machine, or under the cgroup\'s limit), and back off under half of it, e.g. 512M, 2G [default: 5% of memory, between 64M and 1G]' -r
 complete -c atp-run -l interval -d 'With --repeat, wait this long between the end of a run and the next' -r
 complete -c atp-run -l grace -d 'On interruption, how long running jobs get between SIGTERM and SIGKILL' -r
 complete -c atp-run -l color -d 'Colour status lines: auto (when standard error is a terminal and NO_COLOR is unset), always or never' -r -f -a "auto\t'Colour when standard error is a terminal and NO_COLOR is not set'
 always\t'Always colour'
 never\t'Never colour'"
 complete -c atp-run -s 0 -l null -d 'Input records are separated by NUL bytes instead of newlines (for `find -print0`); newlines and spaces inside records are kept'
+complete -c atp-run -l ignore-load -d 'Grow by the backlog alone, up to --max-workers, ignoring CPU and memory load'
 complete -c atp-run -l repeat -d 'Turn every command into a watchdog: rerun it each time it ends, until Ctrl-C. Failed runs are reported and the loop goes on; the summary counts runs and failures per command'
 complete -c atp-run -s q -l quiet -d 'Print status lines only for jobs that did not succeed (and the summary only when something failed)'
 complete -c atp-run -l no-progress -d 'Do not show the progress display (it is shown only when standard error is a terminal)'

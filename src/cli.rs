@@ -12,6 +12,7 @@ use std::time::Duration;
 use clap::{ArgAction, CommandFactory, Parser, ValueEnum};
 
 use crate::run::duration::parse_duration;
+use crate::run::size::parse_size;
 
 /// Examples, at the end of `--help` and in the man page's EXAMPLES section. These
 /// section bodies are indented by two spaces; `--help` adds a heading line to each.
@@ -138,6 +139,26 @@ pub struct Cli {
     /// Stack size of each worker thread in KiB (at least 64) [default: 512].
     #[arg(long, value_name = "KIB", help_heading = "Pool")]
     pub stack_size: Option<usize>,
+
+    /// Grow only while CPU utilisation (of the machine, or of the cgroup's CPU quota)
+    /// is below this percentage [default: 90].
+    #[arg(
+        long,
+        value_name = "PERCENT",
+        value_parser = clap::value_parser!(u32).range(1..=100),
+        help_heading = "Pool"
+    )]
+    pub cpu_threshold: Option<u32>,
+
+    /// Grow only while more memory than this is available (of the machine, or under
+    /// the cgroup's limit), and back off under half of it, e.g. 512M, 2G
+    /// [default: 5% of memory, between 64M and 1G].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, help_heading = "Pool")]
+    pub memory_reserve: Option<u64>,
+
+    /// Grow by the backlog alone, up to --max-workers, ignoring CPU and memory load.
+    #[arg(long, conflicts_with_all = ["cpu_threshold", "memory_reserve"], help_heading = "Pool")]
+    pub ignore_load: bool,
 
     /// Turn every command into a watchdog: rerun it each time it ends, until
     /// Ctrl-C. Failed runs are reported and the loop goes on; the summary counts

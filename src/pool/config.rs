@@ -3,11 +3,15 @@
 //!
 //! Invariants of a [`Config`] (checked once, in [`Builder::config`]):
 //! `1 <= max_workers`, `min_workers <= max_workers`,
-//! `stack_size_kib >= MIN_STACK_SIZE_KIB`, `monitor_interval > 0`, and a thread name
-//! prefix without NUL bytes. Every other part of the pool relies on them.
+//! `stack_size_kib >= MIN_STACK_SIZE_KIB`, `monitor_interval > 0`,
+//! `1 <= cpu_threshold_percent <= 100`, and a thread name prefix without NUL bytes.
+//! Every other part of the pool relies on them.
 
 use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use super::load::LoadProbe;
 
 /// Default minimum number of workers, as in the original ATP.
 pub const DEFAULT_MIN_WORKERS: usize = 2;
@@ -22,8 +26,12 @@ pub const DEFAULT_STACK_SIZE_KIB: usize = 512;
 pub const MIN_STACK_SIZE_KIB: usize = 64;
 /// Default time a worker above the minimum may sit idle before it retires.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Default period of the monitor's check when no submission wakes it earlier.
-pub const DEFAULT_MONITOR_INTERVAL: Duration = Duration::from_millis(50);
+/// Default period of the monitor's check while tasks wait (an idle pool's monitor
+/// sleeps until a submission finds no idle worker).
+pub const DEFAULT_MONITOR_INTERVAL: Duration = Duration::from_millis(20);
+/// Default CPU utilisation (percent of the capacity available to us) at and above
+/// which the pool stops growing.
+pub const DEFAULT_CPU_THRESHOLD_PERCENT: u32 = 90;
 /// Default prefix of worker thread names (`atp-worker-3`).
 pub const DEFAULT_THREAD_NAME: &str = "atp-worker";
 
@@ -38,6 +46,9 @@ pub struct Config {
     pub(crate) idle_timeout: Duration,
     pub(crate) monitor_interval: Duration,
     pub(crate) thread_name: String,
+    pub(crate) load_aware: bool,
+    pub(crate) cpu_threshold_percent: u32,
+    pub(crate) memory_reserve: Option<u64>,
 }
 
 impl Config {
@@ -65,6 +76,26 @@ impl Config {
     pub fn thread_name(&self) -> &str {
         &self.thread_name
     }
+    /// Whether growth is gated by CPU and memory load (see [`Builder::load_aware`]).
+    pub fn load_aware(&self) -> bool {
+        self.load_aware
+    }
+    /// CPU utilisation, in percent, at which growth stops.
+    pub fn cpu_threshold_percent(&self) -> u32 {
+        self.cpu_threshold_percent
+    }
+    /// Memory kept free, in bytes; `None` means automatic (5 % of the memory limit,
+    /// between 64 MiB and 1 GiB).
+    pub fn memory_reserve(&self) -> Option<u64> {
+        self.memory_reserve
+    }
+
+    /// The memory reserve for a machine (or cgroup) with `total` bytes.
+    pub(crate) fn memory_reserve_for(&self, total: Option<u64>) -> u64 {
+        const MIB: u64 = 1 << 20;
+        self.memory_reserve
+            .unwrap_or_else(|| total.map_or(256 * MIB, |t| (t / 20).clamp(64 * MIB, 1024 * MIB)))
+    }
 }
 
 impl Default for Config {
@@ -76,6 +107,9 @@ impl Default for Config {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             monitor_interval: DEFAULT_MONITOR_INTERVAL,
             thread_name: DEFAULT_THREAD_NAME.to_owned(),
+            load_aware: true,
+            cpu_threshold_percent: DEFAULT_CPU_THRESHOLD_PERCENT,
+            memory_reserve: None,
         }
     }
 }
@@ -100,6 +134,10 @@ impl Default for Config {
 /// minimum is an error.
 #[derive(Clone, Debug, Default)]
 pub struct Builder {
+    load_aware: Option<bool>,
+    cpu_threshold_percent: Option<u32>,
+    memory_reserve: Option<u64>,
+    probe: Option<ProbeSlot>,
     min_workers: Option<usize>,
     max_workers: Option<usize>,
     stack_size_kib: Option<usize>,
@@ -153,6 +191,37 @@ impl Builder {
         self
     }
 
+    /// Whether growth is gated by load (default: yes). When on, the pool grows only
+    /// while CPU utilisation is under [`cpu_threshold_percent`](Self::cpu_threshold_percent)
+    /// and available memory is above [`memory_reserve`](Self::memory_reserve), by at
+    /// most what the spare capacity can take (see the crate docs). Where no load
+    /// readings exist (not Linux), the pool falls back to growing by its backlog.
+    /// Off, it always grows by its backlog, up to the maximum.
+    pub fn load_aware(mut self, on: bool) -> Builder {
+        self.load_aware = Some(on);
+        self
+    }
+    /// CPU utilisation, in percent of the capacity available to the process (its
+    /// cgroup's quota, or the whole machine), at and above which the pool stops
+    /// growing (default 90, from 1 to 100).
+    pub fn cpu_threshold_percent(mut self, percent: u32) -> Builder {
+        self.cpu_threshold_percent = Some(percent);
+        self
+    }
+    /// Memory to keep available, in bytes: the pool does not grow while less is
+    /// available and backs off when under half of it (default: 5 % of the memory
+    /// limit, between 64 MiB and 1 GiB).
+    pub fn memory_reserve(mut self, bytes: u64) -> Builder {
+        self.memory_reserve = Some(bytes);
+        self
+    }
+    /// Replaces the system load probe with `probe` for the next pool built (tests use
+    /// it to drive the controller with chosen readings).
+    pub fn load_probe(mut self, probe: impl LoadProbe + 'static) -> Builder {
+        self.probe = Some(ProbeSlot(Arc::new(Mutex::new(Some(Box::new(probe))))));
+        self
+    }
+
     /// Checks the settings and returns them as a [`Config`], without starting threads.
     pub fn config(&self) -> Result<Config, BuildError> {
         let defaults = Config::default();
@@ -185,6 +254,14 @@ impl Builder {
         if monitor_interval.is_zero() {
             return Err(BuildError::ZeroMonitorInterval);
         }
+        let cpu_threshold_percent = self
+            .cpu_threshold_percent
+            .unwrap_or(defaults.cpu_threshold_percent);
+        if !(1..=100).contains(&cpu_threshold_percent) {
+            return Err(BuildError::BadCpuThreshold {
+                percent: cpu_threshold_percent,
+            });
+        }
         let thread_name = self.thread_name.clone().unwrap_or(defaults.thread_name);
         if thread_name.contains('\0') {
             return Err(BuildError::BadThreadName);
@@ -196,13 +273,33 @@ impl Builder {
             idle_timeout: self.idle_timeout.unwrap_or(defaults.idle_timeout),
             monitor_interval,
             thread_name,
+            load_aware: self.load_aware.unwrap_or(defaults.load_aware),
+            cpu_threshold_percent,
+            memory_reserve: self.memory_reserve.or(defaults.memory_reserve),
         })
     }
 
     /// Checks the settings and starts the pool: the minimum number of workers and the
     /// monitor thread.
     pub fn build(&self) -> Result<crate::ThreadPool, BuildError> {
-        crate::ThreadPool::with_config(self.config()?)
+        let probe = self.probe.as_ref().and_then(ProbeSlot::take);
+        crate::ThreadPool::with_probe(self.config()?, probe)
+    }
+}
+
+/// A custom probe waiting in a builder for the pool it will be given to.
+#[derive(Clone)]
+struct ProbeSlot(Arc<Mutex<Option<Box<dyn LoadProbe>>>>);
+
+impl ProbeSlot {
+    fn take(&self) -> Option<Box<dyn LoadProbe>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+impl fmt::Debug for ProbeSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ProbeSlot(..)")
     }
 }
 
@@ -233,6 +330,11 @@ pub enum BuildError {
     ZeroMonitorInterval,
     /// The thread name prefix contained a NUL byte.
     BadThreadName,
+    /// The CPU threshold was not between 1 and 100 percent.
+    BadCpuThreshold {
+        /// The requested percentage.
+        percent: u32,
+    },
     /// The operating system refused to start one of the minimum workers or the
     /// monitor thread (too many threads, or not enough memory for the stacks).
     Spawn(std::io::Error),
@@ -266,6 +368,10 @@ impl fmt::Display for BuildError {
             BuildError::BadThreadName => {
                 write!(f, "the worker thread name must not contain a NUL byte")
             }
+            BuildError::BadCpuThreshold { percent } => write!(
+                f,
+                "a CPU threshold of {percent}% is outside 1 to 100 percent"
+            ),
             BuildError::Spawn(err) => write!(f, "could not start a pool thread: {err}"),
         }
     }
@@ -311,6 +417,11 @@ mod tests {
                 "longer than zero",
             ),
             (Builder::new().thread_name("a\0b"), "NUL"),
+            (Builder::new().cpu_threshold_percent(0), "outside 1 to 100"),
+            (
+                Builder::new().cpu_threshold_percent(101),
+                "outside 1 to 100",
+            ),
         ];
         for (builder, expected) in cases {
             let err = builder.config().unwrap_err().to_string();
@@ -327,6 +438,17 @@ mod tests {
         assert_eq!(config.max_workers(), 1000);
         let config = Builder::new().fixed_workers(3).config().unwrap();
         assert_eq!((config.min_workers(), config.max_workers()), (3, 3));
+    }
+
+    #[test]
+    fn the_automatic_memory_reserve_is_five_percent_within_bounds() {
+        const MIB: u64 = 1 << 20;
+        let config = Config::default();
+        assert_eq!(config.memory_reserve_for(Some(24 * 1024 * MIB)), 1024 * MIB);
+        assert_eq!(config.memory_reserve_for(Some(512 * MIB)), 64 * MIB);
+        assert_eq!(config.memory_reserve_for(Some(4096 * MIB)), 4096 * MIB / 20);
+        let fixed = Builder::new().memory_reserve(5).config().unwrap();
+        assert_eq!(fixed.memory_reserve_for(Some(1 << 40)), 5);
     }
 
     #[test]

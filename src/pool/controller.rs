@@ -1,19 +1,43 @@
 //! The growth decision, as a pure function of a [`Snapshot`] of the pool.
 //!
-//! The monitor takes a snapshot under the pool's lock, calls [`decide`] and carries
-//! out the [`Decision`]; keeping the policy free of clocks, threads and locks lets the
-//! table tests below cover it exhaustively. Shrinking is not decided here: each worker
-//! above the minimum retires on its own after its idle timeout (see `worker.rs`).
+//! The monitor takes a snapshot under the pool's lock (plus, once per decision window,
+//! a [`LoadReading`]), calls [`decide`] and carries out the [`Decision`]. Keeping the
+//! policy free of clocks, threads and files lets the table tests below cover it.
 //!
-//! The rule: keep at least `min` workers; otherwise grow only while tasks wait that no
-//! idle (or already woken) worker will take, by as many workers as there are such
-//! tasks, never past the ceiling (`max_workers`, lowered after a spawn failure).
+//! # The policy
+//!
+//! - Never fewer than `min` workers.
+//! - Grow only while tasks wait that no idle (or already woken) worker will take, and
+//!   never past the ceiling (`max_workers`, lowered after a spawn failure).
+//! - Without load information (disabled, or not Linux) that is all: grow by the
+//!   backlog (the rule of the original ATP, bounded).
+//! - With load information, growth is also gated by spare capacity, in the manner of
+//!   TCP's slow start: before any window has been measured, grow only up to the core
+//!   count; then, once per window (and only on a window that began after the last
+//!   growth, so it shows that growth's effect), grow while whole-machine CPU
+//!   utilisation is under the threshold and available memory is above the reserve —
+//!   by at most twice the current size (so ~100 waiting tasks get ~100 workers in a
+//!   few windows), and by no more than the spare CPU and memory can take at the
+//!   per-worker usage measured so far. Once finished tasks have shown what a busy
+//!   worker costs in CPU (its task's CPU time, child processes included, over its run
+//!   time), the CPU gate compares our own footprint with the headroom the rest of the
+//!   machine leaves — but always allows our workers a quarter of the cores — so that
+//!   cheap waiting tasks fan out even on a machine others keep busy. Waiting tasks (sleep, network) use no CPU, so
+//!   the pool fans out; computing tasks fill the CPU, so it holds near the cores;
+//!   memory-hungry ones stop growth before the machine runs short.
+//! - Backing off: when CPU is oversubscribed (utilisation at the threshold, tasks
+//!   waiting for a CPU during at least half the window by the kernel's pressure stall
+//!   information, and more workers busy than there are cores) or memory is short (under half the reserve), the decision is a
+//!   [`Decision::Shrink`] to a target; workers above it retire after their current
+//!   task. Idle workers above the minimum retire on their own after the idle timeout.
 
 use std::fmt;
 use std::time::Duration;
 
+use super::load::LoadReading;
+
 /// What the monitor saw of the pool.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Snapshot {
     /// Tasks in the queue.
     pub(crate) queued: usize,
@@ -31,15 +55,50 @@ pub(crate) struct Snapshot {
     pub(crate) ceiling: usize,
     /// Time since a task run last finished.
     pub(crate) since_progress: Duration,
+    /// What is known of the machine's load.
+    pub(crate) load: LoadView,
+}
+
+/// The load information a decision may use.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum LoadView {
+    /// Load is not gated (disabled, or no readings on this system): backlog rule.
+    Off,
+    /// No window has been measured yet: growth only up to this many cores, and none
+    /// if the first reading already showed memory at the reserve.
+    Unmeasured { cpus: f64, memory_low: bool },
+    /// The window that began after the last growth has not ended yet.
+    Settling,
+    /// A reading over a window that began after the last growth.
+    Fresh {
+        reading: LoadReading,
+        /// Memory used per busy worker, when it could be measured.
+        memory_per_job: Option<u64>,
+        /// Cores one busy worker uses (its task's CPU, child processes included),
+        /// once measured from finished tasks.
+        cost_per_worker: Option<f64>,
+        limits: Limits,
+    },
+}
+
+/// The gates' settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Limits {
+    /// Grow only while CPU utilisation is below this share (0..=1).
+    pub(crate) cpu_threshold: f64,
+    /// Grow only while more memory than this is available, in bytes.
+    pub(crate) memory_reserve: u64,
 }
 
 /// What the monitor should do.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Decision {
-    /// Start this many workers.
+    /// Start this many workers (and drop any shrink target).
     Grow { workers: usize, reason: Reason },
     /// Start none.
     Hold { reason: Reason },
+    /// Workers above `target` retire after their current task.
+    Shrink { target: usize, reason: Reason },
 }
 
 /// Why, for the debug log.
@@ -50,6 +109,13 @@ pub(crate) enum Reason {
     IdleWorkersWillTakeIt,
     Backlog,
     AtCeiling,
+    FirstWindow,
+    Settling,
+    SpareCapacity,
+    CpuBusy,
+    CpuOversubscribed,
+    MemoryLow,
+    MemoryShort,
 }
 
 impl fmt::Display for Reason {
@@ -60,11 +126,20 @@ impl fmt::Display for Reason {
             Reason::IdleWorkersWillTakeIt => "idle or woken workers will take the waiting tasks",
             Reason::Backlog => "tasks are waiting and no worker is free",
             Reason::AtCeiling => "tasks are waiting but the pool is at its maximum",
+            Reason::FirstWindow => "tasks are waiting; nothing measured yet, so up to the cores",
+            Reason::Settling => "waiting for a measurement that shows the last change",
+            Reason::SpareCapacity => "tasks are waiting and the CPU and memory have room",
+            Reason::CpuBusy => "tasks are waiting but the CPU is at the threshold",
+            Reason::CpuOversubscribed => {
+                "the CPU is oversubscribed: more runnable tasks than cores"
+            }
+            Reason::MemoryLow => "tasks are waiting but available memory is at the reserve",
+            Reason::MemoryShort => "available memory is under half the reserve",
         })
     }
 }
 
-/// Decides whether to start workers. Pure: same snapshot, same decision.
+/// Decides whether to start or retire workers. Pure: same snapshot, same decision.
 pub(crate) fn decide(s: &Snapshot) -> Decision {
     if s.live < s.min {
         let workers = (s.min - s.live).min(s.ceiling.saturating_sub(s.live));
@@ -75,43 +150,213 @@ pub(crate) fn decide(s: &Snapshot) -> Decision {
             };
         }
     }
+    if let LoadView::Fresh {
+        reading,
+        limits,
+        cost_per_worker,
+        ..
+    } = &s.load
+        && let Some(shrink) = back_off(s, reading, *cost_per_worker, limits)
+    {
+        return shrink;
+    }
     if s.queued == 0 {
-        return Decision::Hold {
-            reason: Reason::NothingQueued,
-        };
+        return hold(Reason::NothingQueued);
     }
     let unclaimed = s.queued.saturating_sub(s.idle + s.waking);
     if unclaimed == 0 {
-        return Decision::Hold {
-            reason: Reason::IdleWorkersWillTakeIt,
-        };
+        return hold(Reason::IdleWorkersWillTakeIt);
     }
     let room = s.ceiling.saturating_sub(s.live);
     if room == 0 {
-        return Decision::Hold {
-            reason: Reason::AtCeiling,
-        };
+        return hold(Reason::AtCeiling);
     }
-    Decision::Grow {
-        workers: unclaimed.min(room),
-        reason: Reason::Backlog,
+    let wanted = unclaimed.min(room);
+    match s.load {
+        LoadView::Off => grow(wanted, Reason::Backlog),
+        LoadView::Settling => hold(Reason::Settling),
+        LoadView::Unmeasured {
+            memory_low: true, ..
+        } => hold(Reason::MemoryLow),
+        LoadView::Unmeasured { cpus, .. } => match cores(cpus).saturating_sub(s.live).min(wanted) {
+            0 => hold(Reason::Settling),
+            n => grow(n, Reason::FirstWindow),
+        },
+        LoadView::Fresh {
+            reading,
+            memory_per_job,
+            cost_per_worker,
+            limits,
+        } => grow_within_capacity(
+            s,
+            wanted,
+            &reading,
+            memory_per_job,
+            cost_per_worker,
+            &limits,
+        ),
     }
+}
+
+/// The shrink decisions: CPU oversubscribed, or memory short.
+fn back_off(
+    s: &Snapshot,
+    reading: &LoadReading,
+    cost_per_worker: Option<f64>,
+    limits: &Limits,
+) -> Option<Decision> {
+    if let Some(available) = reading.memory_available
+        && available < limits.memory_reserve / 2
+        && s.busy > s.min.max(1)
+    {
+        return Some(Decision::Shrink {
+            target: (s.busy - 1).max(s.min),
+            reason: Reason::MemoryShort,
+        });
+    }
+    if let (Some(busy), Some(stall)) = (reading.cpu_busy, reading.cpu_stall)
+        && busy >= limits.cpu_threshold
+        && stall >= 0.5
+        && s.busy > cores(reading.cpus)
+        // Not when our workers are known to be a small part of the load: shrinking
+        // them would not relieve the CPU.
+        && cost_per_worker.is_none_or(|r| r * s.busy as f64 >= reading.cpus / 2.0)
+    {
+        return Some(Decision::Shrink {
+            target: cores(reading.cpus).max(s.min),
+            reason: Reason::CpuOversubscribed,
+        });
+    }
+    None
+}
+
+fn grow_within_capacity(
+    s: &Snapshot,
+    wanted: usize,
+    reading: &LoadReading,
+    memory_per_job: Option<u64>,
+    cost_per_worker: Option<f64>,
+    limits: &Limits,
+) -> Decision {
+    if let Some(available) = reading.memory_available
+        && available <= limits.memory_reserve
+    {
+        return hold(Reason::MemoryLow);
+    }
+    // Slow start: at most triple per window.
+    let mut step = wanted.min(s.live.max(cores(reading.cpus)).saturating_mul(2).max(1));
+    match (reading.cpu_busy, cost_per_worker) {
+        (Some(busy), Some(r)) => {
+            // What our busy workers use, what the rest of the machine uses, and what
+            // we may use: the headroom under the threshold, but never less than a
+            // quarter of the cores, so that cheap waiting tasks still fan out on a
+            // machine kept busy by others.
+            let ours = r * s.busy as f64;
+            let others = (busy * reading.cpus - ours).max(0.0);
+            let allowed = (limits.cpu_threshold * reading.cpus - others).max(reading.cpus / 4.0);
+            if r > 1e-6 {
+                match ((allowed - ours) / r).floor() {
+                    fits if fits < 1.0 => return hold(Reason::CpuBusy),
+                    fits => step = step.min(fits as usize),
+                }
+            }
+        }
+        (Some(busy), None) => {
+            // No measured cost yet: hold at the threshold, and size the step as if
+            // all the load were ours.
+            if busy >= limits.cpu_threshold {
+                return hold(Reason::CpuBusy);
+            }
+            if s.busy > 0 {
+                let per_worker = busy * reading.cpus / s.busy as f64;
+                if per_worker > 0.01 {
+                    let spare = (limits.cpu_threshold - busy) * reading.cpus;
+                    step = step.min(((spare / per_worker) as usize).max(1));
+                }
+            }
+        }
+        (None, _) => {}
+    }
+    if let (Some(available), Some(per_job)) = (reading.memory_available, memory_per_job)
+        && per_job > 0
+    {
+        match ((available - limits.memory_reserve) / per_job) as usize {
+            0 => return hold(Reason::MemoryLow),
+            fits => step = step.min(fits),
+        }
+    }
+    grow(step, Reason::SpareCapacity)
+}
+
+/// Whole cores, at least one (a quota of 1.5 cores allows 2 workers to start with).
+fn cores(cpus: f64) -> usize {
+    (cpus.ceil() as usize).max(1)
+}
+
+fn grow(workers: usize, reason: Reason) -> Decision {
+    Decision::Grow { workers, reason }
+}
+
+fn hold(reason: Reason) -> Decision {
+    Decision::Hold { reason }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use Reason::*;
 
-    fn snap(queued: usize, idle: usize, waking: usize, busy: usize, live: usize) -> Snapshot {
+    const GIB: u64 = 1 << 30;
+    const LIMITS: Limits = Limits {
+        cpu_threshold: 0.9,
+        memory_reserve: GIB,
+    };
+
+    fn snap(queued: usize, idle: usize, busy: usize, live: usize, load: LoadView) -> Snapshot {
         Snapshot {
             queued,
             idle,
-            waking,
+            waking: 0,
             busy,
             live,
             min: 2,
-            ceiling: 8,
+            ceiling: 512,
             since_progress: Duration::ZERO,
+            load,
+        }
+    }
+
+    /// A fresh reading on a 2-core, 24 GiB machine.
+    fn fresh(cpu: f64, runnable: f64, mem_available: u64, per_job: Option<u64>) -> LoadView {
+        LoadView::Fresh {
+            reading: LoadReading::new(
+                Some(cpu),
+                Some(runnable),
+                2.0,
+                Some(mem_available),
+                Some(24 * GIB),
+            ),
+            memory_per_job: per_job,
+            cost_per_worker: None,
+            limits: LIMITS,
+        }
+    }
+
+    /// The same, with a measured cost per busy worker.
+    fn costed(cpu: f64, stall: f64, cost: f64) -> LoadView {
+        match fresh(cpu, stall, 20 * GIB, None) {
+            LoadView::Fresh {
+                reading,
+                memory_per_job,
+                limits,
+                ..
+            } => LoadView::Fresh {
+                reading,
+                memory_per_job,
+                cost_per_worker: Some(cost),
+                limits,
+            },
+            other => other,
         }
     }
 
@@ -123,48 +368,257 @@ mod tests {
         Decision::Hold { reason }
     }
 
-    #[test]
-    fn table() {
-        use Reason::*;
-        let cases = [
-            // queued idle waking busy live => decision
-            (snap(0, 2, 0, 0, 2), hold(NothingQueued)),
-            (snap(0, 0, 0, 0, 0), grow(2, BelowMinimum)),
-            (snap(5, 0, 0, 0, 1), grow(1, BelowMinimum)),
-            (snap(3, 0, 0, 2, 2), grow(3, Backlog)),
-            (snap(3, 1, 0, 1, 2), grow(2, Backlog)),
-            (snap(2, 0, 2, 0, 2), hold(IdleWorkersWillTakeIt)),
-            (snap(1, 1, 0, 1, 2), hold(IdleWorkersWillTakeIt)),
-            (snap(100, 0, 0, 2, 2), grow(6, Backlog)),
-            (snap(100, 0, 0, 8, 8), hold(AtCeiling)),
-            (snap(100, 0, 0, 7, 7), grow(1, Backlog)),
-        ];
+    fn check(cases: &[(Snapshot, Decision)]) {
         for (snapshot, expected) in cases {
-            assert_eq!(decide(&snapshot), expected, "{snapshot:?}");
+            assert_eq!(decide(snapshot), *expected, "{snapshot:?}");
         }
     }
 
     #[test]
-    fn never_grows_past_the_ceiling() {
-        for queued in 0..20 {
-            for live in 0..=8 {
-                for idle in 0..=live {
-                    let s = snap(queued, idle, 0, live - idle, live);
-                    if let Decision::Grow { workers, .. } = decide(&s) {
-                        assert!(live + workers <= s.ceiling, "{s:?}");
-                        assert!(workers > 0);
+    fn backlog_rule_without_load_information() {
+        let off = LoadView::Off;
+        check(&[
+            (snap(0, 2, 0, 2, off), hold(NothingQueued)),
+            (snap(0, 0, 0, 0, off), grow(2, BelowMinimum)),
+            (snap(5, 0, 0, 1, off), grow(1, BelowMinimum)),
+            (snap(3, 0, 2, 2, off), grow(3, Backlog)),
+            (snap(3, 1, 1, 2, off), grow(2, Backlog)),
+            (snap(1, 1, 1, 2, off), hold(IdleWorkersWillTakeIt)),
+            (snap(600, 0, 2, 2, off), grow(510, Backlog)),
+            (snap(100, 0, 512, 512, off), hold(AtCeiling)),
+        ]);
+        let woken = Snapshot {
+            waking: 2,
+            ..snap(2, 0, 0, 2, off)
+        };
+        assert_eq!(decide(&woken), hold(IdleWorkersWillTakeIt));
+    }
+
+    #[test]
+    fn before_any_measurement_growth_stops_at_the_cores() {
+        let unmeasured = LoadView::Unmeasured {
+            cpus: 4.0,
+            memory_low: false,
+        };
+        let short = LoadView::Unmeasured {
+            cpus: 4.0,
+            memory_low: true,
+        };
+        check(&[
+            (snap(100, 0, 2, 2, unmeasured), grow(2, FirstWindow)),
+            (snap(1, 0, 2, 2, unmeasured), grow(1, FirstWindow)),
+            (snap(100, 0, 4, 4, unmeasured), hold(Settling)),
+            (snap(100, 0, 2, 2, short), hold(MemoryLow)),
+            (snap(100, 0, 2, 2, LoadView::Settling), hold(Settling)),
+        ]);
+    }
+
+    #[test]
+    fn waiting_only_tasks_fan_out_multiplicatively() {
+        // Sleeping jobs: the CPU is nearly idle, memory plentiful.
+        check(&[
+            (
+                snap(98, 0, 2, 2, fresh(0.02, 0.0, 20 * GIB, None)),
+                grow(4, SpareCapacity),
+            ),
+            (
+                snap(92, 0, 8, 8, fresh(0.03, 0.0, 20 * GIB, None)),
+                grow(16, SpareCapacity),
+            ),
+            (
+                snap(68, 0, 32, 32, fresh(0.05, 0.0, 20 * GIB, None)),
+                grow(64, SpareCapacity),
+            ),
+            (
+                snap(4, 0, 96, 96, fresh(0.05, 0.0, 20 * GIB, None)),
+                grow(4, SpareCapacity),
+            ),
+        ]);
+    }
+
+    #[test]
+    fn cpu_saturated_holds_and_oversubscribed_shrinks_to_the_cores() {
+        check(&[
+            // Computing jobs on both cores: no growth.
+            (
+                snap(10, 0, 2, 2, fresh(1.0, 1.0, 20 * GIB, None)),
+                hold(CpuBusy),
+            ),
+            (
+                snap(10, 0, 2, 2, fresh(0.93, 1.0, 20 * GIB, None)),
+                hold(CpuBusy),
+            ),
+            // Grew during a quiet window, then the jobs turned out to compute.
+            (
+                snap(10, 0, 8, 8, fresh(1.0, 4.0, 20 * GIB, None)),
+                Decision::Shrink {
+                    target: 2,
+                    reason: CpuOversubscribed,
+                },
+            ),
+            // Busy, but by something else: our few workers are not shrunk.
+            (
+                snap(10, 0, 2, 2, fresh(1.0, 6.0, 20 * GIB, None)),
+                hold(CpuBusy),
+            ),
+        ]);
+    }
+
+    #[test]
+    fn spare_cpu_limits_the_step_by_the_measured_cost_per_worker() {
+        // Each busy worker uses 0.3 cores (0.3 × 2 cores / 2 busy); 1.2 cores spare
+        // under the 90 % threshold take 4 more.
+        check(&[(
+            snap(50, 0, 2, 2, fresh(0.3, 0.5, 20 * GIB, None)),
+            grow(4, SpareCapacity),
+        )]);
+        // Nearly busy: at least one more, additive rather than multiplicative.
+        check(&[(
+            snap(50, 0, 2, 2, fresh(0.85, 1.0, 20 * GIB, None)),
+            grow(1, SpareCapacity),
+        )]);
+    }
+
+    #[test]
+    fn cheap_tasks_fan_out_even_when_others_keep_the_cpu_busy() {
+        // The machine is saturated by someone else; our 2 workers cost 0.01 core each.
+        // We may use a quarter of the cores (0.5): 48 more fit, slow start allows 4.
+        check(&[(
+            snap(98, 0, 2, 2, costed(1.0, 0.9, 0.01)),
+            grow(4, SpareCapacity),
+        )]);
+        check(&[(
+            snap(90, 0, 18, 18, costed(1.0, 0.9, 0.01)),
+            grow(32, SpareCapacity),
+        )]);
+        // Oversubscribed, but not by us: no shrinking of our cheap workers.
+        check(&[(
+            snap(50, 0, 30, 30, costed(1.0, 0.9, 0.01)),
+            grow(20, SpareCapacity),
+        )]);
+    }
+
+    #[test]
+    fn costly_tasks_hold_at_the_headroom_measured_by_their_own_cost() {
+        // Each busy worker uses a whole core; 2 on 2 cores: nothing more fits.
+        check(&[(snap(10, 0, 2, 2, costed(1.0, 0.0, 1.0)), hold(CpuBusy))]);
+        // An idle machine, 1 computing worker of 2 cores: 0.8 more cores fit none
+        // whole, so hold... at 1.8 allowed - 1.0 ours = 0.8 < 1.
+        check(&[(snap(10, 0, 1, 2, costed(0.5, 0.0, 1.0)), hold(CpuBusy))]);
+        // A 4-core share free for half-core tasks: 1.8 - 1.0 = 0.8 / 0.5 = 1 more.
+        check(&[(
+            snap(10, 0, 2, 2, costed(0.5, 0.0, 0.5)),
+            grow(1, SpareCapacity),
+        )]);
+        // And ours oversubscribing: back off to the cores.
+        check(&[(
+            snap(10, 0, 6, 6, costed(1.0, 0.8, 0.9)),
+            Decision::Shrink {
+                target: 2,
+                reason: CpuOversubscribed,
+            },
+        )]);
+    }
+
+    #[test]
+    fn memory_short_holds_or_shrinks() {
+        check(&[
+            // Available memory at the reserve: no growth.
+            (
+                snap(10, 0, 4, 4, fresh(0.1, 0.1, GIB, None)),
+                hold(MemoryLow),
+            ),
+            // Each job takes 3 GiB; 7 GiB over the reserve take 2 more.
+            (
+                snap(10, 0, 4, 4, fresh(0.1, 0.1, 8 * GIB, Some(3 * GIB))),
+                grow(2, SpareCapacity),
+            ),
+            // Not one more fits.
+            (
+                snap(10, 0, 4, 4, fresh(0.1, 0.1, 3 * GIB, Some(3 * GIB))),
+                hold(MemoryLow),
+            ),
+            // Under half the reserve: back off by one worker per window.
+            (
+                snap(10, 0, 6, 6, fresh(0.1, 0.1, GIB / 4, None)),
+                Decision::Shrink {
+                    target: 5,
+                    reason: MemoryShort,
+                },
+            ),
+        ]);
+        // Never below the minimum.
+        let at_min = snap(10, 0, 2, 2, fresh(0.1, 0.1, GIB / 4, None));
+        assert_eq!(decide(&at_min), hold(MemoryLow));
+    }
+
+    #[test]
+    fn a_cgroup_limited_reading_gates_like_a_small_machine() {
+        // A 1.5-core quota and 512 MiB limit with 100 MiB left and a 64 MiB reserve.
+        let reading = LoadReading::new(Some(0.4), Some(0.3), 1.5, Some(100 << 20), Some(512 << 20));
+        let load = LoadView::Fresh {
+            reading,
+            memory_per_job: Some(30 << 20),
+            cost_per_worker: None,
+            limits: Limits {
+                cpu_threshold: 0.9,
+                memory_reserve: 64 << 20,
+            },
+        };
+        // CPU would allow 1 more (0.75 cores spare / 0.3 per worker = 2, slow start 4),
+        // memory allows (100 - 64) / 30 = 1.
+        assert_eq!(decide(&snap(10, 0, 2, 2, load)), grow(1, SpareCapacity));
+    }
+
+    #[test]
+    fn a_lowered_ceiling_after_a_spawn_failure_is_respected() {
+        let s = Snapshot {
+            ceiling: 3,
+            ..snap(100, 0, 3, 3, fresh(0.0, 0.0, 20 * GIB, None))
+        };
+        assert_eq!(decide(&s), hold(AtCeiling));
+        let below_min = Snapshot {
+            ceiling: 1,
+            ..snap(0, 0, 0, 1, LoadView::Off)
+        };
+        assert_eq!(decide(&below_min), hold(NothingQueued));
+    }
+
+    #[test]
+    fn never_grows_past_the_ceiling_nor_shrinks_below_the_minimum() {
+        let views = [
+            LoadView::Off,
+            LoadView::Settling,
+            LoadView::Unmeasured {
+                cpus: 2.0,
+                memory_low: false,
+            },
+            fresh(0.0, 0.0, 20 * GIB, None),
+            fresh(1.0, 0.9, 20 * GIB, None),
+            fresh(0.5, 0.5, GIB / 8, Some(GIB)),
+            costed(1.0, 0.9, 0.01),
+            costed(0.2, 0.0, 1.0),
+        ];
+        for load in views {
+            for queued in [0, 1, 7, 100] {
+                for live in 0..=12 {
+                    for busy in 0..=live {
+                        let s = Snapshot {
+                            ceiling: 12,
+                            ..snap(queued, live - busy, busy, live, load)
+                        };
+                        match decide(&s) {
+                            Decision::Grow { workers, .. } => {
+                                assert!(workers > 0 && live + workers <= 12, "{s:?}")
+                            }
+                            Decision::Shrink { target, .. } => {
+                                assert!(target >= s.min && target < live, "{s:?}")
+                            }
+                            Decision::Hold { .. } => {}
+                        }
                     }
                 }
             }
         }
-    }
-
-    #[test]
-    fn a_lowered_ceiling_below_the_minimum_is_respected() {
-        let s = Snapshot {
-            ceiling: 1,
-            ..snap(0, 0, 0, 0, 1)
-        };
-        assert_eq!(decide(&s), hold(Reason::NothingQueued));
     }
 }

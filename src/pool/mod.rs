@@ -6,6 +6,7 @@
 //! | `shared.rs` | the state under the pool's lock and the claim/notify/shutdown protocol |
 //! | `worker.rs` | the worker loop: claim, run, idle newest-first, retire |
 //! | `controller.rs` | the pure growth decision |
+//! | `load/` | load readings: `/proc`, cgroups, the [`LoadProbe`] trait |
 //! | `monitor.rs` | the monitor thread that carries the decision out |
 //! | `task.rs` | [`Task`], [`TaskHandle`], [`StopToken`], [`TaskOutcome`] |
 //! | `failure.rs`, `panic_capture.rs` | [`Failure`] and where panics are captured |
@@ -17,6 +18,7 @@ mod config;
 mod controller;
 mod failure;
 mod global;
+mod load;
 mod monitor;
 mod panic_capture;
 mod shared;
@@ -29,11 +31,13 @@ use std::fmt;
 use std::sync::Arc;
 
 pub use config::{
-    BuildError, Builder, Config, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_WORKERS, DEFAULT_MIN_WORKERS,
-    DEFAULT_MONITOR_INTERVAL, DEFAULT_STACK_SIZE_KIB, DEFAULT_THREAD_NAME, MIN_STACK_SIZE_KIB,
+    BuildError, Builder, Config, DEFAULT_CPU_THRESHOLD_PERCENT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_WORKERS, DEFAULT_MIN_WORKERS, DEFAULT_MONITOR_INTERVAL, DEFAULT_STACK_SIZE_KIB,
+    DEFAULT_THREAD_NAME, MIN_STACK_SIZE_KIB,
 };
 pub use failure::{BoxError, Failure, FailureKind};
 pub use global::{GlobalPoolError, async_call, global, init_global, try_global};
+pub use load::{LoadProbe, LoadReading, SystemProbe};
 pub use stats::Stats;
 pub use task::{StopToken, Task, TaskHandle, TaskId, TaskOutcome};
 pub use worker::current_worker_slot;
@@ -102,6 +106,13 @@ impl ThreadPool {
     }
 
     pub(crate) fn with_config(config: Config) -> Result<ThreadPool, BuildError> {
+        ThreadPool::with_probe(config, None)
+    }
+
+    pub(crate) fn with_probe(
+        config: Config,
+        probe: Option<Box<dyn LoadProbe>>,
+    ) -> Result<ThreadPool, BuildError> {
         panic_capture::install();
         let adaptive = config.min_workers < config.max_workers;
         let shared = Arc::new(Shared::new(config));
@@ -113,7 +124,7 @@ impl ThreadPool {
             }
         }
         if adaptive {
-            match monitor::start(&pool.shared) {
+            match monitor::start(&pool.shared, probe) {
                 Ok(thread) => pool.shared.lock().threads.push(thread),
                 Err(err) => {
                     pool.shutdown();

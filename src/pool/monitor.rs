@@ -1,9 +1,16 @@
 //! The monitor thread: wakes when a submission finds no idle worker, and every
-//! `monitor_interval`, takes a [`Snapshot`], asks the [`controller`](super::controller)
-//! what to do and starts workers accordingly. It also joins workers that retired.
+//! `monitor_interval` while tasks wait; takes a [`Snapshot`] (and, once per decision
+//! window, a load reading), asks the [`controller`](super::controller) what to do and
+//! carries it out. It also joins workers that retired.
 //!
 //! It is not a worker slot (the original ATP's monitor took one), and a fixed-size
 //! pool (`min == max`) has none: there is nothing for it to decide.
+//!
+//! Windows: a load reading's CPU figure covers the time since the previous reading.
+//! After every change of size (growth, or a shrink target) the monitor starts a new
+//! window, and the controller acts on load only with a reading over a window of at
+//! least [`MIN_WINDOW`] that began after the change — so each step is judged by its
+//! own effect, never by the calm before it.
 //!
 //! When the OS refuses a thread (EAGAIN, out of memory for stacks), the monitor lowers
 //! the pool's ceiling to the workers it has instead of failing, as smol-rs/blocking
@@ -11,26 +18,38 @@
 
 use std::io;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::controller::{Decision, Snapshot, decide};
+use super::controller::{Decision, Limits, LoadView, Snapshot, decide};
+use super::load::{LoadProbe, LoadReading, MIN_WINDOW, SystemProbe};
 use super::shared::{Phase, Shared, State, WorkerThread};
 use super::sync::{self, thread};
 use super::worker;
 
-/// Starts the monitor thread.
-pub(crate) fn start(shared: &Arc<Shared>) -> io::Result<WorkerThread> {
+/// Starts the monitor thread, with the system probe unless `probe` replaces it.
+pub(crate) fn start(
+    shared: &Arc<Shared>,
+    probe: Option<Box<dyn LoadProbe>>,
+) -> io::Result<WorkerThread> {
     let monitor_shared = Arc::clone(shared);
     let handle = thread::Builder::new()
         .name(format!("{}-monitor", shared.config.thread_name))
-        .spawn(move || run(&monitor_shared))?;
+        .spawn(move || {
+            let probe = if monitor_shared.config.load_aware {
+                Some(probe.unwrap_or_else(|| Box::new(SystemProbe::new())))
+            } else {
+                None
+            };
+            Monitor::new(probe).run(&monitor_shared)
+        })?;
     Ok(WorkerThread {
         serial: u64::MAX,
         handle,
     })
 }
 
-pub(crate) fn snapshot(state: &State, min: usize) -> Snapshot {
+/// The parts of a snapshot read under the pool's lock.
+pub(crate) fn snapshot(state: &State, min: usize, load: LoadView) -> Snapshot {
     Snapshot {
         queued: state.queue.len(),
         idle: state.idle.len(),
@@ -40,52 +59,209 @@ pub(crate) fn snapshot(state: &State, min: usize) -> Snapshot {
         min,
         ceiling: state.ceiling,
         since_progress: state.last_progress.elapsed(),
+        load,
     }
 }
 
-fn run(shared: &Arc<Shared>) {
-    let min = shared.config.min_workers;
-    let mut state = shared.lock();
-    loop {
-        if !state.monitor_kicked {
-            state = sync::wait_timeout(
-                &shared.monitor_wakeup,
-                state,
-                shared.config.monitor_interval,
-            )
-            .0;
-        }
-        state.monitor_kicked = false;
-        let finished = take_exited(&mut state);
-        let stop = state.phase != Phase::Running && state.queue.is_empty();
-        let decision = if stop {
-            None
-        } else {
-            Some(decide(&snapshot(&state, min)))
-        };
-        drop(state);
+/// The monitor's own state: the probe and the current window.
+struct Monitor {
+    probe: Option<Box<dyn LoadProbe>>,
+    /// When the current window started; `None` before the first reading.
+    window_start: Option<Instant>,
+    /// Whether any window has been measured yet.
+    measured: bool,
+    /// Cores, from the first reading.
+    cpus: f64,
+    /// The first reading showed available memory at or under the reserve.
+    memory_low_at_start: bool,
+    /// Memory available when no task was running: what the tasks' usage is
+    /// measured against.
+    idle_memory: Option<u64>,
+    cost: CostEstimate,
+}
 
-        for thread in finished {
-            let _ = thread.handle.join();
+/// What one busy worker costs in CPU: the process's CPU time (its own threads and its
+/// reaped child processes) over the wall time of the task runs that finished, each
+/// smoothed with a half-life of one reading. Child processes are counted when reaped,
+/// that is when their task finishes — which is also when the run's time is counted —
+/// so both sides of the ratio cover the same tasks.
+#[derive(Debug, Default)]
+struct CostEstimate {
+    last: Option<(Duration, Duration)>,
+    cpu: f64,
+    run: f64,
+}
+
+impl CostEstimate {
+    /// Least smoothed run time (seconds) before the estimate is trusted.
+    const EVIDENCE: f64 = 0.05;
+
+    fn update(&mut self, own_cpu: Option<Duration>, run_time: Duration) {
+        let Some(own_cpu) = own_cpu else {
+            return;
+        };
+        if let Some((cpu0, run0)) = self.last {
+            self.cpu = self.cpu / 2.0 + own_cpu.saturating_sub(cpu0).as_secs_f64();
+            self.run = self.run / 2.0 + run_time.saturating_sub(run0).as_secs_f64();
         }
-        match decision {
-            None => return,
-            Some(Decision::Grow { workers, reason }) => {
-                let s = snapshot(&shared.lock(), min);
-                log::debug!("growing by {workers}: {reason} ({s:?})");
-                grow(shared, workers);
-            }
-            Some(Decision::Hold { reason }) => {
-                log::trace!("holding: {reason}");
-            }
-        }
-        state = shared.lock();
+        self.last = Some((own_cpu, run_time));
     }
+
+    /// Cores used per busy worker, once enough task time has been seen.
+    fn per_worker(&self) -> Option<f64> {
+        (self.run >= Self::EVIDENCE).then(|| self.cpu / self.run)
+    }
+}
+
+impl Monitor {
+    fn new(probe: Option<Box<dyn LoadProbe>>) -> Monitor {
+        Monitor {
+            probe,
+            window_start: None,
+            measured: false,
+            cpus: super::load::available_cpus(),
+            memory_low_at_start: false,
+            idle_memory: None,
+            cost: CostEstimate::default(),
+        }
+    }
+
+    fn run(mut self, shared: &Arc<Shared>) {
+        let min = shared.config.min_workers;
+        let mut state = shared.lock();
+        loop {
+            if !state.monitor_kicked {
+                state = if state.queue.is_empty() && state.phase == Phase::Running {
+                    // Nothing to decide until a submission finds no idle worker.
+                    state.monitor_parked = true;
+                    let mut state = sync::wait(&shared.monitor_wakeup, state);
+                    state.monitor_parked = false;
+                    state
+                } else {
+                    let interval = shared.config.monitor_interval;
+                    sync::wait_timeout(&shared.monitor_wakeup, state, interval).0
+                };
+            }
+            state.monitor_kicked = false;
+            let finished = take_exited(&mut state);
+            if state.phase != Phase::Running && state.queue.is_empty() {
+                drop(state);
+                join(finished);
+                return;
+            }
+            let (queued, busy, run_time) = (state.queue.len(), state.busy, state.run_time);
+            drop(state);
+            join(finished);
+
+            let load = self.load_view(shared, queued, busy, run_time);
+            let mut state_now = shared.lock();
+            let s = snapshot(&state_now, min, load);
+            match decide(&s) {
+                Decision::Grow { workers, reason } => {
+                    state_now.target = None;
+                    drop(state_now);
+                    log::debug!("growing by {workers}: {reason} ({s:?})");
+                    grow(shared, workers);
+                    self.restart_window(shared);
+                }
+                Decision::Shrink { target, reason } => {
+                    state_now.target = Some(target);
+                    drop(state_now);
+                    log::debug!("backing off to {target} workers: {reason} ({s:?})");
+                    self.restart_window(shared);
+                }
+                Decision::Hold { reason } => {
+                    drop(state_now);
+                    log::trace!("holding: {reason} ({s:?})");
+                }
+            }
+            state = shared.lock();
+        }
+    }
+
+    /// What the controller may know of the load now; reads the probe when a window
+    /// has ended.
+    fn load_view(
+        &mut self,
+        shared: &Shared,
+        queued: usize,
+        busy: usize,
+        run_time: Duration,
+    ) -> LoadView {
+        let Some(probe) = self.probe.as_mut() else {
+            return LoadView::Off;
+        };
+        let Some(start) = self.window_start else {
+            let reading = probe.read();
+            self.cost.update(reading.own_cpu, run_time);
+            self.window_start = Some(Instant::now());
+            self.cpus = reading.cpus.max(1.0);
+            if busy == 0 {
+                self.idle_memory = reading.memory_available;
+            }
+            let reserve = shared.config.memory_reserve_for(reading.memory_total);
+            self.memory_low_at_start = reading.memory_available.is_some_and(|a| a <= reserve);
+            return self.unmeasured();
+        };
+        if queued == 0 && busy > 0 || start.elapsed() < MIN_WINDOW {
+            // Nothing to grow for, or the window is too short to trust.
+            return if self.measured {
+                LoadView::Settling
+            } else {
+                self.unmeasured()
+            };
+        }
+        let reading = probe.read();
+        self.cost.update(reading.own_cpu, run_time);
+        self.window_start = Some(Instant::now());
+        if reading.cpu_busy.is_none() && reading.memory_available.is_none() {
+            if !self.measured {
+                log::debug!("no load readings on this system: growing by backlog");
+                self.probe = None;
+            }
+            return LoadView::Off;
+        }
+        self.measured = true;
+        self.cpus = reading.cpus.max(1.0);
+        if busy == 0 {
+            self.idle_memory = reading.memory_available;
+        }
+        LoadView::Fresh {
+            reading,
+            memory_per_job: memory_per_job(self.idle_memory, &reading, busy),
+            cost_per_worker: self.cost.per_worker(),
+            limits: Limits {
+                cpu_threshold: f64::from(shared.config.cpu_threshold_percent) / 100.0,
+                memory_reserve: shared.config.memory_reserve_for(reading.memory_total),
+            },
+        }
+    }
+
+    fn unmeasured(&self) -> LoadView {
+        LoadView::Unmeasured {
+            cpus: self.cpus,
+            memory_low: self.memory_low_at_start,
+        }
+    }
+
+    /// Starts a new window now: the next decision on load sees only what follows.
+    fn restart_window(&mut self, shared: &Shared) {
+        if let Some(probe) = self.probe.as_mut() {
+            let reading = probe.read();
+            self.cost.update(reading.own_cpu, shared.lock().run_time);
+            self.window_start = Some(Instant::now());
+        }
+    }
+}
+
+/// Memory taken per busy worker since the pool was last idle, when measurable.
+fn memory_per_job(idle: Option<u64>, reading: &LoadReading, busy: usize) -> Option<u64> {
+    let used = idle?.checked_sub(reading.memory_available?)?;
+    (busy > 0 && used > 0).then(|| used / busy as u64)
 }
 
 /// Starts `workers` workers; on the first refusal, lowers the ceiling and stops.
 fn grow(shared: &Arc<Shared>, workers: usize) {
-    let started = Instant::now();
     for _ in 0..workers {
         if let Err(err) = worker::start(shared) {
             let mut state = shared.lock();
@@ -97,7 +273,12 @@ fn grow(shared: &Arc<Shared>, workers: usize) {
             return;
         }
     }
-    log::trace!("started {workers} workers in {:?}", started.elapsed());
+}
+
+fn join(threads: Vec<WorkerThread>) {
+    for thread in threads {
+        let _ = thread.handle.join();
+    }
 }
 
 /// Takes the handles of workers that have exited, to be joined outside the lock.
@@ -123,4 +304,46 @@ fn take_exited(state: &mut State) -> Vec<WorkerThread> {
             .filter(|s| !finished.iter().any(|t| t.serial == *s)),
     );
     finished
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cost_per_worker_is_cpu_time_over_finished_run_time_once_there_is_evidence() {
+        let mut cost = CostEstimate::default();
+        let ms = Duration::from_millis;
+        cost.update(Some(ms(100)), ms(0));
+        assert_eq!(cost.per_worker(), None, "no window yet");
+        cost.update(Some(ms(101)), ms(10));
+        assert_eq!(cost.per_worker(), None, "too little run time to judge");
+        // Sleeping tasks: 2 ms of CPU per 400 ms of running.
+        cost.update(Some(ms(103)), ms(410));
+        let r = cost.per_worker().unwrap();
+        assert!(r < 0.01, "{r}");
+        // Then computing tasks: CPU time as long as run time; the estimate follows.
+        let mut cost = CostEstimate::default();
+        cost.update(Some(ms(0)), ms(0));
+        cost.update(Some(ms(500)), ms(500));
+        assert!((cost.per_worker().unwrap() - 1.0).abs() < 1e-9);
+        cost.update(None, ms(900));
+        assert!(
+            (cost.per_worker().unwrap() - 1.0).abs() < 1e-9,
+            "no reading, no change"
+        );
+    }
+
+    #[test]
+    fn memory_per_job_is_the_drop_since_idle_over_busy_workers() {
+        let reading = LoadReading::new(None, None, 2.0, Some(600), Some(1000));
+        assert_eq!(memory_per_job(Some(1000), &reading, 4), Some(100));
+        assert_eq!(
+            memory_per_job(Some(500), &reading, 4),
+            None,
+            "more free than idle"
+        );
+        assert_eq!(memory_per_job(None, &reading, 4), None);
+        assert_eq!(memory_per_job(Some(1000), &reading, 0), None);
+    }
 }

@@ -80,16 +80,26 @@ pub(crate) struct State {
     pub(crate) ceiling: usize,
     /// Highest `live` ever seen.
     pub(crate) peak: usize,
+    /// Set by the controller when backing off: workers above it (and above the
+    /// minimum) retire after their current task. `None` while growth is allowed.
+    pub(crate) target: Option<usize>,
     /// Task runs finished, failed ones included.
     pub(crate) completed: u64,
     /// Task runs that failed.
     pub(crate) failed: u64,
+    /// Wall time spent in task runs that have finished (worker-busy time), for the
+    /// controller's estimate of what a busy worker costs.
+    pub(crate) run_time: std::time::Duration,
     /// Queued tasks dropped by a cancelling shutdown or a stop.
     pub(crate) cancelled: u64,
     /// When a run last finished (or the pool started).
     pub(crate) last_progress: Instant,
     /// Set by a submission that found no idle worker; cleared by the monitor.
     pub(crate) monitor_kicked: bool,
+    /// The monitor is parked until kicked (the queue was empty when it last looked).
+    /// While it is not, it re-checks every interval anyway, so submissions need not
+    /// wake it: a wake-up per submission would cost a context switch per task.
+    pub(crate) monitor_parked: bool,
     /// Threads to join: the monitor and every worker not yet joined.
     pub(crate) threads: Vec<WorkerThread>,
     /// Serials of workers that have exited and can be joined without blocking long.
@@ -123,11 +133,14 @@ impl Shared {
                 busy: 0,
                 ceiling,
                 peak: 0,
+                target: None,
                 completed: 0,
                 failed: 0,
+                run_time: std::time::Duration::ZERO,
                 cancelled: 0,
                 last_progress: Instant::now(),
                 monitor_kicked: false,
+                monitor_parked: false,
                 threads: Vec::new(),
                 exited: Vec::new(),
                 next_serial: 0,
@@ -154,8 +167,7 @@ impl Shared {
         }
         state.queue.push_back(job);
         if !state.wake_one_idle() {
-            state.monitor_kicked = true;
-            self.monitor_wakeup.notify_one();
+            state.kick_monitor(self);
         }
         Ok(())
     }
@@ -248,14 +260,24 @@ impl State {
         self.live -= 1;
     }
 
-    /// Records the end of one run of a job.
-    pub(crate) fn record_run(&mut self, failed: bool) {
+    /// Records the end of one run of a job that took `took`.
+    pub(crate) fn record_run(&mut self, failed: bool, took: std::time::Duration) {
         self.busy -= 1;
+        self.run_time += took;
         self.completed += 1;
         if failed {
             self.failed += 1;
         }
         self.last_progress = Instant::now();
+    }
+
+    /// Tells the monitor that tasks wait and no idle worker will take them: wakes it
+    /// if it is parked (otherwise its next interval tick sees the queue).
+    pub(crate) fn kick_monitor(&mut self, shared: &Shared) {
+        if self.monitor_parked && !self.monitor_kicked {
+            self.monitor_kicked = true;
+            shared.monitor_wakeup.notify_one();
+        }
     }
 
     /// Removes `slot` from the idle stack (after its wait timed out un-woken).

@@ -66,6 +66,7 @@ impl Drop for ExitGuard {
         state.release_worker(self.slot);
         state.exited.push(self.serial);
         if state.phase == Phase::Running && state.live < self.shared.config.min_workers {
+            // Wakes the monitor even mid-interval: the minimum is a promise.
             state.monitor_kicked = true;
             self.shared.monitor_wakeup.notify_one();
         }
@@ -98,16 +99,33 @@ fn work(shared: &Shared, slot: usize) {
             }
             state.busy += 1;
             drop(state);
+            let started = Instant::now();
             let report = job.body.run(&job.state);
+            let took = started.elapsed();
             state = shared.lock();
-            state.record_run(report.failed);
+            state.record_run(report.failed, took);
             if report.again && state.phase == Phase::Running {
                 // Back of the queue: infinite tasks share workers fairly.
                 state.queue.push_back(job);
+                if state.queue.len() > 1 && state.idle.is_empty() {
+                    state.kick_monitor(shared);
+                }
             } else {
                 drop(state);
                 finish_job(job, report.failed);
                 state = shared.lock();
+            }
+            if state
+                .target
+                .is_some_and(|target| state.live > target.max(shared.config.min_workers))
+            {
+                log::debug!(
+                    "retiring worker {} after its task: {} live > target {:?}",
+                    slot + 1,
+                    state.live,
+                    state.target
+                );
+                return;
             }
             continue;
         }

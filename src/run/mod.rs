@@ -9,7 +9,7 @@
 //! | `exec.rs`, `capture.rs`, `registry.rs` | one job's process group, its captured output, and every running group for signalling |
 //! | `report.rs`, `progress.rs` | status lines, grouped output, the progress display |
 //! | `signals.rs` | SIGINT/SIGTERM/SIGHUP |
-//! | `duration.rs` | `100ms`/`2s`/`1m` durations |
+//! | `duration.rs`, `size.rs` | `100ms`/`2s`/`1m` durations, `512M` sizes |
 //!
 //! The shape of a run ([`run`]): the calling thread is the *coordinator*. A *feeder*
 //! thread reads records and submits one task per record, keeping at most
@@ -31,6 +31,7 @@ pub mod progress;
 pub mod registry;
 pub mod report;
 pub mod signals;
+pub mod size;
 pub mod template;
 
 use std::cell::RefCell;
@@ -168,15 +169,21 @@ impl JobContext {
 pub fn run(options: Options, install_signal_handlers: bool) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let inputs = input::open_sources(&options.inputs)?;
+    let pool = ThreadPool::builder()
+        .min_workers(options.pool.min_workers())
+        .max_workers(options.pool.max_workers())
+        .stack_size_kib(options.pool.stack_size_kib())
+        .idle_timeout(options.pool.idle_timeout())
+        .monitor_interval(options.pool.monitor_interval())
+        .thread_name(options.pool.thread_name())
+        .load_aware(options.pool.load_aware())
+        .cpu_threshold_percent(options.pool.cpu_threshold_percent());
+    let pool = match options.pool.memory_reserve() {
+        Some(bytes) => pool.memory_reserve(bytes),
+        None => pool,
+    };
     let pool = Arc::new(
-        ThreadPool::builder()
-            .min_workers(options.pool.min_workers())
-            .max_workers(options.pool.max_workers())
-            .stack_size_kib(options.pool.stack_size_kib())
-            .idle_timeout(options.pool.idle_timeout())
-            .monitor_interval(options.pool.monitor_interval())
-            .thread_name(options.pool.thread_name())
-            .build()
+        pool.build()
             .map_err(|e| anyhow::anyhow!("cannot start the worker pool: {e}"))?,
     );
     let registry = Arc::new(ProcessRegistry::new());

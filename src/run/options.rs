@@ -78,6 +78,15 @@ impl Options {
         if let Some(kib) = cli.stack_size {
             builder = builder.stack_size_kib(kib);
         }
+        if let Some(percent) = cli.cpu_threshold {
+            builder = builder.cpu_threshold_percent(percent);
+        }
+        if let Some(bytes) = cli.memory_reserve {
+            builder = builder.memory_reserve(bytes);
+        }
+        if cli.ignore_load {
+            builder = builder.load_aware(false);
+        }
         let pool = builder
             .config()
             .map_err(|err| UsageError(pool_error(&err)))?;

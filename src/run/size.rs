@@ -1,0 +1,58 @@
+//! Human byte sizes for flags like `--memory-reserve 512M`.
+
+/// Parses `4096`, `512K`, `512M`, `2G`, `1T` (binary multiples: K = 1024 bytes; an
+/// optional trailing `B` or `iB` is accepted, as in `512MiB`). Errors read as one line
+/// for clap.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let text = s.trim();
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits_end);
+    let invalid = || {
+        format!(
+            "invalid size '{s}': expected a whole number of bytes, or with K, M, G or T (e.g. 512M, 2G)"
+        )
+    };
+    let value: u64 = number.parse().map_err(|_| invalid())?;
+    let unit = unit.trim();
+    let unit = unit
+        .strip_suffix("iB")
+        .or_else(|| unit.strip_suffix('B'))
+        .unwrap_or(unit);
+    let shift = match unit.to_ascii_uppercase().as_str() {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return Err(invalid()),
+    };
+    value
+        .checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("invalid size '{s}': too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_with_and_without_units() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("512K"), Ok(512 << 10));
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        assert_eq!(parse_size("1TiB"), Ok(1 << 40));
+        assert_eq!(parse_size(" 64MB "), Ok(64 << 20));
+    }
+
+    #[test]
+    fn bad_sizes_say_what_is_expected() {
+        for bad in ["", "M", "12Q", "-5M", "1.5G", "99999999999T"] {
+            let err = parse_size(bad).unwrap_err();
+            assert!(err.starts_with("invalid size"), "{bad}: {err}");
+        }
+    }
+}

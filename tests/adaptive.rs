@@ -1,0 +1,144 @@
+//! The load-aware controller, end to end: the pool fans out for tasks that wait and
+//! holds near the core count for tasks that compute, and its gates follow the load
+//! readings. Assertions are on worker counts, never on times.
+//!
+//! The tests take turns (one lock): two at once would load the CPU for each other.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use atp::{LoadProbe, LoadReading, Task, ThreadPool};
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A probe that always reports the same reading.
+struct Fixed(LoadReading);
+
+impl LoadProbe for Fixed {
+    fn read(&mut self) -> LoadReading {
+        self.0
+    }
+}
+
+const GIB: u64 = 1 << 30;
+
+/// Runs `tasks` tasks that each block until all have started or `hold` passes, and
+/// returns the pool's peak worker count.
+fn peak_with(builder: atp::Builder, tasks: usize, hold: Duration) -> usize {
+    let pool = builder.build().unwrap();
+    let started = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let started = Arc::clone(&started);
+            pool.run(Task::new(move || {
+                started.fetch_add(1, Ordering::SeqCst);
+                let deadline = Instant::now() + hold;
+                while started.load(Ordering::SeqCst) < tasks && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }))
+            .unwrap()
+        })
+        .collect();
+    for h in &handles {
+        h.wait();
+    }
+    pool.stats().peak_workers
+}
+
+#[test]
+fn an_idle_machine_lets_waiting_tasks_fan_out_to_the_backlog() {
+    let _turn = serial();
+    let idle = LoadReading::new(Some(0.02), Some(0.0), 2.0, Some(20 * GIB), Some(24 * GIB));
+    let builder = ThreadPool::builder().min_workers(1).load_probe(Fixed(idle));
+    // The tasks block until all 60 have started: that needs 60 workers.
+    assert_eq!(peak_with(builder, 60, Duration::from_secs(60)), 60);
+}
+
+#[test]
+fn a_saturated_cpu_stops_growth_at_the_cores() {
+    let _turn = serial();
+    let busy = LoadReading::new(Some(1.0), Some(0.0), 4.0, Some(20 * GIB), Some(24 * GIB));
+    let builder = ThreadPool::builder().min_workers(1).load_probe(Fixed(busy));
+    // Up to the 4 cores before anything is measured, then no further.
+    assert_eq!(peak_with(builder, 20, Duration::from_millis(600)), 4);
+}
+
+#[test]
+fn memory_at_the_reserve_stops_growth_from_the_start() {
+    let _turn = serial();
+    let short = LoadReading::new(Some(0.0), Some(0.0), 8.0, Some(GIB / 2), Some(24 * GIB));
+    let builder = ThreadPool::builder()
+        .min_workers(1)
+        .memory_reserve(GIB)
+        .load_probe(Fixed(short));
+    assert_eq!(peak_with(builder, 20, Duration::from_millis(600)), 1);
+}
+
+#[test]
+fn without_load_gates_the_pool_grows_by_its_backlog() {
+    let _turn = serial();
+    let busy = LoadReading::new(Some(1.0), Some(1.0), 1.0, Some(0), Some(GIB));
+    let builder = ThreadPool::builder()
+        .min_workers(1)
+        .load_aware(false)
+        .load_probe(Fixed(busy));
+    assert_eq!(peak_with(builder, 40, Duration::from_secs(60)), 40);
+}
+
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[test]
+fn the_real_probe_fans_out_for_sleeping_tasks() {
+    let _turn = serial();
+    let pool = ThreadPool::builder().min_workers(1).build().unwrap();
+    let handles: Vec<_> = (0..64)
+        .map(|_| {
+            pool.run(Task::new(|| std::thread::sleep(Duration::from_millis(300))))
+                .unwrap()
+        })
+        .collect();
+    for h in &handles {
+        h.wait();
+    }
+    let peak = pool.stats().peak_workers;
+    assert!(
+        peak > cpus(),
+        "peak {peak} workers for sleeping tasks on {} cpus",
+        cpus()
+    );
+}
+
+#[test]
+fn the_real_probe_holds_spinning_tasks_near_the_cores() {
+    let _turn = serial();
+    let pool = ThreadPool::builder().min_workers(1).build().unwrap();
+    let handles: Vec<_> = (0..3 * cpus() + 4)
+        .map(|_| {
+            pool.run(Task::new(|| {
+                let end = Instant::now() + Duration::from_millis(150);
+                let mut x = 0u64;
+                while Instant::now() < end {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+            }))
+            .unwrap()
+        })
+        .collect();
+    for h in &handles {
+        h.wait();
+    }
+    let peak = pool.stats().peak_workers;
+    assert!(
+        peak <= cpus() + 1,
+        "peak {peak} workers for spinning tasks on {} cpus",
+        cpus()
+    );
+}

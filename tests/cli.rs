@@ -145,12 +145,12 @@ fn a_job_killed_by_a_signal_names_the_signal() {
     let sb = Sandbox::new();
     let run = sb.run(
         Vec::<&str>::new(),
-        "kill -TERM $$\nkill -KILL $$\nkill -SEGV $$\ntrue\n",
+        "kill -TERM $$\nkill -KILL $$\nkill -USR1 $$\ntrue\n",
     );
     run.assert_code(1);
     assert_status_line(run.status_of(1), "1", "killed by SIGTERM", "kill -TERM $$");
     assert_status_line(run.status_of(2), "2", "killed by SIGKILL", "kill -KILL $$");
-    assert_status_line(run.status_of(3), "3", "killed by SIGSEGV", "kill -SEGV $$");
+    assert_status_line(run.status_of(3), "3", "killed by SIGUSR1", "kill -USR1 $$");
     assert!(
         run.summary()
             .starts_with("atp-run: 4 jobs ran, 1 succeeded, 3 failed (3 killed by a signal)"),

@@ -115,10 +115,20 @@ struct JobContext {
     stopping: AtomicBool,
 }
 
-/// Per-command counts of a watchdog (`--repeat`).
+/// A watchdog (`--repeat`): its command, its task, and its per-command counts.
 struct Watchdog {
     command: Vec<u8>,
     handle: TaskHandle,
+    counts: Arc<RunCounts>,
+}
+
+/// Runs of a watchdog that were reported (a run cancelled before its job started is
+/// not one), and how many of them failed. Counted here rather than by the pool: a
+/// failed job is not a failed task (the task itself always succeeds).
+#[derive(Default)]
+struct RunCounts {
+    runs: AtomicU64,
+    failures: AtomicU64,
 }
 
 thread_local! {
@@ -128,7 +138,8 @@ thread_local! {
 
 impl JobContext {
     /// Runs one job (or one run of a watchdog) on the current worker and reports it.
-    fn run_job(&self, number: u64, run: Option<u64>, record: &[u8]) {
+    /// Returns whether it succeeded, or `None` if it was cancelled before it started.
+    fn run_job(&self, number: u64, run: Option<u64>, record: &[u8]) -> Option<bool> {
         let rendered;
         let command: &[u8] = match &self.template {
             Some(t) => {
@@ -143,23 +154,23 @@ impl JobContext {
             run,
             command,
         };
-        CAPTURE.with(|cell| {
+        let reported = CAPTURE.with(|cell| {
             let mut cell = cell.borrow_mut();
             if cell.is_none() {
                 match Capture::new(&self.tmpdir) {
                     Ok(capture) => *cell = Some(capture),
                     Err(err) => {
                         let err = exec::RunError::Capture(err);
-                        self.reporter.job_finished(&label, &Err(err), None);
-                        return;
+                        return self.reporter.job_finished(&label, &Err(err), None);
                     }
                 }
             }
             let capture = cell.as_mut().expect("created above");
             let result = exec::run_job(command, capture, &self.registry);
-            self.reporter.job_finished(&label, &result, Some(capture));
+            self.reporter.job_finished(&label, &result, Some(capture))
         });
         let _ = self.events.send(Event::JobDone);
+        reported
     }
 }
 
@@ -323,7 +334,9 @@ fn finish(
     if !watchdogs.is_empty() {
         let mut table = String::from("runs  failed  command\n");
         for w in watchdogs.iter() {
-            let mut line = format!("{:>4}  {:>6}  ", w.handle.runs(), w.handle.failures());
+            let runs = w.counts.runs.load(Ordering::Relaxed);
+            let failures = w.counts.failures.load(Ordering::Relaxed);
+            let mut line = format!("{runs:>4}  {failures:>6}  ");
             report::push_printable(&mut line, &w.command);
             table.push_str(&line);
             table.push('\n');
@@ -437,9 +450,16 @@ impl Feeder {
             Some(t) => t.render(&record, number, 0),
             None => record.clone(),
         };
+        let counts = Arc::new(RunCounts::default());
+        let task_counts = Arc::clone(&counts);
         let task = Task::infinite(move |stop: &StopToken| {
             let run = runs.fetch_add(1, Ordering::Relaxed) + 1;
-            context.run_job(number, Some(run), &record);
+            if let Some(ok) = context.run_job(number, Some(run), &record) {
+                task_counts.runs.fetch_add(1, Ordering::Relaxed);
+                if !ok {
+                    task_counts.failures.fetch_add(1, Ordering::Relaxed);
+                }
+            }
             if let Some(interval) = interval {
                 stop.sleep(interval);
             }
@@ -449,7 +469,11 @@ impl Feeder {
                 self.watchdogs
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .push(Watchdog { command, handle });
+                    .push(Watchdog {
+                        command,
+                        handle,
+                        counts,
+                    });
                 true
             }
             Err(_) => false,

@@ -11,7 +11,7 @@ use std::fs::File;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 
-use common::{RUN_LIMIT, Running, Sandbox, assert_status_line, eventually, summary_line};
+use common::{RUN_LIMIT, Run, Running, Sandbox, assert_status_line, eventually, summary_line};
 
 // ---------------------------------------------------------------- exit statuses
 
@@ -507,4 +507,20 @@ fn the_worker_slot_never_exceeds_the_maximum() {
             "{args:?}: slots {slots:?} outside 1..={max}"
         );
     }
+}
+
+#[test]
+fn an_unusable_tmpdir_is_an_error_before_anything_runs() {
+    let sb = jobs_sandbox();
+    let missing = sb.join("no-such-tmpdir");
+    let run = Run::from(
+        sb.command(["jobs"])
+            .env("TMPDIR", &missing)
+            .output()
+            .unwrap(),
+    );
+    run.assert_code(2);
+    assert!(!sb.exists("RAN"), "a job ran: {}", run.stderr);
+    assert!(run.stderr.contains("no-such-tmpdir"), "{}", run.stderr);
+    assert!(run.stderr.contains("TMPDIR"), "{}", run.stderr);
 }

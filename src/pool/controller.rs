@@ -45,6 +45,8 @@ pub(crate) struct Snapshot {
     pub(crate) idle: usize,
     /// Workers woken for a task that have not yet taken it.
     pub(crate) waking: usize,
+    /// Workers started that have not yet reached the queue.
+    pub(crate) starting: usize,
     /// Workers running a task.
     pub(crate) busy: usize,
     /// Live workers.
@@ -163,7 +165,7 @@ pub(crate) fn decide(s: &Snapshot) -> Decision {
     if s.queued == 0 {
         return hold(Reason::NothingQueued);
     }
-    let unclaimed = s.queued.saturating_sub(s.idle + s.waking);
+    let unclaimed = s.queued.saturating_sub(s.idle + s.waking + s.starting);
     if unclaimed == 0 {
         return hold(Reason::IdleWorkersWillTakeIt);
     }
@@ -317,6 +319,7 @@ mod tests {
             queued,
             idle,
             waking: 0,
+            starting: 0,
             busy,
             live,
             min: 2,
@@ -392,6 +395,12 @@ mod tests {
             ..snap(2, 0, 0, 2, off)
         };
         assert_eq!(decide(&woken), hold(IdleWorkersWillTakeIt));
+        // Workers still starting will take tasks too: no double counting.
+        let starting = Snapshot {
+            starting: 3,
+            ..snap(5, 0, 2, 5, off)
+        };
+        assert_eq!(decide(&starting), grow(2, Backlog));
     }
 
     #[test]

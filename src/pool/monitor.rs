@@ -54,6 +54,7 @@ pub(crate) fn snapshot(state: &State, min: usize, load: LoadView) -> Snapshot {
         queued: state.queue.len(),
         idle: state.idle.len(),
         waking: state.waking,
+        starting: state.starting,
         busy: state.busy,
         live: state.live,
         min,

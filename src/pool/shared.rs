@@ -18,7 +18,7 @@
 //!
 //! Invariants of [`State`], true whenever the lock is free:
 //! - `idle` holds exactly the workers blocked in (or about to enter) an idle wait that
-//!   nobody has woken; `woken[slot]` is set for a worker popped from `idle` by a
+//!   nobody has woken; `starting` counts workers not yet at the queue; `woken[slot]` is set for a worker popped from `idle` by a
 //!   notifier that has not yet re-checked the queue; `waking` counts those flags.
 //! - `busy <= live <= ceiling <= max_workers`, and while the phase is `Running`,
 //!   `live >= min_workers` except transiently after a spawn failure (the monitor
@@ -70,6 +70,9 @@ pub(crate) struct State {
     pub(crate) woken: Vec<bool>,
     /// Number of `true` entries in `woken`.
     pub(crate) waking: usize,
+    /// Workers reserved or spawned that have not yet reached the queue: each will
+    /// take a waiting task without being woken.
+    pub(crate) starting: usize,
     /// Indexed by slot: held by a live (or reserved) worker.
     pub(crate) slots: Vec<bool>,
     /// Workers started or reserved by the monitor and not yet exited.
@@ -128,6 +131,7 @@ impl Shared {
                 idle: Vec::new(),
                 woken: Vec::new(),
                 waking: 0,
+                starting: 0,
                 slots: Vec::new(),
                 live: 0,
                 busy: 0,
@@ -247,17 +251,23 @@ impl State {
         };
         self.slots[slot] = true;
         self.live += 1;
+        self.starting += 1;
         self.peak = self.peak.max(self.live);
         let serial = self.next_serial;
         self.next_serial += 1;
         (slot, serial)
     }
 
-    /// Undoes [`reserve_worker`](Self::reserve_worker) for a worker that exits or
-    /// could not be started.
+    /// Undoes [`reserve_worker`](Self::reserve_worker) for a worker that exits (or,
+    /// after [`started`](Self::started) was undone too, could not be started).
     pub(crate) fn release_worker(&mut self, slot: usize) {
         self.slots[slot] = false;
         self.live -= 1;
+    }
+
+    /// A reserved worker has reached the queue (or will never run).
+    pub(crate) fn started(&mut self) {
+        self.starting -= 1;
     }
 
     /// Records the end of one run of a job that took `took`.

@@ -46,6 +46,7 @@ pub(crate) fn start(shared: &Arc<Shared>) -> io::Result<()> {
             Ok(())
         }
         Err(err) => {
+            state.started();
             state.release_worker(slot);
             Err(err)
         }
@@ -88,6 +89,7 @@ fn run(shared: Arc<Shared>, slot: usize, serial: u64) {
 fn work(shared: &Shared, slot: usize) {
     let wakeup = Arc::new(Condvar::new());
     let mut state = shared.lock();
+    state.started();
     loop {
         if let Some(mut job) = state.queue.pop_front() {
             if job.infinite && job.state.stop_requested() {

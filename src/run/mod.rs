@@ -180,6 +180,10 @@ impl JobContext {
 pub fn run(options: Options, install_signal_handlers: bool) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let inputs = input::open_sources(&options.inputs)?;
+    // Job output is buffered in temporary files: find out now, not at every job,
+    // if that cannot work.
+    Capture::new(&options.tmpdir)
+        .map_err(|err| anyhow::anyhow!("{err} (set TMPDIR to a writable directory)"))?;
     let pool = ThreadPool::builder()
         .min_workers(options.pool.min_workers())
         .max_workers(options.pool.max_workers())
@@ -203,18 +207,19 @@ pub fn run(options: Options, install_signal_handlers: bool) -> anyhow::Result<Ou
         signals::install(events.clone(), Arc::clone(&registry))
             .map_err(|e| anyhow::anyhow!("cannot install the signal handlers: {e}"))?;
     }
-    let mut reporter = Reporter::new(
+    let reporter = Reporter::new(
         Progress::new(options.progress),
         options.quiet,
         options.color,
         events.clone(),
     );
-    let stats_pool = Arc::clone(&pool);
-    reporter.progress_mut().start_ticker(move || {
-        let s = stats_pool.stats();
-        format!("{} failed · {} workers ({} busy)", s.failed, s.live, s.busy)
-    });
     let reporter = Arc::new(reporter);
+    let (stats_pool, tally) = (Arc::clone(&pool), Arc::downgrade(&reporter));
+    reporter.progress().start_ticker(move || {
+        let failed = tally.upgrade().map_or(0, |r| r.tally().failed);
+        let s = stats_pool.stats();
+        format!("{failed} failed · {} workers ({} busy)", s.live, s.busy)
+    });
     let context = Arc::new(JobContext {
         template: options.template,
         registry: Arc::clone(&registry),
@@ -267,6 +272,7 @@ pub fn run(options: Options, install_signal_handlers: bool) -> anyhow::Result<Ou
                 finish(&reporter, &pool, &watchdogs, started, Some(cancelled));
                 Outcome::Interrupted
             } else {
+                reporter.progress().finish();
                 Outcome::StdoutClosed
             }
         }
@@ -328,6 +334,7 @@ fn finish(
     started: Instant,
     not_started: Option<usize>,
 ) {
+    reporter.progress().finish();
     let tally = reporter.tally();
     let stats = pool.stats();
     let watchdogs = watchdogs.lock().unwrap_or_else(|p| p.into_inner());

@@ -11,7 +11,7 @@
 //! bar is cleared first and redrawn after, and neither garbles the other.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ const KNOWN_TOTAL: &str =
 /// and `suspend` just runs its closure).
 pub struct Progress {
     bar: ProgressBar,
-    ticker: Option<Ticker>,
+    ticker: Mutex<Option<Ticker>>,
 }
 
 struct Ticker {
@@ -47,7 +47,10 @@ impl Progress {
         } else {
             ProgressBar::hidden()
         };
-        Progress { bar, ticker: None }
+        Progress {
+            bar,
+            ticker: Mutex::new(None),
+        }
     }
 
     /// Whether the bar is drawn.
@@ -56,7 +59,7 @@ impl Progress {
     }
 
     /// Refreshes the message from `status` every 100 ms until [`finish`](Self::finish).
-    pub fn start_ticker(&mut self, status: impl Fn() -> String + Send + 'static) {
+    pub fn start_ticker(&self, status: impl Fn() -> String + Send + 'static) {
         if !self.is_visible() {
             return;
         }
@@ -72,7 +75,7 @@ impl Progress {
                 }
             });
         match thread {
-            Ok(thread) => self.ticker = Some(Ticker { stop, thread }),
+            Ok(thread) => *self.lock_ticker() = Some(Ticker { stop, thread }),
             Err(err) => log::warn!("no progress refresh: cannot start a thread: {err}"),
         }
     }
@@ -93,9 +96,14 @@ impl Progress {
         self.bar.suspend(f)
     }
 
-    /// Stops the ticker and removes the bar.
-    pub fn finish(&mut self) {
-        if let Some(ticker) = self.ticker.take() {
+    fn lock_ticker(&self) -> std::sync::MutexGuard<'_, Option<Ticker>> {
+        self.ticker.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stops the ticker and removes the bar. Idempotent.
+    pub fn finish(&self) {
+        let ticker = self.lock_ticker().take();
+        if let Some(ticker) = ticker {
             ticker.stop.store(true, Ordering::Relaxed);
             let _ = ticker.thread.join();
         }

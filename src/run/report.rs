@@ -86,11 +86,6 @@ impl Reporter {
         &self.progress
     }
 
-    /// Mutable access to the progress display (to start or finish it).
-    pub fn progress_mut(&mut self) -> &mut Progress {
-        &mut self.progress
-    }
-
     /// Counts so far.
     pub fn tally(&self) -> Tally {
         Tally {

@@ -141,9 +141,9 @@ impl JobContext {
     /// Returns whether it succeeded, or `None` if it was cancelled before it started.
     fn run_job(&self, number: u64, run: Option<u64>, record: &[u8]) -> Option<bool> {
         let rendered;
+        let slot = crate::current_worker_slot().unwrap_or(1);
         let command: &[u8] = match &self.template {
             Some(t) => {
-                let slot = crate::current_worker_slot().unwrap_or(1);
                 rendered = t.render(record, number, slot);
                 &rendered
             }
@@ -152,6 +152,8 @@ impl JobContext {
         let label = JobLabel {
             number,
             run,
+            attempt: 1,
+            slot,
             command,
         };
         let reported = CAPTURE.with(|cell| {

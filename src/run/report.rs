@@ -48,6 +48,10 @@ pub struct JobLabel<'a> {
     pub number: u64,
     /// In `--repeat` mode, which run of the job this was (1-based).
     pub run: Option<u64>,
+    /// Which attempt at the job this was (1-based; above 1 only with retries).
+    pub attempt: u32,
+    /// The worker slot that ran it (1-based, as `{%}`).
+    pub slot: usize,
     /// The command as it ran.
     pub command: &'a [u8],
 }
@@ -266,6 +270,8 @@ mod tests {
         let job = JobLabel {
             number: 3,
             run,
+            attempt: 1,
+            slot: 1,
             command: b"echo hi",
         };
         reporter(false, false).status_line(&job, Ok(&exit(status)))
@@ -296,6 +302,8 @@ mod tests {
         let job = JobLabel {
             number: 1,
             run: None,
+            attempt: 1,
+            slot: 1,
             command: b"true",
         };
         let line = reporter(false, true).status_line(&job, Ok(&exit(ExitStatusKind::Exited(0))));
@@ -315,6 +323,8 @@ mod tests {
         let job = JobLabel {
             number: 1,
             run: None,
+            attempt: 1,
+            slot: 1,
             command: b"x",
         };
         assert_eq!(

@@ -139,12 +139,18 @@ impl Capture {
             }
             State::Used => {
                 // Mark tainted until both are truncated, so a half-done reset
-                // is retried by replacing the files.
+                // is retried by replacing the files. Only files that received
+                // output need truncating (most jobs print little or nothing),
+                // and no seek is needed: the files are opened O_APPEND, so the
+                // next job's writes land at the new end, and reads seek first.
                 self.state = State::Tainted;
-                for f in [&self.stdout, &self.stderr] {
-                    f.set_len(0)?;
-                    let mut f = f;
-                    f.seek(SeekFrom::Start(0))?;
+                for (f, len) in [
+                    (&self.stdout, self.stdout_len),
+                    (&self.stderr, self.stderr_len),
+                ] {
+                    if len > 0 {
+                        f.set_len(0)?;
+                    }
                 }
             }
         }

@@ -37,7 +37,7 @@ pub mod template;
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -54,8 +54,9 @@ use template::Template;
 /// What the coordinator hears about.
 #[derive(Debug)]
 pub enum Event {
-    /// A job (or a run of a watchdog) ended, or was cancelled before it started.
-    JobDone,
+    /// Every job the feeder submitted has ended (sent once the input has ended and
+    /// the last job is done; may arrive twice).
+    AllDone,
     /// The feeder submitted its last job; `error` if reading the input failed.
     InputEnded {
         /// Jobs submitted in all.
@@ -109,10 +110,74 @@ struct JobContext {
     template: Option<Template>,
     registry: Arc<ProcessRegistry>,
     reporter: Arc<Reporter>,
-    events: Sender<Event>,
     tmpdir: PathBuf,
     /// Set once the run is being stopped: the feeder submits nothing more.
     stopping: AtomicBool,
+    completion: Completion,
+    window: Window,
+}
+
+/// Counts finished jobs and tells the coordinator, with one event, when all the
+/// submitted ones are done — rather than waking it for every job.
+struct Completion {
+    done: AtomicU64,
+    /// Jobs submitted in all; `u64::MAX` until the input has ended.
+    total: AtomicU64,
+    events: Sender<Event>,
+}
+
+impl Completion {
+    fn job_done(&self) {
+        let done = self.done.fetch_add(1, Ordering::SeqCst) + 1;
+        if done == self.total.load(Ordering::SeqCst) {
+            let _ = self.events.send(Event::AllDone);
+        }
+    }
+
+    /// With SeqCst on both sides, whichever of the last job and the end of input comes
+    /// second sees the other and sends the event (both may: the coordinator
+    /// takes the first).
+    fn input_ended(&self, jobs: u64) {
+        self.total.store(jobs, Ordering::SeqCst);
+        if self.done.load(Ordering::SeqCst) == jobs {
+            let _ = self.events.send(Event::AllDone);
+        }
+    }
+}
+
+/// Bounds the tasks queued or running (outside `--repeat`), so that a long input
+/// never sits in memory. With hysteresis: a full window wakes the feeder only when
+/// half of it has drained, not once per finished job.
+struct Window {
+    in_flight: Mutex<usize>,
+    space: Condvar,
+    limit: usize,
+}
+
+impl Window {
+    fn new(limit: usize) -> Window {
+        Window {
+            in_flight: Mutex::new(0),
+            space: Condvar::new(),
+            limit: limit.max(2),
+        }
+    }
+
+    fn acquire(&self) {
+        let mut n = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        while *n >= self.limit {
+            n = self.space.wait(n).unwrap_or_else(|p| p.into_inner());
+        }
+        *n += 1;
+    }
+
+    fn release(&self) {
+        let mut n = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        *n -= 1;
+        if *n == self.limit / 2 {
+            self.space.notify_one();
+        }
+    }
 }
 
 /// A watchdog (`--repeat`): its command, its task, and its per-command counts.
@@ -171,7 +236,9 @@ impl JobContext {
             let result = exec::run_job(command, capture, &self.registry);
             self.reporter.job_finished(&label, &result, Some(capture))
         });
-        let _ = self.events.send(Event::JobDone);
+        if run.is_none() {
+            self.completion.job_done();
+        }
         reported
     }
 }
@@ -226,9 +293,14 @@ pub fn run(options: Options, install_signal_handlers: bool) -> anyhow::Result<Ou
         template: options.template,
         registry: Arc::clone(&registry),
         reporter: Arc::clone(&reporter),
-        events: events.clone(),
         tmpdir: options.tmpdir,
         stopping: AtomicBool::new(false),
+        completion: Completion {
+            done: AtomicU64::new(0),
+            total: AtomicU64::new(u64::MAX),
+            events: events.clone(),
+        },
+        window: Window::new(in_flight_limit(options.pool.max_workers())),
     });
     let watchdogs = Arc::new(Mutex::new(Vec::new()));
     let records = inputs.records(options.separator);
@@ -292,8 +364,8 @@ enum Stop {
 /// Waits for every job to be done (never, with `--repeat`), a signal, or a closed
 /// stdout.
 fn coordinate(inbox: &Receiver<Event>, reporter: &Reporter, repeat: bool) -> Stop {
-    let mut done = 0u64;
-    let mut total = None;
+    let mut all_done = false;
+    let mut input_ended = false;
     let mut input_error = None;
     loop {
         let Ok(event) = inbox.recv() else {
@@ -301,9 +373,9 @@ fn coordinate(inbox: &Receiver<Event>, reporter: &Reporter, repeat: bool) -> Sto
             return Stop::Finished { input_error };
         };
         match event {
-            Event::JobDone => done += 1,
+            Event::AllDone => all_done = true,
             Event::InputEnded { jobs, error } => {
-                total = Some(jobs);
+                input_ended = true;
                 input_error = error;
                 if !repeat {
                     reporter.progress().set_total(jobs);
@@ -312,7 +384,7 @@ fn coordinate(inbox: &Receiver<Event>, reporter: &Reporter, repeat: bool) -> Sto
             Event::Interrupt => return Stop::Interrupted,
             Event::StdoutClosed => return Stop::StdoutClosed,
         }
-        if !repeat && total == Some(done) {
+        if !repeat && input_ended && all_done {
             return Stop::Finished { input_error };
         }
     }
@@ -409,11 +481,6 @@ struct Feeder {
 
 impl Feeder {
     fn run(self, records: Records) {
-        let limit = in_flight_limit(self.pool.config().max_workers());
-        // A bounded channel used as a counting semaphore: a token is sent before
-        // each submission and taken back when the job is done.
-        let (slots, freed) = crossbeam_channel::bounded::<()>(limit);
-        let freed = Arc::new(freed);
         let mut jobs = 0u64;
         let mut error = None;
         for record in records {
@@ -431,15 +498,12 @@ impl Feeder {
             let submitted = if self.repeat {
                 self.submit_watchdog(jobs, record)
             } else {
-                if slots.send(()).is_err() {
-                    break;
-                }
+                self.context.window.acquire();
                 let context = Arc::clone(&self.context);
-                let freed = Arc::clone(&freed);
                 self.pool
                     .run(Task::new(move || {
                         context.run_job(jobs, None, &record);
-                        let _ = freed.try_recv();
+                        context.window.release();
                     }))
                     .is_ok()
             };
@@ -447,6 +511,9 @@ impl Feeder {
                 jobs -= 1;
                 break;
             }
+        }
+        if !self.repeat {
+            self.context.completion.input_ended(jobs);
         }
         let _ = self.events.send(Event::InputEnded { jobs, error });
     }

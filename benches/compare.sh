@@ -37,8 +37,8 @@ trap 'rm -rf "$work"' EXIT
 # Workloads: one command per line.
 seq 5000 | sed 's/.*/true/' > "$work/true5000"
 seq 100 | sed 's/.*/sleep 0.2/' > "$work/sleep100"
-yes 'head -c 200000000 /dev/zero | sha256sum' | head -n 12 > "$work/cpu12"
-yes 'head -c 200000 /dev/zero | tr "\0" x' | head -n 200 > "$work/out200"
+for i in $(seq 12); do echo 'head -c 200000000 /dev/zero | sha256sum'; done > "$work/cpu12"
+for i in $(seq 200); do echo 'head -c 200000 /dev/zero | tr "\0" x'; done > "$work/out200"
 if [ "$MILLION" = 1 ]; then
   seq 1000000 | sed 's/.*/true/' > "$work/true1m"
 fi

@@ -257,9 +257,15 @@ fn grow_within_capacity(
             let others = (busy * reading.cpus - ours).max(0.0);
             let allowed = (limits.cpu_threshold * reading.cpus - others).max(reading.cpus / 4.0);
             if r > 1e-6 {
-                match ((allowed - ours) / r).floor() {
-                    fits if fits < 1.0 => return hold(Reason::CpuBusy),
-                    fits => step = step.min(fits as usize),
+                let fits = ((allowed - ours) / r).floor().max(0.0) as usize;
+                // Costs do not simply add up (a worker waiting on its child leaves a
+                // gap another can fill), so while the CPU has idle time under the
+                // threshold, probe with one more worker (additive increase); the
+                // next window shows whether it paid off.
+                let probe = usize::from(busy < limits.cpu_threshold);
+                match fits.max(probe) {
+                    0 => return hold(Reason::CpuBusy),
+                    n => step = step.min(n),
                 }
             }
         }
@@ -511,9 +517,17 @@ mod tests {
     fn costly_tasks_hold_at_the_headroom_measured_by_their_own_cost() {
         // Each busy worker uses a whole core; 2 on 2 cores: nothing more fits.
         check(&[(snap(10, 0, 2, 2, costed(1.0, 0.0, 1.0)), hold(CpuBusy))]);
-        // An idle machine, 1 computing worker of 2 cores: 0.8 more cores fit none
-        // whole, so hold... at 1.8 allowed - 1.0 ours = 0.8 < 1.
-        check(&[(snap(10, 0, 1, 2, costed(0.5, 0.0, 1.0)), hold(CpuBusy))]);
+        // 1 computing worker on 2 cores: only 0.8 of a core is free under the
+        // threshold, but the CPU is half idle: probe with one more.
+        check(&[(
+            snap(10, 0, 1, 2, costed(0.5, 0.0, 1.0)),
+            grow(1, SpareCapacity),
+        )]);
+        // Spawn-bound jobs leave gaps: 85 % used, cost 0.85 per worker: probe +1.
+        check(&[(
+            snap(10, 0, 2, 2, costed(0.85, 0.0, 0.85)),
+            grow(1, SpareCapacity),
+        )]);
         // A 4-core share free for half-core tasks: 1.8 - 1.0 = 0.8 / 0.5 = 1 more.
         check(&[(
             snap(10, 0, 2, 2, costed(0.5, 0.0, 0.5)),

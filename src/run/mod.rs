@@ -26,6 +26,7 @@ pub mod capture;
 pub mod duration;
 pub mod exec;
 pub mod input;
+pub mod json;
 pub mod options;
 pub mod progress;
 pub mod registry;

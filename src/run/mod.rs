@@ -28,6 +28,7 @@ pub mod exec;
 pub mod input;
 pub mod json;
 pub mod options;
+pub mod order;
 pub mod progress;
 pub mod registry;
 pub mod report;

@@ -27,6 +27,7 @@ pub mod duration;
 pub mod exec;
 pub mod input;
 pub mod json;
+pub mod lines;
 pub mod options;
 pub mod order;
 pub mod progress;

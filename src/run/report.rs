@@ -260,6 +260,7 @@ mod tests {
     fn exit(status: ExitStatusKind) -> JobExit {
         JobExit {
             status,
+            started: std::time::SystemTime::UNIX_EPOCH,
             duration: Duration::from_millis(4),
             stdout_len: 0,
             stderr_len: 0,

@@ -179,7 +179,11 @@ pub fn job_head<W: Write + ?Sized>(w: &mut W, f: &JobFields<'_>) -> io::Result<(
         Some(name) => write_str(w, name)?,
         None => w.write_all(b"null")?,
     }
-    write!(w, ",\"attempt\":{},\"slot\":{},\"error\":", f.attempt, f.slot)?;
+    write!(
+        w,
+        ",\"attempt\":{},\"slot\":{},\"error\":",
+        f.attempt, f.slot
+    )?;
     match f.error {
         Some(error) => write_str(w, error)?,
         None => w.write_all(b"null")?,

@@ -286,7 +286,9 @@ mod tests {
 
     #[test]
     fn copying_tags_across_chunk_boundaries() {
-        let input: Vec<u8> = (0..200_000).flat_map(|i| format!("{i}\n").into_bytes()).collect();
+        let input: Vec<u8> = (0..200_000)
+            .flat_map(|i| format!("{i}\n").into_bytes())
+            .collect();
         let mut out = Vec::new();
         let n = Tagger::new(b"T ".to_vec())
             .copy(&mut &input[..], &mut out)

@@ -29,7 +29,13 @@ pub const EXAMPLES: &str = "  Run every line of jobs.txt as a shell command, at 
     atp-run --repeat --interval 5s watchdogs.txt
 
   Exactly 8 jobs at a time, like parallel -j8 or xargs -P8:
-    atp-run -j 8 jobs.txt";
+    atp-run -j 8 jobs.txt
+
+  Count lines per file, printed in input order, each line tagged with its file:
+    ls *.log | atp-run --keep-order --tag -- wc -l {}
+
+  One JSON object per job; show the failures with jq:
+    atp-run --json jobs.txt | jq -c 'select(.exit_code != 0)'";
 
 /// Exit statuses, shown in `--help` and the man page.
 pub const EXIT_STATUS: &str = "  0    every job succeeded (or there was no job)
@@ -195,8 +201,8 @@ pub struct Cli {
     /// completion order, still as whole blocks, each followed by its status line.
     /// Streamed: a job's block is printed as soon as every earlier job's was; jobs
     /// that finished early wait in their temporary files (not in memory), and no
-    /// new job starts while too many wait. Cannot be combined with --ungroup,
-    /// --line-buffer or --repeat.
+    /// new job starts while 256 wait. When interrupted, what waits is printed.
+    /// Cannot be combined with --ungroup, --line-buffer or --repeat.
     #[arg(
         short = 'k',
         long,
@@ -208,14 +214,15 @@ pub struct Cli {
     /// Prefix every line of a job's output (stdout and stderr) with its argument
     /// (the input line, with a TEMPLATE) or else its command, and a tab, like GNU
     /// parallel --tag. A last line without a newline is prefixed too, and no
-    /// newline is added to it.
+    /// newline is added to it. Combines with --keep-order and --line-buffer.
     #[arg(long, conflicts_with_all = ["ungroup", "json"], help_heading = "Output")]
     pub tag: bool,
 
     /// Print jobs' output line by line as it is produced: lines of different jobs
     /// may interleave, but a line (up to 1 MiB) is never split or mixed with
-    /// another. A last line without a newline is printed when the job ends. The
-    /// status line follows the job's last line.
+    /// another. A last line without a newline is printed when the job ends, as
+    /// is. The status line follows the job's last line. Cannot be combined with
+    /// --keep-order, --ungroup or --json.
     #[arg(long, conflicts_with_all = ["ungroup", "json"], help_heading = "Output")]
     pub line_buffer: bool,
 

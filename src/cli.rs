@@ -29,7 +29,13 @@ pub const EXAMPLES: &str = "  Run every line of jobs.txt as a shell command, at 
     atp-run --repeat --interval 5s watchdogs.txt
 
   Exactly 8 jobs at a time, like parallel -j8 or xargs -P8:
-    atp-run -j 8 jobs.txt";
+    atp-run -j 8 jobs.txt
+
+  Count lines per file, printed in input order, each line tagged with its file:
+    ls *.log | atp-run --keep-order --tag -- wc -l {}
+
+  One JSON object per job; show the failures with jq:
+    atp-run --json jobs.txt | jq -c 'select(.exit_code != 0)'";
 
 /// Exit statuses, shown in `--help` and the man page.
 pub const EXIT_STATUS: &str = "  0    every job succeeded (or there was no job)
@@ -191,6 +197,58 @@ pub struct Cli {
     #[arg(short, long, help_heading = "Output")]
     pub quiet: bool,
 
+    /// Print each job's output in input order (job number order) instead of
+    /// completion order, still as whole blocks, each followed by its status line.
+    /// Streamed: a job's block is printed as soon as every earlier job's was; jobs
+    /// that finished early wait in their temporary files (not in memory), and no
+    /// new job starts while 256 wait. When interrupted, what waits is printed.
+    /// Cannot be combined with --ungroup, --line-buffer or --repeat.
+    #[arg(
+        short = 'k',
+        long,
+        conflicts_with_all = ["ungroup", "line_buffer", "repeat"],
+        help_heading = "Output"
+    )]
+    pub keep_order: bool,
+
+    /// Prefix every line of a job's output (stdout and stderr) with its argument
+    /// (the input line, with a TEMPLATE) or else its command, and a tab, like GNU
+    /// parallel --tag. A last line without a newline is prefixed too, and no
+    /// newline is added to it. Combines with --keep-order and --line-buffer.
+    #[arg(long, conflicts_with_all = ["ungroup", "json"], help_heading = "Output")]
+    pub tag: bool,
+
+    /// Print jobs' output line by line as it is produced: lines of different jobs
+    /// may interleave, but a line (up to 1 MiB) is never split or mixed with
+    /// another. A last line without a newline is printed when the job ends, as
+    /// is. The status line follows the job's last line. Cannot be combined with
+    /// --keep-order, --ungroup or --json.
+    #[arg(long, conflicts_with_all = ["ungroup", "json"], help_heading = "Output")]
+    pub line_buffer: bool,
+
+    /// Do not capture output: jobs write straight to atp-run's standard output
+    /// and error, as they go (for long or interactive jobs). Output of different
+    /// jobs may mix, even within a line. Status lines are still printed when jobs
+    /// end; the progress display is off.
+    #[arg(
+        short = 'u',
+        long,
+        conflicts_with_all = ["line_buffer", "json"],
+        help_heading = "Output"
+    )]
+    pub ungroup: bool,
+
+    /// Print one JSON object per finished job on standard output, one per line
+    /// (NDJSON), instead of its output and status line: seq, run, command, start
+    /// (Unix time, seconds), duration (seconds), exit_code (null if killed),
+    /// signal (name or null), attempt, slot, error (why it could not run, or
+    /// null), stdout and stderr (the job's whole output). Bytes that are not UTF-8
+    /// are replaced by U+FFFD, and then command_lossy, stdout_lossy or
+    /// stderr_lossy is true. The summary stays on standard error. Combines with
+    /// --keep-order; not with --tag, --line-buffer or --ungroup.
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+
     /// Do not show the progress display (it is shown only when standard error is a
     /// terminal).
     #[arg(long, help_heading = "Output")]
@@ -250,6 +308,39 @@ mod tests {
         let err = Cli::try_parse_from(["atp-run", "-j", "4", "--max-workers", "8"]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
         assert!(Cli::try_parse_from(["atp-run", "-j", "0"]).is_err());
+    }
+
+    #[test]
+    fn output_modes_that_cannot_combine_are_refused() {
+        for args in [
+            &["--ungroup", "--keep-order"][..],
+            &["-u", "--tag"],
+            &["-u", "--line-buffer"],
+            &["-u", "--json"],
+            &["--line-buffer", "-k"],
+            &["--line-buffer", "--json"],
+            &["--json", "--tag"],
+            &["--keep-order", "--repeat"],
+        ] {
+            let err = Cli::try_parse_from(["atp-run"].iter().chain(args)).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::ArgumentConflict,
+                "{args:?}"
+            );
+        }
+        for args in [
+            &["-k", "--tag"][..],
+            &["-k", "--json"],
+            &["--line-buffer", "--tag"],
+            &["--json", "--repeat"],
+            &["-u", "--repeat"],
+        ] {
+            assert!(
+                Cli::try_parse_from(["atp-run"].iter().chain(args)).is_ok(),
+                "{args:?}"
+            );
+        }
     }
 
     #[test]

@@ -7,8 +7,10 @@
 //! Invariants:
 //! - The child gets stdin from `/dev/null` (our stdin carries the command
 //!   list), its own process group (pgid == pid), and stdout/stderr pointing at
-//!   the worker's [`Capture`] files. Nothing else is configured (no env, no
-//!   `pre_exec`), so std keeps its `posix_spawn` fast path.
+//!   the worker's [`Capture`] files — or, with [`run_job_streamed`]
+//!   (`--line-buffer`, `--ungroup`), to pipes read while the job runs or to our
+//!   own stdout/stderr. Nothing else is configured (no env, no `pre_exec`), so
+//!   std keeps its `posix_spawn` fast path.
 //! - Spawn happens outside any lock; the group is then registered. If the
 //!   registry is already closed the new group is SIGKILLed, reaped, and the
 //!   job reported as [`RunError::Cancelled`] — a job racing with cancellation
@@ -25,7 +27,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -159,6 +161,8 @@ const SIGNAL_FALLBACK_NAMES: [&str; 65] = [
 pub struct JobExit {
     /// How the leader (`sh`) ended.
     pub status: ExitStatusKind,
+    /// Wall-clock time just before spawn (for `--json`'s `start`).
+    pub started: SystemTime,
     /// Wall time from just before spawn to the leader being reaped.
     pub duration: Duration,
     /// Bytes of stdout captured (the block [`Capture::write_stdout_to`] copies).
@@ -227,7 +231,89 @@ pub fn run_job(
         return Err(RunError::Cancelled);
     }
     let (stdout, stderr) = capture.stdio_for_job().map_err(RunError::Capture)?;
+    let ended = match spawn_and_wait(command, stdout, stderr, registry, |_| Ok(())) {
+        Ok(ended) => ended,
+        Err(err) => {
+            if !matches!(err, RunError::Spawn(_)) {
+                capture.taint();
+            }
+            return Err(err);
+        }
+    };
+    let (stdout_len, stderr_len) = capture
+        .job_finished(ended.group_alive)
+        .map_err(RunError::Capture)?;
+    Ok(JobExit {
+        status: ExitStatusKind::from_status(ended.status),
+        started: ended.started,
+        duration: ended.duration,
+        stdout_len,
+        stderr_len,
+    })
+}
+
+/// Where the output of a job run by [`run_job_streamed`] goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Streams {
+    /// Into pipes, which the `pump` given to [`run_job_streamed`] reads.
+    Piped,
+    /// Straight to our own stdout and stderr (inherited).
+    Inherited,
+}
+
+/// Like [`run_job`], but the job's stdout and stderr are not captured in files:
+/// they are pipes (`Streams::Piped`), taken from the child and read by `pump`
+/// while the job runs, or our own (`Streams::Inherited`). `pump` is called once
+/// the group is registered and must return when both pipes reached end of file
+/// or the leader exited (it may reap it with `Child::try_wait`). The lengths in
+/// the returned [`JobExit`] are 0.
+///
+/// # Errors
+/// As [`run_job`]; an error of `pump` kills the group and is a
+/// [`RunError::Capture`].
+pub fn run_job_streamed(
+    command: &[u8],
+    streams: Streams,
+    registry: &ProcessRegistry,
+    pump: impl FnOnce(&mut Child) -> io::Result<()>,
+) -> Result<JobExit, RunError> {
+    if registry.is_closed() {
+        return Err(RunError::Cancelled);
+    }
+    let (stdout, stderr) = match streams {
+        Streams::Piped => (Stdio::piped(), Stdio::piped()),
+        Streams::Inherited => (Stdio::inherit(), Stdio::inherit()),
+    };
+    let ended = spawn_and_wait(command, stdout, stderr, registry, pump)?;
+    Ok(JobExit {
+        status: ExitStatusKind::from_status(ended.status),
+        started: ended.started,
+        duration: ended.duration,
+        stdout_len: 0,
+        stderr_len: 0,
+    })
+}
+
+/// A reaped leader, as [`spawn_and_wait`] saw it.
+struct Ended {
+    status: ExitStatus,
+    started: SystemTime,
+    duration: Duration,
+    /// Members of the group outlived the leader (they are now "lingering").
+    group_alive: bool,
+}
+
+/// Spawns the job's shell with the given output, registers its group, runs
+/// `pump`, reaps the leader and unregisters the group.
+fn spawn_and_wait(
+    command: &[u8],
+    stdout: Stdio,
+    stderr: Stdio,
+    registry: &ProcessRegistry,
+    pump: impl FnOnce(&mut Child) -> io::Result<()>,
+) -> Result<Ended, RunError> {
     let start = Instant::now();
+    let started = SystemTime::now();
     // The Command (holding our copies of the dup'd descriptors) drops here.
     let spawned = Command::new(SHELL)
         .arg("-c")
@@ -242,32 +328,33 @@ pub fn run_job(
         // Cannot happen on Linux (pid_max <= 2^22); stay correct anyway.
         let _ = child.kill();
         let _ = child.wait();
-        capture.taint();
-        return Err(RunError::Spawn(io::Error::other("child pid out of range")));
+        return Err(RunError::Wait(io::Error::other("child pid out of range")));
     };
     if registry.register(pid, start).is_err() {
         kill_group_and_reap(pid, &mut child);
-        capture.taint();
         return Err(RunError::Cancelled);
+    }
+    if let Err(e) = pump(&mut child) {
+        kill_group_and_reap(pid, &mut child);
+        registry.finish(pid, group_alive(pid));
+        return Err(RunError::Capture(e));
     }
     let status = match child.wait() {
         Ok(status) => status,
         Err(e) => {
             kill_group_and_reap(pid, &mut child);
             registry.finish(pid, group_alive(pid));
-            capture.taint();
             return Err(RunError::Wait(e));
         }
     };
     let duration = start.elapsed();
     let alive = group_alive(pid);
     registry.finish(pid, alive);
-    let (stdout_len, stderr_len) = capture.job_finished(alive).map_err(RunError::Capture)?;
-    Ok(JobExit {
-        status: ExitStatusKind::from_status(status),
+    Ok(Ended {
+        status,
+        started,
         duration,
-        stdout_len,
-        stderr_len,
+        group_alive: alive,
     })
 }
 

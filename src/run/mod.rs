@@ -8,6 +8,7 @@
 //! | `template.rs` | `--` templates, placeholders and shell quoting |
 //! | `exec.rs`, `capture.rs`, `registry.rs` | one job's process group, its captured output, and every running group for signalling |
 //! | `report.rs`, `progress.rs` | status lines, grouped output, the progress display |
+//! | `output.rs`, `order.rs`, `lines.rs`, `json.rs` | `--keep-order`, `--tag`, `--line-buffer`, `--ungroup`, `--json` |
 //! | `signals.rs` | SIGINT/SIGTERM/SIGHUP |
 //! | `duration.rs`, `size.rs` | `100ms`/`2s`/`1m` durations, `512M` sizes |
 //!
@@ -26,7 +27,11 @@ pub mod capture;
 pub mod duration;
 pub mod exec;
 pub mod input;
+pub mod json;
+pub mod lines;
 pub mod options;
+pub mod order;
+pub mod output;
 pub mod progress;
 pub mod registry;
 pub mod report;
@@ -220,7 +225,16 @@ impl JobContext {
             attempt: 1,
             slot,
             command,
+            record,
         };
+        if !self.reporter.shaper().options().captures() {
+            let result = output::run_uncaptured(command, &label, &self.registry, &self.reporter);
+            let reported = self.reporter.job_finished(&label, &result, None);
+            if run.is_none() {
+                self.completion.job_done();
+            }
+            return reported;
+        }
         let reported = CAPTURE.with(|cell| {
             let mut cell = cell.borrow_mut();
             if cell.is_none() {
@@ -281,7 +295,8 @@ pub fn run(options: Options, install_signal_handlers: bool) -> anyhow::Result<Ou
         options.quiet,
         options.color,
         events.clone(),
-    );
+    )
+    .with_output(options.output, options.tmpdir.clone());
     let reporter = Arc::new(reporter);
     let (stats_pool, tally) = (Arc::clone(&pool), Arc::downgrade(&reporter));
     reporter.progress().start_ticker(move || {
@@ -346,6 +361,7 @@ pub fn run(options: Options, install_signal_handlers: bool) -> anyhow::Result<Ou
                 finish(&reporter, &pool, &watchdogs, started, Some(cancelled));
                 Outcome::Interrupted
             } else {
+                reporter.flush_held();
                 reporter.progress().finish();
                 Outcome::StdoutClosed
             }
@@ -408,6 +424,7 @@ fn finish(
     started: Instant,
     not_started: Option<usize>,
 ) {
+    reporter.flush_held();
     reporter.progress().finish();
     let tally = reporter.tally();
     let stats = pool.stats();
@@ -498,6 +515,7 @@ impl Feeder {
             let submitted = if self.repeat {
                 self.submit_watchdog(jobs, record)
             } else {
+                self.context.reporter.wait_for_room();
                 self.context.window.acquire();
                 let context = Arc::clone(&self.context);
                 self.pool

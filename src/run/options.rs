@@ -13,6 +13,7 @@ use crate::cli::{Cli, ColorChoice};
 use crate::{BuildError, Builder, Config};
 
 use super::input::Separator;
+use super::output::{Mode, OutputOptions};
 use super::template::Template;
 
 /// Settings of one run.
@@ -40,6 +41,8 @@ pub struct Options {
     pub color: bool,
     /// Where job output is buffered.
     pub tmpdir: PathBuf,
+    /// `--keep-order`, `--tag`, `--line-buffer`, `--ungroup`, `--json`.
+    pub output: OutputOptions,
 }
 
 /// An argument that cannot work, found before anything runs.
@@ -91,6 +94,7 @@ impl Options {
             .config()
             .map_err(|err| UsageError(pool_error(&err)))?;
         let stderr_is_terminal = std::io::stderr().is_terminal();
+        let output = output_options(&cli);
         Ok(Options {
             inputs: cli.files,
             separator: if cli.null {
@@ -104,10 +108,28 @@ impl Options {
             interval: cli.interval,
             grace: cli.grace,
             quiet: cli.quiet,
-            progress: !cli.no_progress && stderr_is_terminal,
+            progress: !cli.no_progress && stderr_is_terminal && output.mode != Mode::Ungrouped,
             color: use_color(cli.color, stderr_is_terminal, std::env::var_os("NO_COLOR")),
             tmpdir: std::env::temp_dir(),
+            output,
         })
+    }
+}
+
+/// The output flags (clap refuses the combinations that cannot work).
+fn output_options(cli: &Cli) -> OutputOptions {
+    let mode = if cli.ungroup {
+        Mode::Ungrouped
+    } else if cli.line_buffer {
+        Mode::LineBuffered
+    } else {
+        Mode::Grouped
+    };
+    OutputOptions {
+        mode,
+        keep_order: cli.keep_order,
+        tag: cli.tag,
+        json: cli.json,
     }
 }
 

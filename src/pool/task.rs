@@ -41,25 +41,15 @@ impl fmt::Display for TaskId {
     }
 }
 
-#[cfg(not(loom))]
+/// Deliberately `std`'s atomic even under loom: ids only need to be unique, which a
+/// process-wide counter guarantees whatever the interleaving, and keeping it out of
+/// the model avoids a scheduling point per submission. (A loom thread-local counter
+/// would hand the same id to tasks submitted from different model threads, and
+/// [`TaskHandle::stop`] finds a queued task by its id.)
 static NEXT_TASK_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 pub(crate) fn next_task_id() -> TaskId {
-    #[cfg(not(loom))]
-    {
-        TaskId(NEXT_TASK_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
-    }
-    #[cfg(loom)]
-    {
-        // Loom forbids std atomics shared across model runs; ids only need to be
-        // unique within one run there.
-        loom::thread_local!(static NEXT: std::cell::Cell<u64> = std::cell::Cell::new(1));
-        NEXT.with(|n| {
-            let id = n.get();
-            n.set(id + 1);
-            TaskId(id)
-        })
-    }
+    TaskId(NEXT_TASK_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
 
 /// How a task ended, as reported by [`TaskHandle::wait`].

@@ -14,7 +14,10 @@
 //!   time out (tokio's blocking pool wakes any idle thread and so rarely shrinks).
 //! - **Shutdown**: the phase leaves `Running`; every idle worker is woken; workers
 //!   drain the queue (graceful) or find it emptied (cancelling) and exit; infinite
-//!   tasks are asked to stop and are not requeued.
+//!   tasks are asked to stop, are not requeued, and a queued one is dropped rather
+//!   than started (the phase is checked under the lock, so no run can slip in before
+//!   the stop request lands). Each exiting worker kicks the monitor, which exits once
+//!   the phase is not `Running` and the queue is empty.
 //!
 //! Invariants of [`State`], true whenever the lock is free:
 //! - `idle` holds exactly the workers blocked in (or about to enter) an idle wait that

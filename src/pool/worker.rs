@@ -53,7 +53,8 @@ pub(crate) fn start(shared: &Arc<Shared>) -> io::Result<()> {
 }
 
 /// Returns the worker's slot and live count when the worker thread ends, however it
-/// ends; kicks the monitor if that leaves the pool below its minimum.
+/// ends; kicks the monitor if that leaves the pool below its minimum or the pool is
+/// shutting down.
 struct ExitGuard {
     shared: Arc<Shared>,
     slot: usize,
@@ -65,7 +66,11 @@ impl Drop for ExitGuard {
         let mut state = self.shared.lock();
         state.release_worker(self.slot);
         state.exited.push(self.serial);
-        if state.phase == Phase::Running && state.live < self.shared.config.min_workers {
+        // Below the minimum the monitor must replace this worker. While shutting down
+        // the monitor must re-check whether the queue is drained, or it would sleep a
+        // whole `monitor_interval` (forever under loom) before it exits and `shutdown`
+        // returns: workers exit exactly when the queue is drained.
+        if state.phase != Phase::Running || state.live < self.shared.config.min_workers {
             state.monitor_kicked = true;
             self.shared.monitor_wakeup.notify_one();
         }
@@ -89,8 +94,11 @@ fn work(shared: &Shared, slot: usize) {
     let mut state = shared.lock();
     loop {
         if let Some(mut job) = state.queue.pop_front() {
-            if job.infinite && job.state.stop_requested() {
-                // Stopped while queued (the stop raced with its requeue): never again.
+            if job.infinite && (job.state.stop_requested() || state.phase != Phase::Running) {
+                // Stopped while queued (the stop raced with its requeue), or the pool is
+                // shutting down and is about to stop it: never again. Counted like a
+                // queued task that `TaskHandle::stop` removes.
+                state.cancelled += 1;
                 drop(state);
                 job.abandon();
                 state = shared.lock();

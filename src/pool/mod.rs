@@ -12,11 +12,14 @@
 //! | `stats.rs` | [`Stats`] |
 //! | `global.rs` | the global pool and [`async_call`] |
 //! | `sync.rs` | std or loom primitives |
+//! | `loom_tests.rs` | loom models of the protocol (`--cfg loom`; the command is in its header) |
 
 mod config;
 mod controller;
 mod failure;
 mod global;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod monitor;
 mod panic_capture;
 mod shared;

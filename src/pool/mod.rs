@@ -106,8 +106,8 @@ impl ThreadPool {
 
     pub(crate) fn with_config(config: Config) -> Result<ThreadPool, BuildError> {
         panic_capture::install();
-        let adaptive = config.min_workers < config.max_workers;
         let shared = Arc::new(Shared::new(config));
+        let adaptive = shared.has_monitor;
         let pool = ThreadPool { shared };
         for _ in 0..pool.shared.config.min_workers {
             if let Err(err) = worker::start(&pool.shared) {

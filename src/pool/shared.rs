@@ -108,11 +108,14 @@ pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
     /// The monitor waits here between checks.
     pub(crate) monitor_wakeup: Condvar,
+    /// Whether the pool has a monitor (`min_workers < max_workers`).
+    pub(crate) has_monitor: bool,
 }
 
 impl Shared {
     pub(crate) fn new(config: Config) -> Shared {
         let ceiling = config.max_workers;
+        let has_monitor = config.min_workers < config.max_workers;
         Shared {
             config,
             state: Mutex::new(State {
@@ -137,6 +140,7 @@ impl Shared {
                 infinite: Vec::new(),
             }),
             monitor_wakeup: Condvar::new(),
+            has_monitor,
         }
     }
 
@@ -156,7 +160,10 @@ impl Shared {
             state.infinite.push(Arc::downgrade(&job.state));
         }
         state.queue.push_back(job);
-        if !state.wake_one_idle() {
+        // A kick already pending covers this job too: the monitor clears the flag and
+        // takes its snapshot in one critical section, after this one. Skipping the
+        // notification (a system call) matters when tasks are submitted in bursts.
+        if !state.wake_one_idle() && self.has_monitor && !state.monitor_kicked {
             state.monitor_kicked = true;
             self.monitor_wakeup.notify_one();
         }

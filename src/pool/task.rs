@@ -22,7 +22,7 @@ use super::panic_capture;
 use std::sync::{Arc, Weak};
 
 use super::shared::Shared;
-use super::sync::{self, AtomicBool, AtomicU64, Condvar, Mutex, Ordering};
+use super::sync::{self, AtomicBool, AtomicU64, Condvar, Mutex, MutexGuard, Ordering};
 
 /// Identifies a task within the process (ids are never reused).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -73,10 +73,20 @@ pub(crate) struct TaskState {
     stop: AtomicBool,
     runs: AtomicU64,
     failures: AtomicU64,
-    outcome: Mutex<Option<TaskOutcome>>,
-    /// Notified when `outcome` is set and when stop is requested (for
-    /// [`StopToken::sleep`]).
+    outcome: Mutex<Outcome>,
+    /// Notified when the outcome is set and when stop is requested (for
+    /// [`StopToken::sleep`]), if anyone waits on it.
     changed: Condvar,
+}
+
+/// The part of [`TaskState`] under its mutex.
+struct Outcome {
+    /// Set once, when the task has ended.
+    value: Option<TaskOutcome>,
+    /// Threads blocked on `changed`. Notifying a condition variable costs a system
+    /// call even when nobody waits, and nobody waits for most tasks; so notifiers
+    /// skip it when this is zero (both sides hold the mutex, so none is missed).
+    waiting: usize,
 }
 
 impl TaskState {
@@ -86,7 +96,10 @@ impl TaskState {
             stop: AtomicBool::new(false),
             runs: AtomicU64::new(0),
             failures: AtomicU64::new(0),
-            outcome: Mutex::new(None),
+            outcome: Mutex::new(Outcome {
+                value: None,
+                waiting: 0,
+            }),
             changed: Condvar::new(),
         }
     }
@@ -98,17 +111,36 @@ impl TaskState {
     /// Asks the task to stop and wakes a run sleeping in [`StopToken::sleep`].
     pub(crate) fn request_stop(&self) {
         self.stop.store(true, Ordering::Release);
-        let _guard = sync::lock(&self.outcome);
-        self.changed.notify_all();
+        let guard = sync::lock(&self.outcome);
+        if guard.waiting > 0 {
+            self.changed.notify_all();
+        }
     }
 
     /// Records the final outcome (first call wins) and wakes waiters.
     pub(crate) fn finish(&self, outcome: TaskOutcome) {
         let mut slot = sync::lock(&self.outcome);
-        if slot.is_none() {
-            *slot = Some(outcome);
+        if slot.value.is_none() {
+            slot.value = Some(outcome);
         }
-        self.changed.notify_all();
+        if slot.waiting > 0 {
+            self.changed.notify_all();
+        }
+    }
+
+    /// Waits on `changed` (at most `timeout`, if given), counted in `waiting`.
+    fn wait_for_change<'a>(
+        &self,
+        mut guard: MutexGuard<'a, Outcome>,
+        timeout: Option<Duration>,
+    ) -> MutexGuard<'a, Outcome> {
+        guard.waiting += 1;
+        guard = match timeout {
+            Some(timeout) => sync::wait_timeout(&self.changed, guard, timeout).0,
+            None => sync::wait(&self.changed, guard),
+        };
+        guard.waiting -= 1;
+        guard
     }
 
     pub(crate) fn count_run(&self, failed: bool) {
@@ -147,7 +179,7 @@ impl StopToken {
             if now >= deadline {
                 return false;
             }
-            guard = sync::wait_timeout(&self.state.changed, guard, deadline - now).0;
+            guard = self.state.wait_for_change(guard, Some(deadline - now));
         }
     }
 
@@ -422,17 +454,17 @@ impl TaskHandle {
 
     /// Whether the task has ended (see [`TaskOutcome`]).
     pub fn is_finished(&self) -> bool {
-        sync::lock(&self.state.outcome).is_some()
+        sync::lock(&self.state.outcome).value.is_some()
     }
 
     /// Blocks until the task has ended, including its last callbacks.
     pub fn wait(&self) -> TaskOutcome {
         let mut guard = sync::lock(&self.state.outcome);
         loop {
-            if let Some(outcome) = *guard {
+            if let Some(outcome) = guard.value {
                 return outcome;
             }
-            guard = sync::wait(&self.state.changed, guard);
+            guard = self.state.wait_for_change(guard, None);
         }
     }
 
@@ -442,14 +474,14 @@ impl TaskHandle {
         let deadline = Instant::now() + timeout;
         let mut guard = sync::lock(&self.state.outcome);
         loop {
-            if let Some(outcome) = *guard {
+            if let Some(outcome) = guard.value {
                 return Some(outcome);
             }
             let now = Instant::now();
             if now >= deadline {
                 return None;
             }
-            guard = sync::wait_timeout(&self.state.changed, guard, deadline - now).0;
+            guard = self.state.wait_for_change(guard, Some(deadline - now));
         }
     }
 

@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use super::shared::{IdleWorker, Phase, Shared, WorkerThread, finish_job};
 use super::sync::{self, Condvar, thread};
+use super::task::Job;
 
 thread_local! {
     static CURRENT_SLOT: Cell<Option<usize>> = const { Cell::new(None) };
@@ -49,6 +50,14 @@ pub(crate) fn start(shared: &Arc<Shared>) -> io::Result<()> {
             state.release_worker(slot);
             Err(err)
         }
+    }
+}
+
+/// Finishes the job whose last run has been recorded, if any (with the lock released:
+/// this drops the task's callbacks, which is user code).
+fn finish_ended(ended: &mut Option<(Job, bool)>) {
+    if let Some((job, failed)) = ended.take() {
+        finish_job(job, failed);
     }
 }
 
@@ -89,23 +98,33 @@ fn run(shared: Arc<Shared>, slot: usize, serial: u64) {
 
 /// The claim/run/idle loop. Returns (with the lock released) when the worker should
 /// exit: the pool shut down and the queue is empty, or it retired.
+///
+/// The hot path takes the pool's lock once per job: the critical section that
+/// records a run also claims the next job, and the job that ended is finished (its
+/// handle told, its callbacks dropped) only after the lock is released — always
+/// after its run was recorded, so the stats already count a run when `wait` returns.
 fn work(shared: &Shared, slot: usize) {
     let wakeup = Arc::new(Condvar::new());
+    // A job whose last run is recorded, to finish once the lock is released.
+    let mut ended: Option<(Job, bool)> = None;
     let mut state = shared.lock();
     loop {
-        if let Some(mut job) = state.queue.pop_front() {
+        if let Some(job) = state.queue.pop_front() {
             if job.infinite && (job.state.stop_requested() || state.phase != Phase::Running) {
                 // Stopped while queued (the stop raced with its requeue), or the pool is
                 // shutting down and is about to stop it: never again. Counted like a
                 // queued task that `TaskHandle::stop` removes.
                 state.cancelled += 1;
                 drop(state);
+                finish_ended(&mut ended);
                 job.abandon();
                 state = shared.lock();
                 continue;
             }
             state.busy += 1;
             drop(state);
+            finish_ended(&mut ended);
+            let mut job = job;
             let report = job.body.run(&job.state);
             state = shared.lock();
             state.record_run(report.failed);
@@ -113,10 +132,15 @@ fn work(shared: &Shared, slot: usize) {
                 // Back of the queue: infinite tasks share workers fairly.
                 state.queue.push_back(job);
             } else {
-                drop(state);
-                finish_job(job, report.failed);
-                state = shared.lock();
+                ended = Some((job, report.failed));
             }
+            continue;
+        }
+        if ended.is_some() {
+            // Never idle (or exit) with a job not yet finished: its handle waits.
+            drop(state);
+            finish_ended(&mut ended);
+            state = shared.lock();
             continue;
         }
         if state.phase != Phase::Running {

@@ -136,7 +136,8 @@ impl ThreadPool {
     pub fn run<T: Send + 'static>(&self, task: Task<T>) -> Result<TaskHandle, SubmitError> {
         let state = Arc::new(TaskState::new(task::next_task_id()));
         let job = Job {
-            state: Arc::clone(&state),
+            id: state.id,
+            state: Some(Arc::clone(&state)),
             infinite: task.is_infinite(),
             body: Box::new(task),
         };
@@ -151,7 +152,8 @@ impl ThreadPool {
     /// A panic in it is logged as an unhandled failure.
     pub fn execute(&self, f: impl FnOnce() + Send + 'static) -> Result<(), SubmitError> {
         let job = Job {
-            state: Arc::new(TaskState::new(task::next_task_id())),
+            id: task::next_task_id(),
+            state: None,
             infinite: false,
             body: Box::new(Plain(Some(f))),
         };

@@ -30,7 +30,23 @@ pub(crate) fn start(shared: &Arc<Shared>) -> io::Result<WorkerThread> {
     })
 }
 
-pub(crate) fn snapshot(state: &State, min: usize) -> Snapshot {
+/// Tracks when the pool last made progress (finished a run), by watching the
+/// `completed` counter at each check: this keeps the clock off the workers' hot path.
+struct Progress {
+    completed: u64,
+    at: Instant,
+}
+
+impl Progress {
+    fn observe(&mut self, state: &State) {
+        if state.completed != self.completed {
+            self.completed = state.completed;
+            self.at = Instant::now();
+        }
+    }
+}
+
+fn snapshot(state: &State, min: usize, progress: &Progress) -> Snapshot {
     Snapshot {
         queued: state.queue.len(),
         idle: state.idle.len(),
@@ -39,13 +55,17 @@ pub(crate) fn snapshot(state: &State, min: usize) -> Snapshot {
         live: state.live,
         min,
         ceiling: state.ceiling,
-        since_progress: state.last_progress.elapsed(),
+        since_progress: progress.at.elapsed(),
     }
 }
 
 fn run(shared: &Arc<Shared>) {
     let min = shared.config.min_workers;
     let mut state = shared.lock();
+    let mut progress = Progress {
+        completed: state.completed,
+        at: Instant::now(),
+    };
     loop {
         if !state.monitor_kicked {
             state = sync::wait_timeout(
@@ -56,12 +76,13 @@ fn run(shared: &Arc<Shared>) {
             .0;
         }
         state.monitor_kicked = false;
+        progress.observe(&state);
         let finished = take_exited(&mut state);
         let stop = state.phase != Phase::Running && state.queue.is_empty();
         let decision = if stop {
             None
         } else {
-            Some(decide(&snapshot(&state, min)))
+            Some(decide(&snapshot(&state, min, &progress)))
         };
         drop(state);
 
@@ -71,7 +92,7 @@ fn run(shared: &Arc<Shared>) {
         match decision {
             None => return,
             Some(Decision::Grow { workers, reason }) => {
-                let s = snapshot(&shared.lock(), min);
+                let s = snapshot(&shared.lock(), min, &progress);
                 log::debug!("growing by {workers}: {reason} ({s:?})");
                 grow(shared, workers);
             }

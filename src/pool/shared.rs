@@ -33,7 +33,6 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
-use std::time::Instant;
 
 use super::config::Config;
 use super::sync::{self, Condvar, Mutex, MutexGuard};
@@ -89,8 +88,6 @@ pub(crate) struct State {
     pub(crate) failed: u64,
     /// Queued tasks dropped by a cancelling shutdown or a stop.
     pub(crate) cancelled: u64,
-    /// When a run last finished (or the pool started).
-    pub(crate) last_progress: Instant,
     /// Set by a submission that found no idle worker; cleared by the monitor.
     pub(crate) monitor_kicked: bool,
     /// Threads to join: the monitor and every worker not yet joined.
@@ -132,7 +129,6 @@ impl Shared {
                 completed: 0,
                 failed: 0,
                 cancelled: 0,
-                last_progress: Instant::now(),
                 monitor_kicked: false,
                 threads: Vec::new(),
                 exited: Vec::new(),
@@ -155,9 +151,11 @@ impl Shared {
         if state.phase != Phase::Running {
             return Err(job);
         }
-        if job.infinite {
+        if job.infinite
+            && let Some(task) = &job.state
+        {
             state.infinite.retain(|weak| weak.strong_count() > 0);
-            state.infinite.push(Arc::downgrade(&job.state));
+            state.infinite.push(Arc::downgrade(task));
         }
         state.queue.push_back(job);
         // A kick already pending covers this job too: the monitor clears the flag and
@@ -173,7 +171,7 @@ impl Shared {
     /// Takes a stopped task off the queue, if it is still there.
     pub(crate) fn remove_queued(&self, id: TaskId) {
         let mut state = self.lock();
-        let Some(index) = state.queue.iter().position(|job| job.state.id == id) else {
+        let Some(index) = state.queue.iter().position(|job| job.id == id) else {
             return;
         };
         let job = state.queue.remove(index).expect("index came from position");
@@ -265,7 +263,6 @@ impl State {
         if failed {
             self.failed += 1;
         }
-        self.last_progress = Instant::now();
     }
 
     /// Removes `slot` from the idle stack (after its wait timed out un-woken).
@@ -286,5 +283,7 @@ pub(crate) fn finish_job(job: Job, failed_last_run: bool) {
     } else {
         TaskOutcome::Succeeded
     };
-    job.state.finish(outcome);
+    if let Some(state) = &job.state {
+        state.finish(outcome);
+    }
 }

@@ -299,13 +299,14 @@ pub(crate) struct RunReport {
 
 /// A type-erased task, as the queue holds it.
 pub(crate) trait Runnable: Send {
-    /// Runs the target once and then the callbacks; never panics.
-    fn run(&mut self, state: &Arc<TaskState>) -> RunReport;
+    /// Runs the target once and then the callbacks; never panics. `state` is the
+    /// state shared with the task's handle (always present for a [`Task`]; `None`
+    /// for [`Plain`] closures, which have no handle).
+    fn run(&mut self, id: TaskId, state: Option<&Arc<TaskState>>) -> RunReport;
 }
 
 impl<T: Send + 'static> Runnable for Task<T> {
-    fn run(&mut self, state: &Arc<TaskState>) -> RunReport {
-        let id = state.id;
+    fn run(&mut self, id: TaskId, state: Option<&Arc<TaskState>>) -> RunReport {
         let (result, record) = match &mut self.target {
             Target::Once(target) => match target.take() {
                 Some(target) => panic_capture::catch(target),
@@ -318,9 +319,12 @@ impl<T: Send + 'static> Runnable for Task<T> {
                 }
             },
             Target::Infinite(target) => {
-                let token = StopToken {
-                    state: Arc::clone(state),
+                let state = match state {
+                    Some(state) => Arc::clone(state),
+                    // Not reached: `ThreadPool::run` always gives a task its state.
+                    None => Arc::new(TaskState::new(id)),
                 };
+                let token = StopToken { state };
                 panic_capture::catch(|| target(&token))
             }
         };
@@ -349,8 +353,11 @@ impl<T: Send + 'static> Runnable for Task<T> {
         if let Some(failure) = failure {
             deliver_failure(&mut self.on_failure, failure);
         }
-        state.count_run(failed);
-        let again = matches!(self.target, Target::Infinite(_)) && !state.stop_requested();
+        if let Some(state) = state {
+            state.count_run(failed);
+        }
+        let again = matches!(self.target, Target::Infinite(_))
+            && !state.is_some_and(|state| state.stop_requested());
         RunReport { failed, again }
     }
 }
@@ -395,7 +402,7 @@ fn report(message: fmt::Arguments<'_>) {
 pub(crate) struct Plain<F>(pub(crate) Option<F>);
 
 impl<F: FnOnce() + Send> Runnable for Plain<F> {
-    fn run(&mut self, state: &Arc<TaskState>) -> RunReport {
+    fn run(&mut self, id: TaskId, _: Option<&Arc<TaskState>>) -> RunReport {
         let Some(f) = self.0.take() else {
             return RunReport {
                 failed: false,
@@ -406,7 +413,7 @@ impl<F: FnOnce() + Send> Runnable for Plain<F> {
         let failed = match result {
             Ok(()) => false,
             Err(payload) => {
-                let failure = Failure::from_panic(state.id, FailureKind::Panicked, payload, record);
+                let failure = Failure::from_panic(id, FailureKind::Panicked, payload, record);
                 deliver_failure(&mut None, failure);
                 true
             }
@@ -420,7 +427,11 @@ impl<F: FnOnce() + Send> Runnable for Plain<F> {
 
 /// A queued unit of work: the erased task and its shared state.
 pub(crate) struct Job {
-    pub(crate) state: Arc<TaskState>,
+    pub(crate) id: TaskId,
+    /// Shared with the task's handle; `None` for closures queued with
+    /// [`ThreadPool::execute`](crate::ThreadPool::execute), which have no handle
+    /// (saving an allocation per task on the cheapest path).
+    pub(crate) state: Option<Arc<TaskState>>,
     pub(crate) body: Box<dyn Runnable>,
     pub(crate) infinite: bool,
 }
@@ -434,7 +445,21 @@ impl Job {
         } else {
             TaskOutcome::Cancelled
         };
-        self.state.finish(outcome);
+        if let Some(state) = &self.state {
+            state.finish(outcome);
+        }
+    }
+
+    /// Whether the job's task was asked to stop.
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.state
+            .as_ref()
+            .is_some_and(|state| state.stop_requested())
+    }
+
+    /// Runs the job once (see [`Runnable::run`]).
+    pub(crate) fn run_once(&mut self) -> RunReport {
+        self.body.run(self.id, self.state.as_ref())
     }
 }
 

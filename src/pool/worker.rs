@@ -107,10 +107,12 @@ fn work(shared: &Shared, slot: usize) {
     let wakeup = Arc::new(Condvar::new());
     // A job whose last run is recorded, to finish once the lock is released.
     let mut ended: Option<(Job, bool)> = None;
+    // Whether the worker already yielded once since it last found the queue empty.
+    let mut yielded = false;
     let mut state = shared.lock();
     loop {
         if let Some(job) = state.queue.pop_front() {
-            if job.infinite && (job.state.stop_requested() || state.phase != Phase::Running) {
+            if job.infinite && (job.stop_requested() || state.phase != Phase::Running) {
                 // Stopped while queued (the stop raced with its requeue), or the pool is
                 // shutting down and is about to stop it: never again. Counted like a
                 // queued task that `TaskHandle::stop` removes.
@@ -121,11 +123,12 @@ fn work(shared: &Shared, slot: usize) {
                 state = shared.lock();
                 continue;
             }
+            yielded = false;
             state.busy += 1;
             drop(state);
             finish_ended(&mut ended);
             let mut job = job;
-            let report = job.body.run(&job.state);
+            let report = job.run_once();
             state = shared.lock();
             state.record_run(report.failed);
             if report.again && state.phase == Phase::Running {
@@ -146,6 +149,17 @@ fn work(shared: &Shared, slot: usize) {
         if state.phase != Phase::Running {
             return;
         }
+        if !yielded {
+            // Before going idle, let the submitters run once: in a burst of short
+            // tasks the next one is usually a moment away, and idling costs a sleep
+            // and a wake-up (two context switches and a system call each way).
+            yielded = true;
+            drop(state);
+            thread::yield_now();
+            state = shared.lock();
+            continue;
+        }
+        yielded = false;
 
         state.idle.push(IdleWorker {
             slot,

@@ -17,7 +17,9 @@
 //! - a deadlock (every thread blocked) fails the model: that is how a lost wake-up
 //!   shows;
 //! - each model is kept to at most four threads and a bounded number of preemptions
-//!   (`PREEMPTIONS`), the usual loom trade-off: bugs need few preemptions to show;
+//!   (`PREEMPTIONS` = 3; 2 for the four-thread model), the usual loom trade-off:
+//!   bugs need few preemptions to show. The whole run takes about a minute on two
+//!   cores; each model prints how many executions it explored (`--nocapture`);
 //! - run counts are loom atomics read `Relaxed` after `shutdown`/`wait`, so a missing
 //!   happens-before edge between a task's run and the caller would also fail a model;
 //! - panics and worker slots are not modelled (the panic hook and the slot number
@@ -37,10 +39,15 @@ const PREEMPTIONS: usize = 3;
 /// many executions that took (with `--nocapture`), so that a model that explores
 /// suspiciously little is noticed.
 fn model(f: impl Fn() + Sync + Send + 'static) {
+    model_with_bound(PREEMPTIONS, f);
+}
+
+/// [`model`] with another preemption bound, for the models with four busy threads.
+fn model_with_bound(preemptions: usize, f: impl Fn() + Sync + Send + 'static) {
     let executions = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = Arc::clone(&executions);
     let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(PREEMPTIONS);
+    builder.preemption_bound = Some(preemptions);
     builder.check(move || {
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         f();
@@ -239,7 +246,9 @@ fn loom_submission_races_with_a_worker_going_idle() {
 /// still give every task a worker.
 #[test]
 fn loom_two_submitters_two_idle_workers() {
-    model(|| {
+    // Four threads: bound 3 takes millions of executions (ten minutes); 2 still
+    // covers a submission landing between any two steps of a worker going idle.
+    model_with_bound(2, || {
         let pool = Arc::new(fixed_pool(2));
         let runs = Arc::new(AtomicUsize::new(0));
         let other = {

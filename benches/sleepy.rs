@@ -7,7 +7,8 @@
 //! are still there from the last round, up to the idle timeout), `adaptive_cold`
 //! builds a fresh pool in each iteration (so growth from 2 workers is measured), and
 //! `fixed_2`. Flat sampling with the minimum of 10 samples keeps the fixed case to
-//! about a minute.
+//! about a minute (criterion warns that it cannot finish 10 samples in the target
+//! time; asking for 50 s would not make it run any less).
 //!
 //! `cargo bench --bench sleepy -- --noplot`
 

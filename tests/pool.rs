@@ -533,3 +533,89 @@ fn tasks_know_their_worker_slot() {
     assert_eq!(slots, vec![1, 2, 3]);
     assert_eq!(atp::current_worker_slot(), None);
 }
+
+/// Regression (found by the loom model `loom_adaptive_pool_grows_from_zero_and_shuts_down`):
+/// the monitor of an adaptive pool that saw the shutdown while tasks were still
+/// queued went back to sleep for a whole `monitor_interval` after the queue drained,
+/// and `shutdown` waited for it. Workers now kick the monitor as they exit.
+#[test]
+fn graceful_shutdown_of_an_adaptive_pool_does_not_wait_for_the_monitor_interval() {
+    let pool = Arc::new(
+        ThreadPool::builder()
+            .min_workers(0)
+            .max_workers(1)
+            .monitor_interval(Duration::from_secs(3600))
+            .thread_name("P-monkick")
+            .build()
+            .unwrap(),
+    );
+    let gate = Gate::default();
+    let g = gate.clone();
+    let (started_tx, started_rx) = mpsc::channel();
+    let blocked = pool
+        .run(Task::new(move || {
+            started_tx.send(()).unwrap();
+            g.wait();
+        }))
+        .unwrap();
+    started_rx.recv_timeout(PATIENCE).expect("the pool grew");
+    // Queued behind the blocked task, at the ceiling: the monitor holds.
+    let queued = pool.run(Task::new(|| ())).unwrap();
+    let (done_tx, done_rx) = mpsc::channel();
+    // A detached thread, so that a regression fails this test instead of hanging it.
+    let shutting_down = Arc::clone(&pool);
+    std::thread::spawn(move || {
+        shutting_down.shutdown();
+        done_tx.send(()).unwrap();
+    });
+    eventually("the shutdown begins", || pool.execute(|| ()).is_err());
+    // Not needed for correctness: gives the monitor time to see the shutdown while a
+    // task is still queued, which is what used to put it back to sleep.
+    std::thread::sleep(Duration::from_millis(100));
+    gate.open();
+    done_rx
+        .recv_timeout(PATIENCE)
+        .expect("shutdown returned without waiting for the monitor's interval");
+    assert_eq!(blocked.wait(), TaskOutcome::Succeeded);
+    assert_eq!(queued.wait(), TaskOutcome::Succeeded);
+    assert_eq!(threads_named("P-monkick"), 0);
+}
+
+/// An infinite task still queued when a graceful shutdown begins never starts, ends
+/// `Stopped`, and is counted as cancelled in the stats (like a queued task removed by
+/// `TaskHandle::stop`).
+#[test]
+fn a_queued_infinite_task_never_starts_once_shutdown_begins_and_is_counted() {
+    let pool = ThreadPool::builder().fixed_workers(1).build().unwrap();
+    let gate = Gate::default();
+    let g = gate.clone();
+    let (started_tx, started_rx) = mpsc::channel();
+    pool.run(Task::new(move || {
+        started_tx.send(()).unwrap();
+        g.wait();
+    }))
+    .unwrap();
+    started_rx.recv_timeout(PATIENCE).unwrap();
+    let infinite = pool.run(Task::infinite(|_: &atp::StopToken| ())).unwrap();
+    // Probing with `execute` queues no-op tasks until the shutdown begins; they run.
+    let mut probes = 0;
+    std::thread::scope(|scope| {
+        let pool = &pool;
+        let shutdown = scope.spawn(move || pool.shutdown());
+        eventually("the shutdown begins", || {
+            let refused = pool.execute(|| ()).is_err();
+            probes += u64::from(!refused);
+            refused
+        });
+        gate.open();
+        assert_eq!(shutdown.join().unwrap().cancelled, 0);
+    });
+    assert_eq!(infinite.wait(), TaskOutcome::Stopped);
+    assert_eq!(infinite.runs(), 0, "it never started");
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.completed, stats.cancelled),
+        (1 + probes, 1),
+        "{stats:?}"
+    );
+}

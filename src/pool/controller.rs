@@ -55,7 +55,7 @@ pub(crate) struct Snapshot {
     pub(crate) min: usize,
     /// The current ceiling on live workers.
     pub(crate) ceiling: usize,
-    /// Time since a task run last finished.
+    /// Time since a task run last finished (as far as the monitor's checks can tell).
     pub(crate) since_progress: Duration,
     /// What is known of the machine's load.
     pub(crate) load: LoadView,

@@ -13,12 +13,15 @@
 //! | `stats.rs` | [`Stats`] |
 //! | `global.rs` | the global pool and [`async_call`] |
 //! | `sync.rs` | std or loom primitives |
+//! | `loom_tests.rs` | loom models of the protocol (`--cfg loom`; the command is in its header) |
 
 mod config;
 mod controller;
 mod failure;
 mod global;
 mod load;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod monitor;
 mod panic_capture;
 mod shared;
@@ -114,8 +117,8 @@ impl ThreadPool {
         probe: Option<Box<dyn LoadProbe>>,
     ) -> Result<ThreadPool, BuildError> {
         panic_capture::install();
-        let adaptive = config.min_workers < config.max_workers;
         let shared = Arc::new(Shared::new(config));
+        let adaptive = shared.has_monitor;
         let pool = ThreadPool { shared };
         for _ in 0..pool.shared.config.min_workers {
             if let Err(err) = worker::start(&pool.shared) {
@@ -144,7 +147,8 @@ impl ThreadPool {
     pub fn run<T: Send + 'static>(&self, task: Task<T>) -> Result<TaskHandle, SubmitError> {
         let state = Arc::new(TaskState::new(task::next_task_id()));
         let job = Job {
-            state: Arc::clone(&state),
+            id: state.id,
+            state: Some(Arc::clone(&state)),
             infinite: task.is_infinite(),
             body: Box::new(task),
         };
@@ -159,7 +163,8 @@ impl ThreadPool {
     /// A panic in it is logged as an unhandled failure.
     pub fn execute(&self, f: impl FnOnce() + Send + 'static) -> Result<(), SubmitError> {
         let job = Job {
-            state: Arc::new(TaskState::new(task::next_task_id())),
+            id: task::next_task_id(),
+            state: None,
             infinite: false,
             body: Box::new(Plain(Some(f))),
         };

@@ -48,8 +48,24 @@ pub(crate) fn start(
     })
 }
 
+/// Tracks when the pool last made progress (finished a run), by watching the
+/// `completed` counter at each check: this keeps the clock off the workers' hot path.
+struct Progress {
+    completed: u64,
+    at: Instant,
+}
+
+impl Progress {
+    fn observe(&mut self, state: &State) {
+        if state.completed != self.completed {
+            self.completed = state.completed;
+            self.at = Instant::now();
+        }
+    }
+}
+
 /// The parts of a snapshot read under the pool's lock.
-pub(crate) fn snapshot(state: &State, min: usize, load: LoadView) -> Snapshot {
+fn snapshot(state: &State, min: usize, load: LoadView, progress: &Progress) -> Snapshot {
     Snapshot {
         queued: state.queue.len(),
         idle: state.idle.len(),
@@ -59,7 +75,7 @@ pub(crate) fn snapshot(state: &State, min: usize, load: LoadView) -> Snapshot {
         live: state.live,
         min,
         ceiling: state.ceiling,
-        since_progress: state.last_progress.elapsed(),
+        since_progress: progress.at.elapsed(),
         load,
     }
 }
@@ -145,8 +161,15 @@ impl Monitor {
             self.idle_memory = probe.read().memory_available;
         }
         let mut state = shared.lock();
+        let mut progress = Progress {
+            completed: state.completed,
+            at: Instant::now(),
+        };
+        // Decide first, then wait: tasks submitted before the monitor first took the
+        // lock did not kick it (it was not parked yet), so it must look at once.
+        let mut first = true;
         loop {
-            if !state.monitor_kicked {
+            if !first && !state.monitor_kicked {
                 state = if state.queue.is_empty() && state.phase == Phase::Running {
                     // Nothing to decide until a submission finds no idle worker.
                     state.monitor_parked = true;
@@ -158,7 +181,9 @@ impl Monitor {
                     sync::wait_timeout(&shared.monitor_wakeup, state, interval).0
                 };
             }
+            first = false;
             state.monitor_kicked = false;
+            progress.observe(&state);
             let finished = take_exited(&mut state);
             if state.phase != Phase::Running && state.queue.is_empty() {
                 drop(state);
@@ -171,7 +196,7 @@ impl Monitor {
 
             let load = self.load_view(shared, queued, busy, run_time);
             let mut state_now = shared.lock();
-            let s = snapshot(&state_now, min, load);
+            let s = snapshot(&state_now, min, load, &progress);
             match decide(&s) {
                 Decision::Grow { workers, reason } => {
                     state_now.target = None;

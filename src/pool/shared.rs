@@ -14,7 +14,10 @@
 //!   time out (tokio's blocking pool wakes any idle thread and so rarely shrinks).
 //! - **Shutdown**: the phase leaves `Running`; every idle worker is woken; workers
 //!   drain the queue (graceful) or find it emptied (cancelling) and exit; infinite
-//!   tasks are asked to stop and are not requeued.
+//!   tasks are asked to stop, are not requeued, and a queued one is dropped rather
+//!   than started (the phase is checked under the lock, so no run can slip in before
+//!   the stop request lands). Each exiting worker kicks the monitor, which exits once
+//!   the phase is not `Running` and the queue is empty.
 //!
 //! Invariants of [`State`], true whenever the lock is free:
 //! - `idle` holds exactly the workers blocked in (or about to enter) an idle wait that
@@ -30,7 +33,6 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
-use std::time::Instant;
 
 use super::config::Config;
 use super::sync::{self, Condvar, Mutex, MutexGuard};
@@ -95,8 +97,6 @@ pub(crate) struct State {
     pub(crate) run_time: std::time::Duration,
     /// Queued tasks dropped by a cancelling shutdown or a stop.
     pub(crate) cancelled: u64,
-    /// When a run last finished (or the pool started).
-    pub(crate) last_progress: Instant,
     /// Set by a submission that found no idle worker; cleared by the monitor.
     pub(crate) monitor_kicked: bool,
     /// The monitor is parked until kicked (the queue was empty when it last looked).
@@ -118,11 +118,18 @@ pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
     /// The monitor waits here between checks.
     pub(crate) monitor_wakeup: Condvar,
+    /// Whether the pool has a monitor (`min_workers < max_workers`).
+    pub(crate) has_monitor: bool,
+    /// Whether workers time their task runs: only for the load-aware monitor's cost
+    /// estimate, so fixed pools keep the clock off the hot path.
+    pub(crate) times_runs: bool,
 }
 
 impl Shared {
     pub(crate) fn new(config: Config) -> Shared {
         let ceiling = config.max_workers;
+        let has_monitor = config.min_workers < config.max_workers;
+        let times_runs = has_monitor && config.load_aware;
         Shared {
             config,
             state: Mutex::new(State {
@@ -142,7 +149,6 @@ impl Shared {
                 failed: 0,
                 run_time: std::time::Duration::ZERO,
                 cancelled: 0,
-                last_progress: Instant::now(),
                 monitor_kicked: false,
                 monitor_parked: false,
                 threads: Vec::new(),
@@ -151,6 +157,8 @@ impl Shared {
                 infinite: Vec::new(),
             }),
             monitor_wakeup: Condvar::new(),
+            has_monitor,
+            times_runs,
         }
     }
 
@@ -165,12 +173,14 @@ impl Shared {
         if state.phase != Phase::Running {
             return Err(job);
         }
-        if job.infinite {
+        if job.infinite
+            && let Some(task) = &job.state
+        {
             state.infinite.retain(|weak| weak.strong_count() > 0);
-            state.infinite.push(Arc::downgrade(&job.state));
+            state.infinite.push(Arc::downgrade(task));
         }
         state.queue.push_back(job);
-        if !state.wake_one_idle() {
+        if !state.wake_one_idle() && self.has_monitor {
             state.kick_monitor(self);
         }
         Ok(())
@@ -179,7 +189,7 @@ impl Shared {
     /// Takes a stopped task off the queue, if it is still there.
     pub(crate) fn remove_queued(&self, id: TaskId) {
         let mut state = self.lock();
-        let Some(index) = state.queue.iter().position(|job| job.state.id == id) else {
+        let Some(index) = state.queue.iter().position(|job| job.id == id) else {
             return;
         };
         let job = state.queue.remove(index).expect("index came from position");
@@ -278,11 +288,13 @@ impl State {
         if failed {
             self.failed += 1;
         }
-        self.last_progress = Instant::now();
     }
 
     /// Tells the monitor that tasks wait and no idle worker will take them: wakes it
-    /// if it is parked (otherwise its next interval tick sees the queue).
+    /// if it is parked (otherwise its next interval tick sees the queue), and only
+    /// once: a kick already pending covers later tasks too, since the monitor clears
+    /// the flag and takes its snapshot in one critical section. Skipping the
+    /// notification (a system call) matters when tasks are submitted in bursts.
     pub(crate) fn kick_monitor(&mut self, shared: &Shared) {
         if self.monitor_parked && !self.monitor_kicked {
             self.monitor_kicked = true;
@@ -308,5 +320,7 @@ pub(crate) fn finish_job(job: Job, failed_last_run: bool) {
     } else {
         TaskOutcome::Succeeded
     };
-    job.state.finish(outcome);
+    if let Some(state) = &job.state {
+        state.finish(outcome);
+    }
 }

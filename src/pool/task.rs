@@ -22,7 +22,7 @@ use super::panic_capture;
 use std::sync::{Arc, Weak};
 
 use super::shared::Shared;
-use super::sync::{self, AtomicBool, AtomicU64, Condvar, Mutex, Ordering};
+use super::sync::{self, AtomicBool, AtomicU64, Condvar, Mutex, MutexGuard, Ordering};
 
 /// Identifies a task within the process (ids are never reused).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -41,25 +41,15 @@ impl fmt::Display for TaskId {
     }
 }
 
-#[cfg(not(loom))]
+/// Deliberately `std`'s atomic even under loom: ids only need to be unique, which a
+/// process-wide counter guarantees whatever the interleaving, and keeping it out of
+/// the model avoids a scheduling point per submission. (A loom thread-local counter
+/// would hand the same id to tasks submitted from different model threads, and
+/// [`TaskHandle::stop`] finds a queued task by its id.)
 static NEXT_TASK_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 pub(crate) fn next_task_id() -> TaskId {
-    #[cfg(not(loom))]
-    {
-        TaskId(NEXT_TASK_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
-    }
-    #[cfg(loom)]
-    {
-        // Loom forbids std atomics shared across model runs; ids only need to be
-        // unique within one run there.
-        loom::thread_local!(static NEXT: std::cell::Cell<u64> = std::cell::Cell::new(1));
-        NEXT.with(|n| {
-            let id = n.get();
-            n.set(id + 1);
-            TaskId(id)
-        })
-    }
+    TaskId(NEXT_TASK_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
 
 /// How a task ended, as reported by [`TaskHandle::wait`].
@@ -83,10 +73,20 @@ pub(crate) struct TaskState {
     stop: AtomicBool,
     runs: AtomicU64,
     failures: AtomicU64,
-    outcome: Mutex<Option<TaskOutcome>>,
-    /// Notified when `outcome` is set and when stop is requested (for
-    /// [`StopToken::sleep`]).
+    outcome: Mutex<Outcome>,
+    /// Notified when the outcome is set and when stop is requested (for
+    /// [`StopToken::sleep`]), if anyone waits on it.
     changed: Condvar,
+}
+
+/// The part of [`TaskState`] under its mutex.
+struct Outcome {
+    /// Set once, when the task has ended.
+    value: Option<TaskOutcome>,
+    /// Threads blocked on `changed`. Notifying a condition variable costs a system
+    /// call even when nobody waits, and nobody waits for most tasks; so notifiers
+    /// skip it when this is zero (both sides hold the mutex, so none is missed).
+    waiting: usize,
 }
 
 impl TaskState {
@@ -96,7 +96,10 @@ impl TaskState {
             stop: AtomicBool::new(false),
             runs: AtomicU64::new(0),
             failures: AtomicU64::new(0),
-            outcome: Mutex::new(None),
+            outcome: Mutex::new(Outcome {
+                value: None,
+                waiting: 0,
+            }),
             changed: Condvar::new(),
         }
     }
@@ -108,17 +111,36 @@ impl TaskState {
     /// Asks the task to stop and wakes a run sleeping in [`StopToken::sleep`].
     pub(crate) fn request_stop(&self) {
         self.stop.store(true, Ordering::Release);
-        let _guard = sync::lock(&self.outcome);
-        self.changed.notify_all();
+        let guard = sync::lock(&self.outcome);
+        if guard.waiting > 0 {
+            self.changed.notify_all();
+        }
     }
 
     /// Records the final outcome (first call wins) and wakes waiters.
     pub(crate) fn finish(&self, outcome: TaskOutcome) {
         let mut slot = sync::lock(&self.outcome);
-        if slot.is_none() {
-            *slot = Some(outcome);
+        if slot.value.is_none() {
+            slot.value = Some(outcome);
         }
-        self.changed.notify_all();
+        if slot.waiting > 0 {
+            self.changed.notify_all();
+        }
+    }
+
+    /// Waits on `changed` (at most `timeout`, if given), counted in `waiting`.
+    fn wait_for_change<'a>(
+        &self,
+        mut guard: MutexGuard<'a, Outcome>,
+        timeout: Option<Duration>,
+    ) -> MutexGuard<'a, Outcome> {
+        guard.waiting += 1;
+        guard = match timeout {
+            Some(timeout) => sync::wait_timeout(&self.changed, guard, timeout).0,
+            None => sync::wait(&self.changed, guard),
+        };
+        guard.waiting -= 1;
+        guard
     }
 
     pub(crate) fn count_run(&self, failed: bool) {
@@ -157,7 +179,7 @@ impl StopToken {
             if now >= deadline {
                 return false;
             }
-            guard = sync::wait_timeout(&self.state.changed, guard, deadline - now).0;
+            guard = self.state.wait_for_change(guard, Some(deadline - now));
         }
     }
 
@@ -277,13 +299,14 @@ pub(crate) struct RunReport {
 
 /// A type-erased task, as the queue holds it.
 pub(crate) trait Runnable: Send {
-    /// Runs the target once and then the callbacks; never panics.
-    fn run(&mut self, state: &Arc<TaskState>) -> RunReport;
+    /// Runs the target once and then the callbacks; never panics. `state` is the
+    /// state shared with the task's handle (always present for a [`Task`]; `None`
+    /// for [`Plain`] closures, which have no handle).
+    fn run(&mut self, id: TaskId, state: Option<&Arc<TaskState>>) -> RunReport;
 }
 
 impl<T: Send + 'static> Runnable for Task<T> {
-    fn run(&mut self, state: &Arc<TaskState>) -> RunReport {
-        let id = state.id;
+    fn run(&mut self, id: TaskId, state: Option<&Arc<TaskState>>) -> RunReport {
         let (result, record) = match &mut self.target {
             Target::Once(target) => match target.take() {
                 Some(target) => panic_capture::catch(target),
@@ -296,9 +319,12 @@ impl<T: Send + 'static> Runnable for Task<T> {
                 }
             },
             Target::Infinite(target) => {
-                let token = StopToken {
-                    state: Arc::clone(state),
+                let state = match state {
+                    Some(state) => Arc::clone(state),
+                    // Not reached: `ThreadPool::run` always gives a task its state.
+                    None => Arc::new(TaskState::new(id)),
                 };
+                let token = StopToken { state };
                 panic_capture::catch(|| target(&token))
             }
         };
@@ -327,8 +353,11 @@ impl<T: Send + 'static> Runnable for Task<T> {
         if let Some(failure) = failure {
             deliver_failure(&mut self.on_failure, failure);
         }
-        state.count_run(failed);
-        let again = matches!(self.target, Target::Infinite(_)) && !state.stop_requested();
+        if let Some(state) = state {
+            state.count_run(failed);
+        }
+        let again = matches!(self.target, Target::Infinite(_))
+            && !state.is_some_and(|state| state.stop_requested());
         RunReport { failed, again }
     }
 }
@@ -373,7 +402,7 @@ fn report(message: fmt::Arguments<'_>) {
 pub(crate) struct Plain<F>(pub(crate) Option<F>);
 
 impl<F: FnOnce() + Send> Runnable for Plain<F> {
-    fn run(&mut self, state: &Arc<TaskState>) -> RunReport {
+    fn run(&mut self, id: TaskId, _: Option<&Arc<TaskState>>) -> RunReport {
         let Some(f) = self.0.take() else {
             return RunReport {
                 failed: false,
@@ -384,7 +413,7 @@ impl<F: FnOnce() + Send> Runnable for Plain<F> {
         let failed = match result {
             Ok(()) => false,
             Err(payload) => {
-                let failure = Failure::from_panic(state.id, FailureKind::Panicked, payload, record);
+                let failure = Failure::from_panic(id, FailureKind::Panicked, payload, record);
                 deliver_failure(&mut None, failure);
                 true
             }
@@ -398,7 +427,11 @@ impl<F: FnOnce() + Send> Runnable for Plain<F> {
 
 /// A queued unit of work: the erased task and its shared state.
 pub(crate) struct Job {
-    pub(crate) state: Arc<TaskState>,
+    pub(crate) id: TaskId,
+    /// Shared with the task's handle; `None` for closures queued with
+    /// [`ThreadPool::execute`](crate::ThreadPool::execute), which have no handle
+    /// (saving an allocation per task on the cheapest path).
+    pub(crate) state: Option<Arc<TaskState>>,
     pub(crate) body: Box<dyn Runnable>,
     pub(crate) infinite: bool,
 }
@@ -412,7 +445,21 @@ impl Job {
         } else {
             TaskOutcome::Cancelled
         };
-        self.state.finish(outcome);
+        if let Some(state) = &self.state {
+            state.finish(outcome);
+        }
+    }
+
+    /// Whether the job's task was asked to stop.
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.state
+            .as_ref()
+            .is_some_and(|state| state.stop_requested())
+    }
+
+    /// Runs the job once (see [`Runnable::run`]).
+    pub(crate) fn run_once(&mut self) -> RunReport {
+        self.body.run(self.id, self.state.as_ref())
     }
 }
 
@@ -432,17 +479,17 @@ impl TaskHandle {
 
     /// Whether the task has ended (see [`TaskOutcome`]).
     pub fn is_finished(&self) -> bool {
-        sync::lock(&self.state.outcome).is_some()
+        sync::lock(&self.state.outcome).value.is_some()
     }
 
     /// Blocks until the task has ended, including its last callbacks.
     pub fn wait(&self) -> TaskOutcome {
         let mut guard = sync::lock(&self.state.outcome);
         loop {
-            if let Some(outcome) = *guard {
+            if let Some(outcome) = guard.value {
                 return outcome;
             }
-            guard = sync::wait(&self.state.changed, guard);
+            guard = self.state.wait_for_change(guard, None);
         }
     }
 
@@ -452,14 +499,14 @@ impl TaskHandle {
         let deadline = Instant::now() + timeout;
         let mut guard = sync::lock(&self.state.outcome);
         loop {
-            if let Some(outcome) = *guard {
+            if let Some(outcome) = guard.value {
                 return Some(outcome);
             }
             let now = Instant::now();
             if now >= deadline {
                 return None;
             }
-            guard = sync::wait_timeout(&self.state.changed, guard, deadline - now).0;
+            guard = self.state.wait_for_change(guard, Some(deadline - now));
         }
     }
 

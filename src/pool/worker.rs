@@ -12,10 +12,11 @@
 use std::cell::Cell;
 use std::io;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::shared::{IdleWorker, Phase, Shared, WorkerThread, finish_job};
 use super::sync::{self, Condvar, thread};
+use super::task::Job;
 
 thread_local! {
     static CURRENT_SLOT: Cell<Option<usize>> = const { Cell::new(None) };
@@ -53,8 +54,17 @@ pub(crate) fn start(shared: &Arc<Shared>) -> io::Result<()> {
     }
 }
 
+/// Finishes the job whose last run has been recorded, if any (with the lock released:
+/// this drops the task's callbacks, which is user code).
+fn finish_ended(ended: &mut Option<(Job, bool)>) {
+    if let Some((job, failed)) = ended.take() {
+        finish_job(job, failed);
+    }
+}
+
 /// Returns the worker's slot and live count when the worker thread ends, however it
-/// ends; kicks the monitor if that leaves the pool below its minimum.
+/// ends; kicks the monitor if that leaves the pool below its minimum or the pool is
+/// shutting down.
 struct ExitGuard {
     shared: Arc<Shared>,
     slot: usize,
@@ -66,8 +76,12 @@ impl Drop for ExitGuard {
         let mut state = self.shared.lock();
         state.release_worker(self.slot);
         state.exited.push(self.serial);
-        if state.phase == Phase::Running && state.live < self.shared.config.min_workers {
-            // Wakes the monitor even mid-interval: the minimum is a promise.
+        // Below the minimum the monitor must replace this worker (even mid-interval:
+        // the minimum is a promise). While shutting down the monitor must re-check
+        // whether the queue is drained, or it would sleep a whole `monitor_interval`
+        // (forever under loom) before it exits and `shutdown` returns: workers exit
+        // exactly when the queue is drained.
+        if state.phase != Phase::Running || state.live < self.shared.config.min_workers {
             state.monitor_kicked = true;
             self.shared.monitor_wakeup.notify_one();
         }
@@ -86,24 +100,40 @@ fn run(shared: Arc<Shared>, slot: usize, serial: u64) {
 
 /// The claim/run/idle loop. Returns (with the lock released) when the worker should
 /// exit: the pool shut down and the queue is empty, or it retired.
+///
+/// The hot path takes the pool's lock once per job: the critical section that
+/// records a run also claims the next job, and the job that ended is finished (its
+/// handle told, its callbacks dropped) only after the lock is released — always
+/// after its run was recorded, so the stats already count a run when `wait` returns.
 fn work(shared: &Shared, slot: usize) {
     let wakeup = Arc::new(Condvar::new());
+    // A job whose last run is recorded, to finish once the lock is released.
+    let mut ended: Option<(Job, bool)> = None;
+    // Whether the worker already yielded once since it last found the queue empty.
+    let mut yielded = false;
     let mut state = shared.lock();
     state.started();
     loop {
-        if let Some(mut job) = state.queue.pop_front() {
-            if job.infinite && job.state.stop_requested() {
-                // Stopped while queued (the stop raced with its requeue): never again.
+        if let Some(job) = state.queue.pop_front() {
+            if job.infinite && (job.stop_requested() || state.phase != Phase::Running) {
+                // Stopped while queued (the stop raced with its requeue), or the pool is
+                // shutting down and is about to stop it: never again. Counted like a
+                // queued task that `TaskHandle::stop` removes.
+                state.cancelled += 1;
                 drop(state);
+                finish_ended(&mut ended);
                 job.abandon();
                 state = shared.lock();
                 continue;
             }
+            yielded = false;
             state.busy += 1;
             drop(state);
-            let started = Instant::now();
-            let report = job.body.run(&job.state);
-            let took = started.elapsed();
+            finish_ended(&mut ended);
+            let mut job = job;
+            let started = shared.times_runs.then(Instant::now);
+            let report = job.run_once();
+            let took = started.map_or(Duration::ZERO, |at| at.elapsed());
             state = shared.lock();
             state.record_run(report.failed, took);
             if report.again && state.phase == Phase::Running {
@@ -113,9 +143,7 @@ fn work(shared: &Shared, slot: usize) {
                     state.kick_monitor(shared);
                 }
             } else {
-                drop(state);
-                finish_job(job, report.failed);
-                state = shared.lock();
+                ended = Some((job, report.failed));
             }
             if state
                 .target
@@ -127,13 +155,33 @@ fn work(shared: &Shared, slot: usize) {
                     state.live,
                     state.target
                 );
+                drop(state);
+                finish_ended(&mut ended);
                 return;
             }
+            continue;
+        }
+        if ended.is_some() {
+            // Never idle (or exit) with a job not yet finished: its handle waits.
+            drop(state);
+            finish_ended(&mut ended);
+            state = shared.lock();
             continue;
         }
         if state.phase != Phase::Running {
             return;
         }
+        if !yielded {
+            // Before going idle, let the submitters run once: in a burst of short
+            // tasks the next one is usually a moment away, and idling costs a sleep
+            // and a wake-up (two context switches and a system call each way).
+            yielded = true;
+            drop(state);
+            thread::yield_now();
+            state = shared.lock();
+            continue;
+        }
+        yielded = false;
 
         state.idle.push(IdleWorker {
             slot,

@@ -14,7 +14,10 @@
 //!   job reported as [`RunError::Cancelled`] — a job racing with cancellation
 //!   is never left running.
 //! - Every spawned leader is reaped here (blocking `Child::wait`) on every
-//!   path, and [`ProcessRegistry::finish`] is called for every registered one.
+//!   path, and [`ProcessRegistry::finish`] is called for every registered one,
+//!   *before* the leader is reaped: the exit is first observed with
+//!   `waitid(WNOWAIT)`, which leaves the zombie (and so the pgid) in place, so
+//!   nothing (the `--timeout` timer included) can signal a reused pgid.
 //! - After the leader is reaped, a group that still has live members is moved
 //!   to the registry's lingering set and taints the capture (its files are
 //!   replaced before the next job).
@@ -27,11 +30,14 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
+use nix::sys::wait::{Id, WaitPidFlag, waitid};
 use nix::unistd::Pid;
 
 use super::capture::Capture;
 use super::registry::{ProcessRegistry, group_alive};
+use super::timeout::Timeouts;
 
 /// The shell every job runs under.
 const SHELL: &str = "/bin/sh";
@@ -165,12 +171,15 @@ pub struct JobExit {
     pub stdout_len: u64,
     /// Bytes of stderr captured (the block [`Capture::write_stderr_to`] copies).
     pub stderr_len: u64,
+    /// Its `--timeout` ran out and the termination sequence was started on it
+    /// (it is then a failure, however it exited).
+    pub timed_out: bool,
 }
 
 impl JobExit {
-    /// Whether the job exited with code 0.
+    /// Whether the job exited with code 0 (and did not time out).
     pub fn success(&self) -> bool {
-        self.status.success()
+        self.status.success() && !self.timed_out
     }
 }
 
@@ -223,6 +232,19 @@ pub fn run_job(
     capture: &mut Capture,
     registry: &ProcessRegistry,
 ) -> Result<JobExit, RunError> {
+    run_job_with(command, capture, registry, None)
+}
+
+/// [`run_job`], with the job's `--timeout` armed on `timeouts` while it runs.
+///
+/// # Errors
+/// As [`run_job`].
+pub fn run_job_with(
+    command: &[u8],
+    capture: &mut Capture,
+    registry: &ProcessRegistry,
+    timeouts: Option<&Timeouts>,
+) -> Result<JobExit, RunError> {
     if registry.is_closed() {
         return Err(RunError::Cancelled);
     }
@@ -250,25 +272,43 @@ pub fn run_job(
         capture.taint();
         return Err(RunError::Cancelled);
     }
-    let status = match child.wait() {
+    let timer = timeouts.map(|t| t.arm(pid, start));
+    // Observe the exit without reaping: the zombie leader keeps the pgid ours
+    // until the registry has forgotten the group.
+    let exited = wait_exited_nowait(pid);
+    let duration = start.elapsed();
+    if let (Some(t), Some(id)) = (timeouts, timer) {
+        t.disarm(id);
+    }
+    let alive = group_alive(pid);
+    let timed_out = registry.finish(pid, alive);
+    let status = match exited.and_then(|()| child.wait()) {
         Ok(status) => status,
         Err(e) => {
             kill_group_and_reap(pid, &mut child);
-            registry.finish(pid, group_alive(pid));
             capture.taint();
             return Err(RunError::Wait(e));
         }
     };
-    let duration = start.elapsed();
-    let alive = group_alive(pid);
-    registry.finish(pid, alive);
     let (stdout_len, stderr_len) = capture.job_finished(alive).map_err(RunError::Capture)?;
     Ok(JobExit {
         status: ExitStatusKind::from_status(status),
         duration,
         stdout_len,
         stderr_len,
+        timed_out,
     })
+}
+
+/// Blocks until child `pid` has exited, leaving it unreaped (`WNOWAIT`).
+fn wait_exited_nowait(pid: Pid) -> io::Result<()> {
+    loop {
+        match waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
+            Ok(_) => return Ok(()),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(io::Error::from(e)),
+        }
+    }
 }
 
 /// SIGKILLs the whole group and reaps its leader (best effort).

@@ -67,6 +67,8 @@ pub struct Reporter {
     killed: AtomicU64,
     stdout_broken: AtomicBool,
     events: Sender<Event>,
+    /// `--retries`: attempts a job gets; only the last one (or a success) counts.
+    max_attempts: u32,
 }
 
 impl Reporter {
@@ -82,7 +84,15 @@ impl Reporter {
             killed: AtomicU64::new(0),
             stdout_broken: AtomicBool::new(false),
             events,
+            max_attempts: 1,
         }
+    }
+
+    /// With `--retries N`: status lines say `(attempt k of N)`, and a failed
+    /// attempt that will be retried is printed but not counted.
+    pub fn with_max_attempts(mut self, attempts: u32) -> Reporter {
+        self.max_attempts = attempts.max(1);
+        self
     }
 
     /// The progress display.
@@ -111,24 +121,43 @@ impl Reporter {
 
     /// Reports a job that ended (or could not start): prints its output blocks and
     /// its status line. Returns whether the job succeeded. A job that was cancelled
-    /// before it started prints nothing and counts as neither.
+    /// before it started prints nothing and counts as neither. A failed attempt
+    /// below `--retries` (`job.attempt` < the maximum) is printed but not counted:
+    /// only a job's last attempt counts.
     pub fn job_finished(
         &self,
         job: &JobLabel<'_>,
         result: &Result<JobExit, RunError>,
         capture: Option<&mut Capture>,
     ) -> Option<bool> {
+        self.attempt_finished(job, result, capture, job.attempt >= self.max_attempts)
+    }
+
+    /// [`job_finished`](Self::job_finished), saying whether this is the job's
+    /// last attempt (it is also when the run is stopping and no retry will come):
+    /// only a success or a last attempt is counted.
+    pub fn attempt_finished(
+        &self,
+        job: &JobLabel<'_>,
+        result: &Result<JobExit, RunError>,
+        capture: Option<&mut Capture>,
+        last_attempt: bool,
+    ) -> Option<bool> {
         let (ok, line) = match result {
             Err(RunError::Cancelled) => return None,
-            Ok(exit) => (exit.status.success(), self.status_line(job, Ok(exit))),
+            Ok(exit) => (exit.success(), self.status_line(job, Ok(exit))),
             Err(err) => (false, self.status_line(job, Err(err))),
         };
+        let counted = ok || last_attempt;
         let counter = if ok { &self.succeeded } else { &self.failed };
-        counter.fetch_add(1, Ordering::Relaxed);
+        if counted {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
         if let Ok(JobExit {
             status: ExitStatusKind::Signaled { .. },
             ..
         }) = result
+            && counted
         {
             self.killed.fetch_add(1, Ordering::Relaxed);
         }
@@ -144,7 +173,9 @@ impl Reporter {
                 let _ = err.flush();
             }
         });
-        self.progress.inc();
+        if counted {
+            self.progress.inc();
+        }
         Some(ok)
     }
 
@@ -189,6 +220,7 @@ impl Reporter {
             }
         }
         let (what, red, duration) = match result {
+            Ok(exit) if exit.timed_out => ("timed out".to_owned(), true, exit.duration),
             Ok(exit) => match exit.status {
                 ExitStatusKind::Exited(0) => ("ok".to_owned(), false, exit.duration),
                 ExitStatusKind::Exited(127) => (
@@ -208,8 +240,14 @@ impl Reporter {
             Err(err) => (format!("could not run: {err}"), true, Duration::ZERO),
         };
         self.paint(&mut line, &what, red);
-        if result.is_ok() {
+        if let Ok(exit) = result {
             let _ = write!(line, " after {}", format_duration(duration));
+            if exit.timed_out {
+                let _ = write!(line, " ({})", exit.status);
+            }
+        }
+        if self.max_attempts > 1 {
+            let _ = write!(line, " (attempt {} of {})", job.attempt, self.max_attempts);
         }
         line.push_str(": ");
         push_printable(&mut line, job.command);
@@ -263,6 +301,7 @@ mod tests {
             duration: Duration::from_millis(4),
             stdout_len: 0,
             stderr_len: 0,
+            timed_out: false,
         }
     }
 

@@ -326,11 +326,6 @@ impl JobContext {
 /// returned as `Err` and mean exit status 2.
 pub fn run(options: Options, install_signal_handlers: bool) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    if install_signal_handlers {
-        // Before any thread exists, so that all inherit the mask (see status.rs).
-        status::block_sigusr1()
-            .map_err(|e| anyhow::anyhow!("cannot block SIGUSR1 for its listener: {e}"))?;
-    }
     let inputs = input::open_sources(&options.inputs)?;
     if options.control.dry_run {
         let skip = control::skip_set(&options.control)?;

@@ -4,12 +4,12 @@
 //! Owns: the table of running jobs ([`RunningJobs`]) and the signal thread.
 //!
 //! Invariants:
-//! - No signal handler and no unsafe code: SIGUSR1 is blocked in the calling
-//!   thread by [`block_sigusr1`] *before* the run spawns any thread, so every
-//!   thread inherits the mask and a SIGUSR1 sent to the process stays pending until
-//!   the one thread that `sigwait`s for it takes it. Jobs are not affected: std
-//!   resets the signal mask of the processes it spawns, so a job gets SIGUSR1's
-//!   default action (tested in `tests/cli_jobs.rs`).
+//! - SIGUSR1 is caught by `signal-hook`'s self-pipe handler and handled on a
+//!   thread of its own, with no unsafe code here. It is *not* blocked with
+//!   `sigwait`: std does not reset the signal mask of the processes it spawns
+//!   (checked: a job's `SigBlk` showed SIGUSR1 blocked, and `kill -USR1 $$` no
+//!   longer killed it), whereas a caught signal is reset to its default action by
+//!   `exec`, so jobs get SIGUSR1's default action (tested in `tests/cli_jobs.rs`).
 //! - A job is in the table from just before it is spawned until its result has
 //!   been reported; the table is keyed by job number (one attempt, or one run of
 //!   a watchdog, at a time).
@@ -19,7 +19,8 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use nix::sys::signal::{SigSet, Signal};
+use signal_hook::consts::SIGUSR1;
+use signal_hook::iterator::Signals;
 
 use super::duration::format_duration;
 use super::report::{Reporter, push_printable};
@@ -85,32 +86,15 @@ impl RunningJobs {
     }
 }
 
-/// Blocks SIGUSR1 in the calling thread (and so in every thread it spawns from
-/// now on). Call it before any other thread exists.
-pub fn block_sigusr1() -> nix::Result<()> {
-    usr1().thread_block()
-}
-
-fn usr1() -> SigSet {
-    let mut set = SigSet::empty();
-    set.add(Signal::SIGUSR1);
-    set
-}
-
-/// Starts the thread that waits for SIGUSR1 and prints the running jobs.
+/// Catches SIGUSR1 (from now on) and starts the thread that prints the running
+/// jobs each time it arrives.
 pub fn spawn_listener(running: Arc<RunningJobs>, reporter: Arc<Reporter>) -> std::io::Result<()> {
+    let mut signals = Signals::new([SIGUSR1])?;
     std::thread::Builder::new()
         .name("atp-run-sigusr1".into())
         .spawn(move || {
-            let set = usr1();
-            loop {
-                match set.wait() {
-                    Ok(_) => reporter.message(&running.describe(Instant::now())),
-                    Err(err) => {
-                        log::warn!("sigwait(SIGUSR1) failed: {err}");
-                        return;
-                    }
-                }
+            for _ in signals.forever() {
+                reporter.message(&running.describe(Instant::now()));
             }
         })
         .map(drop)

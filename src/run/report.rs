@@ -337,6 +337,36 @@ mod tests {
     }
 
     #[test]
+    fn timeouts_and_attempts_are_said() {
+        let (tx, _rx) = crossbeam_channel::unbounded();
+        let r = Reporter::new(Progress::new(false), false, false, tx).with_max_attempts(3);
+        let job = JobLabel {
+            number: 3,
+            run: None,
+            attempt: 1,
+            slot: 1,
+            command: b"cmd",
+        };
+        let mut timed_out = exit(ExitStatusKind::Signaled { signal: 15 });
+        timed_out.timed_out = true;
+        assert_eq!(
+            r.status_line(&job, Ok(&timed_out)),
+            "[3] timed out after 0.004s (killed by SIGTERM) (attempt 1 of 3): cmd\n"
+        );
+        // A retried failure is printed but not counted; the last attempt is.
+        let failed = Ok(exit(ExitStatusKind::Exited(1)));
+        assert_eq!(r.job_finished(&job, &failed, None), Some(false));
+        assert_eq!(r.tally(), Tally::default());
+        let last = JobLabel { attempt: 3, ..job };
+        assert_eq!(r.job_finished(&last, &failed, None), Some(false));
+        assert_eq!(r.tally().failed, 1);
+        // A timed-out job that exited 0 still failed.
+        let mut zero = exit(ExitStatusKind::Exited(0));
+        zero.timed_out = true;
+        assert_eq!(r.attempt_finished(&job, &Ok(zero), None, true), Some(false));
+    }
+
+    #[test]
     fn colour_wraps_the_verdict_only() {
         let job = JobLabel {
             number: 1,

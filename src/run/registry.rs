@@ -144,7 +144,7 @@ impl ProcessRegistry {
     /// Records that the leader `pid` was reaped. If `group_still_alive`, the
     /// group moves to the lingering set, to be cleaned up by
     /// [`terminate_all`](Self::terminate_all)/[`signal_all`](Self::signal_all).
-    /// Returns whether the job's timeout fired (see [`signal_running`](Self::signal_running)).
+    /// Returns whether the job's timeout fired (see [`signal_timed_out`](Self::signal_timed_out)).
     /// Call it before reaping the leader, so the group is never signalled after.
     pub fn finish(&self, pid: Pid, group_still_alive: bool) -> bool {
         let (had_lingering, timed_out) = {

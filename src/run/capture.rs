@@ -13,7 +13,7 @@
 //!   recorded, and our own seek-to-0 for reading never redirects its writes
 //!   into the middle of that block.
 //! - A job's block is exactly `file[0..len]`, where `len` is the file length
-//!   snapshotted when the job's leader was reaped ([`Capture::job_finished`]).
+//!   snapshotted when the job's leader was reaped (`Capture::job_finished`).
 //! - A capture is handed to a new job only when it is clean: emptied and
 //!   rewound, or — if the previous job's process group outlived its leader
 //!   ("tainted") — replaced by brand-new files, so a lingering writer can

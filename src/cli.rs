@@ -31,7 +31,17 @@ pub const EXAMPLES: &str = "  Run every line of jobs.txt as a shell command, at 
     atp-run --repeat --interval 5s watchdogs.txt
 
   Exactly 8 jobs at a time, like parallel -j8 or xargs -P8:
-    atp-run -j 8 jobs.txt";
+    atp-run -j 8 jobs.txt
+
+  Count lines per file, printed in input order, each line tagged with its file:
+    ls *.log | atp-run --keep-order --tag -- wc -l {}
+
+  One JSON object per job; show the failures with jq:
+    atp-run --json jobs.txt | jq -c 'select(.exit_code != 0)'
+
+  Up to 3 attempts of at most 5 minutes per job, logged, output in input
+  order; after an interruption, the same command with --resume finishes:
+    atp-run --retries 3 --timeout 5m --joblog jobs.log -k jobs.txt";
 
 /// Exit statuses, shown in `--help` and the man page.
 pub const EXIT_STATUS: &str = "  0    every job succeeded (or there was no job)
@@ -39,11 +49,11 @@ pub const EXIT_STATUS: &str = "  0    every job succeeded (or there was no job)
   2    usage or input error (reported before any job runs), or reading
        the input failed part way
   130  interrupted by SIGINT (Ctrl-C), SIGTERM or SIGHUP
+  141  standard output was closed by its reader (e.g. `| head -1`)
   N    with --halt: a fail=1 or done=1 halt exits with the status of the
        job that triggered it (its exit code, or 128 + the signal that
        killed it, as GNU parallel does); a success halt exits with 0;
-       other halts with 1 if a job failed, else 0
-  141  standard output was closed by its reader (e.g. `| head -1`)";
+       other halts with 1 if a job failed, else 0";
 
 /// Signal handling, for the man page.
 pub const SIGNALS: &str =
@@ -228,7 +238,8 @@ pub struct Cli {
 
     /// Run a failing job up to N times in all; each attempt's status line says
     /// which it was, and only the last attempt counts in the summary, the exit
-    /// status and the --joblog.
+    /// status and the --joblog. With --keep-order or --json only the last
+    /// attempt's output is printed (in the job's turn, or as its object).
     #[arg(
         long,
         value_name = "N",
@@ -240,7 +251,8 @@ pub struct Cli {
 
     /// Give each job at most DURATION (e.g. 30s, 5m, or seconds), then run the
     /// --termseq termination sequence on its whole process group. A timed-out job
-    /// counts as failed (joblog Exitval -1, as in GNU parallel).
+    /// counts as failed (joblog Exitval -1, as in GNU parallel; --json
+    /// "timed_out":true). Works with every output mode.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Job control")]
     pub timeout: Option<Duration>,
 
@@ -271,15 +283,71 @@ pub struct Cli {
     pub halt: Option<HaltPolicy>,
 
     /// Print each command as it would run (after template substitution and
-    /// quoting), one per line on standard output, and run nothing. With --resume,
-    /// the jobs it would skip are left out.
-    #[arg(long, conflicts_with = "repeat", help_heading = "Job control")]
+    /// quoting), one per line on standard output, in input order, and run
+    /// nothing. With --resume, the jobs it would skip are left out; with --tag,
+    /// each line is prefixed like a job's output. --keep-order, --line-buffer and
+    /// --ungroup change nothing; --json (which reports finished jobs) and --repeat
+    /// cannot be combined with it.
+    #[arg(long, conflicts_with_all = ["repeat", "json"], help_heading = "Job control")]
     pub dry_run: bool,
 
     /// Print status lines only for jobs that did not succeed (and the summary only
     /// when something failed).
     #[arg(short, long, help_heading = "Output")]
     pub quiet: bool,
+
+    /// Print each job's output in input order (job number order) instead of
+    /// completion order, still as whole blocks, each followed by its status line.
+    /// Streamed: a job's block is printed as soon as every earlier job's was; jobs
+    /// that finished early wait in their temporary files (not in memory), and no
+    /// new job starts while 256 wait. When interrupted, what waits is printed.
+    /// Cannot be combined with --ungroup, --line-buffer or --repeat.
+    #[arg(
+        short = 'k',
+        long,
+        conflicts_with_all = ["ungroup", "line_buffer", "repeat"],
+        help_heading = "Output"
+    )]
+    pub keep_order: bool,
+
+    /// Prefix every line of a job's output (stdout and stderr) with its argument
+    /// (the input line, with a TEMPLATE) or else its command, and a tab, like GNU
+    /// parallel --tag. A last line without a newline is prefixed too, and no
+    /// newline is added to it. Combines with --keep-order and --line-buffer.
+    #[arg(long, conflicts_with_all = ["ungroup", "json"], help_heading = "Output")]
+    pub tag: bool,
+
+    /// Print jobs' output line by line as it is produced: lines of different jobs
+    /// may interleave, but a line (up to 1 MiB) is never split or mixed with
+    /// another. A last line without a newline is printed when the job ends, as
+    /// is. The status line follows the job's last line. Cannot be combined with
+    /// --keep-order, --ungroup or --json.
+    #[arg(long, conflicts_with_all = ["ungroup", "json"], help_heading = "Output")]
+    pub line_buffer: bool,
+
+    /// Do not capture output: jobs write straight to atp-run's standard output
+    /// and error, as they go (for long or interactive jobs). Output of different
+    /// jobs may mix, even within a line. Status lines are still printed when jobs
+    /// end; the progress display is off.
+    #[arg(
+        short = 'u',
+        long,
+        conflicts_with_all = ["line_buffer", "json"],
+        help_heading = "Output"
+    )]
+    pub ungroup: bool,
+
+    /// Print one JSON object per finished job on standard output, one per line
+    /// (NDJSON), instead of its output and status line: seq, run, command, start
+    /// (Unix time, seconds), duration (seconds), exit_code (null if killed),
+    /// signal (name or null), timed_out (its --timeout ran out), attempt (the
+    /// one that counted, with --retries), slot, error (why it could not run, or
+    /// null), stdout and stderr (the job's whole output). Bytes that are not UTF-8
+    /// are replaced by U+FFFD, and then command_lossy, stdout_lossy or
+    /// stderr_lossy is true. The summary stays on standard error. Combines with
+    /// --keep-order; not with --tag, --line-buffer or --ungroup.
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
 
     /// Do not show the progress display (it is shown only when standard error is a
     /// terminal).
@@ -374,6 +442,39 @@ mod tests {
         let cli = Cli::try_parse_from(["atp-run"]).unwrap();
         assert_eq!(cli.termseq, TermSeq::default());
         assert!(cli.halt.is_none());
+    }
+
+    #[test]
+    fn output_modes_that_cannot_combine_are_refused() {
+        for args in [
+            &["--ungroup", "--keep-order"][..],
+            &["-u", "--tag"],
+            &["-u", "--line-buffer"],
+            &["-u", "--json"],
+            &["--line-buffer", "-k"],
+            &["--line-buffer", "--json"],
+            &["--json", "--tag"],
+            &["--keep-order", "--repeat"],
+        ] {
+            let err = Cli::try_parse_from(["atp-run"].iter().chain(args)).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::ArgumentConflict,
+                "{args:?}"
+            );
+        }
+        for args in [
+            &["-k", "--tag"][..],
+            &["-k", "--json"],
+            &["--line-buffer", "--tag"],
+            &["--json", "--repeat"],
+            &["-u", "--repeat"],
+        ] {
+            assert!(
+                Cli::try_parse_from(["atp-run"].iter().chain(args)).is_ok(),
+                "{args:?}"
+            );
+        }
     }
 
     #[test]

@@ -11,6 +11,14 @@ use atp::run::{self, options::Options, progress};
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(err) if err.kind() == clap::error::ErrorKind::ArgumentConflict => {
+            // Flags that cannot be combined: one line, like every usage error
+            // found after parsing.
+            let text = err.render().to_string();
+            let line = text.lines().next().unwrap_or_default();
+            eprintln!("atp-run: {}", line.strip_prefix("error: ").unwrap_or(line));
+            return ExitCode::from(2);
+        }
         Err(err) => {
             // --help and --version print to stdout and succeed; usage errors exit 2.
             let _ = err.print();

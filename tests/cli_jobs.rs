@@ -551,3 +551,299 @@ fn sigusr1_lists_the_running_jobs_and_stops_nothing() {
     running.wait_for_exit(RUN_LIMIT).run.assert_code(130);
     assert_nothing_left(&m, &[]);
 }
+
+// Job control combined with the output-shaping flags (--keep-order, --line-buffer,
+// --json, --tag).
+
+/// A shell snippet waiting (at most about 60 s) until `file` exists.
+fn wait_for(file: &str) -> String {
+    format!("n=0; while [ ! -e {file} ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done")
+}
+
+fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
+    let text = std::str::from_utf8(stdout).expect("--json output is UTF-8");
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+        .collect()
+}
+
+#[test]
+fn retries_with_keep_order_print_each_job_once_in_its_turn() {
+    let sb = Sandbox::new();
+    // Job i succeeds at its attempt k_i and prints which attempt it is each time;
+    // job 1 cannot end before job 3 has, so jobs end out of order, and retried
+    // attempts end before the others' final ones.
+    let job = |i: u32, k: u32, wait: &str| {
+        format!(
+            "echo x >> t{i}; a=$(wc -l < t{i}); {wait}echo out{i}-$a; echo err{i}-$a >&2; \
+             touch done{i}.$a; [ $a -ge {k} ]\n"
+        )
+    };
+    let jobs = [
+        job(1, 3, &format!("{}; ", wait_for("done3.1"))),
+        job(2, 2, ""),
+        job(3, 1, &format!("{}; ", wait_for("done2.2"))),
+    ]
+    .concat();
+    let run = sb.run(
+        [
+            "-j",
+            "3",
+            "--keep-order",
+            "--retries",
+            "3",
+            "--joblog",
+            "log",
+        ],
+        &jobs,
+    );
+    run.assert_code(0);
+    // Each job's block once, in input order: its final attempt's output only.
+    assert_eq!(run.stdout_str(), "out1-3\nout2-2\nout3-1\n");
+    let blocks: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("err") || l.contains(" ok after "))
+        .collect();
+    assert_eq!(blocks.len(), 6, "{}", run.stderr);
+    for (i, pair) in blocks.chunks(2).enumerate() {
+        let (n, k) = (i + 1, [3, 2, 1][i]);
+        assert_eq!(pair[0], format!("err{n}-{k}"), "{}", run.stderr);
+        assert!(
+            pair[1].starts_with(&format!("[{n}] ok after ")),
+            "{}",
+            run.stderr
+        );
+    }
+    // The retried attempts said so (output dropped), and were not counted.
+    for attempt in ["[1] failed with exit code 1 after ", "(attempt 1 of 3)"] {
+        assert!(run.stderr.contains(attempt), "{}", run.stderr);
+    }
+    assert!(!run.stderr.contains("err1-1") && !run.stderr.contains("err2-1"));
+    assert_eq!(run.status_lines().len(), 3 + 2 + 1, "{}", run.stderr);
+    assert!(
+        run.summary()
+            .starts_with("atp-run: 3 jobs ran, 3 succeeded, 0 failed"),
+        "{}",
+        run.summary()
+    );
+    // One row per job, for its final attempt.
+    let rows = rows_by_seq(&sb.read_string("log"));
+    assert_eq!(rows.keys().copied().collect::<Vec<_>>(), [1, 2, 3]);
+    assert!(rows.values().all(|r| r[6] == "0" && r[7] == "0"));
+}
+
+#[test]
+fn retries_with_json_give_one_object_per_job_for_its_final_attempt() {
+    let sb = Sandbox::new();
+    let jobs = "echo x >> t; n=$(wc -l < t); echo try$n; [ $n -ge 3 ]\nexit 6\n";
+    let run = sb.run(["-j", "1", "--json", "--retries", "3"], jobs);
+    run.assert_code(1);
+    let objects = json_lines(&run.stdout);
+    assert_eq!(objects.len(), 2, "{}", run.stdout_str());
+    assert_eq!(
+        (
+            &objects[0]["seq"],
+            &objects[0]["attempt"],
+            &objects[0]["exit_code"]
+        ),
+        (&1.into(), &3.into(), &0.into())
+    );
+    assert_eq!(objects[0]["stdout"], "try3\n");
+    assert_eq!(
+        (
+            &objects[1]["seq"],
+            &objects[1]["attempt"],
+            &objects[1]["exit_code"]
+        ),
+        (&2.into(), &3.into(), &6.into())
+    );
+    // The retried attempts are status lines on stderr; stdout is only JSON.
+    assert_eq!(run.status_lines().len(), 2 + 2, "{}", run.stderr);
+    assert!(
+        run.summary()
+            .starts_with("atp-run: 2 jobs ran, 1 succeeded, 1 failed"),
+        "{}",
+        run.summary()
+    );
+}
+
+#[test]
+fn resume_with_keep_order_releases_the_skipped_jobs_turns() {
+    let sb = Sandbox::new();
+    // The joblog has jobs 1, 2, 4 and 5: only 3 and 6 run. Job 6 waits until
+    // job 3's output has been seen, which --keep-order must print at once
+    // (were skipped jobs still awaited, it would be held to the end: a stall).
+    sb.write("log", GNU_JOBLOG);
+    let jobs = format!(
+        "echo 1\necho 2\necho three\necho 4\necho 5\n{}; echo six\n",
+        wait_for("go")
+    );
+    sb.write("jobs", &jobs);
+    let mut running = sb.spawn(["-j", "2", "-k", "--joblog", "log", "--resume", "jobs"]);
+    eventually("job 3's output", || {
+        running.stdout.as_ref().unwrap().text() == "three\n"
+    });
+    sb.write("go", "");
+    let run = running.wait_for_exit(RUN_LIMIT).run;
+    run.assert_code(0);
+    assert_eq!(run.stdout_str(), "three\nsix\n");
+    let rows = rows_by_seq(&sb.read_string("log"));
+    assert_eq!(rows.keys().copied().collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6]);
+}
+
+#[test]
+fn timeout_with_line_buffer_kills_on_time_and_the_line_was_shown() {
+    let sb = Sandbox::new();
+    let m = marker();
+    let _reaper = Reaper::new(&m);
+    let job = format!("echo shown; sleep {m}\n");
+    let started = std::time::Instant::now();
+    let run = sb.run(
+        [
+            "--line-buffer",
+            "--tag",
+            "--timeout",
+            "1s",
+            "--joblog",
+            "log",
+        ],
+        &job,
+    );
+    let took = started.elapsed();
+    run.assert_code(1);
+    assert_eq!(run.stdout_str(), format!("{}\tshown\n", job.trim_end()));
+    let line = run.status_of(1);
+    assert!(
+        line.starts_with("[1] timed out after ") && line.contains("(killed by SIGTERM)"),
+        "{line}"
+    );
+    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+    let rows = rows_by_seq(&sb.read_string("log"));
+    assert_eq!((rows[&1][6].as_str(), rows[&1][7].as_str()), ("-1", "15"));
+    let runtime: f64 = rows[&1][3].trim().parse().unwrap();
+    assert!((1.0..15.0).contains(&runtime), "{runtime}");
+    assert_nothing_left(&m, &[]);
+
+    // --ungroup too (the job writes to our stdout itself).
+    let run = sb.run(["-u", "--timeout", "500ms"], &job);
+    run.assert_code(1);
+    assert_eq!(run.stdout_str(), "shown\n");
+    assert!(run.status_of(1).starts_with("[1] timed out after "));
+    assert_nothing_left(&m, &[]);
+}
+
+#[test]
+fn timeout_with_json_is_in_the_object_and_the_joblog_rows_stay_exact() {
+    let sb = Sandbox::new();
+    let m = marker();
+    let _reaper = Reaper::new(&m);
+    let jobs = format!("echo partial; sleep {m}\necho fine\nexit 2\n");
+    let run = sb.run(
+        [
+            "-j",
+            "3",
+            "--json",
+            "-k",
+            "--timeout",
+            "1s",
+            "--joblog",
+            "log",
+        ],
+        &jobs,
+    );
+    run.assert_code(1);
+    let objects = json_lines(&run.stdout);
+    assert_eq!(objects.len(), 3, "{}", run.stdout_str());
+    let (slow, fine, failed) = (&objects[0], &objects[1], &objects[2]);
+    assert_eq!(slow["seq"], 1);
+    assert_eq!(slow["timed_out"], true);
+    assert_eq!(slow["signal"], "SIGTERM");
+    assert!(slow["exit_code"].is_null());
+    assert_eq!(slow["stdout"], "partial\n");
+    assert!(slow["duration"].as_f64().unwrap() >= 1.0, "{slow}");
+    assert_eq!(
+        (&fine["seq"], &fine["timed_out"], &fine["exit_code"]),
+        (&2.into(), &false.into(), &0.into())
+    );
+    assert_eq!(
+        (&failed["seq"], &failed["timed_out"], &failed["exit_code"]),
+        (&3.into(), &false.into(), &2.into())
+    );
+    assert!(run.status_lines().is_empty(), "{}", run.stderr);
+    let rows = rows_by_seq(&sb.read_string("log"));
+    let exits: Vec<(&str, &str)> = rows
+        .values()
+        .map(|r| (r[6].as_str(), r[7].as_str()))
+        .collect();
+    assert_eq!(exits, [("-1", "15"), ("0", "0"), ("2", "0")]);
+    assert_eq!(rows[&2][8], "echo fine");
+    assert_nothing_left(&m, &[]);
+}
+
+#[test]
+fn halt_now_with_keep_order_prints_every_reported_job_in_order() {
+    let sb = Sandbox::new();
+    let m = marker();
+    let _reaper = Reaper::new(&m);
+    // Job 2 fails while job 1 runs: job 2's block waits for job 1's, and job 1
+    // is then killed by the halt; both are printed, in order.
+    let jobs = format!(
+        "echo one; touch s1; sleep {m}\n{}; echo two; exit 4\ntouch never\n",
+        wait_for("s1")
+    );
+    let run = sb.run(["-j", "2", "-k", "--halt", "now,fail=1"], &jobs);
+    run.assert_code(4);
+    assert_eq!(run.stdout_str(), "one\ntwo\n");
+    assert!(
+        run.status_of(1).contains("killed by SIGTERM"),
+        "{}",
+        run.stderr
+    );
+    assert!(!sb.exists("never"));
+    assert_nothing_left(&m, &[]);
+}
+
+#[test]
+fn dry_run_with_output_flags() {
+    let sb = Sandbox::new();
+    // --json describes jobs that ran: refused.
+    let run = sb.run(["--dry-run", "--json"], "touch ran\n");
+    run.assert_code(2);
+    assert!(run.stdout.is_empty());
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("cannot be used with"), "{}", run.stderr);
+    // --tag prefixes each command like a job's output; -k changes nothing.
+    let run = sb.run(
+        ["--dry-run", "--tag", "-k", "--", "touch", "{}"],
+        "a b\nc\n",
+    );
+    run.assert_code(0);
+    assert_eq!(run.stdout_str(), "a b\ttouch 'a b'\nc\ttouch c\n");
+    let run = sb.run(["--dry-run", "--line-buffer"], "touch ran\n");
+    run.assert_code(0);
+    assert_eq!(run.stdout_str(), "touch ran\n");
+    assert!(!sb.exists("ran") && !sb.exists("a b") && !sb.exists("c"));
+}
+
+#[test]
+fn sigusr1_lists_running_jobs_under_line_buffer() {
+    let sb = Sandbox::new();
+    let m = marker();
+    let _reaper = Reaper::new(&m);
+    sb.write("jobs", format!("echo started; sleep {m}\n"));
+    let mut running = sb.spawn(["--line-buffer", "jobs"]);
+    eventually("the job's first line", || {
+        running.stdout.as_ref().unwrap().text() == "started\n"
+    });
+    running.signal(Signal::SIGUSR1);
+    eventually("the list of running jobs", || {
+        running
+            .stderr_so_far()
+            .contains("atp-run: 1 job running:\n  [1] ")
+    });
+    assert_eq!(sleepers(&m).len(), 1, "SIGUSR1 stopped a job");
+    running.signal(Signal::SIGTERM);
+    running.wait_for_exit(RUN_LIMIT).run.assert_code(130);
+    assert_nothing_left(&m, &[]);
+}

@@ -76,6 +76,12 @@ pub(crate) enum LoadView {
         reading: LoadReading,
         /// Memory used per busy worker, when it could be measured.
         memory_per_job: Option<u64>,
+        /// Memory available when no task ran: with `memory_per_job`, how many tasks
+        /// can ever fit, whether or not the newest have allocated yet.
+        idle_memory: Option<u64>,
+        /// Available memory fell markedly since the previous reading: tasks are
+        /// still allocating, and what they will take is not known yet.
+        memory_falling: bool,
         /// Cores one busy worker uses (its task's CPU, child processes included),
         /// once measured from finished tasks.
         cost_per_worker: Option<f64>,
@@ -118,6 +124,7 @@ pub(crate) enum Reason {
     CpuOversubscribed,
     MemoryLow,
     MemoryShort,
+    MemoryRamping,
 }
 
 impl fmt::Display for Reason {
@@ -137,6 +144,7 @@ impl fmt::Display for Reason {
             }
             Reason::MemoryLow => "tasks are waiting but available memory is at the reserve",
             Reason::MemoryShort => "available memory is under half the reserve",
+            Reason::MemoryRamping => "tasks are still taking memory: waiting to see how much",
         })
     }
 }
@@ -185,18 +193,23 @@ pub(crate) fn decide(s: &Snapshot) -> Decision {
             n => grow(n, Reason::FirstWindow),
         },
         LoadView::Fresh {
+            memory_falling: true,
+            ..
+        } => hold(Reason::MemoryRamping),
+        LoadView::Fresh {
             reading,
             memory_per_job,
+            idle_memory,
             cost_per_worker,
             limits,
-        } => grow_within_capacity(
-            s,
-            wanted,
-            &reading,
-            memory_per_job,
-            cost_per_worker,
-            &limits,
-        ),
+            ..
+        } => {
+            let memory = MemoryFit {
+                per_job: memory_per_job,
+                idle: idle_memory,
+            };
+            grow_within_capacity(s, wanted, &reading, memory, cost_per_worker, &limits)
+        }
     }
 }
 
@@ -232,11 +245,17 @@ fn back_off(
     None
 }
 
+/// What the memory measurements say about room for more tasks.
+struct MemoryFit {
+    per_job: Option<u64>,
+    idle: Option<u64>,
+}
+
 fn grow_within_capacity(
     s: &Snapshot,
     wanted: usize,
     reading: &LoadReading,
-    memory_per_job: Option<u64>,
+    memory: MemoryFit,
     cost_per_worker: Option<f64>,
     limits: &Limits,
 ) -> Decision {
@@ -285,10 +304,17 @@ fn grow_within_capacity(
         }
         (None, _) => {}
     }
-    if let (Some(available), Some(per_job)) = (reading.memory_available, memory_per_job)
+    if let (Some(available), Some(per_job)) = (reading.memory_available, memory.per_job)
         && per_job > 0
     {
-        match ((available - limits.memory_reserve) / per_job) as usize {
+        // Room now, and room ever: jobs that started in the last window may not
+        // have allocated yet, so what is free now overstates the room; the memory
+        // free when nothing ran, over the cost of a job, bounds the jobs at once.
+        let now = (available - limits.memory_reserve) / per_job;
+        let ever = memory.idle.map_or(u64::MAX, |idle| {
+            (idle.saturating_sub(limits.memory_reserve) / per_job).saturating_sub(s.busy as u64)
+        });
+        match now.min(ever) as usize {
             0 => return hold(Reason::MemoryLow),
             fits => step = step.min(fits),
         }
@@ -346,6 +372,8 @@ mod tests {
                 Some(24 * GIB),
             ),
             memory_per_job: per_job,
+            idle_memory: None,
+            memory_falling: false,
             cost_per_worker: None,
             limits: LIMITS,
         }
@@ -357,11 +385,14 @@ mod tests {
             LoadView::Fresh {
                 reading,
                 memory_per_job,
+                idle_memory,
                 limits,
                 ..
             } => LoadView::Fresh {
                 reading,
                 memory_per_job,
+                idle_memory,
+                memory_falling: false,
                 cost_per_worker: Some(cost),
                 limits,
             },
@@ -570,6 +601,36 @@ mod tests {
                 },
             ),
         ]);
+        // 3 jobs of 400 MiB busy in a 1.5 GiB cgroup (76 MiB reserve), the newest
+        // still allocating: 474 MiB look free, but only 3 jobs ever fit.
+        const MIB: u64 = 1 << 20;
+        let ramping = LoadView::Fresh {
+            reading: LoadReading::new(Some(0.6), Some(0.0), 2.0, Some(474 * MIB), Some(1536 * MIB)),
+            memory_per_job: Some(400 * MIB),
+            idle_memory: Some(1530 * MIB),
+            memory_falling: false,
+            cost_per_worker: None,
+            limits: Limits {
+                cpu_threshold: 0.9,
+                memory_reserve: 76 * MIB,
+            },
+        };
+        assert_eq!(decide(&snap(30, 0, 3, 3, ramping)), hold(MemoryLow));
+        // While memory is still falling, no growth at all.
+        let falling = match fresh(0.1, 0.0, 20 * GIB, None) {
+            LoadView::Fresh {
+                reading, limits, ..
+            } => LoadView::Fresh {
+                reading,
+                memory_per_job: None,
+                idle_memory: None,
+                memory_falling: true,
+                cost_per_worker: None,
+                limits,
+            },
+            other => other,
+        };
+        assert_eq!(decide(&snap(30, 0, 2, 2, falling)), hold(MemoryRamping));
         // Never below the minimum.
         let at_min = snap(10, 0, 2, 2, fresh(0.1, 0.1, GIB / 4, None));
         assert_eq!(decide(&at_min), hold(MemoryLow));
@@ -582,6 +643,8 @@ mod tests {
         let load = LoadView::Fresh {
             reading,
             memory_per_job: Some(30 << 20),
+            idle_memory: None,
+            memory_falling: false,
             cost_per_worker: None,
             limits: Limits {
                 cpu_threshold: 0.9,

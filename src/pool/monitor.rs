@@ -75,9 +75,17 @@ struct Monitor {
     cpus: f64,
     /// The first reading showed available memory at or under the reserve.
     memory_low_at_start: bool,
-    /// Memory available when no task was running: what the tasks' usage is
-    /// measured against.
+    /// Memory available when no task was running (taken when the monitor starts,
+    /// raised whenever more is seen): what the tasks' usage is measured against.
     idle_memory: Option<u64>,
+    /// The largest memory per busy worker measured, decaying by 1/64 per reading (a
+    /// half-life of a few seconds): a job started in the last window may not have
+    /// allocated yet, so the average of one reading underestimates exactly when it
+    /// matters, and a safety margin should shrink slowly.
+    memory_per_job: Option<u64>,
+    /// Available memory at the previous reading, to see whether tasks are still
+    /// allocating.
+    last_available: Option<u64>,
     cost: CostEstimate,
 }
 
@@ -123,12 +131,19 @@ impl Monitor {
             cpus: super::load::available_cpus(),
             memory_low_at_start: false,
             idle_memory: None,
+            memory_per_job: None,
+            last_available: None,
             cost: CostEstimate::default(),
         }
     }
 
     fn run(mut self, shared: &Arc<Shared>) {
         let min = shared.config.min_workers;
+        if let Some(probe) = self.probe.as_mut() {
+            // The pool has just started: nothing runs yet, so this is the memory
+            // baseline. (The CPU window starts with the first decision.)
+            self.idle_memory = probe.read().memory_available;
+        }
         let mut state = shared.lock();
         loop {
             if !state.monitor_kicked {
@@ -197,7 +212,7 @@ impl Monitor {
             self.cost.update(reading.own_cpu, run_time);
             self.window_start = Some(Instant::now());
             self.cpus = reading.cpus.max(1.0);
-            if busy == 0 {
+            if busy == 0 || reading.memory_available > self.idle_memory {
                 self.idle_memory = reading.memory_available;
             }
             let reserve = shared.config.memory_reserve_for(reading.memory_total);
@@ -224,16 +239,32 @@ impl Monitor {
         }
         self.measured = true;
         self.cpus = reading.cpus.max(1.0);
-        if busy == 0 {
+        if busy == 0 || reading.memory_available > self.idle_memory {
             self.idle_memory = reading.memory_available;
         }
+        let reserve = shared.config.memory_reserve_for(reading.memory_total);
+        // "Markedly": more than a quarter of the reserve (at least 16 MiB) since the
+        // last reading, which is a window of 50 ms or more.
+        let memory_falling = match (self.last_available, reading.memory_available) {
+            (Some(before), Some(now)) => before.saturating_sub(now) > (reserve / 4).max(16 << 20),
+            _ => false,
+        };
+        self.last_available = reading.memory_available;
+        let measured = memory_per_job(self.idle_memory, &reading, busy);
+        let decayed = self.memory_per_job.map(|peak| peak - peak / 64);
+        self.memory_per_job = match (decayed, measured) {
+            (Some(peak), Some(now)) => Some(now.max(peak)),
+            (peak, now) => now.or(peak),
+        };
         LoadView::Fresh {
             reading,
-            memory_per_job: memory_per_job(self.idle_memory, &reading, busy),
+            memory_per_job: self.memory_per_job,
+            idle_memory: self.idle_memory,
+            memory_falling,
             cost_per_worker: self.cost.per_worker(),
             limits: Limits {
                 cpu_threshold: f64::from(shared.config.cpu_threshold_percent) / 100.0,
-                memory_reserve: shared.config.memory_reserve_for(reading.memory_total),
+                memory_reserve: reserve,
             },
         }
     }

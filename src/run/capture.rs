@@ -117,6 +117,25 @@ impl Capture {
         copy_prefix(&self.stderr, self.stderr_len, w)
     }
 
+    /// A reader of the last job's stdout block (for copies that transform it:
+    /// `--tag`, `--json`). Starts at the beginning of the block; each block has
+    /// its own file, so a stdout and a stderr reader may be used in turn.
+    ///
+    /// # Errors
+    /// Failure to seek the capture file.
+    pub fn stdout_block(&self) -> io::Result<io::Take<&File>> {
+        block_reader(&self.stdout, self.stdout_len)
+    }
+
+    /// A reader of the last job's stderr block; see
+    /// [`stdout_block`](Self::stdout_block).
+    ///
+    /// # Errors
+    /// Failure to seek the capture file.
+    pub fn stderr_block(&self) -> io::Result<io::Take<&File>> {
+        block_reader(&self.stderr, self.stderr_len)
+    }
+
     /// Makes the capture clean for the next job: empties and rewinds both
     /// files, or, if the capture is tainted, replaces them with fresh files.
     ///
@@ -232,6 +251,12 @@ fn dup_error(e: &io::Error) -> io::Error {
         e.kind(),
         format!("cannot duplicate a capture file descriptor: {e}"),
     )
+}
+
+/// A reader of `file[0..len]`.
+fn block_reader(mut file: &File, len: u64) -> io::Result<io::Take<&File>> {
+    file.seek(SeekFrom::Start(0))?;
+    Ok(file.take(len))
 }
 
 /// Copies `file[0..len]` to `w`.

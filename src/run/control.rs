@@ -237,6 +237,7 @@ mod tests {
     fn exit(status: ExitStatusKind, timed_out: bool) -> Result<JobExit, RunError> {
         Ok(JobExit {
             status,
+            started: std::time::SystemTime::UNIX_EPOCH,
             duration: Duration::ZERO,
             stdout_len: 0,
             stderr_len: 0,

@@ -2,8 +2,11 @@
 //!
 //! Owns: the dry-run loop over the input. Commands are rendered exactly as a
 //! real run renders them (template substitution, shell quoting, the job number
-//! for `{#}`; `{%}` is slot 1), one per line on standard output; jobs `--resume`
-//! would skip are left out, but keep their numbers.
+//! for `{#}`; `{%}` is slot 1), one per line on standard output, in input
+//! order; jobs `--resume` would skip are left out, but keep their numbers. With
+//! `--tag` each line starts with what a job's output lines would (the argument,
+//! with a template, else the command, and a tab). `--json` is refused by the
+//! command line (it describes finished jobs).
 //!
 //! Invariants: no process is started, no joblog is written; reading the input
 //! failing part way is exit status 2, a closed standard output is 141.
@@ -14,8 +17,14 @@ use super::Outcome;
 use super::input::Records;
 use super::template::Template;
 
-/// Prints the commands of `records`; `skip(number)` says whether a job is skipped.
-pub fn print(records: Records, template: Option<&Template>, skip: impl Fn(u64) -> bool) -> Outcome {
+/// Prints the commands of `records` (`tag`: after their `--tag` prefix);
+/// `skip(number)` says whether a job is skipped.
+pub fn print(
+    records: Records,
+    template: Option<&Template>,
+    tag: bool,
+    skip: impl Fn(u64) -> bool,
+) -> Outcome {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut number = 0u64;
@@ -33,6 +42,9 @@ pub fn print(records: Records, template: Option<&Template>, skip: impl Fn(u64) -
         if skip(number) {
             continue;
         }
+        if tag && write_tag(&mut out, &record).is_err() {
+            return Outcome::StdoutClosed;
+        }
         let command = match template {
             Some(t) => t.render(&record, number, 1),
             None => record,
@@ -45,6 +57,11 @@ pub fn print(records: Records, template: Option<&Template>, skip: impl Fn(u64) -
         Ok(()) => Outcome::Success,
         Err(_) => Outcome::StdoutClosed,
     }
+}
+
+fn write_tag(out: &mut impl Write, record: &[u8]) -> io::Result<()> {
+    out.write_all(record)?;
+    out.write_all(b"\t")
 }
 
 fn write_line(out: &mut impl Write, command: &[u8]) -> io::Result<()> {

@@ -7,8 +7,10 @@
 //! Invariants:
 //! - The child gets stdin from `/dev/null` (our stdin carries the command
 //!   list), its own process group (pgid == pid), and stdout/stderr pointing at
-//!   the worker's [`Capture`] files. Nothing else is configured (no env, no
-//!   `pre_exec`), so std keeps its `posix_spawn` fast path.
+//!   the worker's [`Capture`] files — or, with [`run_job_streamed`]
+//!   (`--line-buffer`, `--ungroup`), to pipes read while the job runs or to our
+//!   own stdout/stderr. Nothing else is configured (no env, no `pre_exec`), so
+//!   std keeps its `posix_spawn` fast path.
 //! - Spawn happens outside any lock; the group is then registered. If the
 //!   registry is already closed the new group is SIGKILLed, reaped, and the
 //!   job reported as [`RunError::Cancelled`] — a job racing with cancellation
@@ -17,7 +19,11 @@
 //!   path, and [`ProcessRegistry::finish`] is called for every registered one,
 //!   *before* the leader is reaped: the exit is first observed with
 //!   `waitid(WNOWAIT)`, which leaves the zombie (and so the pgid) in place, so
-//!   nothing (the `--timeout` timer included) can signal a reused pgid.
+//!   nothing (the `--timeout` timer included) can signal a reused pgid. A
+//!   `--line-buffer` pump checks for the exit the same way ([`has_exited`]).
+//! - `--timeout` is armed in the one place every output mode goes through
+//!   (`spawn_and_wait`), before the pump runs: the timer thread signals the
+//!   group, which ends the job and so the pump.
 //! - After the leader is reaped, a group that still has live members is moved
 //!   to the registry's lingering set and taints the capture (its files are
 //!   replaced before the next job).
@@ -28,11 +34,11 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
-use nix::sys::wait::{Id, WaitPidFlag, waitid};
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
 
 use super::capture::Capture;
@@ -165,6 +171,8 @@ const SIGNAL_FALLBACK_NAMES: [&str; 65] = [
 pub struct JobExit {
     /// How the leader (`sh`) ended.
     pub status: ExitStatusKind,
+    /// Wall-clock time just before spawn (for `--json`'s `start`).
+    pub started: SystemTime,
     /// Wall time from just before spawn to the leader being reaped.
     pub duration: Duration,
     /// Bytes of stdout captured (the block [`Capture::write_stdout_to`] copies).
@@ -249,7 +257,98 @@ pub fn run_job_with(
         return Err(RunError::Cancelled);
     }
     let (stdout, stderr) = capture.stdio_for_job().map_err(RunError::Capture)?;
+    let ended = match spawn_and_wait(command, stdout, stderr, registry, timeouts, |_| Ok(())) {
+        Ok(ended) => ended,
+        Err(err) => {
+            if !matches!(err, RunError::Spawn(_)) {
+                capture.taint();
+            }
+            return Err(err);
+        }
+    };
+    let (stdout_len, stderr_len) = capture
+        .job_finished(ended.group_alive)
+        .map_err(RunError::Capture)?;
+    Ok(JobExit {
+        status: ExitStatusKind::from_status(ended.status),
+        started: ended.started,
+        duration: ended.duration,
+        stdout_len,
+        stderr_len,
+        timed_out: ended.timed_out,
+    })
+}
+
+/// Where the output of a job run by [`run_job_streamed`] goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Streams {
+    /// Into pipes, which the `pump` given to [`run_job_streamed`] reads.
+    Piped,
+    /// Straight to our own stdout and stderr (inherited).
+    Inherited,
+}
+
+/// Like [`run_job`], but the job's stdout and stderr are not captured in files:
+/// they are pipes (`Streams::Piped`), taken from the child and read by `pump`
+/// while the job runs, or our own (`Streams::Inherited`). `pump` is called once
+/// the group is registered (and its `--timeout` armed on `timeouts`) and must
+/// return when both pipes reached end of file or the leader exited; it must not
+/// reap the leader (use [`has_exited`], not `Child::try_wait`). A timed-out job
+/// is signalled by the timer thread, which ends the pump too. The lengths in the
+/// returned [`JobExit`] are 0.
+///
+/// # Errors
+/// As [`run_job`]; an error of `pump` kills the group and is a
+/// [`RunError::Capture`].
+pub fn run_job_streamed(
+    command: &[u8],
+    streams: Streams,
+    registry: &ProcessRegistry,
+    timeouts: Option<&Timeouts>,
+    pump: impl FnOnce(&mut Child) -> io::Result<()>,
+) -> Result<JobExit, RunError> {
+    if registry.is_closed() {
+        return Err(RunError::Cancelled);
+    }
+    let (stdout, stderr) = match streams {
+        Streams::Piped => (Stdio::piped(), Stdio::piped()),
+        Streams::Inherited => (Stdio::inherit(), Stdio::inherit()),
+    };
+    let ended = spawn_and_wait(command, stdout, stderr, registry, timeouts, pump)?;
+    Ok(JobExit {
+        status: ExitStatusKind::from_status(ended.status),
+        started: ended.started,
+        duration: ended.duration,
+        stdout_len: 0,
+        stderr_len: 0,
+        timed_out: ended.timed_out,
+    })
+}
+
+/// A reaped leader, as [`spawn_and_wait`] saw it.
+struct Ended {
+    status: ExitStatus,
+    started: SystemTime,
+    duration: Duration,
+    /// Members of the group outlived the leader (they are now "lingering").
+    group_alive: bool,
+    /// Its `--timeout` fired.
+    timed_out: bool,
+}
+
+/// Spawns the job's shell with the given output, registers its group, arms its
+/// `--timeout`, runs `pump`, waits for the leader to exit, disarms the timeout,
+/// unregisters the group and only then reaps the leader.
+fn spawn_and_wait(
+    command: &[u8],
+    stdout: Stdio,
+    stderr: Stdio,
+    registry: &ProcessRegistry,
+    timeouts: Option<&Timeouts>,
+    pump: impl FnOnce(&mut Child) -> io::Result<()>,
+) -> Result<Ended, RunError> {
     let start = Instant::now();
+    let started = SystemTime::now();
     // The Command (holding our copies of the dup'd descriptors) drops here.
     let spawned = Command::new(SHELL)
         .arg("-c")
@@ -264,15 +363,20 @@ pub fn run_job_with(
         // Cannot happen on Linux (pid_max <= 2^22); stay correct anyway.
         let _ = child.kill();
         let _ = child.wait();
-        capture.taint();
-        return Err(RunError::Spawn(io::Error::other("child pid out of range")));
+        return Err(RunError::Wait(io::Error::other("child pid out of range")));
     };
     if registry.register(pid, start).is_err() {
         kill_group_and_reap(pid, &mut child);
-        capture.taint();
         return Err(RunError::Cancelled);
     }
     let timer = timeouts.map(|t| t.arm(pid, start));
+    let pumped = pump(&mut child);
+    if pumped.is_err() {
+        // The group is still registered (its leader unreaped): kill it there.
+        if pid.as_raw() > 1 {
+            let _ = killpg(pid, Signal::SIGKILL);
+        }
+    }
     // Observe the exit without reaping: the zombie leader keeps the pgid ours
     // until the registry has forgotten the group.
     let exited = wait_exited_nowait(pid);
@@ -286,18 +390,39 @@ pub fn run_job_with(
         Ok(status) => status,
         Err(e) => {
             kill_group_and_reap(pid, &mut child);
-            capture.taint();
             return Err(RunError::Wait(e));
         }
     };
-    let (stdout_len, stderr_len) = capture.job_finished(alive).map_err(RunError::Capture)?;
-    Ok(JobExit {
-        status: ExitStatusKind::from_status(status),
+    if let Err(e) = pumped {
+        return Err(RunError::Capture(e));
+    }
+    Ok(Ended {
+        status,
+        started,
         duration,
-        stdout_len,
-        stderr_len,
+        group_alive: alive,
         timed_out,
     })
+}
+
+/// Whether `child` has exited, without reaping it (`WNOHANG | WNOWAIT`): its
+/// pgid stays ours until the executor has unregistered it.
+///
+/// # Errors
+/// `waitid` failing (other than being interrupted).
+pub fn has_exited(child: &Child) -> io::Result<bool> {
+    let pid = i32::try_from(child.id())
+        .map(Pid::from_raw)
+        .map_err(|_| io::Error::other("child pid out of range"))?;
+    loop {
+        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT | WaitPidFlag::WNOHANG;
+        match waitid(Id::Pid(pid), flags) {
+            Ok(WaitStatus::StillAlive) => return Ok(false),
+            Ok(_) => return Ok(true),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(io::Error::from(e)),
+        }
+    }
 }
 
 /// Blocks until child `pid` has exited, leaving it unreaped (`WNOWAIT`).

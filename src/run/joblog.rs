@@ -262,6 +262,7 @@ mod tests {
     fn exit(status: ExitStatusKind, timed_out: bool) -> Result<JobExit, RunError> {
         Ok(JobExit {
             status,
+            started: std::time::SystemTime::UNIX_EPOCH,
             duration: Duration::from_micros(1_234_567),
             stdout_len: 0,
             stderr_len: 0,

@@ -8,6 +8,7 @@
 //! | `template.rs` | `--` templates, placeholders and shell quoting |
 //! | `exec.rs`, `capture.rs`, `registry.rs` | one job's process group, its captured output, and every running group for signalling |
 //! | `report.rs`, `progress.rs` | status lines, grouped output, the progress display |
+//! | `output.rs`, `order.rs`, `lines.rs`, `json.rs` | `--keep-order`, `--tag`, `--line-buffer`, `--ungroup`, `--json` |
 //! | `signals.rs` | SIGINT/SIGTERM/SIGHUP |
 //! | `control.rs`, `joblog.rs`, `halt.rs`, `timeout.rs`, `termseq.rs` | job control: `--joblog`/`--resume`, `--retries`, `--halt`, `--timeout`/`--termseq` |
 //! | `status.rs`, `dryrun.rs` | SIGUSR1's list of running jobs, `--dry-run` |
@@ -32,7 +33,11 @@ pub mod exec;
 pub mod halt;
 pub mod input;
 pub mod joblog;
+pub mod json;
+pub mod lines;
 pub mod options;
+pub mod order;
+pub mod output;
 pub mod progress;
 pub mod registry;
 pub mod report;
@@ -222,8 +227,10 @@ impl JobContext {
     /// Runs one job (or one run of a watchdog) on the current worker and reports it.
     /// Returns whether it succeeded, or `None` if it was cancelled before it started.
     fn run_job(&self, number: u64, run: Option<u64>, record: &[u8]) -> Option<bool> {
-        // After a `--halt soon`, a job queued before the halt does not start.
+        // After a `--halt soon`, a job queued before the halt does not start
+        // (and --keep-order must not wait for it).
         let reported = if run.is_none() && self.stopping.load(Ordering::SeqCst) {
+            self.reporter.job_skipped(number);
             None
         } else {
             self.run_attempts(number, run, record)
@@ -264,33 +271,29 @@ impl JobContext {
                 attempt,
                 slot,
                 command,
+                record,
             };
             let start = SystemTime::now();
-            let (reported, result, last) = CAPTURE.with(|cell| {
-                let mut cell = cell.borrow_mut();
-                if cell.is_none() {
-                    match Capture::new(&self.tmpdir) {
-                        Ok(capture) => *cell = Some(capture),
-                        Err(err) => {
-                            let result = Err(exec::RunError::Capture(err));
-                            let reported =
-                                self.reporter.attempt_finished(&label, &result, None, true);
-                            return (reported, result, true);
-                        }
-                    }
-                }
-                let capture = cell.as_mut().expect("created above");
+            let last = || attempt >= attempts || self.stopping.load(Ordering::SeqCst);
+            let (reported, result, last) = if self.reporter.shaper().options().captures() {
+                self.attempt_captured(&label, last)
+            } else {
+                // --line-buffer, --ungroup: no capture file.
                 let result = {
                     let _running = self.control.running().enter(number, command);
                     let timeouts = self.control.timeouts();
-                    exec::run_job_with(command, capture, &self.registry, timeouts)
+                    output::run_uncaptured(
+                        command,
+                        &label,
+                        &self.registry,
+                        timeouts,
+                        &self.reporter,
+                    )
                 };
-                let last = attempt >= attempts || self.stopping.load(Ordering::SeqCst);
-                let reported = self
-                    .reporter
-                    .attempt_finished(&label, &result, Some(capture), last);
+                let last = last();
+                let reported = self.reporter.attempt_finished(&label, &result, None, last);
                 (reported, result, last)
-            });
+            };
             if reported == Some(false) && !last {
                 attempt += 1;
                 continue;
@@ -306,6 +309,41 @@ impl JobContext {
             }
             return reported;
         }
+    }
+
+    /// Runs one attempt of a job with its output captured in this worker's
+    /// capture files, and reports it; `last` says whether it is the job's last
+    /// attempt. Returns what the reporter said, the result, and `last`.
+    fn attempt_captured(
+        &self,
+        label: &JobLabel<'_>,
+        last: impl FnOnce() -> bool,
+    ) -> (Option<bool>, Result<exec::JobExit, exec::RunError>, bool) {
+        let (number, command) = (label.number, label.command);
+        CAPTURE.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            if cell.is_none() {
+                match Capture::new(&self.tmpdir) {
+                    Ok(capture) => *cell = Some(capture),
+                    Err(err) => {
+                        let result = Err(exec::RunError::Capture(err));
+                        let reported = self.reporter.attempt_finished(label, &result, None, true);
+                        return (reported, result, true);
+                    }
+                }
+            }
+            let capture = cell.as_mut().expect("created above");
+            let result = {
+                let _running = self.control.running().enter(number, command);
+                let timeouts = self.control.timeouts();
+                exec::run_job_with(command, capture, &self.registry, timeouts)
+            };
+            let last = last();
+            let reported = self
+                .reporter
+                .attempt_finished(label, &result, Some(capture), last);
+            (reported, result, last)
+        })
     }
 
     /// The `--halt` policy was met: start no more jobs, say so, tell the
@@ -331,7 +369,8 @@ pub fn run(options: Options, install_signal_handlers: bool) -> anyhow::Result<Ou
         let skip = control::skip_set(&options.control)?;
         let records = inputs.records(options.separator);
         let template = options.template.as_ref();
-        return Ok(dryrun::print(records, template, |n| skip.contains(&n)));
+        let tag = options.output.tag;
+        return Ok(dryrun::print(records, template, tag, |n| skip.contains(&n)));
     }
     // Job output is buffered in temporary files: find out now, not at every job,
     // if that cannot work.
@@ -367,7 +406,8 @@ pub fn run(options: Options, install_signal_handlers: bool) -> anyhow::Result<Ou
         options.color,
         events.clone(),
     )
-    .with_max_attempts(options.control.attempts);
+    .with_max_attempts(options.control.attempts)
+    .with_output(options.output, options.tmpdir.clone());
     let reporter = Arc::new(reporter);
     if install_signal_handlers {
         status::spawn_listener(Arc::clone(control.running()), Arc::clone(&reporter))
@@ -446,6 +486,7 @@ pub fn run(options: Options, install_signal_handlers: bool) -> anyhow::Result<Ou
                 finish(&reporter, &pool, &watchdogs, started, Some(cancelled));
                 Outcome::Interrupted
             } else {
+                reporter.flush_held();
                 reporter.progress().finish();
                 Outcome::StdoutClosed
             }
@@ -540,6 +581,7 @@ fn finish(
     started: Instant,
     not_started: Option<usize>,
 ) {
+    reporter.flush_held();
     reporter.progress().finish();
     let tally = reporter.tally();
     let stats = pool.stats();
@@ -628,11 +670,13 @@ impl Feeder {
             };
             jobs += 1;
             if self.context.control.skips(jobs) {
-                // --resume: the job keeps its number, and counts as done.
+                // --resume: the job keeps its number, and counts as done;
+                // --keep-order must not wait for it.
                 self.context
                     .control
                     .submitted()
                     .fetch_add(1, Ordering::SeqCst);
+                self.context.reporter.job_skipped(jobs);
                 self.context.completion.job_done();
                 continue;
             }
@@ -643,6 +687,7 @@ impl Feeder {
             let submitted = if self.repeat {
                 self.submit_watchdog(jobs, record)
             } else {
+                self.context.reporter.wait_for_room();
                 self.context.window.acquire();
                 let context = Arc::clone(&self.context);
                 self.pool

@@ -15,6 +15,7 @@ use crate::{BuildError, Builder, Config};
 use super::halt::HaltSpec;
 use super::input::Separator;
 use super::joblog::{JoblogTarget, Resume};
+use super::output::{Mode, OutputOptions};
 use super::template::Template;
 use super::termseq::TermSeq;
 
@@ -43,6 +44,8 @@ pub struct Options {
     pub color: bool,
     /// Where job output is buffered.
     pub tmpdir: PathBuf,
+    /// `--keep-order`, `--tag`, `--line-buffer`, `--ungroup`, `--json`.
+    pub output: OutputOptions,
     /// Job control: `--joblog`, `--resume`, `--retries`, `--timeout`, `--halt`,
     /// `--dry-run`.
     pub control: ControlOptions,
@@ -116,6 +119,7 @@ impl Options {
             .config()
             .map_err(|err| UsageError(pool_error(&err)))?;
         let stderr_is_terminal = std::io::stderr().is_terminal();
+        let output = output_options(&cli);
         if cli.timeout == Some(Duration::ZERO) {
             return Err(UsageError("--timeout must be more than 0".to_owned()));
         }
@@ -149,11 +153,29 @@ impl Options {
             interval: cli.interval,
             grace: cli.grace,
             quiet: cli.quiet,
-            progress: !cli.no_progress && stderr_is_terminal,
+            progress: !cli.no_progress && stderr_is_terminal && output.mode != Mode::Ungrouped,
             color: use_color(cli.color, stderr_is_terminal, std::env::var_os("NO_COLOR")),
             tmpdir: std::env::temp_dir(),
             control,
+            output,
         })
+    }
+}
+
+/// The output flags (clap refuses the combinations that cannot work).
+fn output_options(cli: &Cli) -> OutputOptions {
+    let mode = if cli.ungroup {
+        Mode::Ungrouped
+    } else if cli.line_buffer {
+        Mode::LineBuffered
+    } else {
+        Mode::Grouped
+    };
+    OutputOptions {
+        mode,
+        keep_order: cli.keep_order,
+        tag: cli.tag,
+        json: cli.json,
     }
 }
 

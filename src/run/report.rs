@@ -7,13 +7,19 @@
 //! `atp-run ... > out` captures job output only. The status line is formatted before
 //! the lock is taken; the copies use the kernel's file-to-pipe paths where it can.
 //!
+//! That is the default path. With an output-shaping flag (`--keep-order`, `--tag`,
+//! `--line-buffer`, `--ungroup`, `--json`) the same lock is taken but printing is
+//! delegated to `output.rs`, which keeps its state (the `--keep-order` buffer)
+//! under it; [`Reporter::write_lines`] prints `--line-buffer` lines under it too.
+//!
 //! A write to stdout failing with `BrokenPipe` (the reader went away, as in
 //! `| head -1`) is reported once as an event; the run then stops quietly.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
-use std::sync::Mutex;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
@@ -22,6 +28,8 @@ use super::Event;
 use super::capture::Capture;
 use super::duration::format_duration;
 use super::exec::{ExitStatusKind, JobExit, RunError, signal_name};
+use super::lines::{Stream, Tagger};
+use super::output::{OutputOptions, OutputState, Shaper, StdoutHealth};
 use super::progress::Progress;
 
 /// Counts of finished jobs (runs, in `--repeat` mode).
@@ -54,11 +62,17 @@ pub struct JobLabel<'a> {
     pub slot: usize,
     /// The command as it ran.
     pub command: &'a [u8],
+    /// The input record it came from: the argument, with a template; the command
+    /// itself otherwise (what `--tag` prints).
+    pub record: &'a [u8],
 }
 
 /// Turns job results into output; shared by all workers.
 pub struct Reporter {
-    output: Mutex<()>,
+    output: Mutex<OutputState>,
+    /// Signalled when `--keep-order` releases held jobs (see [`Reporter::wait_for_room`]).
+    room: Condvar,
+    shaper: Shaper,
     progress: Progress,
     quiet: bool,
     color: bool,
@@ -75,7 +89,9 @@ impl Reporter {
     /// A reporter writing through `progress`.
     pub fn new(progress: Progress, quiet: bool, color: bool, events: Sender<Event>) -> Reporter {
         Reporter {
-            output: Mutex::new(()),
+            output: Mutex::new(OutputState::default()),
+            room: Condvar::new(),
+            shaper: Shaper::default(),
             progress,
             quiet,
             color,
@@ -93,6 +109,84 @@ impl Reporter {
     pub fn with_max_attempts(mut self, attempts: u32) -> Reporter {
         self.max_attempts = attempts.max(1);
         self
+    }
+
+    /// The same reporter, shaping output as `options` say (`--keep-order` keeps
+    /// spare capture files in `tmpdir`).
+    pub fn with_output(mut self, options: OutputOptions, tmpdir: PathBuf) -> Reporter {
+        let (shaper, state) = Shaper::new(options, tmpdir);
+        self.shaper = shaper;
+        self.output = Mutex::new(state);
+        self
+    }
+
+    /// How output is shaped.
+    pub fn shaper(&self) -> &Shaper {
+        &self.shaper
+    }
+
+    fn lock_output(&self) -> MutexGuard<'_, OutputState> {
+        self.output.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Job `number` will never be reported (skipped, or cancelled before it ran):
+    /// with `--keep-order`, the jobs after it must not wait for it.
+    pub fn job_skipped(&self, number: u64) {
+        if self.shaper.options().keep_order {
+            let mut state = self.lock_output();
+            let released = self
+                .progress
+                .suspend(|| self.shaper.skip(&mut state, number, self));
+            if released {
+                self.room.notify_all();
+            }
+        }
+    }
+
+    /// The run is over: prints whatever `--keep-order` still holds, in order, and
+    /// lets a waiting feeder go.
+    pub fn flush_held(&self) {
+        if self.shaper.options().keep_order {
+            let mut state = self.lock_output();
+            self.progress
+                .suspend(|| self.shaper.flush(&mut state, self));
+            self.room.notify_all();
+        }
+    }
+
+    /// Blocks the feeder while `--keep-order` holds too many finished jobs (until
+    /// the earliest running one ends, or the run is over). Returns at once
+    /// otherwise.
+    pub fn wait_for_room(&self) {
+        if !self.shaper.options().keep_order {
+            return;
+        }
+        let mut state = self.lock_output();
+        while !self.shaper.has_room(&state) {
+            state = self.room.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// `--line-buffer`: prints whole lines of a running job (or its partial last
+    /// line, at its end) to our stdout or stderr, tagged with `tagger`.
+    pub fn write_lines(&self, stream: Stream, bytes: &[u8], tagger: Option<&mut Tagger>) {
+        if stream == Stream::Stdout && self.stdout_broken() {
+            return;
+        }
+        let _serial = self.lock_output();
+        self.progress.suspend(|| {
+            let written = match stream {
+                Stream::Stdout => write_lines_to(&mut io::stdout().lock(), bytes, tagger),
+                Stream::Stderr => write_lines_to(&mut io::stderr().lock(), bytes, tagger),
+            };
+            match (written, stream) {
+                (Ok(()), _) => {}
+                (Err(err), Stream::Stdout) => self.stdout_failed(&err),
+                (Err(err), Stream::Stderr) => {
+                    log::warn!("cannot write a job's error output: {err}")
+                }
+            }
+        });
     }
 
     /// The progress display.
@@ -121,9 +215,11 @@ impl Reporter {
 
     /// Reports a job that ended (or could not start): prints its output blocks and
     /// its status line. Returns whether the job succeeded. A job that was cancelled
-    /// before it started prints nothing and counts as neither. A failed attempt
-    /// below `--retries` (`job.attempt` < the maximum) is printed but not counted:
-    /// only a job's last attempt counts.
+    /// before it started prints nothing and counts as neither (with `--keep-order`
+    /// its turn is released). A failed attempt below `--retries` (`job.attempt` <
+    /// the maximum) is printed but not counted: only a job's last attempt counts;
+    /// with `--keep-order` or `--json` only its status line is printed (only the
+    /// final attempt takes the job's turn, or gets an object).
     pub fn job_finished(
         &self,
         job: &JobLabel<'_>,
@@ -144,7 +240,10 @@ impl Reporter {
         last_attempt: bool,
     ) -> Option<bool> {
         let (ok, line) = match result {
-            Err(RunError::Cancelled) => return None,
+            Err(RunError::Cancelled) => {
+                self.job_skipped(job.number);
+                return None;
+            }
             Ok(exit) => (exit.success(), self.status_line(job, Ok(exit))),
             Err(err) => (false, self.status_line(job, Err(err))),
         };
@@ -162,7 +261,31 @@ impl Reporter {
             self.killed.fetch_add(1, Ordering::Relaxed);
         }
         let show_status = !(self.quiet && ok);
-        let _serial = self.output.lock().unwrap_or_else(|p| p.into_inner());
+        let shaping = self.shaper.options();
+        if !counted && (shaping.keep_order || shaping.json) {
+            // A failed attempt that will be retried: only the job's final attempt
+            // takes its turn in the --keep-order buffer and gets a --json object.
+            // This one's output is dropped; its status line says it failed.
+            self.message(line.trim_end_matches('\n'));
+            return Some(ok);
+        }
+        if !shaping.is_plain() {
+            let rendered = self.shaper.render(job, result, show_status.then_some(line));
+            let mut state = self.lock_output();
+            let released = self.progress.suspend(|| {
+                self.shaper
+                    .emit(&mut state, job.number, rendered, capture, self)
+            });
+            drop(state);
+            if released {
+                self.room.notify_all();
+            }
+            if counted {
+                self.progress.inc();
+            }
+            return Some(ok);
+        }
+        let _serial = self.lock_output();
         self.progress.suspend(|| {
             if let Some(capture) = capture {
                 self.copy_output(capture);
@@ -266,12 +389,39 @@ impl Reporter {
 
     /// Writes a line to stderr through the progress bar, under the output lock.
     pub fn message(&self, text: &str) {
-        let _serial = self.output.lock().unwrap_or_else(|p| p.into_inner());
+        // One write, newline included: stderr is unbuffered, and a reader (or
+        // a job writing to the same stderr) must never see half a message.
+        let mut line = String::with_capacity(text.len() + 1);
+        line.push_str(text);
+        line.push('\n');
+        let _serial = self.lock_output();
         self.progress.suspend(|| {
             let mut err = io::stderr().lock();
-            let _ = writeln!(err, "{text}");
+            let _ = err.write_all(line.as_bytes());
         });
     }
+}
+
+impl StdoutHealth for Reporter {
+    fn is_broken(&self) -> bool {
+        self.stdout_broken()
+    }
+
+    fn failed(&self, err: &io::Error) {
+        self.stdout_failed(err);
+    }
+}
+
+fn write_lines_to<W: Write>(
+    w: &mut W,
+    bytes: &[u8],
+    tagger: Option<&mut Tagger>,
+) -> io::Result<()> {
+    match tagger {
+        Some(tagger) => tagger.write(w, bytes)?,
+        None => w.write_all(bytes)?,
+    }
+    w.flush()
 }
 
 /// Appends `bytes` as text that stays on one line: invalid UTF-8 is replaced and
@@ -298,6 +448,7 @@ mod tests {
     fn exit(status: ExitStatusKind) -> JobExit {
         JobExit {
             status,
+            started: std::time::SystemTime::UNIX_EPOCH,
             duration: Duration::from_millis(4),
             stdout_len: 0,
             stderr_len: 0,
@@ -312,6 +463,7 @@ mod tests {
             attempt: 1,
             slot: 1,
             command: b"echo hi",
+            record: b"echo hi",
         };
         reporter(false, false).status_line(&job, Ok(&exit(status)))
     }
@@ -346,6 +498,7 @@ mod tests {
             attempt: 1,
             slot: 1,
             command: b"cmd",
+            record: b"cmd",
         };
         let mut timed_out = exit(ExitStatusKind::Signaled { signal: 15 });
         timed_out.timed_out = true;
@@ -374,6 +527,7 @@ mod tests {
             attempt: 1,
             slot: 1,
             command: b"true",
+            record: b"true",
         };
         let line = reporter(false, true).status_line(&job, Ok(&exit(ExitStatusKind::Exited(0))));
         assert_eq!(line, "[1] \x1b[32mok\x1b[0m after 0.004s: true\n");
@@ -395,6 +549,7 @@ mod tests {
             attempt: 1,
             slot: 1,
             command: b"x",
+            record: b"x",
         };
         assert_eq!(
             r.job_finished(&job, &Ok(exit(ExitStatusKind::Exited(0))), None),

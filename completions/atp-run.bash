@@ -23,7 +23,7 @@ _atp__run() {
 
     case "${cmd}" in
         atp__run)
-            opts="-0 -j -q -k -u -v -h -V --null --jobs --min-workers --max-workers --idle-timeout --stack-size --cpu-threshold --memory-reserve --ignore-load --repeat --interval --grace --quiet --keep-order --tag --line-buffer --ungroup --json --no-progress --color --verbose --help --version"
+            opts="-0 -j -q -k -u -v -h -V --null --jobs --min-workers --max-workers --idle-timeout --stack-size --cpu-threshold --memory-reserve --ignore-load --repeat --interval --grace --joblog --resume --resume-failed --retries --timeout --termseq --halt --dry-run --quiet --keep-order --tag --line-buffer --ungroup --json --no-progress --color --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -66,6 +66,26 @@ _atp__run() {
                     return 0
                     ;;
                 --grace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --joblog)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --termseq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --halt)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -12,7 +12,9 @@ use std::time::Duration;
 use clap::{ArgAction, CommandFactory, Parser, ValueEnum};
 
 use crate::run::duration::parse_duration;
+use crate::run::halt::{HaltPolicy, parse_halt_policy};
 use crate::run::size::parse_size;
+use crate::run::termseq::{self, TermSeq, parse_termseq};
 
 /// Examples, at the end of `--help` and in the man page's EXAMPLES section. These
 /// section bodies are indented by two spaces; `--help` adds a heading line to each.
@@ -35,7 +37,11 @@ pub const EXAMPLES: &str = "  Run every line of jobs.txt as a shell command, at 
     ls *.log | atp-run --keep-order --tag -- wc -l {}
 
   One JSON object per job; show the failures with jq:
-    atp-run --json jobs.txt | jq -c 'select(.exit_code != 0)'";
+    atp-run --json jobs.txt | jq -c 'select(.exit_code != 0)'
+
+  Up to 3 attempts of at most 5 minutes per job, logged, output in input
+  order; after an interruption, the same command with --resume finishes:
+    atp-run --retries 3 --timeout 5m --joblog jobs.log -k jobs.txt";
 
 /// Exit statuses, shown in `--help` and the man page.
 pub const EXIT_STATUS: &str = "  0    every job succeeded (or there was no job)
@@ -43,7 +49,11 @@ pub const EXIT_STATUS: &str = "  0    every job succeeded (or there was no job)
   2    usage or input error (reported before any job runs), or reading
        the input failed part way
   130  interrupted by SIGINT (Ctrl-C), SIGTERM or SIGHUP
-  141  standard output was closed by its reader (e.g. `| head -1`)";
+  141  standard output was closed by its reader (e.g. `| head -1`)
+  N    with --halt: a fail=1 or done=1 halt exits with the status of the
+       job that triggered it (its exit code, or 128 + the signal that
+       killed it, as GNU parallel does); a success halt exits with 0;
+       other halts with 1 if a job failed, else 0";
 
 /// Signal handling, for the man page.
 pub const SIGNALS: &str =
@@ -53,7 +63,11 @@ pub const SIGNALS: &str =
   left, prints the summary and exits with 130. A second one kills every job at
   once. When standard output is closed by its reader, atp-run stops the same
   way, quietly, and exits with 141. Nothing atp-run started is left running
-  when it exits.";
+  when it exits.
+
+  SIGUSR1 prints the running jobs (number, how long they have been running,
+  command) on standard error; nothing is stopped. Jobs themselves start with
+  SIGUSR1's default action.";
 
 /// Environment variables, for the man page.
 pub const ENVIRONMENT: &str =
@@ -192,6 +206,91 @@ pub struct Cli {
     )]
     pub grace: Duration,
 
+    /// Log every finished job to FILE in GNU parallel's --joblog format (tab
+    /// separated: Seq, Host, Starttime, JobRuntime, Send, Receive, Exitval, Signal,
+    /// Command), one row written as each job ends. FILE is truncated first; with
+    /// +FILE rows are appended (the header is written only into an empty file).
+    /// A retried job gets one row, for its last attempt.
+    #[arg(
+        long,
+        value_name = "FILE",
+        value_parser = clap::value_parser!(OsString),
+        conflicts_with = "repeat",
+        help_heading = "Job control"
+    )]
+    pub joblog: Option<OsString>,
+
+    /// Skip the jobs whose number (Seq) is already in the --joblog, whatever
+    /// their status, and append to it: rerun the same input after an interruption
+    /// to finish the rest. Reads joblogs written by GNU parallel too.
+    #[arg(long, requires = "joblog", help_heading = "Job control")]
+    pub resume: bool,
+
+    /// Like --resume, but rerun the jobs the --joblog shows as failed (Exitval or
+    /// Signal not 0); skip only the ones that succeeded.
+    #[arg(
+        long,
+        requires = "joblog",
+        conflicts_with = "resume",
+        help_heading = "Job control"
+    )]
+    pub resume_failed: bool,
+
+    /// Run a failing job up to N times in all; each attempt's status line says
+    /// which it was, and only the last attempt counts in the summary, the exit
+    /// status and the --joblog. With --keep-order or --json only the last
+    /// attempt's output is printed (in the job's turn, or as its object).
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = parse_positive,
+        conflicts_with = "repeat",
+        help_heading = "Job control"
+    )]
+    pub retries: Option<usize>,
+
+    /// Give each job at most DURATION (e.g. 30s, 5m, or seconds), then run the
+    /// --termseq termination sequence on its whole process group. A timed-out job
+    /// counts as failed (joblog Exitval -1, as in GNU parallel; --json
+    /// "timed_out":true). Works with every output mode.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Job control")]
+    pub timeout: Option<Duration>,
+
+    /// Termination sequence for --timeout and --halt now, in GNU parallel's
+    /// syntax: signal names and milliseconds to wait for the job's process group
+    /// to go before the next signal.
+    #[arg(
+        long,
+        value_name = "SEQ",
+        value_parser = parse_termseq,
+        default_value = termseq::DEFAULT,
+        help_heading = "Job control"
+    )]
+    pub termseq: TermSeq,
+
+    /// Stop early, as GNU parallel's --halt: WHEN,WHY=N or WHEN,WHY=P%. WHEN is
+    /// soon (start no new job, wait for the running ones) or now (also kill the
+    /// running ones with --termseq); WHY is fail, success or done (any end); N
+    /// jobs, or P% of all jobs (decided once the input has ended). never (the
+    /// default) and GNU's 0, 1, 2, -1, -2 and P% forms work too. See EXIT STATUS.
+    #[arg(
+        long,
+        value_name = "WHEN,WHY=N",
+        value_parser = parse_halt_policy,
+        conflicts_with = "repeat",
+        help_heading = "Job control"
+    )]
+    pub halt: Option<HaltPolicy>,
+
+    /// Print each command as it would run (after template substitution and
+    /// quoting), one per line on standard output, in input order, and run
+    /// nothing. With --resume, the jobs it would skip are left out; with --tag,
+    /// each line is prefixed like a job's output. --keep-order, --line-buffer and
+    /// --ungroup change nothing; --json (which reports finished jobs) and --repeat
+    /// cannot be combined with it.
+    #[arg(long, conflicts_with_all = ["repeat", "json"], help_heading = "Job control")]
+    pub dry_run: bool,
+
     /// Print status lines only for jobs that did not succeed (and the summary only
     /// when something failed).
     #[arg(short, long, help_heading = "Output")]
@@ -241,7 +340,8 @@ pub struct Cli {
     /// Print one JSON object per finished job on standard output, one per line
     /// (NDJSON), instead of its output and status line: seq, run, command, start
     /// (Unix time, seconds), duration (seconds), exit_code (null if killed),
-    /// signal (name or null), attempt, slot, error (why it could not run, or
+    /// signal (name or null), timed_out (its --timeout ran out), attempt (the
+    /// one that counted, with --retries), slot, error (why it could not run, or
     /// null), stdout and stderr (the job's whole output). Bytes that are not UTF-8
     /// are replaced by U+FFFD, and then command_lossy, stdout_lossy or
     /// stderr_lossy is true. The summary stays on standard error. Combines with
@@ -308,6 +408,40 @@ mod tests {
         let err = Cli::try_parse_from(["atp-run", "-j", "4", "--max-workers", "8"]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
         assert!(Cli::try_parse_from(["atp-run", "-j", "0"]).is_err());
+    }
+
+    #[test]
+    fn job_control_flags_parse_and_resume_needs_a_joblog() {
+        let cli = Cli::try_parse_from([
+            "atp-run",
+            "--joblog",
+            "+log",
+            "--resume-failed",
+            "--retries",
+            "3",
+            "--timeout",
+            "2s",
+            "--termseq",
+            "INT,100,KILL",
+            "--halt",
+            "now,fail=1",
+            "--dry-run",
+        ])
+        .unwrap();
+        assert_eq!(cli.joblog.as_deref(), Some(std::ffi::OsStr::new("+log")));
+        assert!(cli.resume_failed && cli.dry_run && !cli.resume);
+        assert_eq!(cli.retries, Some(3));
+        assert_eq!(cli.timeout, Some(Duration::from_secs(2)));
+        assert_eq!(cli.termseq.to_string(), "INT,100,KILL,0");
+        assert_eq!(cli.halt.unwrap().0.unwrap().to_string(), "now,fail=1");
+        assert!(Cli::try_parse_from(["atp-run", "--resume"]).is_err());
+        assert!(Cli::try_parse_from(["atp-run", "--resume-failed"]).is_err());
+        assert!(Cli::try_parse_from(["atp-run", "--halt", "later"]).is_err());
+        assert!(Cli::try_parse_from(["atp-run", "--termseq", "NOPE"]).is_err());
+        assert!(Cli::try_parse_from(["atp-run", "--retries", "0"]).is_err());
+        let cli = Cli::try_parse_from(["atp-run"]).unwrap();
+        assert_eq!(cli.termseq, TermSeq::default());
+        assert!(cli.halt.is_none());
     }
 
     #[test]

@@ -16,7 +16,14 @@
 //!   job reported as [`RunError::Cancelled`] — a job racing with cancellation
 //!   is never left running.
 //! - Every spawned leader is reaped here (blocking `Child::wait`) on every
-//!   path, and [`ProcessRegistry::finish`] is called for every registered one.
+//!   path, and [`ProcessRegistry::finish`] is called for every registered one,
+//!   *before* the leader is reaped: the exit is first observed with
+//!   `waitid(WNOWAIT)`, which leaves the zombie (and so the pgid) in place, so
+//!   nothing (the `--timeout` timer included) can signal a reused pgid. A
+//!   `--line-buffer` pump checks for the exit the same way ([`has_exited`]).
+//! - `--timeout` is armed in the one place every output mode goes through
+//!   (`spawn_and_wait`), before the pump runs: the timer thread signals the
+//!   group, which ends the job and so the pump.
 //! - After the leader is reaped, a group that still has live members is moved
 //!   to the registry's lingering set and taints the capture (its files are
 //!   replaced before the next job).
@@ -29,11 +36,14 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
+use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
 
 use super::capture::Capture;
 use super::registry::{ProcessRegistry, group_alive};
+use super::timeout::Timeouts;
 
 /// The shell every job runs under.
 const SHELL: &str = "/bin/sh";
@@ -169,12 +179,15 @@ pub struct JobExit {
     pub stdout_len: u64,
     /// Bytes of stderr captured (the block [`Capture::write_stderr_to`] copies).
     pub stderr_len: u64,
+    /// Its `--timeout` ran out and the termination sequence was started on it
+    /// (it is then a failure, however it exited).
+    pub timed_out: bool,
 }
 
 impl JobExit {
-    /// Whether the job exited with code 0.
+    /// Whether the job exited with code 0 (and did not time out).
     pub fn success(&self) -> bool {
-        self.status.success()
+        self.status.success() && !self.timed_out
     }
 }
 
@@ -227,11 +240,24 @@ pub fn run_job(
     capture: &mut Capture,
     registry: &ProcessRegistry,
 ) -> Result<JobExit, RunError> {
+    run_job_with(command, capture, registry, None)
+}
+
+/// [`run_job`], with the job's `--timeout` armed on `timeouts` while it runs.
+///
+/// # Errors
+/// As [`run_job`].
+pub fn run_job_with(
+    command: &[u8],
+    capture: &mut Capture,
+    registry: &ProcessRegistry,
+    timeouts: Option<&Timeouts>,
+) -> Result<JobExit, RunError> {
     if registry.is_closed() {
         return Err(RunError::Cancelled);
     }
     let (stdout, stderr) = capture.stdio_for_job().map_err(RunError::Capture)?;
-    let ended = match spawn_and_wait(command, stdout, stderr, registry, |_| Ok(())) {
+    let ended = match spawn_and_wait(command, stdout, stderr, registry, timeouts, |_| Ok(())) {
         Ok(ended) => ended,
         Err(err) => {
             if !matches!(err, RunError::Spawn(_)) {
@@ -249,6 +275,7 @@ pub fn run_job(
         duration: ended.duration,
         stdout_len,
         stderr_len,
+        timed_out: ended.timed_out,
     })
 }
 
@@ -264,9 +291,11 @@ pub enum Streams {
 /// Like [`run_job`], but the job's stdout and stderr are not captured in files:
 /// they are pipes (`Streams::Piped`), taken from the child and read by `pump`
 /// while the job runs, or our own (`Streams::Inherited`). `pump` is called once
-/// the group is registered and must return when both pipes reached end of file
-/// or the leader exited (it may reap it with `Child::try_wait`). The lengths in
-/// the returned [`JobExit`] are 0.
+/// the group is registered (and its `--timeout` armed on `timeouts`) and must
+/// return when both pipes reached end of file or the leader exited; it must not
+/// reap the leader (use [`has_exited`], not `Child::try_wait`). A timed-out job
+/// is signalled by the timer thread, which ends the pump too. The lengths in the
+/// returned [`JobExit`] are 0.
 ///
 /// # Errors
 /// As [`run_job`]; an error of `pump` kills the group and is a
@@ -275,6 +304,7 @@ pub fn run_job_streamed(
     command: &[u8],
     streams: Streams,
     registry: &ProcessRegistry,
+    timeouts: Option<&Timeouts>,
     pump: impl FnOnce(&mut Child) -> io::Result<()>,
 ) -> Result<JobExit, RunError> {
     if registry.is_closed() {
@@ -284,13 +314,14 @@ pub fn run_job_streamed(
         Streams::Piped => (Stdio::piped(), Stdio::piped()),
         Streams::Inherited => (Stdio::inherit(), Stdio::inherit()),
     };
-    let ended = spawn_and_wait(command, stdout, stderr, registry, pump)?;
+    let ended = spawn_and_wait(command, stdout, stderr, registry, timeouts, pump)?;
     Ok(JobExit {
         status: ExitStatusKind::from_status(ended.status),
         started: ended.started,
         duration: ended.duration,
         stdout_len: 0,
         stderr_len: 0,
+        timed_out: ended.timed_out,
     })
 }
 
@@ -301,15 +332,19 @@ struct Ended {
     duration: Duration,
     /// Members of the group outlived the leader (they are now "lingering").
     group_alive: bool,
+    /// Its `--timeout` fired.
+    timed_out: bool,
 }
 
-/// Spawns the job's shell with the given output, registers its group, runs
-/// `pump`, reaps the leader and unregisters the group.
+/// Spawns the job's shell with the given output, registers its group, arms its
+/// `--timeout`, runs `pump`, waits for the leader to exit, disarms the timeout,
+/// unregisters the group and only then reaps the leader.
 fn spawn_and_wait(
     command: &[u8],
     stdout: Stdio,
     stderr: Stdio,
     registry: &ProcessRegistry,
+    timeouts: Option<&Timeouts>,
     pump: impl FnOnce(&mut Child) -> io::Result<()>,
 ) -> Result<Ended, RunError> {
     let start = Instant::now();
@@ -334,28 +369,71 @@ fn spawn_and_wait(
         kill_group_and_reap(pid, &mut child);
         return Err(RunError::Cancelled);
     }
-    if let Err(e) = pump(&mut child) {
-        kill_group_and_reap(pid, &mut child);
-        registry.finish(pid, group_alive(pid));
-        return Err(RunError::Capture(e));
+    let timer = timeouts.map(|t| t.arm(pid, start));
+    let pumped = pump(&mut child);
+    if pumped.is_err() {
+        // The group is still registered (its leader unreaped): kill it there.
+        if pid.as_raw() > 1 {
+            let _ = killpg(pid, Signal::SIGKILL);
+        }
     }
-    let status = match child.wait() {
+    // Observe the exit without reaping: the zombie leader keeps the pgid ours
+    // until the registry has forgotten the group.
+    let exited = wait_exited_nowait(pid);
+    let duration = start.elapsed();
+    if let (Some(t), Some(id)) = (timeouts, timer) {
+        t.disarm(id);
+    }
+    let alive = group_alive(pid);
+    let timed_out = registry.finish(pid, alive);
+    let status = match exited.and_then(|()| child.wait()) {
         Ok(status) => status,
         Err(e) => {
             kill_group_and_reap(pid, &mut child);
-            registry.finish(pid, group_alive(pid));
             return Err(RunError::Wait(e));
         }
     };
-    let duration = start.elapsed();
-    let alive = group_alive(pid);
-    registry.finish(pid, alive);
+    if let Err(e) = pumped {
+        return Err(RunError::Capture(e));
+    }
     Ok(Ended {
         status,
         started,
         duration,
         group_alive: alive,
+        timed_out,
     })
+}
+
+/// Whether `child` has exited, without reaping it (`WNOHANG | WNOWAIT`): its
+/// pgid stays ours until the executor has unregistered it.
+///
+/// # Errors
+/// `waitid` failing (other than being interrupted).
+pub fn has_exited(child: &Child) -> io::Result<bool> {
+    let pid = i32::try_from(child.id())
+        .map(Pid::from_raw)
+        .map_err(|_| io::Error::other("child pid out of range"))?;
+    loop {
+        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT | WaitPidFlag::WNOHANG;
+        match waitid(Id::Pid(pid), flags) {
+            Ok(WaitStatus::StillAlive) => return Ok(false),
+            Ok(_) => return Ok(true),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(io::Error::from(e)),
+        }
+    }
+}
+
+/// Blocks until child `pid` has exited, leaving it unreaped (`WNOWAIT`).
+fn wait_exited_nowait(pid: Pid) -> io::Result<()> {
+    loop {
+        match waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
+            Ok(_) => return Ok(()),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(io::Error::from(e)),
+        }
+    }
 }
 
 /// SIGKILLs the whole group and reaps its leader (best effort).

@@ -153,6 +153,8 @@ pub struct JobFields<'a> {
     pub exit_code: Option<i32>,
     /// Name of the signal that killed it.
     pub signal: Option<&'a str>,
+    /// Its `--timeout` ran out (it was sent the `--termseq` sequence).
+    pub timed_out: bool,
     /// Attempt number (1-based).
     pub attempt: u32,
     /// Worker slot (1-based).
@@ -181,8 +183,8 @@ pub fn job_head<W: Write + ?Sized>(w: &mut W, f: &JobFields<'_>) -> io::Result<(
     }
     write!(
         w,
-        ",\"attempt\":{},\"slot\":{},\"error\":",
-        f.attempt, f.slot
+        ",\"timed_out\":{},\"attempt\":{},\"slot\":{},\"error\":",
+        f.timed_out, f.attempt, f.slot
     )?;
     match f.error {
         Some(error) => write_str(w, error)?,
@@ -307,6 +309,7 @@ mod tests {
             duration: Some(0.5),
             exit_code: None,
             signal: Some("SIGKILL"),
+            timed_out: true,
             attempt: 1,
             slot: 2,
             error: None,
@@ -320,7 +323,7 @@ mod tests {
             text,
             "{\"seq\":7,\"run\":null,\"command\":\"printf '\\\"\\\\n' \u{fffd}\",\
              \"command_lossy\":true,\"start\":1700000000.25,\"duration\":0.5,\
-             \"exit_code\":null,\"signal\":\"SIGKILL\",\"attempt\":1,\"slot\":2,\
+             \"exit_code\":null,\"signal\":\"SIGKILL\",\"timed_out\":true,\"attempt\":1,\"slot\":2,\
              \"error\":null,\"stdout\":\"o\\\"ut\\n\",\"stdout_lossy\":false,\
              \"stderr\":\"\u{fffd}\",\"stderr_lossy\":true}\n"
         );

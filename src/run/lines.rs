@@ -19,7 +19,9 @@
 //!   exited and what was already in the pipes was read (a background process the
 //!   job left holding a pipe cannot keep the job "running"; what it writes later is
 //!   lost, and it gets SIGPIPE). It wakes at least every [`EXIT_CHECK`] to notice
-//!   that, and otherwise only when there is something to read.
+//!   that, and otherwise only when there is something to read. It never reaps
+//!   the leader (see [`exec::has_exited`]): the executor unregisters the group
+//!   first, so a `--timeout` can never signal a reused pgid.
 
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
@@ -29,6 +31,8 @@ use std::time::Duration;
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+use super::exec;
 
 /// Longest partial line kept while waiting for its newline.
 pub const MAX_PARTIAL: usize = 1 << 20;
@@ -248,7 +252,7 @@ pub fn pump(child: &mut Child, emit: &mut dyn FnMut(Stream, &[u8])) -> io::Resul
         if err_ready {
             err.read_available(&mut buf, 16, emit)?;
         }
-        if !out_ready && !err_ready && child.try_wait()?.is_some() {
+        if !out_ready && !err_ready && exec::has_exited(child)? {
             // The leader is gone but something holds a pipe: read what is
             // already there, then stop.
             out.read_available(&mut buf, 16, emit)?;

@@ -10,6 +10,8 @@
 //! | `report.rs`, `progress.rs` | status lines, grouped output, the progress display |
 //! | `output.rs`, `order.rs`, `lines.rs`, `json.rs` | `--keep-order`, `--tag`, `--line-buffer`, `--ungroup`, `--json` |
 //! | `signals.rs` | SIGINT/SIGTERM/SIGHUP |
+//! | `control.rs`, `joblog.rs`, `halt.rs`, `timeout.rs`, `termseq.rs` | job control: `--joblog`/`--resume`, `--retries`, `--halt`, `--timeout`/`--termseq` |
+//! | `status.rs`, `dryrun.rs` | SIGUSR1's list of running jobs, `--dry-run` |
 //! | `duration.rs`, `size.rs` | `100ms`/`2s`/`1m` durations, `512M` sizes |
 //!
 //! The shape of a run ([`run`]): the calling thread is the *coordinator*. A *feeder*
@@ -24,9 +26,13 @@
 //! shuts the pool down. Nothing started by the run outlives it.
 
 pub mod capture;
+pub mod control;
+pub mod dryrun;
 pub mod duration;
 pub mod exec;
+pub mod halt;
 pub mod input;
+pub mod joblog;
 pub mod json;
 pub mod lines;
 pub mod options;
@@ -37,18 +43,22 @@ pub mod registry;
 pub mod report;
 pub mod signals;
 pub mod size;
+pub mod status;
 pub mod template;
+pub mod termseq;
+pub mod timeout;
 
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::{StopToken, Task, TaskHandle, ThreadPool};
 use capture::Capture;
+use control::JobControl;
 use input::{InputError, Records};
 use options::Options;
 use progress::Progress;
@@ -73,6 +83,8 @@ pub enum Event {
     Interrupt,
     /// Writing to standard output failed (its reader went away).
     StdoutClosed,
+    /// The `--halt` policy was met (see `JobControl::halted`).
+    Halt,
 }
 
 /// How a run ended; `main` maps it to the exit status.
@@ -88,6 +100,8 @@ pub enum Outcome {
     Interrupted,
     /// Stopped because standard output was closed.
     StdoutClosed,
+    /// Stopped by `--halt`, with this exit status.
+    Halted(u8),
 }
 
 impl Outcome {
@@ -99,6 +113,7 @@ impl Outcome {
             Outcome::InputFailed => 2,
             Outcome::Interrupted => 130,
             Outcome::StdoutClosed => 141,
+            Outcome::Halted(code) => code,
         }
     }
 }
@@ -120,6 +135,8 @@ struct JobContext {
     stopping: AtomicBool,
     completion: Completion,
     window: Window,
+    /// `--joblog`, `--resume`, `--retries`, `--timeout`, `--halt`.
+    control: JobControl,
 }
 
 /// Counts finished jobs and tells the coordinator, with one event, when all the
@@ -210,6 +227,28 @@ impl JobContext {
     /// Runs one job (or one run of a watchdog) on the current worker and reports it.
     /// Returns whether it succeeded, or `None` if it was cancelled before it started.
     fn run_job(&self, number: u64, run: Option<u64>, record: &[u8]) -> Option<bool> {
+        // After a `--halt soon`, a job queued before the halt does not start
+        // (and --keep-order must not wait for it).
+        let reported = if run.is_none() && self.stopping.load(Ordering::SeqCst) {
+            self.reporter.job_skipped(number);
+            None
+        } else {
+            self.run_attempts(number, run, record)
+        };
+        if run.is_none() {
+            self.completion.job_done();
+            if self.control.halted().is_some() {
+                // Halting soon: the coordinator checks whether this was the last
+                // running job (the input may never end).
+                let _ = self.completion.events.send(Event::Halt);
+            }
+        }
+        reported
+    }
+
+    /// Runs a job until it succeeds or has had its `--retries` attempts; reports
+    /// each attempt, and hands the final result to job control.
+    fn run_attempts(&self, number: u64, run: Option<u64>, record: &[u8]) -> Option<bool> {
         let rendered;
         let slot = crate::current_worker_slot().unwrap_or(1);
         let command: &[u8] = match &self.template {
@@ -219,41 +258,104 @@ impl JobContext {
             }
             None => record,
         };
-        let label = JobLabel {
-            number,
-            run,
-            attempt: 1,
-            slot,
-            command,
-            record,
+        let attempts = if run.is_some() {
+            1
+        } else {
+            self.control.attempts()
         };
-        if !self.reporter.shaper().options().captures() {
-            let result = output::run_uncaptured(command, &label, &self.registry, &self.reporter);
-            let reported = self.reporter.job_finished(&label, &result, None);
-            if run.is_none() {
-                self.completion.job_done();
+        let mut attempt = 1;
+        loop {
+            let label = JobLabel {
+                number,
+                run,
+                attempt,
+                slot,
+                command,
+                record,
+            };
+            let start = SystemTime::now();
+            let last = || attempt >= attempts || self.stopping.load(Ordering::SeqCst);
+            let (reported, result, last) = if self.reporter.shaper().options().captures() {
+                self.attempt_captured(&label, last)
+            } else {
+                // --line-buffer, --ungroup: no capture file.
+                let result = {
+                    let _running = self.control.running().enter(number, command);
+                    let timeouts = self.control.timeouts();
+                    output::run_uncaptured(
+                        command,
+                        &label,
+                        &self.registry,
+                        timeouts,
+                        &self.reporter,
+                    )
+                };
+                let last = last();
+                let reported = self.reporter.attempt_finished(&label, &result, None, last);
+                (reported, result, last)
+            };
+            if reported == Some(false) && !last {
+                attempt += 1;
+                continue;
+            }
+            if reported.is_some() {
+                let stopping = self.registry.is_closed();
+                if let Some(halt) = self
+                    .control
+                    .job_ended(number, start, command, &result, stopping)
+                {
+                    self.halt(halt);
+                }
             }
             return reported;
         }
-        let reported = CAPTURE.with(|cell| {
+    }
+
+    /// Runs one attempt of a job with its output captured in this worker's
+    /// capture files, and reports it; `last` says whether it is the job's last
+    /// attempt. Returns what the reporter said, the result, and `last`.
+    fn attempt_captured(
+        &self,
+        label: &JobLabel<'_>,
+        last: impl FnOnce() -> bool,
+    ) -> (Option<bool>, Result<exec::JobExit, exec::RunError>, bool) {
+        let (number, command) = (label.number, label.command);
+        CAPTURE.with(|cell| {
             let mut cell = cell.borrow_mut();
             if cell.is_none() {
                 match Capture::new(&self.tmpdir) {
                     Ok(capture) => *cell = Some(capture),
                     Err(err) => {
-                        let err = exec::RunError::Capture(err);
-                        return self.reporter.job_finished(&label, &Err(err), None);
+                        let result = Err(exec::RunError::Capture(err));
+                        let reported = self.reporter.attempt_finished(label, &result, None, true);
+                        return (reported, result, true);
                     }
                 }
             }
             let capture = cell.as_mut().expect("created above");
-            let result = exec::run_job(command, capture, &self.registry);
-            self.reporter.job_finished(&label, &result, Some(capture))
-        });
-        if run.is_none() {
-            self.completion.job_done();
+            let result = {
+                let _running = self.control.running().enter(number, command);
+                let timeouts = self.control.timeouts();
+                exec::run_job_with(command, capture, &self.registry, timeouts)
+            };
+            let last = last();
+            let reported = self
+                .reporter
+                .attempt_finished(label, &result, Some(capture), last);
+            (reported, result, last)
+        })
+    }
+
+    /// The `--halt` policy was met: start no more jobs, say so, tell the
+    /// coordinator (which kills the running jobs for `now`).
+    fn halt(&self, halt: halt::Halt) {
+        self.stopping.store(true, Ordering::SeqCst);
+        if let Some(spec) = self.control.halt_spec() {
+            let running = self.registry.running_count();
+            self.reporter
+                .message(&control::halt_message(spec, halt, running));
         }
-        reported
+        let _ = self.completion.events.send(Event::Halt);
     }
 }
 
@@ -263,6 +365,13 @@ impl JobContext {
 pub fn run(options: Options, install_signal_handlers: bool) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let inputs = input::open_sources(&options.inputs)?;
+    if options.control.dry_run {
+        let skip = control::skip_set(&options.control)?;
+        let records = inputs.records(options.separator);
+        let template = options.template.as_ref();
+        let tag = options.output.tag;
+        return Ok(dryrun::print(records, template, tag, |n| skip.contains(&n)));
+    }
     // Job output is buffered in temporary files: find out now, not at every job,
     // if that cannot work.
     Capture::new(&options.tmpdir)
@@ -285,6 +394,7 @@ pub fn run(options: Options, install_signal_handlers: bool) -> anyhow::Result<Ou
             .map_err(|e| anyhow::anyhow!("cannot start the worker pool: {e}"))?,
     );
     let registry = Arc::new(ProcessRegistry::new());
+    let control = JobControl::new(&options.control, &registry)?;
     let (events, inbox) = crossbeam_channel::unbounded();
     if install_signal_handlers {
         signals::install(events.clone(), Arc::clone(&registry))
@@ -296,8 +406,13 @@ pub fn run(options: Options, install_signal_handlers: bool) -> anyhow::Result<Ou
         options.color,
         events.clone(),
     )
+    .with_max_attempts(options.control.attempts)
     .with_output(options.output, options.tmpdir.clone());
     let reporter = Arc::new(reporter);
+    if install_signal_handlers {
+        status::spawn_listener(Arc::clone(control.running()), Arc::clone(&reporter))
+            .map_err(|e| anyhow::anyhow!("cannot start the SIGUSR1 listener thread: {e}"))?;
+    }
     let (stats_pool, tally) = (Arc::clone(&pool), Arc::downgrade(&reporter));
     reporter.progress().start_ticker(move || {
         let failed = tally.upgrade().map_or(0, |r| r.tally().failed);
@@ -316,6 +431,7 @@ pub fn run(options: Options, install_signal_handlers: bool) -> anyhow::Result<Ou
             events: events.clone(),
         },
         window: Window::new(in_flight_limit(options.pool.max_workers())),
+        control,
     });
     let watchdogs = Arc::new(Mutex::new(Vec::new()));
     let records = inputs.records(options.separator);
@@ -332,7 +448,14 @@ pub fn run(options: Options, install_signal_handlers: bool) -> anyhow::Result<Ou
         .spawn(move || feeder.run(records))
         .map_err(|e| anyhow::anyhow!("cannot start the input reader thread: {e}"))?;
 
-    let stop = coordinate(&inbox, &reporter, options.repeat);
+    let stop = coordinate(&inbox, &context, options.repeat);
+    let skipped = context.control.skipped();
+    if skipped > 0 && !reporter.is_quiet() {
+        reporter.message(&format!(
+            "atp-run: skipped {} already in the joblog",
+            plural(skipped, "job")
+        ));
+    }
     let outcome = match stop {
         Stop::Finished { input_error } => {
             pool.shutdown();
@@ -342,6 +465,8 @@ pub fn run(options: Options, install_signal_handlers: bool) -> anyhow::Result<Ou
                 log::error!("{err}");
                 reporter.message(&format!("atp-run: {err}"));
                 Outcome::InputFailed
+            } else if let Some(halt) = context.control.halted() {
+                Outcome::Halted(halt.exit_code)
             } else if reporter.tally().failed > 0 {
                 Outcome::JobsFailed
             } else {
@@ -366,23 +491,42 @@ pub fn run(options: Options, install_signal_handlers: bool) -> anyhow::Result<Ou
                 Outcome::StdoutClosed
             }
         }
+        Stop::Halted => {
+            // --halt now: like an interrupt, with the --termseq sequence.
+            context.stopping.store(true, Ordering::SeqCst);
+            registry.close();
+            let report = registry.terminate_all_seq(&options.control.termseq);
+            log::debug!("halt termination: {report:?}");
+            pool.shutdown_now();
+            terminate_leftovers(&registry, options.grace);
+            finish(&reporter, &pool, &watchdogs, started, None);
+            let code = context.control.halted().map_or(1, |h| h.exit_code);
+            Outcome::Halted(code)
+        }
     };
     Ok(outcome)
 }
 
 #[derive(Debug)]
 enum Stop {
-    Finished { input_error: Option<InputError> },
+    Finished {
+        input_error: Option<InputError>,
+    },
     Interrupted,
     StdoutClosed,
+    /// `--halt now`.
+    Halted,
 }
 
 /// Waits for every job to be done (never, with `--repeat`), a signal, or a closed
-/// stdout.
-fn coordinate(inbox: &Receiver<Event>, reporter: &Reporter, repeat: bool) -> Stop {
+/// stdout. After a `--halt soon`, every job handed to the pool being done is
+/// enough (the input may never end); a `--halt now` stops at once.
+fn coordinate(inbox: &Receiver<Event>, context: &JobContext, repeat: bool) -> Stop {
+    let reporter = &context.reporter;
     let mut all_done = false;
     let mut input_ended = false;
     let mut input_error = None;
+    let mut halting = false;
     loop {
         let Ok(event) = inbox.recv() else {
             // Every sender is gone: nothing more can happen.
@@ -396,11 +540,24 @@ fn coordinate(inbox: &Receiver<Event>, reporter: &Reporter, repeat: bool) -> Sto
                 if !repeat {
                     reporter.progress().set_total(jobs);
                 }
+                if let Some(halt) = context.control.input_ended(jobs) {
+                    context.halt(halt);
+                }
             }
             Event::Interrupt => return Stop::Interrupted,
             Event::StdoutClosed => return Stop::StdoutClosed,
+            Event::Halt => match context.control.halted() {
+                Some(h) if h.when == halt::When::Now => return Stop::Halted,
+                _ => halting = true,
+            },
         }
         if !repeat && input_ended && all_done {
+            return Stop::Finished { input_error };
+        }
+        if halting
+            && context.completion.done.load(Ordering::SeqCst)
+                >= context.control.submitted().load(Ordering::SeqCst)
+        {
             return Stop::Finished { input_error };
         }
     }
@@ -512,6 +669,21 @@ impl Feeder {
                 }
             };
             jobs += 1;
+            if self.context.control.skips(jobs) {
+                // --resume: the job keeps its number, and counts as done;
+                // --keep-order must not wait for it.
+                self.context
+                    .control
+                    .submitted()
+                    .fetch_add(1, Ordering::SeqCst);
+                self.context.reporter.job_skipped(jobs);
+                self.context.completion.job_done();
+                continue;
+            }
+            self.context
+                .control
+                .submitted()
+                .fetch_add(1, Ordering::SeqCst);
             let submitted = if self.repeat {
                 self.submit_watchdog(jobs, record)
             } else {
@@ -526,6 +698,10 @@ impl Feeder {
                     .is_ok()
             };
             if !submitted {
+                self.context
+                    .control
+                    .submitted()
+                    .fetch_sub(1, Ordering::SeqCst);
                 jobs -= 1;
                 break;
             }

@@ -12,9 +12,12 @@ use std::time::Duration;
 use crate::cli::{Cli, ColorChoice};
 use crate::{BuildError, Builder, Config};
 
+use super::halt::HaltSpec;
 use super::input::Separator;
+use super::joblog::{JoblogTarget, Resume};
 use super::output::{Mode, OutputOptions};
 use super::template::Template;
+use super::termseq::TermSeq;
 
 /// Settings of one run.
 #[derive(Debug)]
@@ -43,6 +46,28 @@ pub struct Options {
     pub tmpdir: PathBuf,
     /// `--keep-order`, `--tag`, `--line-buffer`, `--ungroup`, `--json`.
     pub output: OutputOptions,
+    /// Job control: `--joblog`, `--resume`, `--retries`, `--timeout`, `--halt`,
+    /// `--dry-run`.
+    pub control: ControlOptions,
+}
+
+/// The job-control settings (see `control.rs`).
+#[derive(Debug, Clone)]
+pub struct ControlOptions {
+    /// `--joblog [+]FILE`.
+    pub joblog: Option<JoblogTarget>,
+    /// `--resume` or `--resume-failed`.
+    pub resume: Option<Resume>,
+    /// Attempts per job (`--retries`, at least 1).
+    pub attempts: u32,
+    /// `--timeout`.
+    pub timeout: Option<Duration>,
+    /// `--termseq`.
+    pub termseq: TermSeq,
+    /// `--halt` (None: never).
+    pub halt: Option<HaltSpec>,
+    /// `--dry-run`.
+    pub dry_run: bool,
 }
 
 /// An argument that cannot work, found before anything runs.
@@ -95,6 +120,26 @@ impl Options {
             .map_err(|err| UsageError(pool_error(&err)))?;
         let stderr_is_terminal = std::io::stderr().is_terminal();
         let output = output_options(&cli);
+        if cli.timeout == Some(Duration::ZERO) {
+            return Err(UsageError("--timeout must be more than 0".to_owned()));
+        }
+        let control = ControlOptions {
+            joblog: cli.joblog.map(JoblogTarget::parse),
+            resume: if cli.resume {
+                Some(Resume::Any)
+            } else if cli.resume_failed {
+                Some(Resume::Succeeded)
+            } else {
+                None
+            },
+            attempts: cli
+                .retries
+                .map_or(1, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+            timeout: cli.timeout,
+            termseq: cli.termseq,
+            halt: cli.halt.and_then(|h| h.0),
+            dry_run: cli.dry_run,
+        };
         Ok(Options {
             inputs: cli.files,
             separator: if cli.null {
@@ -111,6 +156,7 @@ impl Options {
             progress: !cli.no_progress && stderr_is_terminal && output.mode != Mode::Ungrouped,
             color: use_color(cli.color, stderr_is_terminal, std::env::var_os("NO_COLOR")),
             tmpdir: std::env::temp_dir(),
+            control,
             output,
         })
     }
@@ -193,6 +239,22 @@ mod tests {
     fn an_empty_template_is_an_error() {
         let err = options(&["--", " "]).unwrap_err();
         assert!(err.to_string().contains("empty"), "{err}");
+    }
+
+    #[test]
+    fn job_control_settings() {
+        let o = options(&["--joblog", "+j", "--resume", "--retries", "2"]).unwrap();
+        let c = o.control;
+        assert_eq!(
+            c.joblog.map(|j| (j.path, j.append)),
+            Some(("j".into(), true))
+        );
+        assert_eq!((c.resume, c.attempts), (Some(Resume::Any), 2));
+        assert!(c.halt.is_none() && !c.dry_run && c.timeout.is_none());
+        let o = options(&["--halt", "never"]).unwrap();
+        assert!(o.control.halt.is_none());
+        let err = options(&["--timeout", "0"]).unwrap_err();
+        assert_eq!(err.to_string(), "--timeout must be more than 0");
     }
 
     #[test]

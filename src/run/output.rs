@@ -19,6 +19,11 @@
 //!   [`KEEP_ORDER_AHEAD`] are held ([`Shaper::has_room`]). At the end of a run
 //!   whatever is held is flushed in order, past the gaps of cancelled jobs.
 //!   The status line travels with its block (status lines follow output order).
+//! - A job takes its `--keep-order` turn exactly once: with `--retries` only its
+//!   final attempt reaches [`Shaper::emit`] (a retried attempt prints just its
+//!   status line, see `Reporter::attempt_finished`), and a job never reported —
+//!   skipped by `--resume`, not started after a `--halt`, cancelled — is passed
+//!   over with [`Shaper::skip`], so later jobs are not held until the end.
 //! - `--json`: one object per job, written to stdout as one line, with the job's
 //!   output encoded while being copied from the capture files (see `json.rs`);
 //!   nothing else goes to stdout.
@@ -34,6 +39,7 @@ use super::lines::{self, Stream, Tagger};
 use super::order::Reorder;
 use super::registry::ProcessRegistry;
 use super::report::{JobLabel, Reporter};
+use super::timeout::Timeouts;
 
 /// Most jobs held by `--keep-order` (finished, waiting for an earlier job) before
 /// the feeder stops starting new ones. Each holds two open files.
@@ -283,6 +289,7 @@ fn json_fields<'a>(
         duration: None,
         exit_code: None,
         signal: None,
+        timed_out: false,
         attempt: job.attempt,
         slot: job.slot,
         error: None,
@@ -295,6 +302,7 @@ fn json_fields<'a>(
                 .ok()
                 .map(|d| d.as_secs_f64());
             fields.duration = Some(exit.duration.as_secs_f64());
+            fields.timed_out = exit.timed_out;
             match exit.status {
                 ExitStatusKind::Exited(code) => fields.exit_code = Some(code),
                 ExitStatusKind::Signaled { signal } => fields.signal = Some(signal_name(signal)),
@@ -386,21 +394,23 @@ fn copy_tagged<R: Read, W: Write>(tag: &[u8], block: io::Result<R>, w: &mut W) -
 /// Runs a job whose output is not captured (`--line-buffer`, `--ungroup`): with
 /// line buffering, whole lines are printed through `reporter` as they come
 /// (tagged with `--tag`), and each stream's partial last line when it ends.
+/// The job's `--timeout` is armed on `timeouts`.
 pub fn run_uncaptured(
     command: &[u8],
     job: &JobLabel<'_>,
     registry: &ProcessRegistry,
+    timeouts: Option<&Timeouts>,
     reporter: &Reporter,
 ) -> Result<JobExit, RunError> {
     let options = reporter.shaper().options();
     if options.mode == Mode::Ungrouped {
-        return exec::run_job_streamed(command, Streams::Inherited, registry, |_| Ok(()));
+        return exec::run_job_streamed(command, Streams::Inherited, registry, timeouts, |_| Ok(()));
     }
     let mut taggers = options.tag.then(|| {
         let tag = tag_of(job);
         (Tagger::new(tag.clone()), Tagger::new(tag))
     });
-    exec::run_job_streamed(command, Streams::Piped, registry, |child| {
+    exec::run_job_streamed(command, Streams::Piped, registry, timeouts, |child| {
         lines::pump(child, &mut |stream, bytes| {
             let tagger = taggers.as_mut().map(|(out, err)| match stream {
                 Stream::Stdout => out,

@@ -1,7 +1,7 @@
 //! Registry of the process groups of running jobs, for signalling and shutdown.
 //!
 //! Owns: the set of running jobs' process groups (pgid == leader pid, start
-//! time), the set of "lingering" groups (members outlived their reaped
+//! time, whether its `--timeout` fired), the set of "lingering" groups (members outlived their reaped
 //! leader), the closed flag and the kill-now flag.
 //!
 //! Invariants:
@@ -13,6 +13,10 @@
 //!   and the sets share one mutex, so a group is either seen by a later
 //!   `signal_all`/`terminate_all` or refused (and killed by its spawner) —
 //!   never missed. Spawning itself happens outside the lock.
+//! - A running group is signalled only under the registry lock and only while
+//!   it is in the running set; the executor removes it ([`ProcessRegistry::finish`])
+//!   *before* it reaps the leader (it waits with `WNOWAIT` first), so the pgid of a
+//!   running group cannot have been reused by someone else's processes.
 //! - Signals are only ever sent to groups > 1 (never to our own group via
 //!   pgid 0, never to init); `ESRCH` is ignored.
 //! - A group is "alive" if it has a member that is not a zombie (see
@@ -28,6 +32,8 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+
+use super::termseq::TermSeq;
 
 /// Poll interval while waiting for terminated groups to disappear.
 const POLL_INTERVAL: Duration = Duration::from_millis(10);
@@ -66,11 +72,19 @@ impl fmt::Display for RegistryClosed {
 
 impl std::error::Error for RegistryClosed {}
 
+/// A running job's entry.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    started: Instant,
+    /// Its `--timeout` fired: it was sent (part of) the termination sequence.
+    timed_out: bool,
+}
+
 #[derive(Debug, Default)]
 struct State {
     closed: bool,
     kill_now: bool,
-    running: HashMap<Pid, Instant>,
+    running: HashMap<Pid, Entry>,
     /// Lingering pgid -> insertion generation (guards pruning against pid reuse).
     lingering: HashMap<Pid, u64>,
     generation: u64,
@@ -117,27 +131,56 @@ impl ProcessRegistry {
         }
         // The pid is in use again, so any lingering group of that id is gone.
         st.lingering.remove(&pid);
-        st.running.insert(pid, started);
+        st.running.insert(
+            pid,
+            Entry {
+                started,
+                timed_out: false,
+            },
+        );
         Ok(())
     }
 
     /// Records that the leader `pid` was reaped. If `group_still_alive`, the
     /// group moves to the lingering set, to be cleaned up by
     /// [`terminate_all`](Self::terminate_all)/[`signal_all`](Self::signal_all).
-    pub fn finish(&self, pid: Pid, group_still_alive: bool) {
-        let had_lingering = {
+    /// Returns whether the job's timeout fired (see [`signal_timed_out`](Self::signal_timed_out)).
+    /// Call it before reaping the leader, so the group is never signalled after.
+    pub fn finish(&self, pid: Pid, group_still_alive: bool) -> bool {
+        let (had_lingering, timed_out) = {
             let mut st = self.lock();
-            st.running.remove(&pid);
+            let timed_out = st.running.remove(&pid).is_some_and(|e| e.timed_out);
             if group_still_alive {
                 st.generation = st.generation.wrapping_add(1);
                 let generation = st.generation;
                 st.lingering.insert(pid, generation);
             }
-            group_still_alive && st.lingering.len() > 1
+            (group_still_alive && st.lingering.len() > 1, timed_out)
         };
         if had_lingering {
             // Rare path: keep the lingering set from growing with dead groups.
             self.prune_lingering();
+        }
+        timed_out
+    }
+
+    /// Sends `sig` (then SIGCONT, unless it is SIGKILL, so a stopped job sees
+    /// it) to the group of the job started at `started` with leader `pid`, if that
+    /// job is still running, and marks it as timed out. Returns whether it was
+    /// still running. Used by the `--timeout` timer, which may fire late: a job
+    /// that has finished (or a later job that got the same pid) is left alone.
+    pub fn signal_timed_out(&self, pid: Pid, started: Instant, sig: Signal) -> bool {
+        let mut st = self.lock();
+        match st.running.get_mut(&pid) {
+            Some(entry) if entry.started == started => {
+                entry.timed_out = true;
+                send(pid, sig);
+                if sig != Signal::SIGKILL {
+                    send(pid, Signal::SIGCONT);
+                }
+                true
+            }
+            _ => false,
         }
     }
 
@@ -169,34 +212,76 @@ impl ProcessRegistry {
     ///
     /// Blocks the calling thread for at most about `grace`.
     pub fn terminate_all(&self, grace: Duration) -> TerminationReport {
+        self.terminate_all_with(&[(Signal::SIGTERM, grace), (Signal::SIGKILL, Duration::ZERO)])
+    }
+
+    /// Like [`terminate_all`](Self::terminate_all), with a `--termseq` sequence:
+    /// each step's signal goes to the groups still alive, then up to its wait
+    /// for them to go. `killed` counts the groups still alive before the last
+    /// step. [`kill_now`](Self::kill_now) cuts every wait short.
+    pub fn terminate_all_seq(&self, seq: &TermSeq) -> TerminationReport {
+        let steps: Vec<(Signal, Duration)> =
+            seq.steps().iter().map(|s| (s.signal, s.wait)).collect();
+        self.terminate_all_with(&steps)
+    }
+
+    fn terminate_all_with(&self, steps: &[(Signal, Duration)]) -> TerminationReport {
         let targets = {
             let mut st = self.lock();
             st.closed = true;
             st.all_groups()
         };
-        for &p in &targets {
-            send(p, Signal::SIGTERM);
-            send(p, Signal::SIGCONT);
-        }
         let mut report = TerminationReport {
             groups: targets.len(),
             ..TerminationReport::default()
         };
         let mut remaining = targets;
-        let deadline = Instant::now().checked_add(grace);
-        loop {
-            retain_alive(&mut remaining);
+        let Some((&(last, _), waits)) = steps.split_last() else {
+            return report;
+        };
+        for &(sig, wait) in waits {
             if remaining.is_empty() {
                 break;
             }
-            let st = self.lock();
-            if st.kill_now {
+            for &p in &remaining {
+                send(p, sig);
+                if sig != Signal::SIGKILL {
+                    send(p, Signal::SIGCONT);
+                }
+            }
+            if self.wait_gone(&mut remaining, wait) {
                 report.interrupted = true;
                 break;
             }
+        }
+        for &p in &remaining {
+            send(p, last);
+            if last != Signal::SIGKILL {
+                send(p, Signal::SIGCONT);
+            }
+        }
+        report.killed = remaining.len();
+        // kill_now may also have ended the wait by killing every group itself.
+        report.interrupted |= self.lock().kill_now;
+        report
+    }
+
+    /// Waits up to `grace` for the groups in `remaining` to disappear, keeping
+    /// only the live ones; returns true if [`kill_now`](Self::kill_now) cut it short.
+    fn wait_gone(&self, remaining: &mut Vec<Pid>, grace: Duration) -> bool {
+        let deadline = Instant::now().checked_add(grace);
+        loop {
+            retain_alive(remaining);
+            if remaining.is_empty() {
+                return false;
+            }
+            let st = self.lock();
+            if st.kill_now {
+                return true;
+            }
             let now = Instant::now();
             let timeout = match deadline {
-                Some(d) if now >= d => break,
+                Some(d) if now >= d => return false,
                 Some(d) => POLL_INTERVAL.min(d - now),
                 None => POLL_INTERVAL,
             };
@@ -205,17 +290,9 @@ impl ProcessRegistry {
                 .wait_timeout(st, timeout)
                 .unwrap_or_else(PoisonError::into_inner);
             if st.kill_now {
-                report.interrupted = true;
-                break;
+                return true;
             }
         }
-        for &p in &remaining {
-            send(p, Signal::SIGKILL);
-        }
-        report.killed = remaining.len();
-        // kill_now may also have ended the wait by killing every group itself.
-        report.interrupted |= self.lock().kill_now;
-        report
     }
 
     /// "Kill now" (e.g. a second Ctrl-C): closes the registry, SIGKILLs every
@@ -272,7 +349,10 @@ impl ProcessRegistry {
             .lock()
             .running
             .iter()
-            .map(|(&pid, &started)| RunningJob { pid, started })
+            .map(|(&pid, entry)| RunningJob {
+                pid,
+                started: entry.started,
+            })
             .collect();
         v.sort_by_key(|j| (j.started, j.pid.as_raw()));
         v

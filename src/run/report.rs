@@ -81,6 +81,8 @@ pub struct Reporter {
     killed: AtomicU64,
     stdout_broken: AtomicBool,
     events: Sender<Event>,
+    /// `--retries`: attempts a job gets; only the last one (or a success) counts.
+    max_attempts: u32,
 }
 
 impl Reporter {
@@ -98,7 +100,15 @@ impl Reporter {
             killed: AtomicU64::new(0),
             stdout_broken: AtomicBool::new(false),
             events,
+            max_attempts: 1,
         }
+    }
+
+    /// With `--retries N`: status lines say `(attempt k of N)`, and a failed
+    /// attempt that will be retried is printed but not counted.
+    pub fn with_max_attempts(mut self, attempts: u32) -> Reporter {
+        self.max_attempts = attempts.max(1);
+        self
     }
 
     /// The same reporter, shaping output as `options` say (`--keep-order` keeps
@@ -205,32 +215,61 @@ impl Reporter {
 
     /// Reports a job that ended (or could not start): prints its output blocks and
     /// its status line. Returns whether the job succeeded. A job that was cancelled
-    /// before it started prints nothing and counts as neither.
+    /// before it started prints nothing and counts as neither (with `--keep-order`
+    /// its turn is released). A failed attempt below `--retries` (`job.attempt` <
+    /// the maximum) is printed but not counted: only a job's last attempt counts;
+    /// with `--keep-order` or `--json` only its status line is printed (only the
+    /// final attempt takes the job's turn, or gets an object).
     pub fn job_finished(
         &self,
         job: &JobLabel<'_>,
         result: &Result<JobExit, RunError>,
         capture: Option<&mut Capture>,
     ) -> Option<bool> {
+        self.attempt_finished(job, result, capture, job.attempt >= self.max_attempts)
+    }
+
+    /// [`job_finished`](Self::job_finished), saying whether this is the job's
+    /// last attempt (it is also when the run is stopping and no retry will come):
+    /// only a success or a last attempt is counted.
+    pub fn attempt_finished(
+        &self,
+        job: &JobLabel<'_>,
+        result: &Result<JobExit, RunError>,
+        capture: Option<&mut Capture>,
+        last_attempt: bool,
+    ) -> Option<bool> {
         let (ok, line) = match result {
             Err(RunError::Cancelled) => {
                 self.job_skipped(job.number);
                 return None;
             }
-            Ok(exit) => (exit.status.success(), self.status_line(job, Ok(exit))),
+            Ok(exit) => (exit.success(), self.status_line(job, Ok(exit))),
             Err(err) => (false, self.status_line(job, Err(err))),
         };
+        let counted = ok || last_attempt;
         let counter = if ok { &self.succeeded } else { &self.failed };
-        counter.fetch_add(1, Ordering::Relaxed);
+        if counted {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
         if let Ok(JobExit {
             status: ExitStatusKind::Signaled { .. },
             ..
         }) = result
+            && counted
         {
             self.killed.fetch_add(1, Ordering::Relaxed);
         }
         let show_status = !(self.quiet && ok);
-        if !self.shaper.options().is_plain() {
+        let shaping = self.shaper.options();
+        if !counted && (shaping.keep_order || shaping.json) {
+            // A failed attempt that will be retried: only the job's final attempt
+            // takes its turn in the --keep-order buffer and gets a --json object.
+            // This one's output is dropped; its status line says it failed.
+            self.message(line.trim_end_matches('\n'));
+            return Some(ok);
+        }
+        if !shaping.is_plain() {
             let rendered = self.shaper.render(job, result, show_status.then_some(line));
             let mut state = self.lock_output();
             let released = self.progress.suspend(|| {
@@ -241,7 +280,9 @@ impl Reporter {
             if released {
                 self.room.notify_all();
             }
-            self.progress.inc();
+            if counted {
+                self.progress.inc();
+            }
             return Some(ok);
         }
         let _serial = self.lock_output();
@@ -255,7 +296,9 @@ impl Reporter {
                 let _ = err.flush();
             }
         });
-        self.progress.inc();
+        if counted {
+            self.progress.inc();
+        }
         Some(ok)
     }
 
@@ -300,6 +343,7 @@ impl Reporter {
             }
         }
         let (what, red, duration) = match result {
+            Ok(exit) if exit.timed_out => ("timed out".to_owned(), true, exit.duration),
             Ok(exit) => match exit.status {
                 ExitStatusKind::Exited(0) => ("ok".to_owned(), false, exit.duration),
                 ExitStatusKind::Exited(127) => (
@@ -319,8 +363,14 @@ impl Reporter {
             Err(err) => (format!("could not run: {err}"), true, Duration::ZERO),
         };
         self.paint(&mut line, &what, red);
-        if result.is_ok() {
+        if let Ok(exit) = result {
             let _ = write!(line, " after {}", format_duration(duration));
+            if exit.timed_out {
+                let _ = write!(line, " ({})", exit.status);
+            }
+        }
+        if self.max_attempts > 1 {
+            let _ = write!(line, " (attempt {} of {})", job.attempt, self.max_attempts);
         }
         line.push_str(": ");
         push_printable(&mut line, job.command);
@@ -339,10 +389,15 @@ impl Reporter {
 
     /// Writes a line to stderr through the progress bar, under the output lock.
     pub fn message(&self, text: &str) {
+        // One write, newline included: stderr is unbuffered, and a reader (or
+        // a job writing to the same stderr) must never see half a message.
+        let mut line = String::with_capacity(text.len() + 1);
+        line.push_str(text);
+        line.push('\n');
         let _serial = self.lock_output();
         self.progress.suspend(|| {
             let mut err = io::stderr().lock();
-            let _ = writeln!(err, "{text}");
+            let _ = err.write_all(line.as_bytes());
         });
     }
 }
@@ -397,6 +452,7 @@ mod tests {
             duration: Duration::from_millis(4),
             stdout_len: 0,
             stderr_len: 0,
+            timed_out: false,
         }
     }
 
@@ -430,6 +486,37 @@ mod tests {
             line(ExitStatusKind::Signaled { signal: 9 }, Some(5)),
             "[3 run 5] killed by SIGKILL after 0.004s: echo hi\n"
         );
+    }
+
+    #[test]
+    fn timeouts_and_attempts_are_said() {
+        let (tx, _rx) = crossbeam_channel::unbounded();
+        let r = Reporter::new(Progress::new(false), false, false, tx).with_max_attempts(3);
+        let job = JobLabel {
+            number: 3,
+            run: None,
+            attempt: 1,
+            slot: 1,
+            command: b"cmd",
+            record: b"cmd",
+        };
+        let mut timed_out = exit(ExitStatusKind::Signaled { signal: 15 });
+        timed_out.timed_out = true;
+        assert_eq!(
+            r.status_line(&job, Ok(&timed_out)),
+            "[3] timed out after 0.004s (killed by SIGTERM) (attempt 1 of 3): cmd\n"
+        );
+        // A retried failure is printed but not counted; the last attempt is.
+        let failed = Ok(exit(ExitStatusKind::Exited(1)));
+        assert_eq!(r.job_finished(&job, &failed, None), Some(false));
+        assert_eq!(r.tally(), Tally::default());
+        let last = JobLabel { attempt: 3, ..job };
+        assert_eq!(r.job_finished(&last, &failed, None), Some(false));
+        assert_eq!(r.tally().failed, 1);
+        // A timed-out job that exited 0 still failed.
+        let mut zero = exit(ExitStatusKind::Exited(0));
+        zero.timed_out = true;
+        assert_eq!(r.attempt_finished(&job, &Ok(zero), None, true), Some(false));
     }
 
     #[test]

@@ -1,0 +1,70 @@
+//! `--dry-run`: print each command as it would run, run nothing.
+//!
+//! Owns: the dry-run loop over the input. Commands are rendered exactly as a
+//! real run renders them (template substitution, shell quoting, the job number
+//! for `{#}`; `{%}` is slot 1), one per line on standard output, in input
+//! order; jobs `--resume` would skip are left out, but keep their numbers. With
+//! `--tag` each line starts with what a job's output lines would (the argument,
+//! with a template, else the command, and a tab). `--json` is refused by the
+//! command line (it describes finished jobs).
+//!
+//! Invariants: no process is started, no joblog is written; reading the input
+//! failing part way is exit status 2, a closed standard output is 141.
+
+use std::io::{self, BufWriter, Write};
+
+use super::Outcome;
+use super::input::Records;
+use super::template::Template;
+
+/// Prints the commands of `records` (`tag`: after their `--tag` prefix);
+/// `skip(number)` says whether a job is skipped.
+pub fn print(
+    records: Records,
+    template: Option<&Template>,
+    tag: bool,
+    skip: impl Fn(u64) -> bool,
+) -> Outcome {
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut number = 0u64;
+    for record in records {
+        let record = match record {
+            Ok(record) => record.bytes,
+            Err(err) => {
+                let _ = out.flush();
+                log::error!("{err}");
+                eprintln!("atp-run: {err}");
+                return Outcome::InputFailed;
+            }
+        };
+        number += 1;
+        if skip(number) {
+            continue;
+        }
+        if tag && write_tag(&mut out, &record).is_err() {
+            return Outcome::StdoutClosed;
+        }
+        let command = match template {
+            Some(t) => t.render(&record, number, 1),
+            None => record,
+        };
+        if write_line(&mut out, &command).is_err() {
+            return Outcome::StdoutClosed;
+        }
+    }
+    match out.flush() {
+        Ok(()) => Outcome::Success,
+        Err(_) => Outcome::StdoutClosed,
+    }
+}
+
+fn write_tag(out: &mut impl Write, record: &[u8]) -> io::Result<()> {
+    out.write_all(record)?;
+    out.write_all(b"\t")
+}
+
+fn write_line(out: &mut impl Write, command: &[u8]) -> io::Result<()> {
+    out.write_all(command)?;
+    out.write_all(b"\n")
+}

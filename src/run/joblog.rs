@@ -1,0 +1,405 @@
+//! The job log (`--joblog`), in GNU parallel's format, and reading one back for
+//! `--resume` and `--resume-failed`.
+//!
+//! Owns: the joblog file, the byte format of its header and rows ([`HEADER`],
+//! [`Row`]), and parsing a joblog (ours or GNU parallel's) into the set of job
+//! numbers to skip ([`read_done`]).
+//!
+//! Invariants:
+//! - The format is GNU parallel's (src/parallel, `Job::print_joblog`), tab
+//!   separated: `Seq Host Starttime JobRuntime Send Receive Exitval Signal
+//!   Command`, Host `:` (local), Starttime epoch seconds `%.3f`, JobRuntime
+//!   truncated to milliseconds and printed `%10.3f`, Send and Receive 0, and
+//!   newlines in the command written as NUL bytes, as GNU does.
+//! - The file is opened with `O_APPEND`; each row is one `write` call, made when
+//!   its job ends, so rows of concurrent jobs never mix and every row written
+//!   survives a `kill -9` of atp-run. A header is written only into an empty file.
+//! - Only final results get a row: a job retried under `--retries` gets one row,
+//!   for its last attempt (GNU's reaper logs only when `should_be_retried` is
+//!   false); a job killed because the run was stopping gets none (GNU's
+//!   `--halt now` kills without logging), so `--resume` runs it again.
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::exec::{ExitStatusKind, JobExit, RunError};
+
+/// The header line, exactly as GNU parallel writes it.
+pub const HEADER: &str =
+    "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n";
+
+/// Where the joblog goes: `--joblog FILE` truncates, `--joblog +FILE` appends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JoblogTarget {
+    /// The file.
+    pub path: PathBuf,
+    /// `+FILE`: keep what is there.
+    pub append: bool,
+}
+
+impl JoblogTarget {
+    /// Parses a `--joblog` value.
+    pub fn parse(value: OsString) -> JoblogTarget {
+        let bytes = value.into_vec();
+        match bytes.strip_prefix(b"+") {
+            Some(rest) if !rest.is_empty() => JoblogTarget {
+                path: PathBuf::from(OsString::from_vec(rest.to_vec())),
+                append: true,
+            },
+            _ => JoblogTarget {
+                path: PathBuf::from(OsString::from_vec(bytes)),
+                append: false,
+            },
+        }
+    }
+}
+
+/// One finished job, as a joblog row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row<'a> {
+    /// The job number.
+    pub seq: u64,
+    /// When it started (wall clock).
+    pub start: SystemTime,
+    /// How long it ran.
+    pub runtime: Duration,
+    /// GNU's Exitval: the exit code, 0 if killed by a signal, -1 if it timed
+    /// out (unless it then exited with a non-zero code).
+    pub exitval: i32,
+    /// The signal that killed it, or 0.
+    pub signal: i32,
+    /// The command as it ran.
+    pub command: &'a [u8],
+}
+
+impl<'a> Row<'a> {
+    /// The row of a job that ended; `None` for a job that was cancelled.
+    ///
+    /// GNU parallel's reaper sets Exitval to `$? >> 8` and Signal to `$? & 127`,
+    /// so a job killed by a signal has Exitval 0; its `--timeout` kill first sets
+    /// Exitval to -1, which a zero exit code does not overwrite
+    /// (`set_exitstatus`). A job that could not be started gets Exitval 255, as
+    /// GNU gives its own failures.
+    pub fn of(
+        seq: u64,
+        start: SystemTime,
+        command: &'a [u8],
+        result: &Result<JobExit, RunError>,
+    ) -> Option<Row<'a>> {
+        let (runtime, exitval, signal) = match result {
+            Err(RunError::Cancelled) => return None,
+            Err(_) => (Duration::ZERO, 255, 0),
+            Ok(exit) => {
+                let timed_out = exit.timed_out;
+                let (code, signal) = match exit.status {
+                    ExitStatusKind::Exited(code) => (code, 0),
+                    ExitStatusKind::Signaled { signal } => (0, signal),
+                };
+                let exitval = if timed_out && code == 0 { -1 } else { code };
+                (exit.duration, exitval, signal)
+            }
+        };
+        Some(Row {
+            seq,
+            start,
+            runtime,
+            exitval,
+            signal,
+            command,
+        })
+    }
+
+    /// The row's bytes, newline included.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let start = self
+            .start
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        // GNU: sprintf("%10.3f", int(runtime * 1000) / 1000) — truncated, not rounded.
+        let ms = self.runtime.as_millis();
+        let runtime = format!("{}.{:03}", ms / 1000, ms % 1000);
+        let mut row = format!(
+            "{}\t:\t{start:.3}\t{runtime:>10}\t0\t0\t{}\t{}\t",
+            self.seq, self.exitval, self.signal
+        )
+        .into_bytes();
+        row.extend(self.command.iter().map(|&b| if b == b'\n' { 0 } else { b }));
+        row.push(b'\n');
+        row
+    }
+}
+
+/// An open joblog, shared by the workers.
+#[derive(Debug)]
+pub struct Joblog {
+    file: Mutex<File>,
+    path: PathBuf,
+}
+
+impl Joblog {
+    /// Opens (creating it if needed) the joblog; truncates it unless `append`;
+    /// writes the header if it is empty.
+    pub fn open(path: &Path, append: bool) -> io::Result<Joblog> {
+        let mut file = OpenOptions::new().append(true).create(true).open(path)?;
+        if !append {
+            file.set_len(0)?;
+        }
+        if file.metadata()?.len() == 0 {
+            file.write_all(HEADER.as_bytes())?;
+        }
+        Ok(Joblog {
+            file: Mutex::new(file),
+            path: path.to_owned(),
+        })
+    }
+
+    /// Appends a row (one write call) now.
+    pub fn write(&self, row: &Row<'_>) {
+        let bytes = row.to_bytes();
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(err) = file.write_all(&bytes).and_then(|()| file.flush()) {
+            log::error!("cannot write to the joblog {}: {err}", self.path.display());
+        }
+    }
+}
+
+/// Which rows of an existing joblog mark a job as done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resume {
+    /// `--resume`: every job with a row, whatever its status.
+    Any,
+    /// `--resume-failed`: jobs with a row showing success (Exitval 0, Signal 0);
+    /// the failed ones run again.
+    Succeeded,
+}
+
+/// Reads a joblog (ours or GNU parallel's) and returns the job numbers to skip.
+/// A missing file means nothing was done yet. Mirrors GNU's reading (src/parallel,
+/// `--resume`): the first line is the header; a row is recognised by its leading
+/// Seq; with `--resume-failed` a row counts only with Exitval and Signal both 0 (a
+/// job that failed, then succeeded when resumed, is done).
+///
+/// # Errors
+/// An I/O error, or an `InvalidData` error naming a line that is not a joblog row.
+pub fn read_done(path: &Path, mode: Resume) -> io::Result<HashSet<u64>> {
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(HashSet::new()),
+        Err(err) => return Err(err),
+    };
+    let mut done = HashSet::new();
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    let mut number = 0usize;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        number += 1;
+        let complete = line.last() == Some(&b'\n');
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        if text.is_empty() || (number == 1 && text.starts_with(b"Seq\t")) {
+            continue;
+        }
+        match parse_row(text) {
+            Some((seq, exitval, signal)) => {
+                if mode == Resume::Any || (exitval == 0 && signal == 0) {
+                    done.insert(seq);
+                }
+            }
+            // A row cut short (the disk filled up, say) can only be the last one.
+            None if !complete => {
+                log::warn!("ignoring an incomplete last line in {}", path.display());
+            }
+            None => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "line {number} is not a joblog row: {}",
+                        String::from_utf8_lossy(text)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// `(Seq, Exitval, Signal)` of a row; `None` if it is not one.
+pub fn parse_row(line: &[u8]) -> Option<(u64, i64, i64)> {
+    let fields: Vec<&[u8]> = line.splitn(9, |&b| b == b'\t').collect();
+    if fields.len() < 8 {
+        return None;
+    }
+    let number = |i: usize| std::str::from_utf8(fields[i]).ok().map(str::trim);
+    let seq = number(0)?.parse().ok()?;
+    let exitval = number(6)?.parse().ok()?;
+    let signal = number(7)?.parse().ok()?;
+    // Starttime and JobRuntime must be numbers too (GNU: `[-0-9.]+`).
+    for i in [2, 3] {
+        number(i)?.parse::<f64>().ok()?;
+    }
+    Some((seq, exitval, signal))
+}
+
+/// The path of a `--joblog` value, for messages.
+pub fn display(path: &Path) -> String {
+    String::from_utf8_lossy(path.as_os_str().as_bytes()).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exit(status: ExitStatusKind, timed_out: bool) -> Result<JobExit, RunError> {
+        Ok(JobExit {
+            status,
+            started: std::time::SystemTime::UNIX_EPOCH,
+            duration: Duration::from_micros(1_234_567),
+            stdout_len: 0,
+            stderr_len: 0,
+            timed_out,
+        })
+    }
+
+    fn row_of(result: &Result<JobExit, RunError>) -> String {
+        let start = UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456);
+        let row = Row::of(7, start, b"echo a\necho b", result).unwrap();
+        String::from_utf8(row.to_bytes()).unwrap()
+    }
+
+    #[test]
+    fn rows_are_byte_for_byte_gnus() {
+        assert_eq!(
+            row_of(&exit(ExitStatusKind::Exited(3), false)),
+            "7\t:\t1700000000.123\t     1.234\t0\t0\t3\t0\techo a\0echo b\n"
+        );
+        let long = Row {
+            seq: 1,
+            start: UNIX_EPOCH,
+            runtime: Duration::from_millis(123_456_789_999),
+            exitval: 0,
+            signal: 0,
+            command: b"x",
+        };
+        assert_eq!(
+            long.to_bytes(),
+            b"1\t:\t0.000\t123456789.999\t0\t0\t0\t0\tx\n"
+        );
+    }
+
+    #[test]
+    fn signals_and_timeouts_follow_gnu() {
+        assert!(
+            row_of(&exit(ExitStatusKind::Signaled { signal: 15 }, false)).contains("\t0\t15\t")
+        );
+        assert!(
+            row_of(&exit(ExitStatusKind::Signaled { signal: 15 }, true)).contains("\t-1\t15\t")
+        );
+        assert!(row_of(&exit(ExitStatusKind::Exited(0), true)).contains("\t-1\t0\t"));
+        assert!(row_of(&exit(ExitStatusKind::Exited(7), true)).contains("\t7\t0\t"));
+        let spawn = Err(RunError::Spawn(io::Error::other("EAGAIN")));
+        assert!(row_of(&spawn).contains("\t     0.000\t0\t0\t255\t0\t"));
+        assert!(Row::of(1, UNIX_EPOCH, b"x", &Err(RunError::Cancelled)).is_none());
+    }
+
+    #[test]
+    fn joblog_values_with_a_plus_append() {
+        assert_eq!(
+            JoblogTarget::parse("+log".into()),
+            JoblogTarget {
+                path: "log".into(),
+                append: true
+            }
+        );
+        assert_eq!(
+            JoblogTarget::parse("log".into()),
+            JoblogTarget {
+                path: "log".into(),
+                append: false
+            }
+        );
+        assert!(!JoblogTarget::parse("+".into()).append);
+    }
+
+    #[test]
+    fn rows_parse_including_gnus_padding_and_negative_exitvals() {
+        assert_eq!(
+            parse_row(b"12\t:\t1700000000.123\t     0.010\t0\t0\t-1\t15\tsleep 5"),
+            Some((12, -1, 15))
+        );
+        assert_eq!(
+            parse_row(b"3\tserver\t1.5\t2.000\t10\t20\t0\t0\techo\ta\ttab"),
+            Some((3, 0, 0))
+        );
+        assert_eq!(parse_row(b"Seq\tHost\tStarttime"), None);
+        assert_eq!(parse_row(b"x\t:\t1\t1\t0\t0\t0\t0\tcmd"), None);
+        assert_eq!(parse_row(b"1 : 1 1 0 0 0 0 cmd"), None);
+    }
+
+    #[test]
+    fn read_done_for_resume_and_resume_failed() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("log");
+        std::fs::write(
+            &path,
+            format!(
+                "{HEADER}1\t:\t1.000\t     0.001\t0\t0\t0\t0\ta\n\
+                 2\t:\t1.000\t     0.001\t0\t0\t1\t0\tb\n\
+                 3\t:\t1.000\t     0.001\t0\t0\t0\t9\tc\n\
+                 2\t:\t2.000\t     0.001\t0\t0\t0\t0\tb\n\
+                 4\t:\t1.000\t     0.001\t0\t0\t-1\t15\td\n\
+                 5\t:\t1.0"
+            ),
+        )?;
+        let mut any: Vec<u64> = read_done(&path, Resume::Any)?.into_iter().collect();
+        any.sort();
+        assert_eq!(any, [1, 2, 3, 4]);
+        let mut ok: Vec<u64> = read_done(&path, Resume::Succeeded)?.into_iter().collect();
+        ok.sort();
+        assert_eq!(ok, [1, 2]);
+        assert!(read_done(&dir.path().join("missing"), Resume::Any)?.is_empty());
+        std::fs::write(
+            &path,
+            format!("{HEADER}not a row\n1\t:\t1\t1\t0\t0\t0\t0\tx\n"),
+        )?;
+        let err = read_done(&path, Resume::Any).unwrap_err();
+        assert!(
+            err.to_string().contains("line 2 is not a joblog row"),
+            "{err}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn open_writes_one_header_and_appends() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("log");
+        let row = Row {
+            seq: 1,
+            start: UNIX_EPOCH,
+            runtime: Duration::ZERO,
+            exitval: 0,
+            signal: 0,
+            command: b"true",
+        };
+        Joblog::open(&path, false)?.write(&row);
+        Joblog::open(&path, true)?.write(&row);
+        let one = "1\t:\t0.000\t     0.000\t0\t0\t0\t0\ttrue\n";
+        assert_eq!(
+            std::fs::read_to_string(&path)?,
+            format!("{HEADER}{one}{one}")
+        );
+        Joblog::open(&path, false)?;
+        assert_eq!(std::fs::read_to_string(&path)?, HEADER);
+        Ok(())
+    }
+}

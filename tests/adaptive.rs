@@ -91,6 +91,33 @@ fn without_load_gates_the_pool_grows_by_its_backlog() {
     assert_eq!(peak_with(builder, 40, Duration::from_secs(60)), 40);
 }
 
+#[test]
+fn tasks_waiting_on_each_other_never_starve_on_a_busy_machine() {
+    let _turn = serial();
+    // The CPU always reads as saturated by others, and no task can finish before
+    // all six have started: only starvation injection lets the pool grow past 2.
+    let busy = LoadReading::new(Some(1.0), Some(0.0), 2.0, Some(20 * GIB), Some(24 * GIB));
+    let pool = ThreadPool::builder()
+        .min_workers(2)
+        .load_probe(Fixed(busy))
+        .build()
+        .unwrap();
+    let barrier = Arc::new(std::sync::Barrier::new(6));
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let barrier = Arc::clone(&barrier);
+            pool.run(Task::new(move || {
+                barrier.wait();
+            }))
+            .unwrap()
+        })
+        .collect();
+    for h in &handles {
+        assert_eq!(h.wait(), atp::TaskOutcome::Succeeded);
+    }
+    assert_eq!(pool.stats().peak_workers, 6);
+}
+
 fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }

@@ -25,6 +25,10 @@
 //!   cheap waiting tasks fan out even on a machine others keep busy. Waiting tasks (sleep, network) use no CPU, so
 //!   the pool fans out; computing tasks fill the CPU, so it holds near the cores;
 //!   memory-hungry ones stop growth before the machine runs short.
+//! - Starvation: while tasks wait and none has finished for a second, one more
+//!   worker a second whatever the CPU reads (as the .NET thread pool injects
+//!   threads), so tasks that wait on each other cannot deadlock the pool on a busy
+//!   machine; memory gates still apply.
 //! - Backing off: when CPU is oversubscribed (utilisation at the threshold, tasks
 //!   waiting for a CPU during at least half the window by the kernel's pressure stall
 //!   information, and more workers busy than there are cores) or memory is short (under half the reserve), the decision is a
@@ -57,6 +61,8 @@ pub(crate) struct Snapshot {
     pub(crate) ceiling: usize,
     /// Time since a task run last finished (as far as the monitor's checks can tell).
     pub(crate) since_progress: Duration,
+    /// Time since the monitor last started or retired workers (or since it started).
+    pub(crate) since_change: Duration,
     /// What is known of the machine's load.
     pub(crate) load: LoadView,
 }
@@ -125,6 +131,7 @@ pub(crate) enum Reason {
     MemoryLow,
     MemoryShort,
     MemoryRamping,
+    Starvation,
 }
 
 impl fmt::Display for Reason {
@@ -145,6 +152,7 @@ impl fmt::Display for Reason {
             Reason::MemoryLow => "tasks are waiting but available memory is at the reserve",
             Reason::MemoryShort => "available memory is under half the reserve",
             Reason::MemoryRamping => "tasks are still taking memory: waiting to see how much",
+            Reason::Starvation => "tasks are waiting and none has finished for a while",
         })
     }
 }
@@ -182,6 +190,28 @@ pub(crate) fn decide(s: &Snapshot) -> Decision {
         return hold(Reason::AtCeiling);
     }
     let wanted = unclaimed.min(room);
+    let decision = gated_growth(s, wanted);
+    // Starvation injection (as the .NET thread pool does): tasks that wait on each
+    // other (a gate opened by a task still queued) make no progress and use no CPU,
+    // and a machine kept busy by others would hold the load gates shut for ever. So
+    // while tasks wait and nothing has finished for a second, one more worker a
+    // second, whatever the CPU says — but never against the memory gates, and
+    // not while our own workers oversubscribe the CPU (that is `back_off`'s case).
+    match decision {
+        Decision::Hold {
+            reason: Reason::CpuBusy | Reason::Settling,
+        } if s.since_progress >= STARVATION && s.since_change >= STARVATION => {
+            grow(1, Reason::Starvation)
+        }
+        other => other,
+    }
+}
+
+/// How long without progress before starvation injection, and its pace.
+const STARVATION: Duration = Duration::from_secs(1);
+
+/// Growth as the load view allows it (see the module docs).
+fn gated_growth(s: &Snapshot, wanted: usize) -> Decision {
     match s.load {
         LoadView::Off => grow(wanted, Reason::Backlog),
         LoadView::Settling => hold(Reason::Settling),
@@ -357,6 +387,7 @@ mod tests {
             min: 2,
             ceiling: 512,
             since_progress: Duration::ZERO,
+            since_change: Duration::ZERO,
             load,
         }
     }
@@ -654,6 +685,48 @@ mod tests {
         // CPU would allow 1 more (0.75 cores spare / 0.3 per worker = 2, slow start 4),
         // memory allows (100 - 64) / 30 = 1.
         assert_eq!(decide(&snap(10, 0, 2, 2, load)), grow(1, SpareCapacity));
+    }
+
+    #[test]
+    fn starving_tasks_get_one_more_worker_a_second_whatever_the_cpu() {
+        let starving = |since: u64, load| Snapshot {
+            since_progress: Duration::from_secs(since),
+            since_change: Duration::from_secs(since),
+            ..snap(50, 0, 4, 4, load)
+        };
+        // The CPU is busy (others) and no cost is known: normally a hold...
+        assert_eq!(
+            decide(&starving(0, fresh(1.0, 0.1, 20 * GIB, None))),
+            hold(CpuBusy)
+        );
+        // ...but after a second with no task finishing, one more worker.
+        assert_eq!(
+            decide(&starving(2, fresh(1.0, 0.1, 20 * GIB, None))),
+            grow(1, Starvation)
+        );
+        assert_eq!(
+            decide(&starving(2, LoadView::Settling)),
+            grow(1, Starvation)
+        );
+        // Never against the memory gate.
+        assert_eq!(
+            decide(&starving(2, fresh(0.1, 0.0, GIB / 2 + 1, None))),
+            hold(MemoryLow)
+        );
+        // Not while our own workers oversubscribe the CPU.
+        let oversubscribed = Snapshot {
+            since_progress: Duration::from_secs(5),
+            since_change: Duration::from_secs(5),
+            ..snap(50, 0, 8, 8, fresh(1.0, 0.9, 20 * GIB, None))
+        };
+        assert!(matches!(decide(&oversubscribed), Decision::Shrink { .. }));
+        // Paced: not again within a second of the last change.
+        let paced = Snapshot {
+            since_progress: Duration::from_secs(5),
+            since_change: Duration::from_millis(300),
+            ..snap(50, 0, 4, 4, fresh(1.0, 0.1, 20 * GIB, None))
+        };
+        assert_eq!(decide(&paced), hold(CpuBusy));
     }
 
     #[test]

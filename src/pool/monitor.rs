@@ -65,7 +65,13 @@ impl Progress {
 }
 
 /// The parts of a snapshot read under the pool's lock.
-fn snapshot(state: &State, min: usize, load: LoadView, progress: &Progress) -> Snapshot {
+fn snapshot(
+    state: &State,
+    min: usize,
+    load: LoadView,
+    progress: &Progress,
+    last_change: Instant,
+) -> Snapshot {
     Snapshot {
         queued: state.queue.len(),
         idle: state.idle.len(),
@@ -76,6 +82,7 @@ fn snapshot(state: &State, min: usize, load: LoadView, progress: &Progress) -> S
         min,
         ceiling: state.ceiling,
         since_progress: progress.at.elapsed(),
+        since_change: last_change.elapsed(),
         load,
     }
 }
@@ -165,6 +172,7 @@ impl Monitor {
             completed: state.completed,
             at: Instant::now(),
         };
+        let mut last_change = Instant::now();
         // Decide first, then wait: tasks submitted before the monitor first took the
         // lock did not kick it (it was not parked yet), so it must look at once.
         let mut first = true;
@@ -196,19 +204,21 @@ impl Monitor {
 
             let load = self.load_view(shared, queued, busy, run_time);
             let mut state_now = shared.lock();
-            let s = snapshot(&state_now, min, load, &progress);
+            let s = snapshot(&state_now, min, load, &progress, last_change);
             match decide(&s) {
                 Decision::Grow { workers, reason } => {
                     state_now.target = None;
                     drop(state_now);
                     log::debug!("growing by {workers}: {reason} ({s:?})");
                     grow(shared, workers);
+                    last_change = Instant::now();
                     self.restart_window(shared);
                 }
                 Decision::Shrink { target, reason } => {
                     state_now.target = Some(target);
                     drop(state_now);
                     log::debug!("backing off to {target} workers: {reason} ({s:?})");
+                    last_change = Instant::now();
                     self.restart_window(shared);
                 }
                 Decision::Hold { reason } => {

@@ -624,3 +624,27 @@ fn a_queued_infinite_task_never_starts_once_shutdown_begins_and_is_counted() {
         "{stats:?}"
     );
 }
+
+#[test]
+fn concurrent_shutdowns_both_return_only_after_every_thread_is_joined() {
+    let pool = ThreadPool::builder()
+        .min_workers(3)
+        .max_workers(6)
+        .thread_name("P-twoshut")
+        .build()
+        .unwrap();
+    for _ in 0..20 {
+        pool.execute(|| std::thread::sleep(Duration::from_millis(5)))
+            .unwrap();
+    }
+    let barrier = Barrier::new(2);
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                barrier.wait();
+                pool.shutdown();
+                assert_eq!(threads_named("P-twoshut"), 0, "returned before the joins");
+            });
+        }
+    });
+}

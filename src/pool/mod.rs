@@ -57,6 +57,9 @@ use task::{Job, Plain, TaskState};
 /// that.
 pub struct ThreadPool {
     shared: Arc<Shared>,
+    /// Held while joining threads, so that a second `shutdown` waits for the first
+    /// to finish joining instead of finding the thread list empty and returning early.
+    joining: std::sync::Mutex<()>,
 }
 
 /// Why a task was not accepted.
@@ -119,7 +122,10 @@ impl ThreadPool {
         panic_capture::install();
         let shared = Arc::new(Shared::new(config));
         let adaptive = shared.has_monitor;
-        let pool = ThreadPool { shared };
+        let pool = ThreadPool {
+            shared,
+            joining: std::sync::Mutex::new(()),
+        };
         for _ in 0..pool.shared.config.min_workers {
             if let Err(err) = worker::start(&pool.shared) {
                 pool.shutdown();
@@ -209,6 +215,10 @@ impl ThreadPool {
 
     /// Joins the monitor first (so no worker starts after), then every worker.
     fn join_all(&self) {
+        let _joining = self
+            .joining
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let me = sync::thread::current().id();
         let take_monitor = |threads: &mut Vec<WorkerThread>| {
             let index = threads.iter().position(|t| t.serial == u64::MAX)?;

@@ -384,8 +384,13 @@ fn spawn_and_wait(
     if let (Some(t), Some(id)) = (timeouts, timer) {
         t.disarm(id);
     }
-    let alive = group_alive(pid);
-    let timed_out = registry.finish(pid, alive);
+    // Forget the running job before reaping it (so the timeout timer can never
+    // signal a reused pgid), but ask whether its group outlived it only after:
+    // while the leader is an unreaped zombie the group always looks alive, and
+    // telling zombies apart takes a scan of /proc — per job, that scan cost more
+    // than the spawn. A group that still has members keeps its pgid, so recording
+    // it as lingering after the reap is safe.
+    let timed_out = registry.finish(pid, false);
     let status = match exited.and_then(|()| child.wait()) {
         Ok(status) => status,
         Err(e) => {
@@ -393,6 +398,10 @@ fn spawn_and_wait(
             return Err(RunError::Wait(e));
         }
     };
+    let alive = group_alive(pid);
+    if alive {
+        registry.finish(pid, true);
+    }
     if let Err(e) = pumped {
         return Err(RunError::Capture(e));
     }

@@ -44,7 +44,7 @@ if [ "$MILLION" = 1 ]; then
 fi
 
 # tool name, then the command (reads the workload on stdin).
-tools=("atp-run" "$ATP_RUN")
+tools=("atp-run" "$ATP_RUN" "atp-run -j$CORES" "$ATP_RUN -j$CORES")
 tools+=("xargs -P$CORES" "xargs -P$CORES -d \\\\n -n1 sh -c")
 if command -v parallel >/dev/null && parallel --version 2>/dev/null | grep -q GNU; then
   tools+=("GNU parallel" "parallel --will-cite")
@@ -78,7 +78,7 @@ for workload in true5000:"5000 x true" sleep100:"100 x sleep 0.2" \
   base=
   for ((t = 0; t < ${#tools[@]}; t += 2)); do
     name=${tools[t]} cmd=${tools[t+1]}
-    if [ "${workload%%:*}" = true1m ] && [ "$name" != atp-run ] && [[ "$name" != xargs* ]]; then
+    if [ "${workload%%:*}" = true1m ] && [[ "$name" != atp-run* ]] && [[ "$name" != xargs* ]]; then
       printf '%-34s %-16s %10s\n' "$label" "$name" "skipped (hours at its per-job cost)"
       continue
     fi

@@ -494,17 +494,10 @@ pub(crate) mod testutil {
     pub fn find(marker: &str) -> Vec<Found> {
         let me = std::process::id().to_string();
         let mut out = Vec::new();
-        let Ok(dir) = fs::read_dir("/proc") else {
+        let Some(pids) = crate::run::registry::proc_pids() else {
             return out;
         };
-        for entry in dir.flatten() {
-            let name = entry.file_name();
-            let Some(pid) = name
-                .to_str()
-                .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
-            else {
-                continue;
-            };
+        for pid in pids {
             if pid == me {
                 continue;
             }

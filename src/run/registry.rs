@@ -401,14 +401,7 @@ fn retain_alive(pgids: &mut Vec<Pid>) {
 /// `/proc` is unreadable.
 fn live_pgrps() -> Option<HashSet<i32>> {
     let mut live = HashSet::new();
-    for entry in fs::read_dir("/proc").ok()?.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
-        else {
-            continue;
-        };
+    for pid in proc_pids()? {
         let Ok(stat) = fs::read(format!("/proc/{pid}/stat")) else {
             continue; // exited meanwhile
         };
@@ -420,6 +413,16 @@ fn live_pgrps() -> Option<HashSet<i32>> {
         }
     }
     Some(live)
+}
+
+/// The process ids listed in `/proc` (as their directory names); `None` if
+/// `/proc` is unreadable.
+pub(crate) fn proc_pids() -> Option<impl Iterator<Item = String>> {
+    let entries = fs::read_dir("/proc").ok()?;
+    Some(entries.flatten().filter_map(|entry| {
+        let name = entry.file_name().into_string().ok()?;
+        name.bytes().all(|b| b.is_ascii_digit()).then_some(name)
+    }))
 }
 
 /// Extracts (state, pgrp) from a `/proc/<pid>/stat` line:

@@ -524,3 +524,24 @@ fn an_unusable_tmpdir_is_an_error_before_anything_runs() {
     assert!(run.stderr.contains("no-such-tmpdir"), "{}", run.stderr);
     assert!(run.stderr.contains("TMPDIR"), "{}", run.stderr);
 }
+
+#[test]
+fn a_low_open_file_limit_caps_the_workers_instead_of_failing_jobs() {
+    let sb = Sandbox::new();
+    let jobs: String = (0..60).map(|_| "sleep 0.3\n").collect();
+    sb.write("jobs", jobs);
+    // 128 open files leave room for 16 workers; growing to 60 would fail jobs with
+    // "Too many open files".
+    let script = format!("ulimit -n 128 && exec '{}' jobs", common::bin().display());
+    let run = Run::from(
+        std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(sb.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap(),
+    );
+    run.assert_code(0);
+    assert!(run.summary().contains("60 succeeded"), "{}", run.stderr);
+}

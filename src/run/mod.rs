@@ -30,6 +30,7 @@ pub mod control;
 pub mod dryrun;
 pub mod duration;
 pub mod exec;
+pub mod fdlimit;
 pub mod halt;
 pub mod input;
 pub mod joblog;
@@ -376,9 +377,21 @@ pub fn run(options: Options, install_signal_handlers: bool) -> anyhow::Result<Ou
     // if that cannot work.
     Capture::new(&options.tmpdir)
         .map_err(|err| anyhow::anyhow!("{err} (set TMPDIR to a writable directory)"))?;
+    let keep_order = options.output.keep_order;
+    let max_workers = match fdlimit::open_file_limit() {
+        Some(limit) if fdlimit::worker_cap(limit, keep_order) < options.pool.max_workers() => {
+            let cap = fdlimit::worker_cap(limit, keep_order);
+            log::info!(
+                "at most {cap} workers: the open-file limit is {limit} (ulimit -n) and each \
+                 worker holds up to 4 files"
+            );
+            cap
+        }
+        _ => options.pool.max_workers(),
+    };
     let pool = ThreadPool::builder()
-        .min_workers(options.pool.min_workers())
-        .max_workers(options.pool.max_workers())
+        .min_workers(options.pool.min_workers().min(max_workers))
+        .max_workers(max_workers)
         .stack_size_kib(options.pool.stack_size_kib())
         .idle_timeout(options.pool.idle_timeout())
         .monitor_interval(options.pool.monitor_interval())
@@ -430,7 +443,13 @@ pub fn run(options: Options, install_signal_handlers: bool) -> anyhow::Result<Ou
             total: AtomicU64::new(u64::MAX),
             events: events.clone(),
         },
-        window: Window::new(in_flight_limit(options.pool.max_workers())),
+        // With --keep-order, finished jobs wait for their turn holding their files:
+        // half the hold budget in flight keeps held jobs within the budget's 1.5x.
+        window: Window::new(if keep_order {
+            output::KEEP_ORDER_AHEAD / 2
+        } else {
+            in_flight_limit(max_workers)
+        }),
         control,
     });
     let watchdogs = Arc::new(Mutex::new(Vec::new()));

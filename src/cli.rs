@@ -47,7 +47,7 @@ pub const EXAMPLES: &str = "  Run every line of jobs.txt as a shell command, at 
 pub const EXIT_STATUS: &str = "  0    every job succeeded (or there was no job)
   1    at least one job failed, was killed, or could not be started
   2    usage or input error (reported before any job runs), or reading
-       the input failed part way
+       the input or writing standard output failed part way
   130  interrupted by SIGINT (Ctrl-C), SIGTERM or SIGHUP
   141  standard output was closed by its reader (e.g. `| head -1`)
   N    with --halt: a fail=1 or done=1 halt exits with the status of the

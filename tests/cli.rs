@@ -545,3 +545,62 @@ fn a_low_open_file_limit_caps_the_workers_instead_of_failing_jobs() {
     run.assert_code(0);
     assert!(run.summary().contains("60 succeeded"), "{}", run.stderr);
 }
+
+#[test]
+fn repeat_with_no_commands_ends_at_once() {
+    let sb = Sandbox::new();
+    let run = sb.run(["--repeat"], "");
+    run.assert_code(0);
+}
+
+#[test]
+fn repeat_reports_an_input_error_and_exits_2() {
+    let sb = Sandbox::new();
+    std::fs::create_dir(sb.join("dir")).unwrap();
+    let run = Run::from(
+        sb.command(["--repeat", "-"])
+            .stdin(File::open(sb.join("dir")).unwrap())
+            .output()
+            .unwrap(),
+    );
+    run.assert_code(2);
+    assert!(run.stderr.contains("Is a directory"), "{}", run.stderr);
+}
+
+#[test]
+fn a_failing_stdout_is_reported_in_one_line_with_status_2() {
+    let sb = Sandbox::new();
+    sb.write("jobs", "echo hi\n");
+    let run = Run::from(
+        sb.command(["jobs"])
+            .stdout(File::create("/dev/full").unwrap())
+            .output()
+            .unwrap(),
+    );
+    run.assert_code(2);
+    assert!(
+        run.stderr
+            .contains("atp-run: cannot write to standard output: No space left on device"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn an_input_read_error_is_reported_once() {
+    let sb = Sandbox::new();
+    std::fs::create_dir(sb.join("dir")).unwrap();
+    let run = Run::from(
+        sb.command(["-"])
+            .stdin(File::open(sb.join("dir")).unwrap())
+            .output()
+            .unwrap(),
+    );
+    run.assert_code(2);
+    assert_eq!(
+        run.stderr.matches("Is a directory").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+}

@@ -33,7 +33,6 @@ pub fn print(
             Ok(record) => record.bytes,
             Err(err) => {
                 let _ = out.flush();
-                log::error!("{err}");
                 eprintln!("atp-run: {err}");
                 return Outcome::InputFailed;
             }

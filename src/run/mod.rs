@@ -82,8 +82,10 @@ pub enum Event {
     },
     /// SIGINT, SIGTERM or SIGHUP.
     Interrupt,
-    /// Writing to standard output failed (its reader went away).
+    /// Writing to standard output failed because its reader went away.
     StdoutClosed,
+    /// Writing to standard output failed otherwise (a full disk, an I/O error).
+    StdoutFailed(String),
     /// The `--halt` policy was met (see `JobControl::halted`).
     Halt,
 }
@@ -101,6 +103,8 @@ pub enum Outcome {
     Interrupted,
     /// Stopped because standard output was closed.
     StdoutClosed,
+    /// Stopped because writing standard output failed (reported on stderr).
+    OutputFailed,
     /// Stopped by `--halt`, with this exit status.
     Halted(u8),
 }
@@ -114,6 +118,7 @@ impl Outcome {
             Outcome::InputFailed => 2,
             Outcome::Interrupted => 130,
             Outcome::StdoutClosed => 141,
+            Outcome::OutputFailed => 2,
             Outcome::Halted(code) => code,
         }
     }
@@ -481,7 +486,6 @@ pub fn run(options: Options, install_signal_handlers: bool) -> anyhow::Result<Ou
             terminate_leftovers(&registry, options.grace);
             finish(&reporter, &pool, &watchdogs, started, None);
             if let Some(err) = input_error {
-                log::error!("{err}");
                 reporter.message(&format!("atp-run: {err}"));
                 Outcome::InputFailed
             } else if let Some(halt) = context.control.halted() {
@@ -492,7 +496,10 @@ pub fn run(options: Options, install_signal_handlers: bool) -> anyhow::Result<Ou
                 Outcome::Success
             }
         }
-        Stop::Interrupted | Stop::StdoutClosed => {
+        Stop::Interrupted
+        | Stop::StdoutClosed
+        | Stop::StdoutFailed(_)
+        | Stop::RepeatInputFailed(_) => {
             context.stopping.store(true, Ordering::SeqCst);
             registry.close();
             for watchdog in watchdogs.lock().unwrap_or_else(|p| p.into_inner()).iter() {
@@ -501,13 +508,26 @@ pub fn run(options: Options, install_signal_handlers: bool) -> anyhow::Result<Ou
             let report = registry.terminate_all(options.grace);
             log::debug!("termination: {report:?}");
             let cancelled = pool.shutdown_now().cancelled;
-            if matches!(stop, Stop::Interrupted) {
-                finish(&reporter, &pool, &watchdogs, started, Some(cancelled));
-                Outcome::Interrupted
-            } else {
-                reporter.flush_held();
-                reporter.progress().finish();
-                Outcome::StdoutClosed
+            match stop {
+                Stop::Interrupted => {
+                    finish(&reporter, &pool, &watchdogs, started, Some(cancelled));
+                    Outcome::Interrupted
+                }
+                Stop::RepeatInputFailed(err) => {
+                    finish(&reporter, &pool, &watchdogs, started, None);
+                    reporter.message(&format!("atp-run: {err}"));
+                    Outcome::InputFailed
+                }
+                Stop::StdoutFailed(err) => {
+                    reporter.progress().finish();
+                    reporter.message(&format!("atp-run: cannot write to standard output: {err}"));
+                    Outcome::OutputFailed
+                }
+                _ => {
+                    reporter.flush_held();
+                    reporter.progress().finish();
+                    Outcome::StdoutClosed
+                }
             }
         }
         Stop::Halted => {
@@ -533,6 +553,9 @@ enum Stop {
     },
     Interrupted,
     StdoutClosed,
+    StdoutFailed(String),
+    /// `--repeat` and reading the input failed: the watchdogs are stopped too.
+    RepeatInputFailed(InputError),
     /// `--halt now`.
     Halted,
 }
@@ -555,6 +578,16 @@ fn coordinate(inbox: &Receiver<Event>, context: &JobContext, repeat: bool) -> St
             Event::AllDone => all_done = true,
             Event::InputEnded { jobs, error } => {
                 input_ended = true;
+                if repeat {
+                    // Watchdogs run until Ctrl-C, but a read error must not wait for
+                    // it to be reported, and no watchdog at all means nothing to do.
+                    if let Some(err) = error {
+                        return Stop::RepeatInputFailed(err);
+                    }
+                    if jobs == 0 {
+                        return Stop::Finished { input_error: None };
+                    }
+                }
                 input_error = error;
                 if !repeat {
                     reporter.progress().set_total(jobs);
@@ -565,6 +598,7 @@ fn coordinate(inbox: &Receiver<Event>, context: &JobContext, repeat: bool) -> St
             }
             Event::Interrupt => return Stop::Interrupted,
             Event::StdoutClosed => return Stop::StdoutClosed,
+            Event::StdoutFailed(err) => return Stop::StdoutFailed(err),
             Event::Halt => match context.control.halted() {
                 Some(h) if h.when == halt::When::Now => return Stop::Halted,
                 _ => halting = true,

@@ -323,12 +323,14 @@ impl Reporter {
         if self.stdout_broken.swap(true, Ordering::Relaxed) {
             return;
         }
-        if err.kind() == io::ErrorKind::BrokenPipe {
-            let _ = self.events.send(Event::StdoutClosed);
+        // Only a reader that went away means "stop quietly" (141); anything else (a
+        // full disk, an I/O error) is a failure to report.
+        let event = if err.kind() == io::ErrorKind::BrokenPipe {
+            Event::StdoutClosed
         } else {
-            log::error!("cannot write job output to standard output: {err}");
-            let _ = self.events.send(Event::StdoutClosed);
-        }
+            Event::StdoutFailed(err.to_string())
+        };
+        let _ = self.events.send(event);
     }
 
     /// `[3] ok in 0.004s: echo hi` and the like, newline-terminated.

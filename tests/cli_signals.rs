@@ -324,3 +324,49 @@ fn sigint_cuts_a_long_interval_short() {
     );
     assert_nothing_left(&m, &groups);
 }
+
+/// A job that touches the terminal is stopped by SIGTTOU/SIGTTIN (jobs run in
+/// background process groups); atp-run must kill it rather than wait for ever.
+/// Needs a controlling terminal, which `script` (util-linux) provides.
+#[test]
+fn a_job_that_uses_the_terminal_is_killed_instead_of_hanging_the_run() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let sb = Sandbox::new();
+    sb.write("jobs", "stty sane < /dev/tty; echo done\necho fine\n");
+    let command = format!(
+        "'{}' --no-progress --color never jobs",
+        common::bin().display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(sb.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut finished = None;
+    eventually("the run ends", || {
+        finished = child.try_wait().unwrap();
+        finished.is_some()
+    });
+    let mut output = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut output).unwrap();
+    if !output.contains("fine") {
+        eprintln!("skipped: `script` could not run atp-run on a terminal here: {output}");
+        return;
+    }
+    assert!(output.contains("killed by SIGKILL"), "{output}");
+    assert!(
+        output.contains("used the terminal") || output.contains("use the terminal"),
+        "{output}"
+    );
+    assert!(output.contains("1 succeeded, 1 failed"), "{output}");
+}

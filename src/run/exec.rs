@@ -435,9 +435,31 @@ pub fn has_exited(child: &Child) -> io::Result<bool> {
 }
 
 /// Blocks until child `pid` has exited, leaving it unreaped (`WNOWAIT`).
+///
+/// Jobs run in background process groups with no way to the terminal: a job that
+/// reads from or writes to it (`stty`, a password prompt, an editor) is stopped by
+/// SIGTTIN or SIGTTOU — its whole group, leader included — and would wait for ever.
+/// Such a stop kills the group instead, with a warning saying why. Any other stop
+/// (a user's SIGSTOP) is left alone: then only the exit is awaited.
 fn wait_exited_nowait(pid: Pid) -> io::Result<()> {
+    let mut watch_stops = true;
     loop {
-        match waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
+        let mut flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
+        if watch_stops {
+            flags |= WaitPidFlag::WSTOPPED;
+        }
+        match waitid(Id::Pid(pid), flags) {
+            Ok(WaitStatus::Stopped(_, signal @ (Signal::SIGTTIN | Signal::SIGTTOU))) => {
+                log::warn!(
+                    "a job tried to use the terminal and was stopped by {signal}; jobs run \
+                     without one, so it is killed (give it its input from a file instead)"
+                );
+                if pid.as_raw() > 1 {
+                    let _ = killpg(pid, Signal::SIGKILL);
+                }
+                watch_stops = false;
+            }
+            Ok(WaitStatus::Stopped(..)) => watch_stops = false,
             Ok(_) => return Ok(()),
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(io::Error::from(e)),

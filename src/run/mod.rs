@@ -173,6 +173,37 @@ impl Completion {
     }
 }
 
+/// Counts a one-shot job as done exactly once: explicitly where the job ends, or,
+/// should running it ever unwind (a bug; the pool contains the panic), when the guard
+/// drops — otherwise the coordinator would wait for that job for ever.
+struct DoneGuard<'a> {
+    completion: &'a Completion,
+    armed: bool,
+}
+
+impl DoneGuard<'_> {
+    fn fire(&mut self) {
+        if std::mem::take(&mut self.armed) {
+            self.completion.job_done();
+        }
+    }
+}
+
+impl Drop for DoneGuard<'_> {
+    fn drop(&mut self) {
+        self.fire();
+    }
+}
+
+/// Frees a window slot when dropped, so that a job that unwinds still frees it.
+struct WindowSlot<'a>(&'a Window);
+
+impl Drop for WindowSlot<'_> {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
 /// Bounds the tasks queued or running (outside `--repeat`), so that a long input
 /// never sits in memory. With hysteresis: a full window wakes the feeder only when
 /// half of it has drained, not once per finished job.
@@ -233,6 +264,10 @@ impl JobContext {
     /// Runs one job (or one run of a watchdog) on the current worker and reports it.
     /// Returns whether it succeeded, or `None` if it was cancelled before it started.
     fn run_job(&self, number: u64, run: Option<u64>, record: &[u8]) -> Option<bool> {
+        let mut done = DoneGuard {
+            completion: &self.completion,
+            armed: run.is_none(),
+        };
         // After a `--halt soon`, a job queued before the halt does not start
         // (and --keep-order must not wait for it).
         let reported = if run.is_none() && self.stopping.load(Ordering::SeqCst) {
@@ -242,7 +277,7 @@ impl JobContext {
             self.run_attempts(number, run, record)
         };
         if run.is_none() {
-            self.completion.job_done();
+            done.fire();
             if self.control.halted().is_some() {
                 // Halting soon: the coordinator checks whether this was the last
                 // running job (the input may never end).
@@ -745,8 +780,8 @@ impl Feeder {
                 let context = Arc::clone(&self.context);
                 self.pool
                     .run(Task::new(move || {
+                        let _slot = WindowSlot(&context.window);
                         context.run_job(jobs, None, &record);
-                        context.window.release();
                     }))
                     .is_ok()
             };
@@ -801,5 +836,68 @@ impl Feeder {
             }
             Err(_) => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_completion() -> (Completion, Receiver<Event>) {
+        let (events, inbox) = crossbeam_channel::unbounded();
+        let completion = Completion {
+            done: AtomicU64::new(0),
+            total: AtomicU64::new(1),
+            events,
+        };
+        (completion, inbox)
+    }
+
+    #[test]
+    fn a_job_is_counted_done_once_whether_it_ends_or_unwinds() {
+        let (completion, inbox) = new_completion();
+        {
+            let mut guard = DoneGuard {
+                completion: &completion,
+                armed: true,
+            };
+            guard.fire();
+        }
+        assert_eq!(
+            completion.done.load(Ordering::SeqCst),
+            1,
+            "fired, not again on drop"
+        );
+        assert!(matches!(inbox.try_recv(), Ok(Event::AllDone)));
+
+        let (completion, inbox) = new_completion();
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _guard = DoneGuard {
+                completion: &completion,
+                armed: true,
+            };
+            panic!("a bug while running a job");
+        }));
+        assert!(unwound.is_err());
+        assert_eq!(
+            completion.done.load(Ordering::SeqCst),
+            1,
+            "counted while unwinding"
+        );
+        assert!(matches!(inbox.try_recv(), Ok(Event::AllDone)));
+    }
+
+    #[test]
+    fn the_window_wakes_a_full_feeder_only_at_half() {
+        let window = Window::new(4);
+        for _ in 0..4 {
+            window.acquire();
+        }
+        {
+            let _slot = WindowSlot(&window);
+        }
+        assert_eq!(*window.in_flight.lock().unwrap(), 3);
+        window.release();
+        assert_eq!(*window.in_flight.lock().unwrap(), 2);
     }
 }

@@ -9,28 +9,13 @@
 use std::sync::{Arc, Barrier, mpsc};
 use std::time::{Duration, Instant};
 
+mod threads;
+
 use atp::{GlobalPoolError, Task, TaskOutcome, ThreadPool};
+use threads::{thread_names, threads_named};
 
 const PATIENCE: Duration = Duration::from_secs(30);
 const RACERS: usize = 16;
-
-/// Names of this process's live threads (Linux keeps the first 15 bytes).
-fn thread_names() -> Vec<String> {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return Vec::new();
-    };
-    tasks
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .map(|name| name.trim_end().to_owned())
-        .collect()
-}
-
-fn threads_named(prefix: &str) -> usize {
-    thread_names()
-        .iter()
-        .filter(|n| n.starts_with(prefix))
-        .count()
-}
 
 fn global_settings() -> atp::Builder {
     ThreadPool::builder()

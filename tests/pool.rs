@@ -6,6 +6,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+mod threads;
+
+use threads::{thread_names, threads_named, workers_named};
+
 use atp::{Failure, FailureKind, Task, TaskOutcome, ThreadPool};
 
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -17,37 +21,6 @@ fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for: {what}");
         std::thread::sleep(Duration::from_millis(5));
     }
-}
-
-/// Names of this process's live threads (Linux keeps the first 15 bytes).
-fn thread_names() -> Vec<String> {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return Vec::new();
-    };
-    tasks
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .map(|name| name.trim_end().to_owned())
-        .collect()
-}
-
-/// Live threads (workers and monitor) of the pool whose thread names start with
-/// `prefix`. Prefixes in these tests start with `P-` so that they never match the
-/// test harness's threads, which are named after the tests.
-fn threads_named(prefix: &str) -> usize {
-    thread_names()
-        .iter()
-        .filter(|n| n.starts_with(prefix))
-        .count()
-}
-
-/// Live worker threads of the pool named `prefix`: threads named `<prefix>-<slot>`
-/// (the monitor is `<prefix>-monitor`).
-fn workers_named(prefix: &str) -> usize {
-    thread_names()
-        .iter()
-        .filter_map(|n| n.strip_prefix(prefix)?.strip_prefix('-'))
-        .filter(|slot| slot.parse::<usize>().is_ok())
-        .count()
 }
 
 /// A gate that blocked tasks wait on until it is opened.

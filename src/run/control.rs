@@ -235,14 +235,7 @@ mod tests {
     use std::time::Duration;
 
     fn exit(status: ExitStatusKind, timed_out: bool) -> Result<JobExit, RunError> {
-        Ok(JobExit {
-            status,
-            started: std::time::SystemTime::UNIX_EPOCH,
-            duration: Duration::ZERO,
-            stdout_len: 0,
-            stderr_len: 0,
-            timed_out,
-        })
+        Ok(JobExit::fixture(status, Duration::ZERO, timed_out))
     }
 
     #[test]

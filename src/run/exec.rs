@@ -184,6 +184,21 @@ pub struct JobExit {
     pub timed_out: bool,
 }
 
+#[cfg(test)]
+impl JobExit {
+    /// A job exit with no output, started at the epoch, for the modules' unit tests.
+    pub(crate) fn fixture(status: ExitStatusKind, duration: Duration, timed_out: bool) -> JobExit {
+        JobExit {
+            status,
+            started: std::time::SystemTime::UNIX_EPOCH,
+            duration,
+            stdout_len: 0,
+            stderr_len: 0,
+            timed_out,
+        }
+    }
+}
+
 impl JobExit {
     /// Whether the job exited with code 0 (and did not time out).
     pub fn success(&self) -> bool {

@@ -260,14 +260,11 @@ mod tests {
     use super::*;
 
     fn exit(status: ExitStatusKind, timed_out: bool) -> Result<JobExit, RunError> {
-        Ok(JobExit {
+        Ok(JobExit::fixture(
             status,
-            started: std::time::SystemTime::UNIX_EPOCH,
-            duration: Duration::from_micros(1_234_567),
-            stdout_len: 0,
-            stderr_len: 0,
+            Duration::from_micros(1_234_567),
             timed_out,
-        })
+        ))
     }
 
     fn row_of(result: &Result<JobExit, RunError>) -> String {

@@ -448,14 +448,7 @@ mod tests {
     }
 
     fn exit(status: ExitStatusKind) -> JobExit {
-        JobExit {
-            status,
-            started: std::time::SystemTime::UNIX_EPOCH,
-            duration: Duration::from_millis(4),
-            stdout_len: 0,
-            stderr_len: 0,
-            timed_out: false,
-        }
+        JobExit::fixture(status, Duration::from_millis(4), false)
     }
 
     fn line(status: ExitStatusKind, run: Option<u64>) -> String {

@@ -60,12 +60,6 @@ impl LoadReading {
             own_cpu: None,
         }
     }
-
-    /// The same reading with the process's cumulative CPU time set.
-    pub fn with_own_cpu(mut self, own_cpu: Duration) -> LoadReading {
-        self.own_cpu = Some(own_cpu);
-        self
-    }
 }
 
 /// CPU time of this process and its reaped children so far.

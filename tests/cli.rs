@@ -11,7 +11,10 @@ use std::fs::File;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 
-use common::{RUN_LIMIT, Run, Running, Sandbox, assert_status_line, eventually, summary_line};
+use common::background::Running;
+use common::outcome::{Run, assert_status_line, status_lines, summary_line};
+use common::sandbox::{Sandbox, bin};
+use common::{RUN_LIMIT, eventually};
 
 // ---------------------------------------------------------------- exit statuses
 
@@ -162,7 +165,7 @@ fn a_job_killed_by_a_signal_names_the_signal() {
 // ------------------------------------------------------------------------ input
 
 /// Job number → command, from the status lines.
-fn numbered_commands(run: &common::Run) -> Vec<(u64, String)> {
+fn numbered_commands(run: &Run) -> Vec<(u64, String)> {
     let mut jobs: Vec<(u64, String)> = run
         .status_lines()
         .iter()
@@ -335,11 +338,7 @@ fn assert_usage_error(sb: &Sandbox, args: &[&str], message: &str) {
             run.stderr
         );
     }
-    assert!(
-        common::status_lines(&run.stderr).is_empty(),
-        "{}",
-        run.stderr
-    );
+    assert!(status_lines(&run.stderr).is_empty(), "{}", run.stderr);
 }
 
 fn jobs_sandbox() -> Sandbox {
@@ -513,12 +512,7 @@ fn the_worker_slot_never_exceeds_the_maximum() {
 fn an_unusable_tmpdir_is_an_error_before_anything_runs() {
     let sb = jobs_sandbox();
     let missing = sb.join("no-such-tmpdir");
-    let run = Run::from(
-        sb.command(["jobs"])
-            .env("TMPDIR", &missing)
-            .output()
-            .unwrap(),
-    );
+    let run = Run::of(sb.command(["jobs"]).env("TMPDIR", &missing));
     run.assert_code(2);
     assert!(!sb.exists("RAN"), "a job ran: {}", run.stderr);
     assert!(run.stderr.contains("no-such-tmpdir"), "{}", run.stderr);
@@ -532,15 +526,13 @@ fn a_low_open_file_limit_caps_the_workers_instead_of_failing_jobs() {
     sb.write("jobs", jobs);
     // 128 open files leave room for 16 workers; growing to 60 would fail jobs with
     // "Too many open files".
-    let script = format!("ulimit -n 128 && exec '{}' jobs", common::bin().display());
-    let run = Run::from(
+    let script = format!("ulimit -n 128 && exec '{}' jobs", bin().display());
+    let run = Run::of(
         std::process::Command::new("/bin/sh")
             .arg("-c")
             .arg(script)
             .current_dir(sb.path())
-            .stdin(Stdio::null())
-            .output()
-            .unwrap(),
+            .stdin(Stdio::null()),
     );
     run.assert_code(0);
     assert!(run.summary().contains("60 succeeded"), "{}", run.stderr);
@@ -557,11 +549,9 @@ fn repeat_with_no_commands_ends_at_once() {
 fn repeat_reports_an_input_error_and_exits_2() {
     let sb = Sandbox::new();
     std::fs::create_dir(sb.join("dir")).unwrap();
-    let run = Run::from(
+    let run = Run::of(
         sb.command(["--repeat", "-"])
-            .stdin(File::open(sb.join("dir")).unwrap())
-            .output()
-            .unwrap(),
+            .stdin(File::open(sb.join("dir")).unwrap()),
     );
     run.assert_code(2);
     assert!(run.stderr.contains("Is a directory"), "{}", run.stderr);
@@ -571,11 +561,9 @@ fn repeat_reports_an_input_error_and_exits_2() {
 fn a_failing_stdout_is_reported_in_one_line_with_status_2() {
     let sb = Sandbox::new();
     sb.write("jobs", "echo hi\n");
-    let run = Run::from(
+    let run = Run::of(
         sb.command(["jobs"])
-            .stdout(File::create("/dev/full").unwrap())
-            .output()
-            .unwrap(),
+            .stdout(File::create("/dev/full").unwrap()),
     );
     run.assert_code(2);
     assert!(
@@ -590,12 +578,7 @@ fn a_failing_stdout_is_reported_in_one_line_with_status_2() {
 fn an_input_read_error_is_reported_once() {
     let sb = Sandbox::new();
     std::fs::create_dir(sb.join("dir")).unwrap();
-    let run = Run::from(
-        sb.command(["-"])
-            .stdin(File::open(sb.join("dir")).unwrap())
-            .output()
-            .unwrap(),
-    );
+    let run = Run::of(sb.command(["-"]).stdin(File::open(sb.join("dir")).unwrap()));
     run.assert_code(2);
     assert_eq!(
         run.stderr.matches("Is a directory").count(),

@@ -14,7 +14,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use nix::sys::signal::Signal;
 
-use common::{RUN_LIMIT, Reaper, Sandbox, assert_nothing_left, eventually, marker, sleepers};
+use common::outcome::json_lines;
+use common::procs::{assert_nothing_left, sleepers};
+use common::sandbox::Sandbox;
+use common::shell::{wait_for, wait_for_all};
+use common::{RUN_LIMIT, eventually};
 
 const HEADER: &str = "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand";
 
@@ -258,9 +262,7 @@ fn gnu_parallel_resumes_from_our_joblog() {
 
 #[test]
 fn after_kill_9_resume_runs_every_job_rerunning_only_those_in_flight() {
-    let sb = Sandbox::new();
-    let m = marker();
-    let _reaper = Reaper::new(&m);
+    let (sb, m) = Sandbox::with_marker();
     let input: String = (1..=12).map(|i| format!("{i}\n")).collect();
     sb.write("input", &input);
     // Jobs 1-4 end at once; later ones sleep until the file `go` exists.
@@ -285,7 +287,7 @@ fn after_kill_9_resume_runs_every_job_rerunning_only_those_in_flight() {
     let logged_before: Vec<u64> = rows_by_seq(&sb.read_string("log")).into_keys().collect();
     assert_eq!(logged_before, [1, 2, 3, 4]);
     // The orphaned sleepers are not ours to wait for.
-    drop(Reaper::new(&m));
+    m.reap();
     sb.write("go", "");
 
     let resume = [
@@ -366,9 +368,7 @@ fn retries_rerun_a_failing_job_and_only_the_last_attempt_counts() {
 
 #[test]
 fn timeout_terminates_the_whole_group_and_counts_as_failed() {
-    let sb = Sandbox::new();
-    let m = marker();
-    let _reaper = Reaper::new(&m);
+    let (sb, m) = Sandbox::with_marker();
     let jobs = format!("sleep {m} | cat\ntrue\n");
     let run = sb.run(["--timeout", "1s", "--joblog", "log"], &jobs);
     run.assert_code(1);
@@ -389,9 +389,7 @@ fn timeout_terminates_the_whole_group_and_counts_as_failed() {
 
 #[test]
 fn termseq_escalates_for_jobs_that_ignore_sigterm() {
-    let sb = Sandbox::new();
-    let m = marker();
-    let _reaper = Reaper::new(&m);
+    let (sb, m) = Sandbox::with_marker();
     let job = format!("trap '' TERM; sleep {m}\n");
     let run = sb.run(
         ["--timeout", "500ms", "--termseq", "TERM,200,KILL,25"],
@@ -425,13 +423,11 @@ fn bad_job_control_values_name_the_flag_and_exit_2() {
 
 #[test]
 fn halt_now_on_a_failure_kills_the_running_jobs_and_exits_with_its_status() {
-    let sb = Sandbox::new();
-    let m = marker();
-    let _reaper = Reaper::new(&m);
-    // Job 1 fails once jobs 2 and 3 are running (bounded wait, ~30 s at most).
+    let (sb, m) = Sandbox::with_marker();
+    // Job 1 fails once jobs 2 and 3 are running.
     let jobs = format!(
-        "i=0; while [ ! -e s2 ] || [ ! -e s3 ]; do [ $i -gt 600 ] && break; sleep 0.05; i=$((i+1)); done; exit 4\n\
-         touch s2; sleep {m}\ntouch s3; sleep {m}\ntouch never\n"
+        "{}; exit 4\ntouch s2; sleep {m}\ntouch s3; sleep {m}\ntouch never\n",
+        wait_for_all(&["s2", "s3"])
     );
     let run = sb.run(
         ["-j", "3", "--halt", "now,fail=1", "--joblog", "log"],
@@ -525,9 +521,7 @@ fn dry_run_prints_the_commands_and_runs_nothing() {
 
 #[test]
 fn sigusr1_lists_the_running_jobs_and_stops_nothing() {
-    let sb = Sandbox::new();
-    let m = marker();
-    let _reaper = Reaper::new(&m);
+    let (sb, m) = Sandbox::with_marker();
     // Job 2 checks that jobs get SIGUSR1's default action (the mask is not inherited).
     sb.write("jobs", format!("sleep {m}\nkill -USR1 $$\n"));
     let mut running = sb.spawn(["-j", "2", "jobs"]);
@@ -543,10 +537,7 @@ fn sigusr1_lists_the_running_jobs_and_stops_nothing() {
     });
     assert!(running.stderr_so_far().contains(&format!(": sleep {m}\n")));
     assert_eq!(sleepers(&m).len(), 1, "SIGUSR1 stopped a job");
-    assert!(
-        running.child.try_wait().unwrap().is_none(),
-        "SIGUSR1 stopped atp-run"
-    );
+    assert!(running.is_running(), "SIGUSR1 stopped atp-run");
     running.signal(Signal::SIGTERM);
     running.wait_for_exit(RUN_LIMIT).run.assert_code(130);
     assert_nothing_left(&m, &[]);
@@ -554,18 +545,6 @@ fn sigusr1_lists_the_running_jobs_and_stops_nothing() {
 
 // Job control combined with the output-shaping flags (--keep-order, --line-buffer,
 // --json, --tag).
-
-/// A shell snippet waiting (at most about 60 s) until `file` exists.
-fn wait_for(file: &str) -> String {
-    format!("n=0; while [ ! -e {file} ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done")
-}
-
-fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
-    let text = std::str::from_utf8(stdout).expect("--json output is UTF-8");
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
-        .collect()
-}
 
 #[test]
 fn retries_with_keep_order_print_each_job_once_in_its_turn() {
@@ -681,9 +660,7 @@ fn resume_with_keep_order_releases_the_skipped_jobs_turns() {
     );
     sb.write("jobs", &jobs);
     let mut running = sb.spawn(["-j", "2", "-k", "--joblog", "log", "--resume", "jobs"]);
-    eventually("job 3's output", || {
-        running.stdout.as_ref().unwrap().text() == "three\n"
-    });
+    eventually("job 3's output", || running.stdout_so_far() == "three\n");
     sb.write("go", "");
     let run = running.wait_for_exit(RUN_LIMIT).run;
     run.assert_code(0);
@@ -694,9 +671,7 @@ fn resume_with_keep_order_releases_the_skipped_jobs_turns() {
 
 #[test]
 fn timeout_with_line_buffer_kills_on_time_and_the_line_was_shown() {
-    let sb = Sandbox::new();
-    let m = marker();
-    let _reaper = Reaper::new(&m);
+    let (sb, m) = Sandbox::with_marker();
     let job = format!("echo shown; sleep {m}\n");
     let started = std::time::Instant::now();
     let run = sb.run(
@@ -735,9 +710,7 @@ fn timeout_with_line_buffer_kills_on_time_and_the_line_was_shown() {
 
 #[test]
 fn timeout_with_json_is_in_the_object_and_the_joblog_rows_stay_exact() {
-    let sb = Sandbox::new();
-    let m = marker();
-    let _reaper = Reaper::new(&m);
+    let (sb, m) = Sandbox::with_marker();
     let jobs = format!("echo partial; sleep {m}\necho fine\nexit 2\n");
     let run = sb.run(
         [
@@ -783,9 +756,7 @@ fn timeout_with_json_is_in_the_object_and_the_joblog_rows_stay_exact() {
 
 #[test]
 fn halt_now_with_keep_order_prints_every_reported_job_in_order() {
-    let sb = Sandbox::new();
-    let m = marker();
-    let _reaper = Reaper::new(&m);
+    let (sb, m) = Sandbox::with_marker();
     // Job 2 fails while job 1 runs: job 2's block waits for job 1's, and job 1
     // is then killed by the halt; both are printed, in order.
     let jobs = format!(
@@ -828,13 +799,11 @@ fn dry_run_with_output_flags() {
 
 #[test]
 fn sigusr1_lists_running_jobs_under_line_buffer() {
-    let sb = Sandbox::new();
-    let m = marker();
-    let _reaper = Reaper::new(&m);
+    let (sb, m) = Sandbox::with_marker();
     sb.write("jobs", format!("echo started; sleep {m}\n"));
     let mut running = sb.spawn(["--line-buffer", "jobs"]);
     eventually("the job's first line", || {
-        running.stdout.as_ref().unwrap().text() == "started\n"
+        running.stdout_so_far() == "started\n"
     });
     running.signal(Signal::SIGUSR1);
     eventually("the list of running jobs", || {

@@ -456,10 +456,20 @@ fn halt_now_on_a_failure_kills_the_running_jobs_and_exits_with_its_status() {
 #[test]
 fn halt_soon_lets_running_jobs_finish_and_starts_no_more() {
     let sb = Sandbox::new();
-    let jobs = "i=0; while [ ! -e b_running ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; exit 5\n\
-                touch b_running; sleep 0.5; touch b_done\n\
-                touch c\ntouch d\ntouch e\n";
-    let run = sb.run(["-j", "2", "--halt", "soon,fail=1"], jobs);
+    // Job 1 fails once job 2 runs; job 2 ends only when the test has seen the halt
+    // decided, so it is running then however slowly job 1 sees its file.
+    let jobs = format!(
+        "{}; exit 5\ntouch b_running; {}; touch b_done\ntouch c\ntouch d\ntouch e\n",
+        wait_for("b_running"),
+        wait_for("halted")
+    );
+    sb.write("jobs", &jobs);
+    let mut running = sb.spawn(["-j", "2", "--halt", "soon,fail=1", "jobs"]);
+    eventually("the halt to be decided", || {
+        running.stderr_so_far().contains("starting no more jobs")
+    });
+    sb.write("halted", "");
+    let run = running.wait_for_exit(RUN_LIMIT).run;
     run.assert_code(5);
     assert!(sb.exists("b_done"), "the running job was not let finish");
     assert!(

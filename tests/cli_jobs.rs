@@ -10,7 +10,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::sys::signal::Signal;
 
@@ -18,6 +18,7 @@ use common::outcome::json_lines;
 use common::procs::{assert_nothing_left, sleepers};
 use common::sandbox::Sandbox;
 use common::shell::{wait_for, wait_for_all};
+use common::timeout::{READY, until_ready_in_time};
 use common::{RUN_LIMIT, eventually};
 
 const HEADER: &str = "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand";
@@ -390,11 +391,11 @@ fn timeout_terminates_the_whole_group_and_counts_as_failed() {
 #[test]
 fn termseq_escalates_for_jobs_that_ignore_sigterm() {
     let (sb, m) = Sandbox::with_marker();
-    let job = format!("trap '' TERM; sleep {m}\n");
-    let run = sb.run(
-        ["--timeout", "500ms", "--termseq", "TERM,200,KILL,25"],
-        &job,
-    );
+    // The job must ignore SIGTERM before its time is up.
+    let job = format!("trap '' TERM; : >{READY}; sleep {m}\n");
+    let (run, _) = until_ready_in_time(&sb, Duration::from_millis(500), |limit| {
+        sb.run(["--timeout", limit, "--termseq", "TERM,200,KILL,25"], &job)
+    });
     run.assert_code(1);
     let line = run.status_of(1);
     assert!(
@@ -682,20 +683,21 @@ fn resume_with_keep_order_releases_the_skipped_jobs_turns() {
 #[test]
 fn timeout_with_line_buffer_kills_on_time_and_the_line_was_shown() {
     let (sb, m) = Sandbox::with_marker();
-    let job = format!("echo shown; sleep {m}\n");
-    let started = std::time::Instant::now();
-    let run = sb.run(
-        [
+    // The line must be printed before the job's time is up.
+    let job = format!("echo shown; : >{READY}; sleep {m}\n");
+    let ((run, took), limit) = until_ready_in_time(&sb, Duration::from_secs(1), |limit| {
+        let started = Instant::now();
+        let args = [
             "--line-buffer",
             "--tag",
             "--timeout",
-            "1s",
+            limit,
             "--joblog",
             "log",
-        ],
-        &job,
-    );
-    let took = started.elapsed();
+        ];
+        let run = sb.run(args, &job);
+        (run, started.elapsed())
+    });
     run.assert_code(1);
     assert_eq!(run.stdout_str(), format!("{}\tshown\n", job.trim_end()));
     let line = run.status_of(1);
@@ -703,15 +705,18 @@ fn timeout_with_line_buffer_kills_on_time_and_the_line_was_shown() {
         line.starts_with("[1] timed out after ") && line.contains("(killed by SIGTERM)"),
         "{line}"
     );
-    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+    assert!(took < limit + Duration::from_secs(19), "{took:?}");
     let rows = rows_by_seq(&sb.read_string("log"));
     assert_eq!((rows[&1][6].as_str(), rows[&1][7].as_str()), ("-1", "15"));
     let runtime: f64 = rows[&1][3].trim().parse().unwrap();
-    assert!((1.0..15.0).contains(&runtime), "{runtime}");
+    let limit = limit.as_secs_f64();
+    assert!((limit..limit + 14.0).contains(&runtime), "{runtime}");
     assert_nothing_left(&m, &[]);
 
     // --ungroup too (the job writes to our stdout itself).
-    let run = sb.run(["-u", "--timeout", "500ms"], &job);
+    let (run, _) = until_ready_in_time(&sb, Duration::from_millis(500), |limit| {
+        sb.run(["-u", "--timeout", limit], &job)
+    });
     run.assert_code(1);
     assert_eq!(run.stdout_str(), "shown\n");
     assert!(run.status_of(1).starts_with("[1] timed out after "));
@@ -721,20 +726,21 @@ fn timeout_with_line_buffer_kills_on_time_and_the_line_was_shown() {
 #[test]
 fn timeout_with_json_is_in_the_object_and_the_joblog_rows_stay_exact() {
     let (sb, m) = Sandbox::with_marker();
-    let jobs = format!("echo partial; sleep {m}\necho fine\nexit 2\n");
-    let run = sb.run(
-        [
+    // Job 1's line must be printed before its time is up.
+    let jobs = format!("echo partial; : >{READY}; sleep {m}\necho fine\nexit 2\n");
+    let (run, limit) = until_ready_in_time(&sb, Duration::from_secs(1), |limit| {
+        let args = [
             "-j",
             "3",
             "--json",
             "-k",
             "--timeout",
-            "1s",
+            limit,
             "--joblog",
             "log",
-        ],
-        &jobs,
-    );
+        ];
+        sb.run(args, &jobs)
+    });
     run.assert_code(1);
     let objects = json_lines(&run.stdout);
     assert_eq!(objects.len(), 3, "{}", run.stdout_str());
@@ -744,7 +750,10 @@ fn timeout_with_json_is_in_the_object_and_the_joblog_rows_stay_exact() {
     assert_eq!(slow["signal"], "SIGTERM");
     assert!(slow["exit_code"].is_null());
     assert_eq!(slow["stdout"], "partial\n");
-    assert!(slow["duration"].as_f64().unwrap() >= 1.0, "{slow}");
+    assert!(
+        slow["duration"].as_f64().unwrap() >= limit.as_secs_f64(),
+        "{slow}"
+    );
     assert_eq!(
         (&fine["seq"], &fine["timed_out"], &fine["exit_code"]),
         (&2.into(), &false.into(), &0.into())

@@ -14,6 +14,8 @@
 //!   whose jobs must be running when something happens.
 //! - [`shell`]: shell snippets jobs use to wait for each other, by files, never by
 //!   tuned sleeps.
+//! - [`timeout`]: `--timeout` runs whose job must get somewhere before its time is
+//!   up, done again with more time when the machine was too slow for that.
 //!
 //! Nothing here depends on how fast the machine is: conditions are polled with
 //! generous deadlines ([`PATIENCE`]), never asserted after a fixed sleep.
@@ -26,6 +28,7 @@ pub mod outcome;
 pub mod procs;
 pub mod sandbox;
 pub mod shell;
+pub mod timeout;
 
 use std::time::{Duration, Instant};
 

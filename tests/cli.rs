@@ -458,32 +458,33 @@ fn counting_jobs(n: usize) -> String {
         .collect()
 }
 
-fn max_count(sb: &Sandbox) -> usize {
-    sb.read_string("counts")
+/// Runs 12 [`counting_jobs`] under `args`; asserts that at most `max` ran at once.
+fn assert_at_most_at_once(args: &[&str], max: usize) {
+    let sb = Sandbox::new();
+    std::fs::create_dir(sb.join("running")).unwrap();
+    let run = sb.run(args, counting_jobs(12));
+    run.assert_code(0);
+    let seen = sb
+        .read_string("counts")
         .lines()
         .map(|l| l.trim().parse::<usize>().unwrap())
         .max()
-        .unwrap()
+        .unwrap();
+    assert!(
+        seen <= max,
+        "{seen} jobs ran at once with {}",
+        args.join(" ")
+    );
 }
 
 #[test]
 fn max_workers_caps_the_jobs_running_at_once() {
-    let sb = Sandbox::new();
-    std::fs::create_dir(sb.join("running")).unwrap();
-    let run = sb.run(["--max-workers", "2"], counting_jobs(12));
-    run.assert_code(0);
-    let max = max_count(&sb);
-    assert!(max <= 2, "{max} jobs ran at once with --max-workers 2");
+    assert_at_most_at_once(&["--max-workers", "2"], 2);
 }
 
 #[test]
 fn j3_runs_at_most_3_jobs_at_once() {
-    let sb = Sandbox::new();
-    std::fs::create_dir(sb.join("running")).unwrap();
-    let run = sb.run(["-j", "3"], counting_jobs(12));
-    run.assert_code(0);
-    let max = max_count(&sb);
-    assert!(max <= 3, "{max} jobs ran at once with -j 3");
+    assert_at_most_at_once(&["-j", "3"], 3);
 }
 
 #[test]

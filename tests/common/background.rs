@@ -4,7 +4,7 @@
 //!
 //! Invariant: a [`Running`] is killed (SIGKILL) when dropped if it is still
 //! running, so a failing test never leaves atp-run behind (its jobs carry the
-//! test's [`super::Marker`], which reaps them).
+//! test's [`super::marker::Marker`], which reaps them).
 
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};

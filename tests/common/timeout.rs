@@ -9,7 +9,8 @@
 //! Invariants: the result returned is always that of a run whose job got ready in
 //! time, so the test's assertions keep their full strictness; the first attempt
 //! has the test's own limit, so an idle machine runs each test once, as fast as
-//! before; the limit never grows past [`PATIENCE`].
+//! before; it gives up (panics) once a run with a limit of [`PATIENCE`] or more was
+//! not enough.
 
 use std::fs;
 use std::time::Duration;

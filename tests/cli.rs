@@ -24,12 +24,7 @@ fn exit_status_is_0_when_every_job_succeeds() {
     let run = sb.run(["--no-progress"], "true\necho hi\n");
     run.assert_code(0);
     assert_eq!(run.stdout, b"hi\n");
-    assert!(
-        run.summary()
-            .starts_with("atp-run: 2 jobs ran, 2 succeeded, 0 failed in "),
-        "{}",
-        run.summary()
-    );
+    run.assert_summary_starts_with("atp-run: 2 jobs ran, 2 succeeded, 0 failed in ");
 }
 
 #[test]
@@ -45,12 +40,7 @@ fn exit_status_is_1_when_a_job_fails() {
     let run = sb.run(Vec::<&str>::new(), "true\nexit 3\ntrue\n");
     run.assert_code(1);
     assert_status_line(run.status_of(2), "2", "failed with exit code 3", "exit 3");
-    assert!(
-        run.summary()
-            .starts_with("atp-run: 3 jobs ran, 2 succeeded, 1 failed in "),
-        "{}",
-        run.summary()
-    );
+    run.assert_summary_starts_with("atp-run: 3 jobs ran, 2 succeeded, 1 failed in ");
 }
 
 #[test]
@@ -154,11 +144,8 @@ fn a_job_killed_by_a_signal_names_the_signal() {
     assert_status_line(run.status_of(1), "1", "killed by SIGTERM", "kill -TERM $$");
     assert_status_line(run.status_of(2), "2", "killed by SIGKILL", "kill -KILL $$");
     assert_status_line(run.status_of(3), "3", "killed by SIGUSR1", "kill -USR1 $$");
-    assert!(
-        run.summary()
-            .starts_with("atp-run: 4 jobs ran, 1 succeeded, 3 failed (3 killed by a signal)"),
-        "{}",
-        run.summary()
+    run.assert_summary_starts_with(
+        "atp-run: 4 jobs ran, 1 succeeded, 3 failed (3 killed by a signal)",
     );
 }
 
@@ -209,12 +196,7 @@ fn blank_lines_are_skipped_and_crlf_is_tolerated() {
     run.assert_code(0);
     assert_eq!(run.sorted_stdout_lines(), ["one", "three", "two"]);
     assert!(!run.stdout.contains(&b'\r'), "a CR reached a job");
-    assert!(
-        run.summary()
-            .starts_with("atp-run: 3 jobs ran, 3 succeeded"),
-        "{}",
-        run.summary()
-    );
+    run.assert_summary_starts_with("atp-run: 3 jobs ran, 3 succeeded");
 }
 
 #[test]
@@ -224,12 +206,7 @@ fn nul_separated_records_keep_their_newlines() {
     let run = sb.run(["-0"], "echo one\necho two\0echo three\0");
     run.assert_code(0);
     assert_eq!(run.sorted_stdout_lines(), ["one", "three", "two"]);
-    assert!(
-        run.summary()
-            .starts_with("atp-run: 2 jobs ran, 2 succeeded"),
-        "{}",
-        run.summary()
-    );
+    run.assert_summary_starts_with("atp-run: 2 jobs ran, 2 succeeded");
     // The status line keeps the command on one line.
     assert_status_line(run.status_of(1), "1", "ok", "echo one\\necho two");
 }
@@ -263,12 +240,7 @@ fn cat_as_a_job_does_not_swallow_the_command_list() {
     let lines = run.sorted_stdout_lines();
     assert_eq!(lines.len(), 20, "{lines:?}");
     assert!(lines.iter().all(|l| l.starts_with("line")), "{lines:?}");
-    assert!(
-        run.summary()
-            .starts_with("atp-run: 22 jobs ran, 22 succeeded"),
-        "{}",
-        run.summary()
-    );
+    run.assert_summary_starts_with("atp-run: 22 jobs ran, 22 succeeded");
 }
 
 #[test]
@@ -287,14 +259,9 @@ fn the_first_job_starts_before_the_input_ends() {
     let finished = running.wait_for_exit(RUN_LIMIT);
     finished.run.assert_code(0);
     assert!(sb.exists("SECOND"));
-    assert!(
-        finished
-            .run
-            .summary()
-            .starts_with("atp-run: 2 jobs ran, 2 succeeded"),
-        "{}",
-        finished.run.summary()
-    );
+    finished
+        .run
+        .assert_summary_starts_with("atp-run: 2 jobs ran, 2 succeeded");
 }
 
 // --------------------------------------------------- errors: exit 2, nothing runs

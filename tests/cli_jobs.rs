@@ -345,12 +345,7 @@ fn retries_rerun_a_failing_job_and_only_the_last_attempt_counts() {
     );
     assert!(lines[1].contains("(attempt 2 of 3)"), "{}", lines[1]);
     assert!(lines[2].starts_with("[1] ok after ") && lines[2].contains("(attempt 3 of 3)"));
-    assert!(
-        run.summary()
-            .starts_with("atp-run: 1 job ran, 1 succeeded, 0 failed"),
-        "{}",
-        run.summary()
-    );
+    run.assert_summary_starts_with("atp-run: 1 job ran, 1 succeeded, 0 failed");
     // GNU parallel logs a retried job once, with its last attempt.
     let rows = rows_by_seq(&sb.read_string("log"));
     assert_eq!(rows.len(), 1);
@@ -359,12 +354,7 @@ fn retries_rerun_a_failing_job_and_only_the_last_attempt_counts() {
     let run = sb.run(["--retries", "2"], "exit 7\n");
     run.assert_code(1);
     assert_eq!(run.status_lines().len(), 2, "{}", run.stderr);
-    assert!(
-        run.summary()
-            .starts_with("atp-run: 1 job ran, 0 succeeded, 1 failed"),
-        "{}",
-        run.summary()
-    );
+    run.assert_summary_starts_with("atp-run: 1 job ran, 0 succeeded, 1 failed");
 }
 
 #[test]
@@ -611,12 +601,7 @@ fn retries_with_keep_order_print_each_job_once_in_its_turn() {
     }
     assert!(!run.stderr.contains("err1-1") && !run.stderr.contains("err2-1"));
     assert_eq!(run.status_lines().len(), 3 + 2 + 1, "{}", run.stderr);
-    assert!(
-        run.summary()
-            .starts_with("atp-run: 3 jobs ran, 3 succeeded, 0 failed"),
-        "{}",
-        run.summary()
-    );
+    run.assert_summary_starts_with("atp-run: 3 jobs ran, 3 succeeded, 0 failed");
     // One row per job, for its final attempt.
     let rows = rows_by_seq(&sb.read_string("log"));
     assert_eq!(rows.keys().copied().collect::<Vec<_>>(), [1, 2, 3]);
@@ -650,12 +635,7 @@ fn retries_with_json_give_one_object_per_job_for_its_final_attempt() {
     );
     // The retried attempts are status lines on stderr; stdout is only JSON.
     assert_eq!(run.status_lines().len(), 2 + 2, "{}", run.stderr);
-    assert!(
-        run.summary()
-            .starts_with("atp-run: 2 jobs ran, 1 succeeded, 1 failed"),
-        "{}",
-        run.summary()
-    );
+    run.assert_summary_starts_with("atp-run: 2 jobs ran, 1 succeeded, 1 failed");
 }
 
 #[test]

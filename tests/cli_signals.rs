@@ -131,7 +131,9 @@ fn jobs_ignoring_sigterm_are_killed_after_the_grace_period() {
         finished.ended - sent
     );
     assert_all_killed_by_sigkill(&finished.run);
-    assert!(finished.run.summary().starts_with("atp-run: interrupted: "));
+    finished
+        .run
+        .assert_summary_starts_with("atp-run: interrupted: ");
     assert_nothing_left(&m, &groups);
 }
 

@@ -93,6 +93,15 @@ impl Run {
     pub fn summary(&self) -> &str {
         summary_line(&self.stderr)
     }
+
+    /// Asserts that the summary line starts with `prefix`.
+    pub fn assert_summary_starts_with(&self, prefix: &str) {
+        let summary = self.summary();
+        assert!(
+            summary.starts_with(prefix),
+            "summary {summary:?} does not start with {prefix:?}"
+        );
+    }
 }
 
 /// Status lines in `stderr`.

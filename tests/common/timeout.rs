@@ -40,6 +40,7 @@ pub fn until_ready_in_time<T>(
             limit < PATIENCE,
             "the job was still not ready when its --timeout of {limit:?} ran out"
         );
+        eprintln!("the job was not ready within {limit:?}: again with twice the time");
         limit *= 2;
     }
 }

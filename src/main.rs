@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use atp::cli::Cli;
-use atp::run::{self, options::Options, progress};
+use atp::run::{self, options::Options, report::progress};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

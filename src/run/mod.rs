@@ -25,29 +25,15 @@
 //! starts after), runs the termination sequence on every job's process group, and
 //! shuts the pool down. Nothing started by the run outlives it.
 
-pub mod capture;
 pub mod control;
-pub mod dryrun;
-pub mod duration;
+pub mod events;
 pub mod exec;
-pub mod fdlimit;
-pub mod halt;
 pub mod input;
-pub mod joblog;
-pub mod json;
-pub mod lines;
 pub mod options;
-pub mod order;
-pub mod output;
-pub mod progress;
-pub mod registry;
+pub mod outcome;
 pub mod report;
 pub mod signals;
-pub mod size;
-pub mod status;
-pub mod template;
-pub mod termseq;
-pub mod timeout;
+pub mod values;
 
 use std::cell::RefCell;
 use std::path::PathBuf;
@@ -58,71 +44,21 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::{StopToken, Task, TaskHandle, ThreadPool};
-use capture::Capture;
-use control::JobControl;
-use input::{InputError, Records};
+use control::halt;
+use control::job_control::{self as control_mod, JobControl};
+use events::Event;
+use exec::capture::Capture;
+use exec::registry::ProcessRegistry;
+use exec::{fdlimit, local as exec_local};
+use input::sources::{self as input_sources, InputError, Records};
+use input::template::Template;
 use options::Options;
-use progress::Progress;
-use registry::ProcessRegistry;
-use report::{JobLabel, Reporter, Tally};
-use template::Template;
-
-/// What the coordinator hears about.
-#[derive(Debug)]
-pub enum Event {
-    /// Every job the feeder submitted has ended (sent once the input has ended and
-    /// the last job is done; may arrive twice).
-    AllDone,
-    /// The feeder submitted its last job; `error` if reading the input failed.
-    InputEnded {
-        /// Jobs submitted in all.
-        jobs: u64,
-        /// Why reading stopped early, if it did.
-        error: Option<InputError>,
-    },
-    /// SIGINT, SIGTERM or SIGHUP.
-    Interrupt,
-    /// Writing to standard output failed because its reader went away.
-    StdoutClosed,
-    /// Writing to standard output failed otherwise (a full disk, an I/O error).
-    StdoutFailed(String),
-    /// The `--halt` policy was met (see `JobControl::halted`).
-    Halt,
-}
-
-/// How a run ended; `main` maps it to the exit status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// Every job succeeded.
-    Success,
-    /// Some job failed, was killed, or could not start.
-    JobsFailed,
-    /// Reading the input failed part way (the jobs read before it ran).
-    InputFailed,
-    /// Stopped by a signal.
-    Interrupted,
-    /// Stopped because standard output was closed.
-    StdoutClosed,
-    /// Stopped because writing standard output failed (reported on stderr).
-    OutputFailed,
-    /// Stopped by `--halt`, with this exit status.
-    Halted(u8),
-}
-
-impl Outcome {
-    /// The exit status for this outcome (documented in `--help` and the man page).
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Outcome::Success => 0,
-            Outcome::JobsFailed => 1,
-            Outcome::InputFailed => 2,
-            Outcome::Interrupted => 130,
-            Outcome::StdoutClosed => 141,
-            Outcome::OutputFailed => 2,
-            Outcome::Halted(code) => code,
-        }
-    }
-}
+use outcome::Outcome;
+use report::grouped as output;
+use report::progress::Progress;
+use report::reporter::{JobLabel, Reporter, Tally};
+use report::{dry_run, reporter as report_mod, running_list};
+use values::duration;
 
 /// Most tasks the feeder keeps queued or running at once (outside `--repeat`): enough
 /// for the pool to see its backlog and grow to its maximum, small enough that memory
@@ -359,7 +295,11 @@ impl JobContext {
         &self,
         label: &JobLabel<'_>,
         last: impl FnOnce() -> bool,
-    ) -> (Option<bool>, Result<exec::JobExit, exec::RunError>, bool) {
+    ) -> (
+        Option<bool>,
+        Result<exec_local::JobExit, exec_local::RunError>,
+        bool,
+    ) {
         let (number, command) = (label.number, label.command);
         CAPTURE.with(|cell| {
             let mut cell = cell.borrow_mut();
@@ -367,7 +307,7 @@ impl JobContext {
                 match Capture::new(&self.tmpdir) {
                     Ok(capture) => *cell = Some(capture),
                     Err(err) => {
-                        let result = Err(exec::RunError::Capture(err));
+                        let result = Err(exec_local::RunError::Capture(err));
                         let reported = self.reporter.attempt_finished(label, &result, None, true);
                         return (reported, result, true);
                     }
@@ -377,7 +317,7 @@ impl JobContext {
             let result = {
                 let _running = self.control.running().enter(number, command);
                 let timeouts = self.control.timeouts();
-                exec::run_job_with(command, capture, &self.registry, timeouts)
+                exec_local::run_job_with(command, capture, &self.registry, timeouts)
             };
             let last = last();
             let reported = self
@@ -394,7 +334,7 @@ impl JobContext {
         if let Some(spec) = self.control.halt_spec() {
             let running = self.registry.running_count();
             self.reporter
-                .message(&control::halt_message(spec, halt, running));
+                .message(&control_mod::halt_message(spec, halt, running));
         }
         let _ = self.completion.events.send(Event::Halt);
     }
@@ -405,13 +345,15 @@ impl JobContext {
 /// returned as `Err` and mean exit status 2.
 pub fn run(options: Options, install_signal_handlers: bool) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    let inputs = input::open_sources(&options.inputs)?;
+    let inputs = input_sources::open_sources(&options.inputs)?;
     if options.control.dry_run {
-        let skip = control::skip_set(&options.control)?;
+        let skip = control_mod::skip_set(&options.control)?;
         let records = inputs.records(options.separator);
         let template = options.template.as_ref();
         let tag = options.output.tag;
-        return Ok(dryrun::print(records, template, tag, |n| skip.contains(&n)));
+        return Ok(dry_run::print(records, template, tag, |n| {
+            skip.contains(&n)
+        }));
     }
     // Job output is buffered in temporary files: find out now, not at every job,
     // if that cannot work.
@@ -463,7 +405,7 @@ pub fn run(options: Options, install_signal_handlers: bool) -> anyhow::Result<Ou
     .with_output(options.output, options.tmpdir.clone());
     let reporter = Arc::new(reporter);
     if install_signal_handlers {
-        status::spawn_listener(Arc::clone(control.running()), Arc::clone(&reporter))
+        running_list::spawn_listener(Arc::clone(control.running()), Arc::clone(&reporter))
             .map_err(|e| anyhow::anyhow!("cannot start the SIGUSR1 listener thread: {e}"))?;
     }
     let (stats_pool, tally) = (Arc::clone(&pool), Arc::downgrade(&reporter));
@@ -680,7 +622,7 @@ fn finish(
             let runs = w.counts.runs.load(Ordering::Relaxed);
             let failures = w.counts.failures.load(Ordering::Relaxed);
             let mut line = format!("{runs:>4}  {failures:>6}  ");
-            report::push_printable(&mut line, &w.command);
+            report_mod::push_printable(&mut line, &w.command);
             table.push_str(&line);
             table.push('\n');
         }

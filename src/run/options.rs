@@ -12,12 +12,12 @@ use std::time::Duration;
 use crate::cli::{Cli, ColorChoice};
 use crate::{BuildError, Builder, Config};
 
-use super::halt::HaltSpec;
-use super::input::Separator;
-use super::joblog::{JoblogTarget, Resume};
-use super::output::{Mode, OutputOptions};
-use super::template::Template;
-use super::termseq::TermSeq;
+use crate::run::control::halt::HaltSpec;
+use crate::run::input::sources::Separator;
+use crate::run::input::template::Template;
+use crate::run::report::grouped::{Mode, OutputOptions};
+use crate::run::report::joblog::{JoblogTarget, Resume};
+use crate::run::values::termseq::TermSeq;
 
 /// Settings of one run.
 #[derive(Debug)]

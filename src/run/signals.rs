@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crossbeam_channel::Sender;
 
-use super::Event;
-use super::registry::ProcessRegistry;
+use crate::run::events::Event;
+use crate::run::exec::registry::ProcessRegistry;
 
 /// Installs the handler. Fails only if a handler was already installed in this
 /// process or the OS refuses.

@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
 
-use super::registry::ProcessRegistry;
-use super::termseq::TermSeq;
+use crate::run::exec::registry::ProcessRegistry;
+use crate::run::values::termseq::TermSeq;
 
 /// A step of a job's termination sequence, due at `at`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

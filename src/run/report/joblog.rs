@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::exec::{ExitStatusKind, JobExit, RunError};
+use crate::run::exec::local::{ExitStatusKind, JobExit, RunError};
 
 /// The header line, exactly as GNU parallel writes it.
 pub const HEADER: &str =

@@ -32,14 +32,16 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::time::UNIX_EPOCH;
 
-use super::capture::Capture;
-use super::exec::{self, ExitStatusKind, JobExit, RunError, Streams, signal_name};
-use super::json;
-use super::lines::{self, Stream, Tagger};
-use super::order::Reorder;
-use super::registry::ProcessRegistry;
-use super::report::{JobLabel, Reporter};
-use super::timeout::Timeouts;
+use crate::run::exec::capture::Capture;
+use crate::run::exec::local::{
+    self as exec, ExitStatusKind, JobExit, RunError, Streams, signal_name,
+};
+use crate::run::exec::pump::{self as lines, Stream, Tagger};
+use crate::run::exec::registry::ProcessRegistry;
+use crate::run::exec::timeout::Timeouts;
+use crate::run::report::json;
+use crate::run::report::reorder::Reorder;
+use crate::run::report::reporter::{JobLabel, Reporter};
 
 /// Most jobs held by `--keep-order` (finished, waiting for an earlier job) before
 /// the feeder stops starting new ones. Each holds two open files.

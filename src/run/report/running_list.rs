@@ -22,8 +22,8 @@ use std::time::Instant;
 use signal_hook::consts::SIGUSR1;
 use signal_hook::iterator::Signals;
 
-use super::duration::format_duration;
-use super::report::{Reporter, push_printable};
+use crate::run::report::reporter::{Reporter, push_printable};
+use crate::run::values::duration::format_duration;
 
 #[derive(Debug)]
 struct Entry {

@@ -24,13 +24,13 @@ use std::time::Duration;
 
 use crossbeam_channel::Sender;
 
-use super::Event;
-use super::capture::Capture;
-use super::duration::format_duration;
-use super::exec::{ExitStatusKind, JobExit, RunError, signal_name};
-use super::lines::{Stream, Tagger};
-use super::output::{OutputOptions, OutputState, Shaper, StdoutHealth};
-use super::progress::Progress;
+use crate::run::events::Event;
+use crate::run::exec::capture::Capture;
+use crate::run::exec::local::{ExitStatusKind, JobExit, RunError, signal_name};
+use crate::run::exec::pump::{Stream, Tagger};
+use crate::run::report::grouped::{OutputOptions, OutputState, Shaper, StdoutHealth};
+use crate::run::report::progress::Progress;
+use crate::run::values::duration::format_duration;
 
 /// Counts of finished jobs (runs, in `--repeat` mode).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -41,9 +41,9 @@ use nix::sys::signal::{Signal, killpg};
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
 
-use super::capture::Capture;
-use super::registry::{ProcessRegistry, group_alive};
-use super::timeout::Timeouts;
+use crate::run::exec::capture::Capture;
+use crate::run::exec::registry::{ProcessRegistry, group_alive};
+use crate::run::exec::timeout::Timeouts;
 
 /// The shell every job runs under.
 const SHELL: &str = "/bin/sh";
@@ -531,7 +531,7 @@ pub(crate) mod testutil {
     pub fn find(marker: &str) -> Vec<Found> {
         let me = std::process::id().to_string();
         let mut out = Vec::new();
-        let Some(pids) = crate::run::registry::proc_pids() else {
+        let Some(pids) = crate::run::exec::registry::proc_pids() else {
             return out;
         };
         for pid in pids {
@@ -582,8 +582,8 @@ pub(crate) mod testutil {
 
 #[cfg(test)]
 mod tests {
-    use super::testutil::{Reaper, find, unique_marker, wait_until};
     use super::*;
+    use crate::run::exec::local::testutil::{Reaper, find, unique_marker, wait_until};
     use std::sync::Arc;
     use std::thread;
 

@@ -32,7 +32,7 @@ use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-use super::exec;
+use crate::run::exec::local as exec;
 
 /// Longest partial line kept while waiting for its newline.
 pub const MAX_PARTIAL: usize = 1 << 20;
@@ -267,7 +267,7 @@ pub fn pump(child: &mut Child, emit: &mut dyn FnMut(Stream, &[u8])) -> io::Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::exec::testutil::{Reaper, find, unique_marker};
+    use crate::run::exec::local::testutil::{Reaper, find, unique_marker};
     use std::process::{Command, Stdio};
 
     fn tagged(tag: &str, chunks: &[&[u8]]) -> String {

@@ -19,13 +19,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use super::exec::{ExitStatusKind, JobExit, RunError};
-use super::halt::{Ended, Halt, HaltSpec, HaltTracker, When, Why};
-use super::joblog::{self, Joblog, Row};
-use super::options::ControlOptions;
-use super::registry::ProcessRegistry;
-use super::status::RunningJobs;
-use super::timeout::Timeouts;
+use crate::run::control::halt::{Ended, Halt, HaltSpec, HaltTracker, When, Why};
+use crate::run::exec::local::{ExitStatusKind, JobExit, RunError};
+use crate::run::exec::registry::ProcessRegistry;
+use crate::run::exec::timeout::Timeouts;
+use crate::run::options::ControlOptions;
+use crate::run::report::joblog::{self, Joblog, Row};
+use crate::run::report::running_list::RunningJobs;
 
 /// Job control state shared by the feeder, the workers and the coordinator.
 #[derive(Debug)]

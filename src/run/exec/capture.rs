@@ -41,7 +41,7 @@ enum State {
 
 /// Reusable capture of one job's stdout and stderr (one per worker thread).
 ///
-/// Typical cycle, driven by [`super::exec::run_job`]: the job's output lands in
+/// Typical cycle, driven by [`crate::run::exec::local::run_job`]: the job's output lands in
 /// the files; the caller then prints the blocks with
 /// [`write_stdout_to`](Self::write_stdout_to) /
 /// [`write_stderr_to`](Self::write_stderr_to); the next `run_job` (or an
@@ -139,7 +139,7 @@ impl Capture {
     /// Makes the capture clean for the next job: empties and rewinds both
     /// files, or, if the capture is tainted, replaces them with fresh files.
     ///
-    /// Cheap no-op when already clean. [`super::exec::run_job`] calls it
+    /// Cheap no-op when already clean. [`crate::run::exec::local::run_job`] calls it
     /// itself, so callers need not.
     ///
     /// # Errors

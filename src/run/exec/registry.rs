@@ -33,7 +33,7 @@ use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-use super::termseq::TermSeq;
+use crate::run::values::termseq::TermSeq;
 
 /// Poll interval while waiting for terminated groups to disappear.
 const POLL_INTERVAL: Duration = Duration::from_millis(10);

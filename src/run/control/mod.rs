@@ -1,0 +1,4 @@
+//! Job control: `--halt`, `--resume`, `--retries`.
+
+pub mod halt;
+pub mod job_control;

@@ -5,14 +5,16 @@
 //! (`tests/generated_docs.rs` checks the committed ones are fresh). Turning these raw
 //! arguments into validated settings is `run::options`'s job, not this file's.
 
+#![warn(missing_debug_implementations)]
+
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgAction, CommandFactory, Parser, ValueEnum};
 
-use crate::run::control::halt::{HaltPolicy, parse_halt_policy};
 use crate::run::values::duration::parse_duration;
+use crate::run::values::halt_spec::{HaltPolicy, parse_halt_policy};
 use crate::run::values::size::parse_size;
 use crate::run::values::termseq::{self, TermSeq, parse_termseq};
 

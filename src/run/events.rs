@@ -5,7 +5,7 @@ use crate::run::input::sources::InputError;
 
 /// What the coordinator hears about.
 #[derive(Debug)]
-pub enum Event {
+pub(crate) enum Event {
     /// Every job the feeder submitted has ended (sent once the input has ended and
     /// the last job is done; may arrive twice).
     AllDone,
@@ -16,12 +16,16 @@ pub enum Event {
         /// Why reading stopped early, if it did.
         error: Option<InputError>,
     },
-    /// SIGINT, SIGTERM or SIGHUP.
+    /// SIGINT, SIGTERM or SIGHUP (the first one; later ones kill at once, see
+    /// `signals.rs`).
     Interrupt,
+    /// SIGUSR1: list the running jobs.
+    ListRunning,
     /// Writing to standard output failed because its reader went away.
     StdoutClosed,
     /// Writing to standard output failed otherwise (a full disk, an I/O error).
     StdoutFailed(String),
-    /// The `--halt` policy was met (see `JobControl::halted`).
+    /// The `--halt` policy was met (see `Jobs::halted`); also sent after each job
+    /// ends while halting soon, so the coordinator sees the last one end..
     Halt,
 }

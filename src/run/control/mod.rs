@@ -1,4 +1,7 @@
-//! Job control: `--halt`, `--resume`, `--retries`.
+//! Job control: running a job's attempts (`--retries`), the `--halt` decision,
+//! and `--resume`'s skip set; the decisions are pure functions or state machines.
 
-pub mod halt;
-pub mod job_control;
+pub(crate) mod attempts;
+pub(crate) mod halt;
+pub(crate) mod resume;
+pub(crate) mod retries;

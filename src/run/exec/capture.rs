@@ -76,11 +76,6 @@ impl Capture {
         })
     }
 
-    /// Directory the capture files are created in.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Length of the last job's stdout block, in bytes.
     pub fn stdout_len(&self) -> u64 {
         self.stdout_len
@@ -93,6 +88,7 @@ impl Capture {
 
     /// Whether a process of the last job may still hold the files; if so the
     /// next [`reset`](Self::reset) replaces them instead of emptying them.
+    #[cfg(test)]
     pub fn is_tainted(&self) -> bool {
         self.state == State::Tainted
     }

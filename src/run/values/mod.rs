@@ -2,6 +2,7 @@
 //! parsers (clap calls them; the runner uses the parsed types). They import
 //! nothing from the runner.
 
-pub mod duration;
-pub mod size;
-pub mod termseq;
+pub(crate) mod duration;
+pub(crate) mod halt_spec;
+pub(crate) mod size;
+pub(crate) mod termseq;

@@ -1,0 +1,226 @@
+//! The coordinator: the calling thread of a run, which waits on the one event
+//! channel and owns the one shutdown path. See `PROTOCOL.md`.
+//!
+//! Owns: the decision of when the run ends ([`coordinate`] → [`Stop`]) and what
+//! ending it takes ([`shut_down`] → [`Outcome`]).
+//!
+//! Invariants:
+//! - Every way a run ends (all done, a signal, stdout closed or failing, `--halt`,
+//!   an input error under `--repeat`) goes through [`shut_down`], which leaves
+//!   nothing started by the run running: the executor is closed before the pool is
+//!   shut down, and whatever jobs left behind is terminated.
+//! - The summary is printed once, after everything held was flushed.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+
+use crate::ThreadPool;
+use crate::run::completion::Completion;
+use crate::run::control::attempts::Jobs;
+use crate::run::events::Event;
+use crate::run::input::feeder::Watchdog;
+use crate::run::input::sources::InputError;
+use crate::run::job::error_chain;
+use crate::run::lock::lock;
+use crate::run::outcome::Outcome;
+use crate::run::report::running_list;
+use crate::run::report::status::{plural, repeat_table, summary};
+use crate::run::values::halt_spec::When;
+use crate::run::values::termseq::TermSeq;
+
+/// Why the coordinator stopped waiting.
+#[derive(Debug)]
+pub(crate) enum Stop {
+    /// Every job is done (or, halting soon, every job handed over).
+    Finished {
+        /// Reading the input failed part way.
+        input_error: Option<InputError>,
+    },
+    /// SIGINT, SIGTERM or SIGHUP.
+    Interrupted,
+    /// Stdout's reader went away.
+    StdoutClosed,
+    /// Writing stdout failed otherwise.
+    StdoutFailed(String),
+    /// `--repeat` and reading the input failed: the watchdogs are stopped too.
+    RepeatInputFailed(InputError),
+    /// `--halt now`.
+    Halted,
+}
+
+/// What the coordinator works with.
+#[derive(Debug)]
+pub(crate) struct Run<'a> {
+    /// The jobs' context (executor, reporter, halt).
+    pub jobs: &'a Jobs,
+    /// Counting jobs in and out.
+    pub completion: &'a Completion,
+    /// The pool.
+    pub pool: &'a ThreadPool,
+    /// `--repeat`'s watchdogs.
+    pub watchdogs: &'a Mutex<Vec<Watchdog>>,
+    /// `--repeat`.
+    pub repeat: bool,
+    /// Time between SIGTERM and SIGKILL when interrupted.
+    pub grace: Duration,
+    /// `--termseq`, for `--halt now`.
+    pub termseq: &'a TermSeq,
+    /// When the run started.
+    pub started: Instant,
+}
+
+/// Waits for every job to be done (never, with `--repeat`), a signal, or a closed
+/// stdout. After a `--halt soon`, every job handed to the pool being done is
+/// enough (the input may never end); a `--halt now` stops at once.
+pub(crate) fn coordinate(inbox: &Receiver<Event>, run: &Run<'_>) -> Stop {
+    let reporter = &run.jobs.reporter;
+    let mut all_done = false;
+    let mut input_ended = false;
+    let mut input_error = None;
+    let mut halting = false;
+    loop {
+        let Ok(event) = inbox.recv() else {
+            // Every sender is gone: nothing more can happen.
+            return Stop::Finished { input_error };
+        };
+        match event {
+            Event::AllDone => all_done = true,
+            Event::InputEnded { jobs, error } => {
+                input_ended = true;
+                if run.repeat {
+                    // Watchdogs run until Ctrl-C, but a read error must not wait for
+                    // it to be reported, and no watchdog at all means nothing to do.
+                    if let Some(err) = error {
+                        return Stop::RepeatInputFailed(err);
+                    }
+                    if jobs == 0 {
+                        return Stop::Finished { input_error: None };
+                    }
+                }
+                input_error = error;
+                if !run.repeat {
+                    reporter.progress().set_total(jobs);
+                }
+                run.jobs
+                    .input_ended(jobs.saturating_sub(run.completion.skipped()));
+            }
+            Event::Interrupt => return Stop::Interrupted,
+            Event::ListRunning => {
+                let mut running = run.jobs.executor.running();
+                reporter.message(&running_list::describe(&mut running, Instant::now()));
+            }
+            Event::StdoutClosed => return Stop::StdoutClosed,
+            Event::StdoutFailed(err) => return Stop::StdoutFailed(err),
+            Event::Halt => match run.jobs.halted() {
+                Some(h) if h.when == When::Now => return Stop::Halted,
+                _ => halting = true,
+            },
+        }
+        if !run.repeat && input_ended && all_done {
+            return Stop::Finished { input_error };
+        }
+        if halting && run.completion.all_submitted_done() {
+            return Stop::Finished { input_error };
+        }
+    }
+}
+
+/// Ends the run as `stop` requires; returns how it ended.
+pub(crate) fn shut_down(stop: Stop, run: &Run<'_>) -> Outcome {
+    let (jobs, reporter, executor) = (run.jobs, &run.jobs.reporter, &run.jobs.executor);
+    let skipped = run.completion.skipped();
+    if skipped > 0 && !reporter.is_quiet() {
+        reporter.message(&format!(
+            "atp-run: skipped {} already in the joblog",
+            plural(skipped, "job")
+        ));
+    }
+    match stop {
+        Stop::Finished { input_error } => {
+            run.pool.shutdown();
+            executor.stop_leftovers(run.grace);
+            finish(run, None);
+            if let Some(err) = input_error {
+                reporter.message(&format!("atp-run: {}", error_chain(&err)));
+                Outcome::InputFailed
+            } else if let Some(halt) = jobs.halted() {
+                Outcome::Halted(halt.exit_code)
+            } else if reporter.tally().counts().failed > 0 {
+                Outcome::JobsFailed
+            } else {
+                Outcome::Success
+            }
+        }
+        Stop::Halted => {
+            // --halt now: like an interrupt, with the --termseq sequence.
+            stop_starting(run);
+            let report = executor.terminate_all(run.termseq);
+            log::debug!("halt termination: {report:?}");
+            run.pool.shutdown_now();
+            executor.stop_leftovers(run.grace);
+            finish(run, None);
+            Outcome::Halted(jobs.halted().map_or(1, |h| h.exit_code))
+        }
+        stop => {
+            stop_starting(run);
+            let report = executor.terminate_all(&TermSeq::term_then_kill(run.grace));
+            log::debug!("termination: {report:?}");
+            let cancelled = run.pool.shutdown_now().cancelled;
+            match stop {
+                Stop::Interrupted => {
+                    finish(run, Some(cancelled));
+                    Outcome::Interrupted
+                }
+                Stop::RepeatInputFailed(err) => {
+                    finish(run, None);
+                    reporter.message(&format!("atp-run: {}", error_chain(&err)));
+                    Outcome::InputFailed
+                }
+                Stop::StdoutFailed(err) => {
+                    reporter.progress().finish();
+                    reporter.message(&format!("atp-run: cannot write to standard output: {err}"));
+                    Outcome::OutputFailed
+                }
+                _ => {
+                    reporter.run_ended();
+                    Outcome::StdoutClosed
+                }
+            }
+        }
+    }
+}
+
+/// Starts no job any more: the feeder stops, the executor refuses new jobs, the
+/// watchdogs stop.
+fn stop_starting(run: &Run<'_>) {
+    run.jobs
+        .stopping
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    run.jobs.executor.close();
+    for watchdog in lock(run.watchdogs).iter() {
+        watchdog.handle.stop();
+    }
+}
+
+/// Flushes what is held, removes the progress display and prints the `--repeat`
+/// table and the summary.
+fn finish(run: &Run<'_>, not_started: Option<usize>) {
+    let reporter = &run.jobs.reporter;
+    reporter.run_ended();
+    let tally = reporter.tally();
+    let watchdogs = lock(run.watchdogs);
+    if !watchdogs.is_empty() {
+        let rows = watchdogs
+            .iter()
+            .map(|w| (tally.of_command(w.number), w.command.as_slice()));
+        reporter.message(&repeat_table(rows));
+    }
+    let counts = tally.counts();
+    if reporter.is_quiet() && counts.failed == 0 && not_started.is_none() {
+        return;
+    }
+    let peak = run.pool.stats().peak_workers;
+    reporter.message(&summary(&counts, not_started, peak, run.started.elapsed()));
+}

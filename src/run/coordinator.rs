@@ -224,3 +224,188 @@ fn finish(run: &Run<'_>, not_started: Option<usize>) {
     let peak = run.pool.stats().peak_workers;
     reporter.message(&summary(&counts, not_started, peak, run.started.elapsed()));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    use crossbeam_channel::Sender;
+
+    use crate::run::control::halt::HaltTracker;
+    use crate::run::exec::executor::Executor;
+    use crate::run::exec::mock::MockExecutor;
+    use crate::run::report::grouped::Grouped;
+    use crate::run::report::progress::Progress;
+    use crate::run::report::reporter::Reporter;
+    use crate::run::report::status::StatusLines;
+    use crate::run::report::tally::Tally;
+
+    struct Fixture {
+        jobs: Jobs,
+        executor: Arc<MockExecutor>,
+        completion: Completion,
+        pool: ThreadPool,
+        watchdogs: Mutex<Vec<Watchdog>>,
+        termseq: TermSeq,
+        events: Sender<Event>,
+        inbox: Receiver<Event>,
+    }
+
+    fn fixture(halt: Option<&str>) -> Fixture {
+        let (events, inbox) = crossbeam_channel::unbounded();
+        let status = StatusLines {
+            quiet: true,
+            color: false,
+            max_attempts: 1,
+        };
+        let reporter = Reporter::new(
+            Box::new(Grouped::default()),
+            status,
+            false,
+            Progress::new(false),
+            Arc::new(Tally::new(false)),
+            events.clone(),
+        );
+        let executor = Arc::new(MockExecutor::default());
+        let jobs = Jobs {
+            template: None,
+            executor: Arc::clone(&executor) as Arc<dyn Executor>,
+            reporter: Arc::new(reporter),
+            tmpdir: std::env::temp_dir(),
+            timeouts: None,
+            attempts: 1,
+            halt: halt.map(|spec| Mutex::new(HaltTracker::new(spec.parse().unwrap()))),
+            stopping: AtomicBool::new(false),
+            events: events.clone(),
+        };
+        Fixture {
+            jobs,
+            executor,
+            completion: Completion::new(events.clone()),
+            pool: ThreadPool::builder().min_workers(1).build().unwrap(),
+            watchdogs: Mutex::new(Vec::new()),
+            termseq: TermSeq::default(),
+            events,
+            inbox,
+        }
+    }
+
+    impl Fixture {
+        fn run(&self, repeat: bool) -> Run<'_> {
+            Run {
+                jobs: &self.jobs,
+                completion: &self.completion,
+                pool: &self.pool,
+                watchdogs: &self.watchdogs,
+                repeat,
+                grace: Duration::from_secs(1),
+                termseq: &self.termseq,
+                started: Instant::now(),
+            }
+        }
+
+        fn send(&self, event: Event) {
+            self.events.send(event).unwrap();
+        }
+
+        /// Runs job `number` as the feeder's task would, counting it in and out.
+        fn job(&self, number: u64, command: &[u8]) {
+            self.completion.submitting();
+            self.jobs.run_job(number, None, command);
+            self.completion.job_done();
+        }
+    }
+
+    #[test]
+    fn the_run_ends_when_the_input_ended_and_every_job_is_done() {
+        let f = fixture(None);
+        f.job(1, b"exit 0");
+        f.job(2, b"exit 3");
+        f.send(Event::ListRunning);
+        f.send(Event::InputEnded {
+            jobs: 2,
+            error: None,
+        });
+        f.completion.input_ended(2);
+        let stop = coordinate(&f.inbox, &f.run(false));
+        assert!(
+            matches!(stop, Stop::Finished { input_error: None }),
+            "{stop:?}"
+        );
+        assert_eq!(shut_down(stop, &f.run(false)), Outcome::JobsFailed);
+    }
+
+    #[test]
+    fn all_done_before_the_input_ended_is_not_the_end() {
+        let f = fixture(None);
+        f.send(Event::AllDone);
+        f.send(Event::Interrupt);
+        let stop = coordinate(&f.inbox, &f.run(false));
+        assert!(matches!(stop, Stop::Interrupted), "{stop:?}");
+        assert_eq!(shut_down(stop, &f.run(false)), Outcome::Interrupted);
+        assert!(f.executor.is_closed(), "no job starts after an interrupt");
+        assert!(f.jobs.is_stopping());
+    }
+
+    #[test]
+    fn halt_now_stops_at_once_with_the_jobs_status() {
+        let f = fixture(Some("now,fail=1"));
+        f.job(1, b"exit 4");
+        let stop = coordinate(&f.inbox, &f.run(false));
+        assert!(matches!(stop, Stop::Halted), "{stop:?}");
+        assert_eq!(shut_down(stop, &f.run(false)), Outcome::Halted(4));
+        assert!(f.executor.is_closed());
+    }
+
+    #[test]
+    fn halting_soon_ends_when_every_job_handed_over_is_done() {
+        let f = fixture(Some("soon,fail=1"));
+        f.completion.submitting();
+        // The input never ends; the halt comes with one job still running.
+        f.job(2, b"exit 5");
+        let stop = coordinate_after(&f, || f.completion.job_done());
+        assert!(matches!(stop, Stop::Finished { .. }), "{stop:?}");
+        assert_eq!(shut_down(stop, &f.run(false)), Outcome::Halted(5));
+    }
+
+    /// Sends a second `Halt` (as the last job's task does) after `end_job`.
+    fn coordinate_after(f: &Fixture, end_job: impl FnOnce()) -> Stop {
+        assert!(!f.completion.all_submitted_done());
+        end_job();
+        f.send(Event::Halt);
+        coordinate(&f.inbox, &f.run(false))
+    }
+
+    #[test]
+    fn stdout_closing_or_failing_ends_the_run_with_its_own_status() {
+        let f = fixture(None);
+        f.send(Event::StdoutClosed);
+        let stop = coordinate(&f.inbox, &f.run(false));
+        assert_eq!(shut_down(stop, &f.run(false)), Outcome::StdoutClosed);
+        let f = fixture(None);
+        f.send(Event::StdoutFailed("disk full".into()));
+        let stop = coordinate(&f.inbox, &f.run(false));
+        assert_eq!(shut_down(stop, &f.run(false)), Outcome::OutputFailed);
+    }
+
+    #[test]
+    fn with_repeat_an_input_error_or_no_command_ends_the_run() {
+        let f = fixture(None);
+        f.send(Event::InputEnded {
+            jobs: 1,
+            error: Some(InputError::StdinRepeated),
+        });
+        let stop = coordinate(&f.inbox, &f.run(true));
+        assert!(matches!(stop, Stop::RepeatInputFailed(_)), "{stop:?}");
+        assert_eq!(shut_down(stop, &f.run(true)), Outcome::InputFailed);
+        let f = fixture(None);
+        f.send(Event::InputEnded {
+            jobs: 0,
+            error: None,
+        });
+        let stop = coordinate(&f.inbox, &f.run(true));
+        assert_eq!(shut_down(stop, &f.run(true)), Outcome::Success);
+    }
+}

@@ -105,8 +105,7 @@ pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, R
     let stats_pool = Arc::clone(&pool);
     reporter.progress().start_ticker(move || {
         let s = stats_pool.stats();
-        let failed = tally.counts().failed;
-        format!("{failed} failed · {} workers ({} busy)", s.live, s.busy)
+        report::progress::ticker_message(tally.counts().failed, s.live, s.busy)
     });
     let timeouts = match options.control.timeout {
         Some(limit) => Some(

@@ -24,7 +24,6 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 
@@ -175,16 +174,17 @@ impl Capture {
         Ok(())
     }
 
-    /// Makes the capture clean and returns the child's stdout and stderr.
+    /// Makes the capture clean and returns the files a job writes its stdout and
+    /// stderr to (duplicates: any executor can hand them to its job).
     ///
     /// # Errors
     /// Reset errors, or failure to duplicate a descriptor (e.g. `EMFILE`).
-    pub(crate) fn stdio_for_job(&mut self) -> io::Result<(Stdio, Stdio)> {
+    pub(crate) fn files_for_job(&mut self) -> io::Result<(File, File)> {
         self.reset()?;
         self.state = State::Used;
         let out = self.stdout.try_clone().map_err(|e| dup_error(&e))?;
         let err = self.stderr.try_clone().map_err(|e| dup_error(&e))?;
-        Ok((Stdio::from(out), Stdio::from(err)))
+        Ok((out, err))
     }
 
     /// Records the job's block lengths once its leader has been reaped;
@@ -286,7 +286,7 @@ mod tests {
     fn direct_writes_copy_and_reset() -> io::Result<()> {
         let mut cap = Capture::new(std::env::temp_dir())?;
         let (ino_out, ino_err) = (ino(&cap.stdout), ino(&cap.stderr));
-        drop(cap.stdio_for_job()?);
+        drop(cap.files_for_job()?);
         (&cap.stdout).write_all(b"hello")?;
         (&cap.stderr).write_all(b"oops")?;
         assert_eq!(cap.job_finished(false)?, (5, 4));
@@ -310,7 +310,7 @@ mod tests {
     #[test]
     fn tainted_capture_gets_new_files_and_ignores_late_appends() -> io::Result<()> {
         let mut cap = Capture::new(std::env::temp_dir())?;
-        drop(cap.stdio_for_job()?);
+        drop(cap.files_for_job()?);
         let late = cap.stdout.try_clone()?;
         (&late).write_all(b"early")?;
         assert_eq!(cap.job_finished(true)?, (5, 0));

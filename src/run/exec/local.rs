@@ -85,7 +85,8 @@ impl Executor for LocalExecutor {
         }
         match output {
             JobOutput::Capture(capture) => {
-                let (stdout, stderr) = capture.stdio_for_job().map_err(JobError::Capture)?;
+                let (stdout, stderr) = capture.files_for_job().map_err(JobError::Capture)?;
+                let (stdout, stderr) = (Stdio::from(stdout), Stdio::from(stderr));
                 let reaped = match self.spawn_and_wait(spec, stdout, stderr, watch, |_| Ok(())) {
                     Ok(reaped) => reaped,
                     Err(err) => {

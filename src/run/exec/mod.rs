@@ -7,6 +7,8 @@ pub(crate) mod capture;
 pub(crate) mod executor;
 pub(crate) mod fdlimit;
 pub(crate) mod local;
+#[cfg(test)]
+pub(crate) mod mock;
 pub(crate) mod pump;
 pub(crate) mod registry;
 pub(crate) mod timeout;

@@ -114,6 +114,11 @@ impl Progress {
     }
 }
 
+/// The ticker's message: failures so far and the pool's live and busy workers.
+pub(crate) fn ticker_message(failed: u64, live: usize, busy: usize) -> String {
+    format!("{failed} failed · {live} workers ({busy} busy)")
+}
+
 fn style(template: &str) -> ProgressStyle {
     ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner())
 }
@@ -160,5 +165,34 @@ pub fn init_logging(verbosity: u8) {
     let max_level = logger.filter();
     if log::set_boxed_logger(Box::new(SuspendingLogger { inner: logger })).is_ok() {
         log::set_max_level(max_level);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ticker_says_failures_and_workers() {
+        assert_eq!(ticker_message(2, 5, 3), "2 failed · 5 workers (3 busy)");
+    }
+
+    #[test]
+    fn both_bar_templates_are_valid() {
+        for template in [COUNTING, KNOWN_TOTAL] {
+            assert!(ProgressStyle::with_template(template).is_ok(), "{template}");
+        }
+    }
+
+    #[test]
+    fn a_hidden_bar_runs_what_it_suspends_and_finishes_twice() {
+        let progress = Progress::new(false);
+        assert!(!progress.is_visible());
+        progress.start_ticker(|| unreachable!("no ticker for a hidden bar"));
+        progress.set_total(3);
+        progress.inc();
+        assert_eq!(progress.suspend(|| 7), 7);
+        progress.finish();
+        progress.finish();
     }
 }

@@ -52,7 +52,7 @@ pub struct Options {
     pub(crate) control: ControlOptions,
 }
 
-/// The job-control settings (see `control.rs`).
+/// The job-control settings (see `control/`).
 #[derive(Debug, Clone)]
 pub(crate) struct ControlOptions {
     /// `--joblog [+]FILE`.

@@ -143,7 +143,7 @@ impl Jobs {
             let result = self
                 .reporter
                 .with_job_output(job, capture.as_deref_mut(), |output| {
-                    self.executor.run(&spec, output, watch)
+                    self.executor.execute(&spec, output, watch)
                 });
             let ok = result.as_ref().is_ok_and(JobEnd::success);
             let last = retries::is_last(ok, job.attempt, attempts, self.is_stopping());

@@ -74,7 +74,7 @@ impl SignalJob for LocalExecutor {
 }
 
 impl Executor for LocalExecutor {
-    fn run(
+    fn execute(
         &self,
         spec: &JobSpec<'_>,
         output: JobOutput<'_>,
@@ -388,7 +388,7 @@ mod tests {
             command: cmd,
             stdin: JobStdin::Null,
         };
-        exec.run(&spec, JobOutput::Capture(cap), None)
+        exec.execute(&spec, JobOutput::Capture(cap), None)
     }
 
     fn capture() -> Capture {

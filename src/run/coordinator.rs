@@ -236,11 +236,9 @@ fn finish(parts: &Parts<'_>, not_started: Option<usize>) {
 mod tests {
     use super::*;
     use std::sync::Arc;
-    use std::sync::atomic::AtomicBool;
 
     use crossbeam_channel::Sender;
 
-    use crate::run::control::halt::HaltTracker;
     use crate::run::exec::executor::Executor;
     use crate::run::exec::mock::MockExecutor;
     use crate::run::report::grouped::Grouped;
@@ -276,17 +274,8 @@ mod tests {
             events.clone(),
         );
         let executor = Arc::new(MockExecutor::default());
-        let jobs = Jobs {
-            template: None,
-            executor: Arc::clone(&executor) as Arc<dyn Executor>,
-            reporter: Arc::new(reporter),
-            tmpdir: std::env::temp_dir(),
-            timeouts: None,
-            attempts: 1,
-            halt: halt.map(|spec| Mutex::new(HaltTracker::new(spec.parse().unwrap()))),
-            stopping: AtomicBool::new(false),
-            events: events.clone(),
-        };
+        let executor_dyn = Arc::clone(&executor) as Arc<dyn Executor>;
+        let jobs = Jobs::for_test(executor_dyn, reporter, 1, halt, events.clone());
         Fixture {
             jobs,
             executor,

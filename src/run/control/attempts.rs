@@ -218,6 +218,30 @@ impl Jobs {
 }
 
 #[cfg(test)]
+impl Jobs {
+    /// Jobs of a test run: no template, no timer.
+    pub(crate) fn for_test(
+        executor: Arc<dyn Executor>,
+        reporter: Reporter,
+        attempts: u32,
+        halt: Option<&str>,
+        events: Sender<Event>,
+    ) -> Jobs {
+        Jobs {
+            template: None,
+            executor,
+            reporter: Arc::new(reporter),
+            tmpdir: std::env::temp_dir(),
+            timeouts: None,
+            attempts,
+            halt: halt.map(|spec| Mutex::new(HaltTracker::new(spec.parse().expect("halt spec")))),
+            stopping: AtomicBool::new(false),
+            events,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     //! Retries, `--halt`, `--keep-order`, `--json` and the joblog, through the
     //! executor boundary with the mock executor: no process is started.
@@ -338,19 +362,13 @@ mod tests {
         )
         .with_joblog(joblog);
         let executor = Arc::new(MockExecutor::default());
-        let jobs = Jobs {
-            template: None,
-            executor: Arc::clone(&executor) as Arc<dyn Executor>,
-            reporter: Arc::new(reporter),
-            tmpdir: std::env::temp_dir(),
-            timeouts: None,
+        let jobs = Jobs::for_test(
+            Arc::clone(&executor) as Arc<dyn Executor>,
+            reporter,
             attempts,
-            halt: settings
-                .halt
-                .map(|spec| Mutex::new(HaltTracker::new(spec.parse().expect("halt spec")))),
-            stopping: AtomicBool::new(false),
+            settings.halt,
             events,
-        };
+        );
         Harness {
             jobs,
             executor,

@@ -78,7 +78,7 @@ pub struct UsageError(String);
 
 /// How a job's output reaches ours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Captured in files, printed as blocks when the job ends (the default).
     #[default]
     Grouped,
@@ -90,7 +90,7 @@ pub enum Mode {
 
 /// The output settings of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct OutputOptions {
+pub(crate) struct OutputOptions {
     /// How output flows.
     pub mode: Mode,
     /// `--keep-order` (grouped mode only).
@@ -109,31 +109,7 @@ impl Options {
         } else {
             Some(Template::parse(&cli.template).map_err(|e| UsageError(e.to_string()))?)
         };
-        let mut builder = Builder::new().thread_name("atp-run");
-        if let Some(n) = cli.jobs {
-            builder = builder.fixed_workers(n);
-        }
-        if let Some(n) = cli.min_workers {
-            builder = builder.min_workers(n);
-        }
-        if let Some(n) = cli.max_workers {
-            builder = builder.max_workers(n);
-        }
-        if let Some(t) = cli.idle_timeout {
-            builder = builder.idle_timeout(t);
-        }
-        if let Some(kib) = cli.stack_size {
-            builder = builder.stack_size_kib(kib);
-        }
-        if let Some(percent) = cli.cpu_threshold {
-            builder = builder.cpu_threshold_percent(percent);
-        }
-        if let Some(bytes) = cli.memory_reserve {
-            builder = builder.memory_reserve(bytes);
-        }
-        if cli.ignore_load {
-            builder = builder.load_aware(false);
-        }
+        let builder = pool_builder(&cli);
         let pool = builder
             .config()
             .map_err(|err| UsageError(pool_error(&err)))?;
@@ -180,6 +156,36 @@ impl Options {
             output,
         })
     }
+}
+
+/// The pool as the command line sets it up: the one place its options are built.
+fn pool_builder(cli: &Cli) -> Builder {
+    let mut builder = Builder::new().thread_name("atp-run");
+    if let Some(n) = cli.jobs {
+        builder = builder.fixed_workers(n);
+    }
+    if let Some(n) = cli.min_workers {
+        builder = builder.min_workers(n);
+    }
+    if let Some(n) = cli.max_workers {
+        builder = builder.max_workers(n);
+    }
+    if let Some(t) = cli.idle_timeout {
+        builder = builder.idle_timeout(t);
+    }
+    if let Some(kib) = cli.stack_size {
+        builder = builder.stack_size_kib(kib);
+    }
+    if let Some(percent) = cli.cpu_threshold {
+        builder = builder.cpu_threshold_percent(percent);
+    }
+    if let Some(bytes) = cli.memory_reserve {
+        builder = builder.memory_reserve(bytes);
+    }
+    if cli.ignore_load {
+        builder = builder.load_aware(false);
+    }
+    builder
 }
 
 /// The output flags (clap refuses the combinations that cannot work).

@@ -5,16 +5,18 @@
 //! (`tests/generated_docs.rs` checks the committed ones are fresh). Turning these raw
 //! arguments into validated settings is `run::options`'s job, not this file's.
 
+#![warn(missing_debug_implementations)]
+
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgAction, CommandFactory, Parser, ValueEnum};
 
-use crate::run::duration::parse_duration;
-use crate::run::halt::{HaltPolicy, parse_halt_policy};
-use crate::run::size::parse_size;
-use crate::run::termseq::{self, TermSeq, parse_termseq};
+use crate::run::values::duration::parse_duration;
+use crate::run::values::halt_spec::{HaltPolicy, parse_halt_policy};
+use crate::run::values::size::parse_size;
+use crate::run::values::termseq::{self, TermSeq, parse_termseq};
 
 /// Examples, at the end of `--help` and in the man page's EXAMPLES section. These
 /// section bodies are indented by two spaces; `--help` adds a heading line to each.

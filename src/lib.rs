@@ -13,7 +13,7 @@
 //! failures are reported.
 //!
 //! The crate also holds the engine of `atp-run`, a command-line parallel command
-//! executor built on the pool (module [`run`]).
+//! executor built on the pool (module [`run`]; its command line is [`cli`]).
 //!
 //! ## A local pool
 //!

@@ -1,12 +1,12 @@
 //! `atp-run`: parse the command line, set up logging, run, map the outcome to an exit
-//! status. Everything else lives in the library (`atp::run`).
+//! status, print an error's chain. Everything else lives in the library (`atp::run`).
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 use atp::cli::Cli;
-use atp::run::{self, options::Options, progress};
+use atp::run::{self, init_logging, options::Options};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -25,35 +25,19 @@ fn main() -> ExitCode {
             return ExitCode::from(if err.use_stderr() { 2 } else { 0 });
         }
     };
-    progress::init_logging(cli.verbose);
-    let options = match Options::from_cli(cli) {
-        Ok(options) => options,
-        Err(err) => return fail(&err),
-    };
-    match run::run(options, true) {
+    init_logging(cli.verbose);
+    let outcome = Options::from_cli(cli)
+        .map_err(anyhow::Error::from)
+        .and_then(|options| Ok(run::run(options, true)?));
+    match outcome {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
-        Err(err) => fail(err.as_ref()),
+        Err(err) => fail(&err),
     }
 }
 
-/// Reports an error found before any job ran, on one line, and exits with 2.
-fn fail(err: &(dyn std::error::Error + 'static)) -> ExitCode {
-    let mut message = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause = cause.to_string();
-        if !message.contains(&cause) {
-            message.push_str(": ");
-            message.push_str(&cause);
-        }
-        source = cause_of(source);
-    }
-    eprintln!("atp-run: {message}");
+/// Reports an error found before any job ran, with its chain of causes on one line
+/// (`{:#}` joins them with ": ", as ripgrep prints its errors), and exits with 2.
+fn fail(err: &anyhow::Error) -> ExitCode {
+    eprintln!("atp-run: {err:#}");
     ExitCode::from(2)
-}
-
-fn cause_of<'a>(
-    err: Option<&'a (dyn std::error::Error + 'static)>,
-) -> Option<&'a (dyn std::error::Error + 'static)> {
-    err.and_then(std::error::Error::source)
 }

@@ -4,7 +4,6 @@
 //! [`UsageError`] naming the flag at fault (exit status 2).
 
 use std::ffi::OsStr;
-use std::fmt;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,75 +11,95 @@ use std::time::Duration;
 use crate::cli::{Cli, ColorChoice};
 use crate::{BuildError, Builder, Config};
 
-use super::halt::HaltSpec;
-use super::input::Separator;
-use super::joblog::{JoblogTarget, Resume};
-use super::output::{Mode, OutputOptions};
-use super::template::Template;
-use super::termseq::TermSeq;
+use crate::run::control::resume::Resume;
+use crate::run::input::sources::Separator;
+use crate::run::input::template::Template;
+use crate::run::report::joblog::JoblogTarget;
+use crate::run::values::halt_spec::HaltSpec;
+use crate::run::values::termseq::TermSeq;
 
 /// Settings of one run.
 #[derive(Debug)]
 pub struct Options {
     /// Input operands as given (`-` is standard input; empty means standard input).
-    pub inputs: Vec<PathBuf>,
+    pub(crate) inputs: Vec<PathBuf>,
     /// Record separator of the input.
-    pub separator: Separator,
+    pub(crate) separator: Separator,
     /// The command template, in template mode.
-    pub template: Option<Template>,
-    /// Validated pool settings.
-    pub pool: Config,
+    pub(crate) template: Option<Template>,
+    /// The pool, as the command line sets it up (built once, here).
+    pub(crate) pool_builder: Builder,
+    /// Its validated settings.
+    pub(crate) pool: Config,
     /// `--repeat`: every command is a watchdog.
-    pub repeat: bool,
+    pub(crate) repeat: bool,
     /// Pause between the runs of a watchdog.
-    pub interval: Option<Duration>,
+    pub(crate) interval: Option<Duration>,
     /// Time between SIGTERM and SIGKILL when interrupted.
-    pub grace: Duration,
+    pub(crate) grace: Duration,
     /// Status lines for failures only.
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     /// Show the progress display (only ever true when stderr is a terminal).
-    pub progress: bool,
+    pub(crate) progress: bool,
     /// Colour status lines.
-    pub color: bool,
+    pub(crate) color: bool,
     /// Where job output is buffered.
-    pub tmpdir: PathBuf,
+    pub(crate) tmpdir: PathBuf,
     /// `--keep-order`, `--tag`, `--line-buffer`, `--ungroup`, `--json`.
-    pub output: OutputOptions,
+    pub(crate) output: OutputOptions,
     /// Job control: `--joblog`, `--resume`, `--retries`, `--timeout`, `--halt`,
     /// `--dry-run`.
-    pub control: ControlOptions,
+    pub(crate) control: ControlOptions,
 }
 
-/// The job-control settings (see `control.rs`).
+/// The job-control settings (see `control/`).
 #[derive(Debug, Clone)]
-pub struct ControlOptions {
+pub(crate) struct ControlOptions {
     /// `--joblog [+]FILE`.
-    pub joblog: Option<JoblogTarget>,
+    pub(crate) joblog: Option<JoblogTarget>,
     /// `--resume` or `--resume-failed`.
-    pub resume: Option<Resume>,
+    pub(crate) resume: Option<Resume>,
     /// Attempts per job (`--retries`, at least 1).
-    pub attempts: u32,
+    pub(crate) attempts: u32,
     /// `--timeout`.
-    pub timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
     /// `--termseq`.
-    pub termseq: TermSeq,
+    pub(crate) termseq: TermSeq,
     /// `--halt` (None: never).
-    pub halt: Option<HaltSpec>,
+    pub(crate) halt: Option<HaltSpec>,
     /// `--dry-run`.
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
 }
 
 /// An argument that cannot work, found before anything runs.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct UsageError(String);
 
-impl fmt::Display for UsageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+/// How a job's output reaches ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Mode {
+    /// Captured in files, printed as blocks when the job ends (the default).
+    #[default]
+    Grouped,
+    /// Through pipes, printed line by line as it comes (`--line-buffer`).
+    LineBuffered,
+    /// Not captured: the job writes to our stdout and stderr (`--ungroup`).
+    Ungrouped,
 }
 
-impl std::error::Error for UsageError {}
+/// The output settings of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct OutputOptions {
+    /// How output flows.
+    pub mode: Mode,
+    /// `--keep-order` (grouped mode only).
+    pub keep_order: bool,
+    /// `--tag`.
+    pub tag: bool,
+    /// `--json` (grouped mode only).
+    pub json: bool,
+}
 
 impl Options {
     /// Validates the parsed command line.
@@ -90,31 +109,7 @@ impl Options {
         } else {
             Some(Template::parse(&cli.template).map_err(|e| UsageError(e.to_string()))?)
         };
-        let mut builder = Builder::new().thread_name("atp-run");
-        if let Some(n) = cli.jobs {
-            builder = builder.fixed_workers(n);
-        }
-        if let Some(n) = cli.min_workers {
-            builder = builder.min_workers(n);
-        }
-        if let Some(n) = cli.max_workers {
-            builder = builder.max_workers(n);
-        }
-        if let Some(t) = cli.idle_timeout {
-            builder = builder.idle_timeout(t);
-        }
-        if let Some(kib) = cli.stack_size {
-            builder = builder.stack_size_kib(kib);
-        }
-        if let Some(percent) = cli.cpu_threshold {
-            builder = builder.cpu_threshold_percent(percent);
-        }
-        if let Some(bytes) = cli.memory_reserve {
-            builder = builder.memory_reserve(bytes);
-        }
-        if cli.ignore_load {
-            builder = builder.load_aware(false);
-        }
+        let builder = pool_builder(&cli);
         let pool = builder
             .config()
             .map_err(|err| UsageError(pool_error(&err)))?;
@@ -141,6 +136,7 @@ impl Options {
             dry_run: cli.dry_run,
         };
         Ok(Options {
+            pool_builder: builder,
             inputs: cli.files,
             separator: if cli.null {
                 Separator::Nul
@@ -160,6 +156,36 @@ impl Options {
             output,
         })
     }
+}
+
+/// The pool as the command line sets it up: the one place its options are built.
+fn pool_builder(cli: &Cli) -> Builder {
+    let mut builder = Builder::new().thread_name("atp-run");
+    if let Some(n) = cli.jobs {
+        builder = builder.fixed_workers(n);
+    }
+    if let Some(n) = cli.min_workers {
+        builder = builder.min_workers(n);
+    }
+    if let Some(n) = cli.max_workers {
+        builder = builder.max_workers(n);
+    }
+    if let Some(t) = cli.idle_timeout {
+        builder = builder.idle_timeout(t);
+    }
+    if let Some(kib) = cli.stack_size {
+        builder = builder.stack_size_kib(kib);
+    }
+    if let Some(percent) = cli.cpu_threshold {
+        builder = builder.cpu_threshold_percent(percent);
+    }
+    if let Some(bytes) = cli.memory_reserve {
+        builder = builder.memory_reserve(bytes);
+    }
+    if cli.ignore_load {
+        builder = builder.load_aware(false);
+    }
+    builder
 }
 
 /// The output flags (clap refuses the combinations that cannot work).

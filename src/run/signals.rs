@@ -1,31 +1,74 @@
-//! SIGINT, SIGTERM and SIGHUP for `atp-run` (through the `ctrlc` crate, whose
-//! `termination` feature covers all three).
+//! Every signal atp-run handles, in one place, feeding the coordinator's one event
+//! channel.
 //!
-//! The first signal becomes an [`Event::Interrupt`] for the coordinator, which stops
-//! starting jobs and runs the termination sequence (TERM, grace period, KILL). Any
-//! further signal means "now": every job's process group is killed at once and the
-//! grace period is cut short — as fd and GNU parallel do on a second Ctrl-C.
+//! - SIGINT, SIGTERM, SIGHUP (the `ctrlc` crate, whose `termination` feature covers
+//!   all three): the first becomes [`Event::Interrupt`]; the coordinator stops
+//!   starting jobs and runs the termination sequence (TERM, grace period, KILL). Any
+//!   further one means "now": every job is killed at once through the executor and
+//!   the grace period is cut short, as fd and GNU parallel do on a second Ctrl-C.
+//!   (This is the one action taken here rather than by the coordinator: the
+//!   coordinator is then busy in that very termination sequence.)
+//! - SIGUSR1 (`signal-hook`'s self-pipe, on a thread of its own):
+//!   [`Event::ListRunning`]. Job-control signals (SIGTSTP, SIGCONT, SIGWINCH) join
+//!   the same iterator as further events.
 //!
-//! Jobs run in their own process groups, so a Ctrl-C typed at the terminal reaches
-//! only atp-run; the jobs are signalled by atp-run itself, whole trees at a time.
+//! Invariants: no unsafe code here. SIGUSR1 is caught, not blocked with `sigwait`:
+//! std does not reset the signal mask of the processes it spawns (a job's `SigBlk`
+//! showed SIGUSR1 blocked, and `kill -USR1 $$` no longer killed it), whereas a caught
+//! signal is reset to its default action by `exec`, so jobs get SIGUSR1's default
+//! action (tested in `tests/cli_jobs.rs`). Jobs run in their own process groups, so a
+//! Ctrl-C typed at the terminal reaches only atp-run; the jobs are signalled by
+//! atp-run itself, whole trees at a time.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crossbeam_channel::Sender;
+use signal_hook::consts::SIGUSR1;
+use signal_hook::iterator::Signals;
 
-use super::Event;
-use super::registry::ProcessRegistry;
+use crate::run::events::Event;
+use crate::run::exec::executor::Executor;
 
-/// Installs the handler. Fails only if a handler was already installed in this
-/// process or the OS refuses.
-pub fn install(events: Sender<Event>, registry: Arc<ProcessRegistry>) -> Result<(), ctrlc::Error> {
+/// Why the handlers could not be installed.
+#[derive(Debug, thiserror::Error)]
+pub enum SignalError {
+    /// The SIGINT/SIGTERM/SIGHUP handler (a handler was already installed in this
+    /// process, or the OS refused).
+    #[error("cannot install the signal handlers")]
+    Interrupt(#[source] ctrlc::Error),
+    /// The SIGUSR1 listener.
+    #[error("cannot start the SIGUSR1 listener thread")]
+    Listener(#[source] std::io::Error),
+}
+
+/// Installs every handler: from now on signals become events on `events`; a second
+/// interrupt kills every job of `executor` at once.
+pub(crate) fn install(
+    events: &Sender<Event>,
+    executor: Arc<dyn Executor>,
+) -> Result<(), SignalError> {
     let count = AtomicUsize::new(0);
+    let interrupts = events.clone();
     ctrlc::set_handler(move || {
         if count.fetch_add(1, Ordering::SeqCst) == 0 {
-            let _ = events.send(Event::Interrupt);
+            let _ = interrupts.send(Event::Interrupt);
         } else {
-            registry.kill_now();
+            executor.kill_now();
         }
     })
+    .map_err(SignalError::Interrupt)?;
+    let mut signals = Signals::new([SIGUSR1]).map_err(SignalError::Listener)?;
+    let listing = events.clone();
+    std::thread::Builder::new()
+        .name("atp-run-signals".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                if listing.send(Event::ListRunning).is_err() {
+                    return;
+                }
+            }
+        })
+        .map(drop)
+        .map_err(SignalError::Listener)
 }

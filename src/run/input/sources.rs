@@ -95,7 +95,8 @@ fn quote_path(path: &Path) -> String {
 /// An error opening or reading an input source.
 ///
 /// Its [`Display`](fmt::Display) form is a single line suitable for showing
-/// to the user after `atp-run: `.
+/// to the user after `atp-run: `, its cause (if any) is its source: show both,
+/// joined by `": "`.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum InputError {
@@ -163,17 +164,15 @@ impl fmt::Display for InputError {
                 "cannot open input file {}: permission denied",
                 quote_path(path)
             ),
-            InputError::Open { path, error } => {
-                write!(f, "cannot open input file {}: {error}", quote_path(path))
+            InputError::Open { path, .. } => {
+                write!(f, "cannot open input file {}", quote_path(path))
             }
             InputError::StdinRepeated => f.write_str(
                 "standard input ('-') is given more than once as an input; give it at most once",
             ),
             InputError::Read {
-                source_name,
-                line,
-                error,
-            } => write!(f, "error reading {source_name} (line {line}): {error}"),
+                source_name, line, ..
+            } => write!(f, "error reading {source_name} (line {line})"),
         }
     }
 }
@@ -282,8 +281,22 @@ fn open_file(path: &Path) -> Result<File, InputError> {
 }
 
 impl Inputs {
+    /// Number of sources.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.sources.len()
+    }
+
+    /// Whether there are no sources at all (only possible via
+    /// [`Inputs::from_readers`]).
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.sources.is_empty()
+    }
+
     /// Wraps arbitrary readers as sources, in order. They are named
     /// `input #1`, `input #2`, … in error messages.
+    #[cfg(test)]
     pub fn from_readers(readers: Vec<Box<dyn Read + Send>>) -> Inputs {
         let sources = readers
             .into_iter()
@@ -294,17 +307,6 @@ impl Inputs {
             })
             .collect();
         Inputs { sources }
-    }
-
-    /// Number of sources.
-    pub fn len(&self) -> usize {
-        self.sources.len()
-    }
-
-    /// Whether there are no sources at all (only possible via
-    /// [`Inputs::from_readers`]).
-    pub fn is_empty(&self) -> bool {
-        self.sources.is_empty()
     }
 
     /// The display names of the sources, in order (indexable by
@@ -361,8 +363,8 @@ impl fmt::Debug for Records {
 }
 
 impl Records {
-    /// The display name of the source with the given index, for error
-    /// messages about a [`Record`].
+    /// The display name of the source with the given index.
+    #[cfg(test)]
     pub fn source_name(&self, source_index: usize) -> Option<&str> {
         self.names.get(source_index).map(String::as_str)
     }
@@ -436,6 +438,7 @@ impl std::iter::FusedIterator for Records {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::run::job::error_chain;
     use std::io::Cursor;
     use std::process::{Command, Stdio};
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -659,7 +662,7 @@ mod tests {
         assert_eq!(records.next().unwrap().unwrap().bytes, b"b");
         let err = records.next().unwrap().unwrap_err();
         assert_eq!(
-            err.to_string(),
+            error_chain(&err),
             "error reading input #1 (line 3): disk on fire"
         );
         assert!(std::error::Error::source(&err).is_some());
@@ -678,14 +681,14 @@ mod tests {
             line: 7,
             error: io::Error::other("boom"),
         };
-        assert_eq!(err.to_string(), "error reading 'jobs.txt' (line 7): boom");
+        assert_eq!(error_chain(&err), "error reading 'jobs.txt' (line 7): boom");
         let err = InputError::Read {
             source_name: Source::Stdin.display_name(),
             line: 1,
             error: io::Error::other("boom"),
         };
         assert_eq!(
-            err.to_string(),
+            error_chain(&err),
             "error reading standard input (line 1): boom"
         );
     }
@@ -749,7 +752,7 @@ mod tests {
         let err = open_sources(&[PathBuf::from("-"), PathBuf::from("-")]).unwrap_err();
         assert!(matches!(err, InputError::StdinRepeated));
         assert_eq!(
-            err.to_string(),
+            error_chain(&err),
             "standard input ('-') is given more than once as an input; give it at most once"
         );
     }
@@ -761,7 +764,7 @@ mod tests {
         let missing = dir.0.join("jobs.txt");
         let err = open_sources(&[good, missing.clone()]).unwrap_err();
         assert_eq!(
-            err.to_string(),
+            error_chain(&err),
             format!("input file '{}' does not exist", missing.display())
         );
     }
@@ -772,7 +775,7 @@ mod tests {
         let err = open_sources(std::slice::from_ref(&dir.0)).unwrap_err();
         assert!(matches!(err, InputError::IsDirectory { .. }));
         assert_eq!(
-            err.to_string(),
+            error_chain(&err),
             format!(
                 "input '{}' is a directory, not a file of commands",
                 dir.0.display()
@@ -785,18 +788,18 @@ mod tests {
         let path = Path::new("x");
         let err = InputError::from_open(path, io::Error::from(io::ErrorKind::PermissionDenied));
         assert_eq!(
-            err.to_string(),
+            error_chain(&err),
             "cannot open input file 'x': permission denied"
         );
         let err = InputError::from_open(path, io::Error::from(io::ErrorKind::NotFound));
-        assert_eq!(err.to_string(), "input file 'x' does not exist");
+        assert_eq!(error_chain(&err), "input file 'x' does not exist");
         let err = InputError::from_open(path, io::Error::from(io::ErrorKind::IsADirectory));
         assert_eq!(
-            err.to_string(),
+            error_chain(&err),
             "input 'x' is a directory, not a file of commands"
         );
         let err = InputError::from_open(path, io::Error::other("weird"));
-        assert_eq!(err.to_string(), "cannot open input file 'x': weird");
+        assert_eq!(error_chain(&err), "cannot open input file 'x': weird");
         assert!(std::error::Error::source(&err).is_some());
     }
 
@@ -814,7 +817,7 @@ mod tests {
         }
         let err = open_sources(std::slice::from_ref(&path)).unwrap_err();
         assert_eq!(
-            err.to_string(),
+            error_chain(&err),
             format!(
                 "cannot open input file '{}': permission denied",
                 path.display()
@@ -830,9 +833,9 @@ mod tests {
             path: PathBuf::from(OsStr::from_bytes(b"a\nb\xff\t.txt")),
         };
         assert_eq!(
-            err.to_string(),
+            error_chain(&err),
             "input file 'a\\nb\u{fffd}\\t.txt' does not exist"
         );
-        assert_eq!(err.to_string().lines().count(), 1);
+        assert_eq!(error_chain(&err).lines().count(), 1);
     }
 }

@@ -1,12 +1,13 @@
-//! Registry of the process groups of running jobs, for signalling and shutdown.
+//! The local executor's registry: its running jobs by [`JobKey`] (process group,
+//! start time, command), for signalling, listing and shutdown.
 //!
-//! Owns: the set of running jobs' process groups (pgid == leader pid, start
-//! time, whether its `--timeout` fired), the set of "lingering" groups (members outlived their reaped
-//! leader), the closed flag and the kill-now flag.
+//! Owns: the running jobs (pgid == leader pid), the set of "lingering" groups
+//! (members outlived their reaped leader), the closed flag and the kill-now flag.
 //!
 //! Invariants:
 //! - The registry only signals, it never reaps: each leader is reaped by the
-//!   worker blocked in `Child::wait()`, which then calls [`ProcessRegistry::finish`].
+//!   worker blocked in `Child::wait()`, which calls [`ProcessRegistry::forget`]
+//!   before reaping it.
 //! - Once [`ProcessRegistry::close`] has run (also implied by
 //!   [`ProcessRegistry::terminate_all`] and [`ProcessRegistry::kill_now`]),
 //!   [`ProcessRegistry::register`] refuses every new group; the closed flag
@@ -14,7 +15,7 @@
 //!   `signal_all`/`terminate_all` or refused (and killed by its spawner) —
 //!   never missed. Spawning itself happens outside the lock.
 //! - A running group is signalled only under the registry lock and only while
-//!   it is in the running set; the executor removes it ([`ProcessRegistry::finish`])
+//!   it is in the running set; the executor removes it ([`ProcessRegistry::forget`])
 //!   *before* it reaps the leader (it waits with `WNOWAIT` first), so the pgid of a
 //!   running group cannot have been reused by someone else's processes.
 //! - Signals are only ever sent to groups > 1 (never to our own group via
@@ -26,43 +27,25 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::fs;
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-use super::termseq::TermSeq;
+use crate::run::exec::executor::{RunningJob, TerminationReport};
+use crate::run::job::JobKey;
+use crate::run::lock::{lock, wait_timeout};
+use crate::run::values::termseq::TermSeq;
 
 /// Poll interval while waiting for terminated groups to disappear.
 const POLL_INTERVAL: Duration = Duration::from_millis(10);
 
-/// A job whose leader has not been reaped yet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RunningJob {
-    /// Leader pid, which is also the job's process-group id.
-    pub pid: Pid,
-    /// When the job was started.
-    pub started: Instant,
-}
-
-/// What [`ProcessRegistry::terminate_all`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct TerminationReport {
-    /// Process groups sent SIGTERM (running + lingering).
-    pub groups: usize,
-    /// Groups still alive at the end of the grace period, sent SIGKILL.
-    pub killed: usize,
-    /// Whether [`ProcessRegistry::kill_now`] was called (before or during the
-    /// grace period), cutting it short.
-    pub interrupted: bool,
-}
-
 /// Error of [`ProcessRegistry::register`]: the registry is closed; the caller
 /// must kill the group it just spawned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RegistryClosed;
+pub(crate) struct RegistryClosed;
 
 impl fmt::Display for RegistryClosed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -73,18 +56,20 @@ impl fmt::Display for RegistryClosed {
 impl std::error::Error for RegistryClosed {}
 
 /// A running job's entry.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Entry {
+    /// Its process group (the leader's pid).
+    pgid: Pid,
     started: Instant,
-    /// Its `--timeout` fired: it was sent (part of) the termination sequence.
-    timed_out: bool,
+    /// Its command line, for SIGUSR1's list.
+    command: Box<[u8]>,
 }
 
 #[derive(Debug, Default)]
 struct State {
     closed: bool,
     kill_now: bool,
-    running: HashMap<Pid, Entry>,
+    running: HashMap<JobKey, Entry>,
     /// Lingering pgid -> insertion generation (guards pruning against pid reuse).
     lingering: HashMap<Pid, u64>,
     generation: u64,
@@ -92,112 +77,118 @@ struct State {
 
 impl State {
     fn all_groups(&self) -> Vec<Pid> {
-        let mut v: Vec<Pid> = self.running.keys().copied().collect();
-        v.extend(
-            self.lingering
-                .keys()
-                .filter(|p| !self.running.contains_key(p)),
-        );
+        let mut v: Vec<Pid> = self.running.values().map(|e| e.pgid).collect();
+        let running = v.len();
+        for &pgid in self.lingering.keys() {
+            if !v[..running].contains(&pgid) {
+                v.push(pgid);
+            }
+        }
         v
     }
 }
 
 /// Process groups of running (and lingering) jobs; `Send + Sync`, share it via `Arc`.
 #[derive(Debug, Default)]
-pub struct ProcessRegistry {
+pub(crate) struct ProcessRegistry {
     state: Mutex<State>,
     wake: Condvar,
 }
 
 impl ProcessRegistry {
     /// An empty, open registry.
-    pub fn new() -> Self {
+    #[cfg(test)]
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.state)
     }
 
-    /// Records a freshly spawned job whose process group is `pid`.
+    /// Records a freshly spawned job `key` whose process group is `pgid`.
     ///
     /// # Errors
     /// [`RegistryClosed`] if [`close`](Self::close) already ran; the group is
     /// then NOT recorded and the caller must kill it.
-    pub fn register(&self, pid: Pid, started: Instant) -> Result<(), RegistryClosed> {
+    pub(crate) fn register(
+        &self,
+        key: JobKey,
+        pgid: Pid,
+        started: Instant,
+        command: &[u8],
+    ) -> Result<(), RegistryClosed> {
+        let command = Box::from(command);
         let mut st = self.lock();
         if st.closed {
             return Err(RegistryClosed);
         }
         // The pid is in use again, so any lingering group of that id is gone.
-        st.lingering.remove(&pid);
+        st.lingering.remove(&pgid);
         st.running.insert(
-            pid,
+            key,
             Entry {
+                pgid,
                 started,
-                timed_out: false,
+                command,
             },
         );
         Ok(())
     }
 
-    /// Records that the leader `pid` was reaped. If `group_still_alive`, the
-    /// group moves to the lingering set, to be cleaned up by
-    /// [`terminate_all`](Self::terminate_all)/[`signal_all`](Self::signal_all).
-    /// Returns whether the job's timeout fired (see [`signal_timed_out`](Self::signal_timed_out)).
-    /// Call it before reaping the leader, so the group is never signalled after.
-    pub fn finish(&self, pid: Pid, group_still_alive: bool) -> bool {
-        let (had_lingering, timed_out) = {
+    /// Forgets job `key`: call it before reaping its leader, so its group is never
+    /// signalled after.
+    pub(crate) fn forget(&self, key: JobKey) {
+        self.lock().running.remove(&key);
+    }
+
+    /// The reaped leader's group `pgid` still has members: they are "lingering",
+    /// to be cleaned up by [`terminate_all`](Self::terminate_all).
+    pub(crate) fn linger(&self, pgid: Pid) {
+        let had_lingering = {
             let mut st = self.lock();
-            let timed_out = st.running.remove(&pid).is_some_and(|e| e.timed_out);
-            if group_still_alive {
-                st.generation = st.generation.wrapping_add(1);
-                let generation = st.generation;
-                st.lingering.insert(pid, generation);
-            }
-            (group_still_alive && st.lingering.len() > 1, timed_out)
+            st.generation = st.generation.wrapping_add(1);
+            let generation = st.generation;
+            st.lingering.insert(pgid, generation);
+            st.lingering.len() > 1
         };
         if had_lingering {
             // Rare path: keep the lingering set from growing with dead groups.
             self.prune_lingering();
         }
-        timed_out
     }
 
     /// Sends `sig` (then SIGCONT, unless it is SIGKILL, so a stopped job sees
-    /// it) to the group of the job started at `started` with leader `pid`, if that
-    /// job is still running, and marks it as timed out. Returns whether it was
-    /// still running. Used by the `--timeout` timer, which may fire late: a job
-    /// that has finished (or a later job that got the same pid) is left alone.
-    pub fn signal_timed_out(&self, pid: Pid, started: Instant, sig: Signal) -> bool {
-        let mut st = self.lock();
-        match st.running.get_mut(&pid) {
-            Some(entry) if entry.started == started => {
-                entry.timed_out = true;
-                send(pid, sig);
+    /// it) to the group of job `key` if it is running. Returns whether it was.
+    pub(crate) fn signal(&self, key: JobKey, sig: Signal) -> bool {
+        let st = self.lock();
+        match st.running.get(&key) {
+            Some(entry) => {
+                send(entry.pgid, sig);
                 if sig != Signal::SIGKILL {
-                    send(pid, Signal::SIGCONT);
+                    send(entry.pgid, Signal::SIGCONT);
                 }
                 true
             }
-            _ => false,
+            None => false,
         }
     }
 
     /// Forbids new jobs: every later [`register`](Self::register) fails.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.lock().closed = true;
     }
 
     /// Whether [`close`](Self::close) (or a termination) has run.
-    pub fn is_closed(&self) -> bool {
+    pub(crate) fn is_closed(&self) -> bool {
         self.lock().closed
     }
 
+    #[cfg(test)]
     /// Sends `sig` to every running and lingering group; returns how many
     /// groups were signalled successfully. Groups registered concurrently may
     /// miss it unless the registry is closed first.
-    pub fn signal_all(&self, sig: Signal) -> usize {
+    pub(crate) fn signal_all(&self, sig: Signal) -> usize {
         let st = self.lock();
         st.all_groups()
             .into_iter()
@@ -211,7 +202,7 @@ impl ProcessRegistry {
     /// when [`kill_now`](Self::kill_now) is called), then SIGKILLs the rest.
     ///
     /// Blocks the calling thread for at most about `grace`.
-    pub fn terminate_all(&self, grace: Duration) -> TerminationReport {
+    pub(crate) fn terminate_all(&self, grace: Duration) -> TerminationReport {
         self.terminate_all_with(&[(Signal::SIGTERM, grace), (Signal::SIGKILL, Duration::ZERO)])
     }
 
@@ -219,7 +210,7 @@ impl ProcessRegistry {
     /// each step's signal goes to the groups still alive, then up to its wait
     /// for them to go. `killed` counts the groups still alive before the last
     /// step. [`kill_now`](Self::kill_now) cuts every wait short.
-    pub fn terminate_all_seq(&self, seq: &TermSeq) -> TerminationReport {
+    pub(crate) fn terminate_all_seq(&self, seq: &TermSeq) -> TerminationReport {
         let steps: Vec<(Signal, Duration)> =
             seq.steps().iter().map(|s| (s.signal, s.wait)).collect();
         self.terminate_all_with(&steps)
@@ -285,10 +276,7 @@ impl ProcessRegistry {
                 Some(d) => POLL_INTERVAL.min(d - now),
                 None => POLL_INTERVAL,
             };
-            let (st, _) = self
-                .wake
-                .wait_timeout(st, timeout)
-                .unwrap_or_else(PoisonError::into_inner);
+            let st = wait_timeout(&self.wake, st, timeout);
             if st.kill_now {
                 return true;
             }
@@ -298,7 +286,7 @@ impl ProcessRegistry {
     /// "Kill now" (e.g. a second Ctrl-C): closes the registry, SIGKILLs every
     /// group at once, and makes a running (or future) [`terminate_all`](Self::terminate_all)
     /// skip the rest of its grace period.
-    pub fn kill_now(&self) {
+    pub(crate) fn kill_now(&self) {
         {
             let mut st = self.lock();
             st.closed = true;
@@ -311,18 +299,18 @@ impl ProcessRegistry {
     }
 
     /// Number of jobs whose leader has not been reaped yet.
-    pub fn running_count(&self) -> usize {
+    pub(crate) fn running_count(&self) -> usize {
         self.lock().running.len()
     }
 
     /// Number of lingering groups still alive (prunes dead ones first).
-    pub fn lingering_count(&self) -> usize {
+    pub(crate) fn lingering_count(&self) -> usize {
         self.prune_lingering();
         self.lock().lingering.len()
     }
 
     /// Forgets lingering groups that are gone; returns how many remain.
-    pub fn prune_lingering(&self) -> usize {
+    pub(crate) fn prune_lingering(&self) -> usize {
         let snapshot: Vec<(Pid, u64)> = self
             .lock()
             .lingering
@@ -343,18 +331,19 @@ impl ProcessRegistry {
         st.lingering.len()
     }
 
-    /// Snapshot of the running jobs, oldest first (for status reports).
-    pub fn running_jobs(&self) -> Vec<RunningJob> {
+    /// The running jobs, oldest first.
+    pub(crate) fn running_jobs(&self) -> Vec<RunningJob> {
         let mut v: Vec<RunningJob> = self
             .lock()
             .running
             .iter()
-            .map(|(&pid, entry)| RunningJob {
-                pid,
+            .map(|(&key, entry)| RunningJob {
+                key,
                 started: entry.started,
+                command: entry.command.clone(),
             })
             .collect();
-        v.sort_by_key(|j| (j.started, j.pid.as_raw()));
+        v.sort_by_key(|j| (j.started, j.key));
         v
     }
 }
@@ -380,7 +369,7 @@ fn send(pgid: Pid, sig: Signal) -> bool {
 /// Fast path: `killpg(pgid, 0)` failing with `ESRCH` means no member at all.
 /// Otherwise `/proc` is scanned to ignore zombies (orphans whose new parent
 /// does not reap them); without `/proc`, any member counts as alive.
-pub fn group_alive(pgid: Pid) -> bool {
+pub(crate) fn group_alive(pgid: Pid) -> bool {
     let mut v = vec![pgid];
     retain_alive(&mut v);
     !v.is_empty()
@@ -461,29 +450,45 @@ mod tests {
         assert_eq!(parse_stat(b""), None);
     }
 
+    fn key(number: u64) -> JobKey {
+        JobKey {
+            number,
+            run: 0,
+            attempt: 1,
+        }
+    }
+
     #[test]
-    fn register_finish_close_bookkeeping() {
+    fn register_forget_close_bookkeeping() {
         // Pids are only recorded here, never signalled (no terminate/signal_all).
         let reg = ProcessRegistry::new();
         let t0 = Instant::now();
         let a = Pid::from_raw(i32::MAX - 1);
         let b = Pid::from_raw(i32::MAX - 2);
-        assert_eq!(reg.register(a, t0), Ok(()));
-        assert_eq!(reg.register(b, t0 + Duration::from_millis(1)), Ok(()));
-        assert_eq!(reg.running_count(), 2);
+        assert_eq!(reg.register(key(1), a, t0, b"one"), Ok(()));
         assert_eq!(
-            reg.running_jobs().iter().map(|j| j.pid).collect::<Vec<_>>(),
-            vec![a, b]
+            reg.register(key(2), b, t0 + Duration::from_millis(1), b"two"),
+            Ok(())
         );
-        reg.finish(a, false);
+        assert_eq!(reg.running_count(), 2);
+        let jobs = reg.running_jobs();
+        assert_eq!(
+            jobs.iter()
+                .map(|j| (j.key, &*j.command))
+                .collect::<Vec<_>>(),
+            vec![(key(1), &b"one"[..]), (key(2), &b"two"[..])]
+        );
+        reg.forget(key(1));
+        reg.forget(key(2));
         // Such pids cannot exist, so the "lingering" group is pruned at once.
-        reg.finish(b, true);
+        reg.linger(b);
         assert_eq!(reg.running_count(), 0);
         assert_eq!(reg.lingering_count(), 0);
+        assert!(!reg.signal(key(1), Signal::SIGTERM), "forgotten");
         assert!(!reg.is_closed());
         reg.close();
         assert!(reg.is_closed());
-        assert_eq!(reg.register(a, t0), Err(RegistryClosed));
+        assert_eq!(reg.register(key(1), a, t0, b"one"), Err(RegistryClosed));
         assert_eq!(reg.running_count(), 0);
     }
 

@@ -9,7 +9,7 @@
 
 use nix::sys::resource::{Resource, getrlimit};
 
-use super::output::KEEP_ORDER_AHEAD;
+use crate::run::report::ordered::KEEP_ORDER_AHEAD;
 
 /// Descriptors a worker may hold at once.
 const PER_WORKER: u64 = 4;

@@ -40,14 +40,15 @@ impl<T> Reorder<T> {
         number == self.next
     }
 
+    /// Whether nothing is held.
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+
     /// How many jobs are held (finished, waiting for an earlier one).
     pub fn len(&self) -> usize {
         self.held.len()
-    }
-
-    /// Whether nothing is held.
-    pub fn is_empty(&self) -> bool {
-        self.held.is_empty()
     }
 
     /// Job `number` completed, leaving `item` to print (`None`: nothing to print,

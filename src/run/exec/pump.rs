@@ -1,16 +1,12 @@
-//! Line-level output: `--tag` prefixes and `--line-buffer` pumping.
+//! Reading a running job's output line by line (`--line-buffer`), for an executor
+//! that hands its job's pipes to a line sink.
 //!
-//! Owns: [`Tagger`] (the tag-at-every-line-start rule, streaming), [`LineSplitter`]
+//! Owns: [`LineSplitter`]
 //! (which bytes of a stream form complete lines so far) and [`pump`] (reading a
 //! job's stdout and stderr pipes on the worker thread, with `poll`, no extra
 //! threads).
 //!
 //! Invariants:
-//! - A tag is written before the first byte of every line, including an empty line
-//!   and a last line without a newline; no newline is ever added (like GNU
-//!   parallel, whose `--tag` leaves a last partial line unterminated too). The
-//!   tagger keeps only a "at a line start" flag between chunks, so tagging a file
-//!   of any size takes constant memory.
 //! - The splitter hands out only whole lines while the job runs; the partial last
 //!   line is handed out when the stream ends ([`LineSplitter::finish`]). A line
 //!   longer than [`MAX_PARTIAL`] is handed out in pieces (so memory stays bounded
@@ -20,10 +16,10 @@
 //!   job left holding a pipe cannot keep the job "running"; what it writes later is
 //!   lost, and it gets SIGPIPE). It wakes at least every [`EXIT_CHECK`] to notice
 //!   that, and otherwise only when there is something to read. It never reaps
-//!   the leader (see [`exec::has_exited`]): the executor unregisters the group
+//!   the leader (see `wait::has_exited`): the executor unregisters the group
 //!   first, so a `--timeout` can never signal a reused pgid.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::AsFd;
 use std::process::Child;
 use std::time::Duration;
@@ -32,84 +28,14 @@ use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-use super::exec;
+use crate::run::exec::wait::has_exited;
+use crate::run::job::Stream;
 
 /// Longest partial line kept while waiting for its newline.
 pub const MAX_PARTIAL: usize = 1 << 20;
 
 /// How often [`pump`] checks whether the leader exited while its pipes stay open.
 pub const EXIT_CHECK: Duration = Duration::from_millis(100);
-
-/// Which of a job's output streams.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    /// Its stdout (goes to ours).
-    Stdout,
-    /// Its stderr (goes to ours).
-    Stderr,
-}
-
-/// Writes a stream with `tag` before every line.
-#[derive(Debug, Clone)]
-pub struct Tagger {
-    tag: Vec<u8>,
-    at_line_start: bool,
-}
-
-impl Tagger {
-    /// A tagger at the start of a stream; `tag` is written as is (callers add the
-    /// tab).
-    pub fn new(tag: Vec<u8>) -> Tagger {
-        Tagger {
-            tag,
-            at_line_start: true,
-        }
-    }
-
-    /// Writes `bytes`, the next part of the stream, tagging each line start.
-    pub fn write<W: Write + ?Sized>(&mut self, w: &mut W, bytes: &[u8]) -> io::Result<()> {
-        let mut rest = bytes;
-        while !rest.is_empty() {
-            if self.at_line_start {
-                w.write_all(&self.tag)?;
-                self.at_line_start = false;
-            }
-            match rest.iter().position(|&b| b == b'\n') {
-                Some(i) => {
-                    w.write_all(&rest[..=i])?;
-                    rest = &rest[i + 1..];
-                    self.at_line_start = true;
-                }
-                None => {
-                    w.write_all(rest)?;
-                    break;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Copies all of `r` to `w` tagged, in fixed-size chunks; returns the bytes
-    /// read.
-    pub fn copy<R: Read + ?Sized, W: Write + ?Sized>(
-        &mut self,
-        r: &mut R,
-        w: &mut W,
-    ) -> io::Result<u64> {
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut total = 0;
-        loop {
-            let n = match r.read(&mut buf) {
-                Ok(0) => return Ok(total),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            self.write(w, &buf[..n])?;
-            total += n as u64;
-        }
-    }
-}
 
 /// Cuts a stream into runs of whole lines.
 #[derive(Debug, Default)]
@@ -252,7 +178,7 @@ pub fn pump(child: &mut Child, emit: &mut dyn FnMut(Stream, &[u8])) -> io::Resul
         if err_ready {
             err.read_available(&mut buf, 16, emit)?;
         }
-        if !out_ready && !err_ready && exec::has_exited(child)? {
+        if !out_ready && !err_ready && has_exited(child)? {
             // The leader is gone but something holds a pipe: read what is
             // already there, then stop.
             out.read_available(&mut buf, 16, emit)?;
@@ -267,43 +193,8 @@ pub fn pump(child: &mut Child, emit: &mut dyn FnMut(Stream, &[u8])) -> io::Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::exec::testutil::{Reaper, find, unique_marker};
+    use crate::run::exec::local::testutil::{Reaper, find, unique_marker};
     use std::process::{Command, Stdio};
-
-    fn tagged(tag: &str, chunks: &[&[u8]]) -> String {
-        let mut t = Tagger::new(tag.as_bytes().to_vec());
-        let mut out = Vec::new();
-        for chunk in chunks {
-            t.write(&mut out, chunk).unwrap();
-        }
-        String::from_utf8(out).unwrap()
-    }
-
-    #[test]
-    fn every_line_is_tagged_and_no_newline_is_added() {
-        assert_eq!(tagged("x\t", &[b"a\nb"]), "x\ta\nx\tb");
-        assert_eq!(tagged("x\t", &[b"a\n\nb\n"]), "x\ta\nx\t\nx\tb\n");
-        assert_eq!(tagged("x\t", &[b"a", b"b\n", b"", b"c"]), "x\tab\nx\tc");
-        assert_eq!(tagged("x\t", &[b"a\n", b"b\n"]), "x\ta\nx\tb\n");
-        assert_eq!(tagged("x\t", &[b""]), "");
-    }
-
-    #[test]
-    fn copying_tags_across_chunk_boundaries() {
-        let input: Vec<u8> = (0..200_000)
-            .flat_map(|i| format!("{i}\n").into_bytes())
-            .collect();
-        let mut out = Vec::new();
-        let n = Tagger::new(b"T ".to_vec())
-            .copy(&mut &input[..], &mut out)
-            .unwrap();
-        assert_eq!(n, input.len() as u64);
-        let text = String::from_utf8(out).unwrap();
-        for (i, line) in text.lines().enumerate() {
-            assert_eq!(line, format!("T {i}"));
-        }
-        assert_eq!(text.lines().count(), 200_000);
-    }
 
     fn split(chunks: &[&[u8]]) -> Vec<Vec<u8>> {
         let mut s = LineSplitter::default();

@@ -24,7 +24,6 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 
@@ -41,10 +40,10 @@ enum State {
 
 /// Reusable capture of one job's stdout and stderr (one per worker thread).
 ///
-/// Typical cycle, driven by [`super::exec::run_job`]: the job's output lands in
+/// Typical cycle, driven by an executor (`Executor::execute`): the job's output lands in
 /// the files; the caller then prints the blocks with
 /// [`write_stdout_to`](Self::write_stdout_to) /
-/// [`write_stderr_to`](Self::write_stderr_to); the next `run_job` (or an
+/// [`write_stderr_to`](Self::write_stderr_to); the next job (or an
 /// explicit [`reset`](Self::reset)) makes the capture clean again.
 #[derive(Debug)]
 pub struct Capture {
@@ -76,11 +75,6 @@ impl Capture {
         })
     }
 
-    /// Directory the capture files are created in.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Length of the last job's stdout block, in bytes.
     pub fn stdout_len(&self) -> u64 {
         self.stdout_len
@@ -93,6 +87,7 @@ impl Capture {
 
     /// Whether a process of the last job may still hold the files; if so the
     /// next [`reset`](Self::reset) replaces them instead of emptying them.
+    #[cfg(test)]
     pub fn is_tainted(&self) -> bool {
         self.state == State::Tainted
     }
@@ -139,8 +134,8 @@ impl Capture {
     /// Makes the capture clean for the next job: empties and rewinds both
     /// files, or, if the capture is tainted, replaces them with fresh files.
     ///
-    /// Cheap no-op when already clean. [`super::exec::run_job`] calls it
-    /// itself, so callers need not.
+    /// Cheap no-op when already clean. [`files_for_job`](Self::files_for_job)
+    /// calls it itself, so executors need not.
     ///
     /// # Errors
     /// Truncate/seek errors, or failure to create replacement files (the
@@ -179,16 +174,17 @@ impl Capture {
         Ok(())
     }
 
-    /// Makes the capture clean and returns the child's stdout and stderr.
+    /// Makes the capture clean and returns the files a job writes its stdout and
+    /// stderr to (duplicates: any executor can hand them to its job).
     ///
     /// # Errors
     /// Reset errors, or failure to duplicate a descriptor (e.g. `EMFILE`).
-    pub(crate) fn stdio_for_job(&mut self) -> io::Result<(Stdio, Stdio)> {
+    pub(crate) fn files_for_job(&mut self) -> io::Result<(File, File)> {
         self.reset()?;
         self.state = State::Used;
         let out = self.stdout.try_clone().map_err(|e| dup_error(&e))?;
         let err = self.stderr.try_clone().map_err(|e| dup_error(&e))?;
-        Ok((Stdio::from(out), Stdio::from(err)))
+        Ok((out, err))
     }
 
     /// Records the job's block lengths once its leader has been reaped;
@@ -290,7 +286,7 @@ mod tests {
     fn direct_writes_copy_and_reset() -> io::Result<()> {
         let mut cap = Capture::new(std::env::temp_dir())?;
         let (ino_out, ino_err) = (ino(&cap.stdout), ino(&cap.stderr));
-        drop(cap.stdio_for_job()?);
+        drop(cap.files_for_job()?);
         (&cap.stdout).write_all(b"hello")?;
         (&cap.stderr).write_all(b"oops")?;
         assert_eq!(cap.job_finished(false)?, (5, 4));
@@ -314,7 +310,7 @@ mod tests {
     #[test]
     fn tainted_capture_gets_new_files_and_ignores_late_appends() -> io::Result<()> {
         let mut cap = Capture::new(std::env::temp_dir())?;
-        drop(cap.stdio_for_job()?);
+        drop(cap.files_for_job()?);
         let late = cap.stdout.try_clone()?;
         (&late).write_all(b"early")?;
         assert_eq!(cap.job_finished(true)?, (5, 0));

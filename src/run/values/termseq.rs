@@ -35,6 +35,22 @@ pub struct TermSeq {
 }
 
 impl TermSeq {
+    /// SIGTERM, `grace` for the jobs to go, then SIGKILL.
+    pub fn term_then_kill(grace: Duration) -> TermSeq {
+        TermSeq {
+            steps: vec![
+                Step {
+                    signal: Signal::SIGTERM,
+                    wait: grace,
+                },
+                Step {
+                    signal: Signal::SIGKILL,
+                    wait: Duration::ZERO,
+                },
+            ],
+        }
+    }
+
     /// The steps, in order; never empty.
     pub fn steps(&self) -> &[Step] {
         &self.steps

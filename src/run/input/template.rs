@@ -18,6 +18,7 @@
 //!   concatenation into a pre-sized buffer, with no regex and no per-part
 //!   allocation.
 
+#[cfg(test)]
 use std::borrow::Cow;
 use std::ffi::OsString;
 use std::fmt;
@@ -158,6 +159,7 @@ impl Template {
         Ok(template)
     }
 
+    #[cfg(test)]
     /// Whether the record is appended to the command because the template
     /// contains none of `{}`, `{.}`, `{/}`, `{//}`, `{/.}`.
     pub fn appends_record(&self) -> bool {
@@ -214,6 +216,7 @@ fn is_safe(byte: u8) -> bool {
         )
 }
 
+#[cfg(test)]
 /// Quotes `value` so that `/bin/sh` reads it back as exactly one word with
 /// exactly these bytes.
 ///

@@ -13,9 +13,9 @@
 
 use std::io::{self, BufWriter, Write};
 
-use super::Outcome;
-use super::input::Records;
-use super::template::Template;
+use crate::run::input::sources::Records;
+use crate::run::input::template::Template;
+use crate::run::outcome::Outcome;
 
 /// Prints the commands of `records` (`tag`: after their `--tag` prefix);
 /// `skip(number)` says whether a job is skipped.

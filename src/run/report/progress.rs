@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::run::lock::lock;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// The visible bar, for the logger (set once, when a visible bar is created).
@@ -26,11 +27,13 @@ const KNOWN_TOTAL: &str =
 
 /// The progress display (hidden when not wanted: then every call is a cheap no-op
 /// and `suspend` just runs its closure).
-pub struct Progress {
+#[derive(Debug)]
+pub(crate) struct Progress {
     bar: ProgressBar,
     ticker: Mutex<Option<Ticker>>,
 }
 
+#[derive(Debug)]
 struct Ticker {
     stop: Arc<AtomicBool>,
     thread: JoinHandle<()>,
@@ -38,7 +41,7 @@ struct Ticker {
 
 impl Progress {
     /// A visible bar on stderr when `visible`, otherwise a hidden one.
-    pub fn new(visible: bool) -> Progress {
+    pub(crate) fn new(visible: bool) -> Progress {
         let bar = if visible {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
             bar.set_style(style(COUNTING));
@@ -54,12 +57,12 @@ impl Progress {
     }
 
     /// Whether the bar is drawn.
-    pub fn is_visible(&self) -> bool {
+    pub(crate) fn is_visible(&self) -> bool {
         !self.bar.is_hidden()
     }
 
     /// Refreshes the message from `status` every 100 ms until [`finish`](Self::finish).
-    pub fn start_ticker(&self, status: impl Fn() -> String + Send + 'static) {
+    pub(crate) fn start_ticker(&self, status: impl Fn() -> String + Send + 'static) {
         if !self.is_visible() {
             return;
         }
@@ -81,27 +84,27 @@ impl Progress {
     }
 
     /// The input has ended: `total` jobs in all.
-    pub fn set_total(&self, total: u64) {
+    pub(crate) fn set_total(&self, total: u64) {
         self.bar.set_length(total);
         self.bar.set_style(style(KNOWN_TOTAL));
     }
 
     /// One more job done.
-    pub fn inc(&self) {
+    pub(crate) fn inc(&self) {
         self.bar.inc(1);
     }
 
     /// Runs `f` with the bar cleared, redrawing it after.
-    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+    pub(crate) fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
         self.bar.suspend(f)
     }
 
     fn lock_ticker(&self) -> std::sync::MutexGuard<'_, Option<Ticker>> {
-        self.ticker.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.ticker)
     }
 
     /// Stops the ticker and removes the bar. Idempotent.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         let ticker = self.lock_ticker().take();
         if let Some(ticker) = ticker {
             ticker.stop.store(true, Ordering::Relaxed);
@@ -109,6 +112,11 @@ impl Progress {
         }
         self.bar.finish_and_clear();
     }
+}
+
+/// The ticker's message: failures so far and the pool's live and busy workers.
+pub(crate) fn ticker_message(failed: u64, live: usize, busy: usize) -> String {
+    format!("{failed} failed · {live} workers ({busy} busy)")
 }
 
 fn style(template: &str) -> ProgressStyle {
@@ -157,5 +165,34 @@ pub fn init_logging(verbosity: u8) {
     let max_level = logger.filter();
     if log::set_boxed_logger(Box::new(SuspendingLogger { inner: logger })).is_ok() {
         log::set_max_level(max_level);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ticker_says_failures_and_workers() {
+        assert_eq!(ticker_message(2, 5, 3), "2 failed · 5 workers (3 busy)");
+    }
+
+    #[test]
+    fn both_bar_templates_are_valid() {
+        for template in [COUNTING, KNOWN_TOTAL] {
+            assert!(ProgressStyle::with_template(template).is_ok(), "{template}");
+        }
+    }
+
+    #[test]
+    fn a_hidden_bar_runs_what_it_suspends_and_finishes_twice() {
+        let progress = Progress::new(false);
+        assert!(!progress.is_visible());
+        progress.start_ticker(|| unreachable!("no ticker for a hidden bar"));
+        progress.set_total(3);
+        progress.inc();
+        assert_eq!(progress.suspend(|| 7), 7);
+        progress.finish();
+        progress.finish();
     }
 }

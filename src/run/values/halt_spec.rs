@@ -5,13 +5,8 @@
 //! `never` and GNU's legacy forms (`0`, `1`, `2`, `-1`, `-2`, `1-99%`) are
 //! accepted too.
 //!
-//! Owns: parsing ([`HaltSpec`]) and the counting that decides when to halt
-//! ([`HaltTracker`]), including the exit status of a halted run.
-//!
-//! Invariants: only a job's *final* result is recorded (the last attempt under
-//! `--retries`); the tracker fires at most once; a percentage is decided only
-//! once the total number of jobs is known (input is streamed, so that is when
-//! the input ends), as a fraction of that total.
+//! Owns: the policy's value and its parsing ([`HaltSpec`], [`parse_halt_policy`] for
+//! clap). A leaf module: the decision is `control/halt.rs`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -148,128 +143,6 @@ pub fn parse_halt_policy(s: &str) -> Result<HaltPolicy, String> {
     HaltSpec::parse(s).map(HaltPolicy)
 }
 
-/// A job's final result, as far as halting is concerned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Ended {
-    /// The job's number.
-    pub number: u64,
-    /// Whether it succeeded.
-    pub ok: bool,
-    /// The exit status a `--halt …=1` run exits with when this job triggers it:
-    /// the job's exit code, or 128 + the signal that killed it.
-    pub status: u8,
-}
-
-/// The decision the tracker made (once).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Halt {
-    /// Soon or now.
-    pub when: When,
-    /// The job whose end met the condition (none if it was met when the
-    /// total became known).
-    pub job: Option<u64>,
-    /// The exit status of the run.
-    pub exit_code: u8,
-}
-
-/// Counts final job results and decides when the run halts.
-#[derive(Debug)]
-pub struct HaltTracker {
-    spec: HaltSpec,
-    failed: u64,
-    succeeded: u64,
-    total: Option<u64>,
-    fired: Option<Halt>,
-}
-
-impl HaltTracker {
-    /// A tracker for `spec`.
-    pub fn new(spec: HaltSpec) -> HaltTracker {
-        HaltTracker {
-            spec,
-            failed: 0,
-            succeeded: 0,
-            total: None,
-            fired: None,
-        }
-    }
-
-    /// The policy.
-    pub fn spec(&self) -> HaltSpec {
-        self.spec
-    }
-
-    /// Records a job's final result; returns the decision if this made the run
-    /// halt (only the first time).
-    pub fn record(&mut self, ended: Ended) -> Option<Halt> {
-        if ended.ok {
-            self.succeeded += 1;
-        } else {
-            self.failed += 1;
-        }
-        self.check(Some(ended))
-    }
-
-    /// The total number of jobs became known (the input ended); percentages can
-    /// now be decided.
-    pub fn set_total(&mut self, total: u64) -> Option<Halt> {
-        self.total = Some(total);
-        self.check(None)
-    }
-
-    /// The decision, if the run halted.
-    pub fn fired(&self) -> Option<Halt> {
-        self.fired
-    }
-
-    /// `trigger` is the job just recorded, or `None` when the total became known.
-    fn check(&mut self, trigger: Option<Ended>) -> Option<Halt> {
-        if self.fired.is_some() {
-            return None;
-        }
-        // The count this policy looks at; a job that is not of that kind cannot
-        // be what meets the condition.
-        let (count, relevant) = match self.spec.why {
-            Why::Fail => (self.failed, trigger.is_none_or(|e| !e.ok)),
-            Why::Success => (self.succeeded, trigger.is_none_or(|e| e.ok)),
-            Why::Done => (self.failed + self.succeeded, true),
-        };
-        if !relevant {
-            return None;
-        }
-        let met = match self.spec.threshold {
-            Threshold::Count(n) => count >= n,
-            Threshold::Percent(p) => match self.total {
-                Some(total) if total > 0 => count as f64 >= total as f64 * p / 100.0,
-                _ => false,
-            },
-        };
-        if !met {
-            return None;
-        }
-        let halt = Halt {
-            when: self.spec.when,
-            job: trigger.map(|e| e.number),
-            exit_code: self.exit_code(trigger),
-        };
-        self.fired = Some(halt);
-        Some(halt)
-    }
-
-    /// GNU parallel's rule (src/parallel, `should_we_halt`): success halts exit 0;
-    /// `fail=1`/`done=1` exit with the triggering job's status (its exit code, or
-    /// 128 + signal, "emulating Bash"). Other fail/done halts use atp-run's usual
-    /// status: 1 if a job failed, else 0 (GNU would exit with the count of failed
-    /// jobs, which atp-run never does).
-    fn exit_code(&self, trigger: Option<Ended>) -> u8 {
-        match (self.spec.why, self.spec.threshold, trigger) {
-            (Why::Success, ..) => 0,
-            (_, Threshold::Count(1), Some(job)) => job.status,
-            _ => u8::from(self.failed > 0),
-        }
-    }
-}
-
 impl FromStr for HaltSpec {
     type Err = String;
 
@@ -284,10 +157,6 @@ mod tests {
 
     fn spec(s: &str) -> HaltSpec {
         s.parse().unwrap()
-    }
-
-    fn ended(number: u64, ok: bool, status: u8) -> Ended {
-        Ended { number, ok, status }
     }
 
     #[test]
@@ -330,55 +199,5 @@ mod tests {
             let err = HaltSpec::parse(bad).unwrap_err();
             assert!(err.contains(why), "{bad}: {err}");
         }
-    }
-
-    #[test]
-    fn fail_one_exits_with_the_failing_jobs_status() {
-        let mut t = HaltTracker::new(spec("now,fail=1"));
-        assert_eq!(t.record(ended(1, true, 0)), None);
-        let halt = t.record(ended(2, false, 4)).unwrap();
-        assert_eq!(
-            halt,
-            Halt {
-                when: When::Now,
-                job: Some(2),
-                exit_code: 4
-            }
-        );
-        // Fires once.
-        assert_eq!(t.record(ended(3, false, 9)), None);
-        assert_eq!(t.fired(), Some(halt));
-    }
-
-    #[test]
-    fn counts_and_success() {
-        let mut t = HaltTracker::new(spec("soon,fail=2"));
-        assert_eq!(t.record(ended(1, false, 3)), None);
-        assert_eq!(t.record(ended(2, true, 0)), None);
-        let halt = t.record(ended(3, false, 5)).unwrap();
-        assert_eq!((halt.when, halt.exit_code), (When::Soon, 1));
-
-        let mut t = HaltTracker::new(spec("now,success=1"));
-        assert_eq!(t.record(ended(1, false, 3)), None);
-        assert_eq!(t.record(ended(2, true, 0)).unwrap().exit_code, 0);
-
-        let mut t = HaltTracker::new(spec("soon,done=2"));
-        assert_eq!(t.record(ended(1, true, 0)), None);
-        assert_eq!(t.record(ended(2, true, 0)).unwrap().exit_code, 0);
-    }
-
-    #[test]
-    fn percentages_wait_for_the_total() {
-        let mut t = HaltTracker::new(spec("now,fail=50%"));
-        assert_eq!(t.record(ended(1, false, 1)), None);
-        assert_eq!(t.record(ended(2, true, 0)), None);
-        // 1 of 2 failed: 50%.
-        let halt = t.set_total(2).unwrap();
-        assert_eq!((halt.job, halt.exit_code), (None, 1));
-
-        let mut t = HaltTracker::new(spec("now,fail=50%"));
-        assert_eq!(t.set_total(4), None);
-        assert_eq!(t.record(ended(1, false, 1)), None);
-        assert!(t.record(ended(2, false, 1)).is_some());
     }
 }

@@ -1,9 +1,8 @@
-//! The job log (`--joblog`), in GNU parallel's format, and reading one back for
-//! `--resume` and `--resume-failed`.
+//! The job log sink (`--joblog`), in GNU parallel's format (reading one back for
+//! `--resume` is `control/resume.rs`).
 //!
-//! Owns: the joblog file, the byte format of its header and rows ([`HEADER`],
-//! [`Row`]), and parsing a joblog (ours or GNU parallel's) into the set of job
-//! numbers to skip ([`read_done`]).
+//! Owns: the joblog file and the byte format of its header and rows ([`HEADER`],
+//! [`Row`]).
 //!
 //! Invariants:
 //! - The format is GNU parallel's (src/parallel, `Job::print_joblog`), tab
@@ -19,16 +18,16 @@
 //!   false); a job killed because the run was stopping gets none (GNU's
 //!   `--halt now` kills without logging), so `--resume` runs it again.
 
-use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::exec::{ExitStatusKind, JobExit, RunError};
+use crate::run::job::{ExitStatusKind, JobEnd, JobError};
+use crate::run::lock::lock;
 
 /// The header line, exactly as GNU parallel writes it.
 pub const HEADER: &str =
@@ -90,10 +89,10 @@ impl<'a> Row<'a> {
         seq: u64,
         start: SystemTime,
         command: &'a [u8],
-        result: &Result<JobExit, RunError>,
+        result: &Result<JobEnd, JobError>,
     ) -> Option<Row<'a>> {
         let (runtime, exitval, signal) = match result {
-            Err(RunError::Cancelled) => return None,
+            Err(JobError::Cancelled) => return None,
             Err(_) => (Duration::ZERO, 255, 0),
             Ok(exit) => {
                 let timed_out = exit.timed_out;
@@ -163,91 +162,11 @@ impl Joblog {
     /// Appends a row (one write call) now.
     pub fn write(&self, row: &Row<'_>) {
         let bytes = row.to_bytes();
-        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        let mut file = lock(&self.file);
         if let Err(err) = file.write_all(&bytes).and_then(|()| file.flush()) {
             log::error!("cannot write to the joblog {}: {err}", self.path.display());
         }
     }
-}
-
-/// Which rows of an existing joblog mark a job as done.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Resume {
-    /// `--resume`: every job with a row, whatever its status.
-    Any,
-    /// `--resume-failed`: jobs with a row showing success (Exitval 0, Signal 0);
-    /// the failed ones run again.
-    Succeeded,
-}
-
-/// Reads a joblog (ours or GNU parallel's) and returns the job numbers to skip.
-/// A missing file means nothing was done yet. Mirrors GNU's reading (src/parallel,
-/// `--resume`): the first line is the header; a row is recognised by its leading
-/// Seq; with `--resume-failed` a row counts only with Exitval and Signal both 0 (a
-/// job that failed, then succeeded when resumed, is done).
-///
-/// # Errors
-/// An I/O error, or an `InvalidData` error naming a line that is not a joblog row.
-pub fn read_done(path: &Path, mode: Resume) -> io::Result<HashSet<u64>> {
-    let file = match File::open(path) {
-        Ok(file) => file,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(HashSet::new()),
-        Err(err) => return Err(err),
-    };
-    let mut done = HashSet::new();
-    let mut reader = BufReader::new(file);
-    let mut line = Vec::new();
-    let mut number = 0usize;
-    loop {
-        line.clear();
-        if reader.read_until(b'\n', &mut line)? == 0 {
-            break;
-        }
-        number += 1;
-        let complete = line.last() == Some(&b'\n');
-        let text = line.strip_suffix(b"\n").unwrap_or(&line);
-        if text.is_empty() || (number == 1 && text.starts_with(b"Seq\t")) {
-            continue;
-        }
-        match parse_row(text) {
-            Some((seq, exitval, signal)) => {
-                if mode == Resume::Any || (exitval == 0 && signal == 0) {
-                    done.insert(seq);
-                }
-            }
-            // A row cut short (the disk filled up, say) can only be the last one.
-            None if !complete => {
-                log::warn!("ignoring an incomplete last line in {}", path.display());
-            }
-            None => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!(
-                        "line {number} is not a joblog row: {}",
-                        String::from_utf8_lossy(text)
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(done)
-}
-
-/// `(Seq, Exitval, Signal)` of a row; `None` if it is not one.
-pub fn parse_row(line: &[u8]) -> Option<(u64, i64, i64)> {
-    let fields: Vec<&[u8]> = line.splitn(9, |&b| b == b'\t').collect();
-    if fields.len() < 8 {
-        return None;
-    }
-    let number = |i: usize| std::str::from_utf8(fields[i]).ok().map(str::trim);
-    let seq = number(0)?.parse().ok()?;
-    let exitval = number(6)?.parse().ok()?;
-    let signal = number(7)?.parse().ok()?;
-    // Starttime and JobRuntime must be numbers too (GNU: `[-0-9.]+`).
-    for i in [2, 3] {
-        number(i)?.parse::<f64>().ok()?;
-    }
-    Some((seq, exitval, signal))
 }
 
 /// The path of a `--joblog` value, for messages.
@@ -259,15 +178,15 @@ pub fn display(path: &Path) -> String {
 mod tests {
     use super::*;
 
-    fn exit(status: ExitStatusKind, timed_out: bool) -> Result<JobExit, RunError> {
-        Ok(JobExit::fixture(
+    fn exit(status: ExitStatusKind, timed_out: bool) -> Result<JobEnd, JobError> {
+        Ok(JobEnd::fixture(
             status,
             Duration::from_micros(1_234_567),
             timed_out,
         ))
     }
 
-    fn row_of(result: &Result<JobExit, RunError>) -> String {
+    fn row_of(result: &Result<JobEnd, JobError>) -> String {
         let start = UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456);
         let row = Row::of(7, start, b"echo a\necho b", result).unwrap();
         String::from_utf8(row.to_bytes()).unwrap()
@@ -303,9 +222,12 @@ mod tests {
         );
         assert!(row_of(&exit(ExitStatusKind::Exited(0), true)).contains("\t-1\t0\t"));
         assert!(row_of(&exit(ExitStatusKind::Exited(7), true)).contains("\t7\t0\t"));
-        let spawn = Err(RunError::Spawn(io::Error::other("EAGAIN")));
+        let spawn = Err(JobError::Spawn {
+            program: "/bin/sh".into(),
+            source: io::Error::other("EAGAIN"),
+        });
         assert!(row_of(&spawn).contains("\t     0.000\t0\t0\t255\t0\t"));
-        assert!(Row::of(1, UNIX_EPOCH, b"x", &Err(RunError::Cancelled)).is_none());
+        assert!(Row::of(1, UNIX_EPOCH, b"x", &Err(JobError::Cancelled)).is_none());
     }
 
     #[test]
@@ -325,55 +247,6 @@ mod tests {
             }
         );
         assert!(!JoblogTarget::parse("+".into()).append);
-    }
-
-    #[test]
-    fn rows_parse_including_gnus_padding_and_negative_exitvals() {
-        assert_eq!(
-            parse_row(b"12\t:\t1700000000.123\t     0.010\t0\t0\t-1\t15\tsleep 5"),
-            Some((12, -1, 15))
-        );
-        assert_eq!(
-            parse_row(b"3\tserver\t1.5\t2.000\t10\t20\t0\t0\techo\ta\ttab"),
-            Some((3, 0, 0))
-        );
-        assert_eq!(parse_row(b"Seq\tHost\tStarttime"), None);
-        assert_eq!(parse_row(b"x\t:\t1\t1\t0\t0\t0\t0\tcmd"), None);
-        assert_eq!(parse_row(b"1 : 1 1 0 0 0 0 cmd"), None);
-    }
-
-    #[test]
-    fn read_done_for_resume_and_resume_failed() -> io::Result<()> {
-        let dir = tempfile::tempdir()?;
-        let path = dir.path().join("log");
-        std::fs::write(
-            &path,
-            format!(
-                "{HEADER}1\t:\t1.000\t     0.001\t0\t0\t0\t0\ta\n\
-                 2\t:\t1.000\t     0.001\t0\t0\t1\t0\tb\n\
-                 3\t:\t1.000\t     0.001\t0\t0\t0\t9\tc\n\
-                 2\t:\t2.000\t     0.001\t0\t0\t0\t0\tb\n\
-                 4\t:\t1.000\t     0.001\t0\t0\t-1\t15\td\n\
-                 5\t:\t1.0"
-            ),
-        )?;
-        let mut any: Vec<u64> = read_done(&path, Resume::Any)?.into_iter().collect();
-        any.sort();
-        assert_eq!(any, [1, 2, 3, 4]);
-        let mut ok: Vec<u64> = read_done(&path, Resume::Succeeded)?.into_iter().collect();
-        ok.sort();
-        assert_eq!(ok, [1, 2]);
-        assert!(read_done(&dir.path().join("missing"), Resume::Any)?.is_empty());
-        std::fs::write(
-            &path,
-            format!("{HEADER}not a row\n1\t:\t1\t1\t0\t0\t0\t0\tx\n"),
-        )?;
-        let err = read_done(&path, Resume::Any).unwrap_err();
-        assert!(
-            err.to_string().contains("line 2 is not a joblog row"),
-            "{err}"
-        );
-        Ok(())
     }
 
     #[test]

@@ -1,0 +1,240 @@
+//! The feeder: a thread that reads records and hands the pool one task per record,
+//! keeping at most a window of tasks queued or running, so the first job starts as
+//! soon as its line arrives and a million-line input never sits in memory. See
+//! `PROTOCOL.md`, "Feeder".
+//!
+//! Owns: the in-flight [`Window`], the `--resume` skip set, and the `--repeat`
+//! watchdogs (one infinite task per command).
+//!
+//! Invariants:
+//! - Every record read gets a job number (its input position), skipped or not.
+//! - Every job handed over is counted in [`Completion`] before it is handed over
+//!   and done exactly once after; a skipped job is done at once.
+//! - The feeder stops reading when the run is stopping, and always ends with one
+//!   [`Event::InputEnded`].
+
+use std::collections::HashSet;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+
+use crate::run::completion::{Completion, DoneGuard};
+use crate::run::control::attempts::Jobs;
+use crate::run::events::Event;
+use crate::run::input::sources::Records;
+use crate::run::lock::{lock, wait};
+use crate::{StopToken, Task, TaskHandle, ThreadPool};
+
+/// Most tasks the feeder keeps queued or running at once (outside `--repeat`): enough
+/// for the pool to see its backlog and grow to its maximum, small enough that memory
+/// stays flat however long the input is.
+pub(crate) fn in_flight_limit(max_workers: usize) -> usize {
+    max_workers.saturating_mul(2).max(64)
+}
+
+/// Bounds the tasks queued or running (outside `--repeat`), so that a long input
+/// never sits in memory. With hysteresis: a full window wakes the feeder only when
+/// half of it has drained, not once per finished job.
+#[derive(Debug)]
+pub(crate) struct Window {
+    in_flight: Mutex<usize>,
+    space: Condvar,
+    limit: usize,
+}
+
+impl Window {
+    /// A window of `limit` tasks (at least 2).
+    pub(crate) fn new(limit: usize) -> Window {
+        Window {
+            in_flight: Mutex::new(0),
+            space: Condvar::new(),
+            limit: limit.max(2),
+        }
+    }
+
+    fn acquire(&self) {
+        let mut n = lock(&self.in_flight);
+        while *n >= self.limit {
+            n = wait(&self.space, n);
+        }
+        *n += 1;
+    }
+
+    fn release(&self) {
+        let mut n = lock(&self.in_flight);
+        *n -= 1;
+        if *n == self.limit / 2 {
+            self.space.notify_one();
+        }
+    }
+}
+
+/// Frees a window slot when dropped, so that a job that unwinds still frees it.
+struct WindowSlot<'a>(&'a Window);
+
+impl Drop for WindowSlot<'_> {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
+/// A watchdog (`--repeat`): its command and its task.
+#[derive(Debug)]
+pub(crate) struct Watchdog {
+    /// Job number of its command.
+    pub number: u64,
+    /// The command, as its first run renders it (for the table).
+    pub command: Vec<u8>,
+    /// Its infinite task.
+    pub handle: TaskHandle,
+}
+
+/// What the feeder and the one-shot tasks share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// The jobs' context.
+    pub jobs: Arc<Jobs>,
+    /// Counting jobs in and out.
+    pub completion: Completion,
+    /// The in-flight window.
+    pub window: Window,
+}
+
+/// Reads records and submits a task for each.
+#[derive(Debug)]
+pub(crate) struct Feeder {
+    /// The pool tasks go to.
+    pub pool: Arc<ThreadPool>,
+    /// What tasks share.
+    pub shared: Arc<Shared>,
+    /// `--resume`: job numbers to skip.
+    pub skip: HashSet<u64>,
+    /// `--repeat`: every command is a watchdog.
+    pub repeat: bool,
+    /// `--interval`.
+    pub interval: Option<Duration>,
+    /// The watchdogs started, for stopping them and for the table.
+    pub watchdogs: Arc<Mutex<Vec<Watchdog>>>,
+    /// The coordinator's channel.
+    pub events: Sender<Event>,
+}
+
+impl Feeder {
+    /// Feeds every record; ends with [`Event::InputEnded`].
+    pub(crate) fn feed(self, records: Records) {
+        let (jobs_ctx, completion) = (&self.shared.jobs, &self.shared.completion);
+        let mut jobs = 0u64;
+        let mut error = None;
+        for record in records {
+            if jobs_ctx.is_stopping() {
+                break;
+            }
+            let record = match record {
+                Ok(record) => record.bytes,
+                Err(err) => {
+                    error = Some(err);
+                    break;
+                }
+            };
+            jobs += 1;
+            completion.submitting();
+            if self.skip.contains(&jobs) {
+                // --resume: the job keeps its number, and counts as done;
+                // --keep-order must not wait for it.
+                jobs_ctx.reporter.job_skipped(jobs);
+                completion.skipped_one();
+                continue;
+            }
+            let submitted = if self.repeat {
+                self.submit_watchdog(jobs, record)
+            } else {
+                self.submit_once(jobs, record)
+            };
+            if !submitted {
+                completion.not_submitted();
+                jobs -= 1;
+                break;
+            }
+        }
+        if !self.repeat {
+            completion.input_ended(jobs);
+        }
+        let _ = self.events.send(Event::InputEnded { jobs, error });
+    }
+
+    /// A one-shot job: one slot of the window, done once.
+    fn submit_once(&self, number: u64, record: Vec<u8>) -> bool {
+        self.shared.jobs.reporter.wait_for_room();
+        self.shared.window.acquire();
+        let shared = Arc::clone(&self.shared);
+        self.pool
+            .run(Task::new(move || {
+                let _slot = WindowSlot(&shared.window);
+                let mut done = DoneGuard::new(&shared.completion);
+                shared.jobs.run_job(number, None, &record);
+                done.fire();
+                if shared.jobs.halted().is_some() {
+                    // Halting soon: the coordinator checks whether this was the last
+                    // running job (the input may never end).
+                    let _ = shared.jobs.events.send(Event::Halt);
+                }
+            }))
+            .is_ok()
+    }
+
+    /// A `--repeat` job: an infinite task running it again after each end.
+    fn submit_watchdog(&self, number: u64, record: Vec<u8>) -> bool {
+        let jobs = Arc::clone(&self.shared.jobs);
+        let interval = self.interval;
+        let mut runs = 0u64;
+        let command = match &jobs.template {
+            Some(t) => t.render(&record, number, 0),
+            None => record.clone(),
+        };
+        let task = Task::infinite(move |stop: &StopToken| {
+            runs += 1;
+            jobs.run_job(number, Some(runs), &record);
+            if let Some(interval) = interval {
+                stop.sleep(interval);
+            }
+        });
+        match self.pool.run(task) {
+            Ok(handle) => {
+                lock(&self.watchdogs).push(Watchdog {
+                    number,
+                    command,
+                    handle,
+                });
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_wakes_a_full_feeder_only_at_half() {
+        let window = Window::new(4);
+        for _ in 0..4 {
+            window.acquire();
+        }
+        {
+            let _slot = WindowSlot(&window);
+        }
+        assert_eq!(*window.in_flight.lock().unwrap(), 3);
+        window.release();
+        assert_eq!(*window.in_flight.lock().unwrap(), 2);
+    }
+
+    #[test]
+    fn the_window_grows_with_the_pool_but_never_below_64() {
+        assert_eq!(in_flight_limit(1), 64);
+        assert_eq!(in_flight_limit(100), 200);
+        assert_eq!(in_flight_limit(usize::MAX), usize::MAX);
+    }
+}

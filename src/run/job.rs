@@ -1,0 +1,243 @@
+//! The shared vocabulary of a job, between the parts that start jobs (the feeder,
+//! the attempts), the executors that run them, and the sinks that report them:
+//! [`JobKey`], [`JobSpec`], [`JobEnd`], [`ExitStatusKind`], [`JobError`].
+//!
+//! Invariants: this is a leaf module (it imports nothing from the runner), so every
+//! other part can use it without a cycle; a [`JobKey`] is unique among the jobs
+//! running at any one time (one attempt, or one `--repeat` run, of a job at a time).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io;
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
+
+use nix::sys::signal::Signal;
+
+/// Names one start of a job: what the executors register running jobs by, what
+/// timers and signals address. Never a pid: a remote or Slurm job has none of ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct JobKey {
+    /// The job's number (1-based, in input order; `{#}`).
+    pub number: u64,
+    /// `--repeat`: which run of the job (1-based); 0 otherwise.
+    pub run: u64,
+    /// Which attempt at the job (1-based; above 1 only with `--retries`).
+    pub attempt: u32,
+}
+
+/// Where a job's standard input comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum JobStdin {
+    /// Nothing (`/dev/null`): our own stdin carries the command list.
+    #[default]
+    Null,
+}
+
+/// What to run: everything an executor needs to start a job.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct JobSpec<'a> {
+    /// Which job (and which attempt or run of it) this is.
+    pub key: JobKey,
+    /// The command line, for `sh -c` (bytes: need not be UTF-8).
+    pub command: &'a [u8],
+    /// Its standard input.
+    pub stdin: JobStdin,
+}
+
+/// Which job a result belongs to, as the reporter and its sinks see it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct JobLabel<'a> {
+    /// The job's number (1-based, in input order).
+    pub number: u64,
+    /// In `--repeat` mode, which run of the job this was (1-based).
+    pub run: Option<u64>,
+    /// Which attempt at the job this was (1-based; above 1 only with retries).
+    pub attempt: u32,
+    /// The worker slot that ran it (1-based, as `{%}`).
+    pub slot: usize,
+    /// The command as it ran.
+    pub command: &'a [u8],
+    /// The input record it came from: the argument, with a template; the command
+    /// itself otherwise (what `--tag` prints).
+    pub record: &'a [u8],
+    /// When the attempt began (the joblog's Starttime for a job that could not start).
+    pub started: SystemTime,
+}
+
+/// Which of a job's output streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stream {
+    /// Its stdout (goes to ours).
+    Stdout,
+    /// Its stderr (goes to ours).
+    Stderr,
+}
+
+/// How a job's leader process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum ExitStatusKind {
+    /// Exited normally with this code (127: command not found, per `sh`).
+    Exited(i32),
+    /// Killed by this signal number.
+    Signaled {
+        /// The signal number.
+        signal: i32,
+    },
+}
+
+impl ExitStatusKind {
+    /// Whether the job exited with code 0.
+    pub(crate) fn success(self) -> bool {
+        self == Self::Exited(0)
+    }
+
+    /// Converts a std exit status (from a plain `wait`, so never "stopped").
+    pub(crate) fn from_status(status: ExitStatus) -> Self {
+        match (status.code(), status.signal()) {
+            (Some(code), _) => Self::Exited(code),
+            (None, Some(signal)) => Self::Signaled { signal },
+            (None, None) => Self::Exited(status.into_raw()),
+        }
+    }
+}
+
+impl fmt::Display for ExitStatusKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::Exited(code) => write!(f, "exit code {code}"),
+            Self::Signaled { signal } => write!(f, "killed by {}", signal_name(signal)),
+        }
+    }
+}
+
+/// Name of signal `signo`: `"SIGKILL"` for known signals, `"signal 42"` for
+/// others in 0..=64 (e.g. real-time signals), `"unknown signal"` beyond.
+pub(crate) fn signal_name(signo: i32) -> &'static str {
+    /// `"signal N"` for every N in 0..=64, made once.
+    static FALLBACK: OnceLock<[String; 65]> = OnceLock::new();
+    match Signal::try_from(signo) {
+        Ok(sig) => sig.as_str(),
+        Err(_) => match usize::try_from(signo) {
+            Ok(i) if i < 65 => {
+                FALLBACK.get_or_init(|| std::array::from_fn(|i| format!("signal {i}")))[i].as_str()
+            }
+            _ => "unknown signal",
+        },
+    }
+}
+
+/// Result of a job that ran to completion (whatever its exit status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct JobEnd {
+    /// How the leader (`sh`) ended.
+    pub status: ExitStatusKind,
+    /// Wall-clock time just before spawn (for `--json`'s `start`).
+    pub started: SystemTime,
+    /// Wall time from just before spawn to the leader being reaped.
+    pub duration: Duration,
+    /// Bytes of stdout captured (the block `Capture::write_stdout_to` copies).
+    pub stdout_len: u64,
+    /// Bytes of stderr captured (the block `Capture::write_stderr_to` copies).
+    pub stderr_len: u64,
+    /// Its `--timeout` ran out and the termination sequence was started on it
+    /// (it is then a failure, however it exited).
+    pub timed_out: bool,
+}
+
+#[cfg(test)]
+impl JobEnd {
+    /// A job exit with no output, started at the epoch, for the modules' unit tests.
+    pub(crate) fn fixture(status: ExitStatusKind, duration: Duration, timed_out: bool) -> JobEnd {
+        JobEnd {
+            status,
+            started: std::time::SystemTime::UNIX_EPOCH,
+            duration,
+            stdout_len: 0,
+            stderr_len: 0,
+            timed_out,
+        }
+    }
+}
+
+impl JobEnd {
+    /// Whether the job exited with code 0 (and did not time out).
+    pub(crate) fn success(&self) -> bool {
+        self.status.success() && !self.timed_out
+    }
+}
+
+/// Why an executor produced no [`JobEnd`].
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum JobError {
+    /// The executor was closed (cancellation in progress): the job was not
+    /// started, or was killed right after starting. Not an error of the job.
+    #[error("job cancelled: shutting down")]
+    Cancelled,
+    /// The program could not be started (e.g. `EAGAIN`: too many processes).
+    #[error("cannot spawn {program}")]
+    Spawn {
+        /// The program that was to run (`/bin/sh`, `ssh`, `srun`).
+        program: Cow<'static, str>,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The output capture could not be prepared or measured.
+    #[error("output capture failed")]
+    Capture(#[source] io::Error),
+    /// Waiting for the job failed (it was killed).
+    #[error("waiting for job failed")]
+    Wait(#[source] io::Error),
+}
+
+/// `err` and its sources, joined by `": "`, on one line (for status lines and
+/// messages; `main` prints a fatal error's chain the same way).
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signal_names() {
+        assert_eq!(signal_name(9), "SIGKILL");
+        assert_eq!(signal_name(15), "SIGTERM");
+        assert_eq!(signal_name(42), "signal 42");
+        assert_eq!(signal_name(64), "signal 64");
+        assert_eq!(signal_name(65), "unknown signal");
+        assert_eq!(signal_name(-1), "unknown signal");
+        assert_eq!(
+            ExitStatusKind::Signaled { signal: 9 }.to_string(),
+            "killed by SIGKILL"
+        );
+        assert_eq!(ExitStatusKind::Exited(3).to_string(), "exit code 3");
+    }
+
+    #[test]
+    fn error_chains_keep_every_source_on_one_line() {
+        let err = JobError::Spawn {
+            program: "/bin/sh".into(),
+            source: io::Error::other("Resource temporarily unavailable"),
+        };
+        assert_eq!(
+            error_chain(&err),
+            "cannot spawn /bin/sh: Resource temporarily unavailable"
+        );
+        assert_eq!(
+            error_chain(&JobError::Cancelled),
+            "job cancelled: shutting down"
+        );
+    }
+}

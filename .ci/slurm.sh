@@ -113,6 +113,7 @@ MailProg=/bin/true
 MpiDefault=none
 SwitchType=switch/none
 ReturnToService=2
+EnforcePartLimits=ALL
 InactiveLimit=0
 KillWait=5
 MinJobAge=5
@@ -161,15 +162,16 @@ start() {
     for i in $(seq 200); do
         if SLURM_CONF=$DIR/slurm.conf sinfo -h -o %t 2>/dev/null | grep -qx idle; then break; fi
         alive "$u" || break
+        grep -qs fatal "$DIR"/log/*.log && break
         sleep 0.05
     done
-    srun_ok && return 0
+    grep -qs fatal "$DIR"/log/*.log || ! srun_ok || return 0
     local why
     local logs=("$DIR/log/init.log" "$DIR/log/munged.log" "$DIR/log/slurmctld.log" "$DIR/log/slurmd.log")
     why=$(cat "${logs[@]}" 2>/dev/null | grep -iE 'fatal' | tail -n1 || true)
     [ -n "$why" ] || why=$(cat "${logs[@]}" 2>/dev/null | grep -iE 'error' | tail -n1 || true)
     stop_all
-    die "did not come up (srun -N1 true failed)${why:+: $why}"
+    die "did not come up (no idle node, or srun -N1 true failed)${why:+: $why}"
 }
 
 stop_all() {

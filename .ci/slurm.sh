@@ -144,9 +144,9 @@ start() {
     write_files
     unshare --pid --fork --kill-child --mount-proc bash "$DIR/init.sh" \
         </dev/null >>"$DIR/log/init.log" 2>&1 &
-    local u=$! i child=
+    local u=$! child=
     echo "$u" >"$DIR/unshare.pid"
-    for i in $(seq 100); do
+    for _ in $(seq 100); do
         child=$(cat "/proc/$u/task/$u/children" 2>/dev/null || true)
         child=${child%% *}
         [ -n "$child" ] && [[ $(cmdline_of "$child") == *"$DIR/init.sh"* ]] && break
@@ -159,7 +159,7 @@ start() {
         ps -o pidns= -p "$child" | tr -d ' ' >"$DIR/pidns"
     fi
     # Up when the node is idle; then one real step proves munge, slurmctld and slurmd.
-    for i in $(seq 200); do
+    for _ in $(seq 200); do
         if SLURM_CONF=$DIR/slurm.conf sinfo -h -o %t 2>/dev/null | grep -qx idle; then break; fi
         alive "$u" || break
         grep -qs fatal "$DIR"/log/*.log && break
@@ -175,17 +175,17 @@ start() {
 }
 
 stop_all() {
-    local p u i left
+    local p u left
     [ -d "$DIR" ] || return 0
     p=$(init_pid)
     u=$(cat "$DIR/unshare.pid" 2>/dev/null || true)
     # pid 1 of the namespace dies, so does every daemon and job step in it.
     [ -n "$p" ] && kill -KILL "$p" 2>/dev/null || true
     if [ -n "$u" ] && [[ $(cmdline_of "$u") == "unshare "* ]]; then
-        for i in $(seq 100); do alive "$u" || break; sleep 0.05; done
+        for _ in $(seq 100); do alive "$u" || break; sleep 0.05; done
         kill -KILL "$u" 2>/dev/null || true
     fi
-    for i in $(seq 40); do
+    for _ in $(seq 40); do
         left=$(ns_pids)
         [ -z "$left" ] && break
         sleep 0.05

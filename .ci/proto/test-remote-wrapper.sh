@@ -54,7 +54,7 @@ finish_job() {
     local name=$1 last
     wait "${PID[$name]}"
     RC=$?
-    exec {CTL[$name]}>&-
+    close_ctl "$name"
     OUT=$(cat "$T/$name.out"; echo .) OUT=${OUT%.}
     ERR=$(cat "$T/$name.err"; echo .) ERR=${ERR%.}
     last=${ERR##*@atp:$NONCE }
@@ -66,13 +66,14 @@ finish_job() {
     fi
 }
 run_job() { start_job "$@" && finish_job "$1"; }
-close_ctl() { exec {CTL[$1]}>&-; }
+close_ctl() { local fd=${CTL[$1]}; exec {fd}>&-; }
 
 # Processes on HOST whose whole command line matches PATTERN (ps inside the host's namespace).
 remote_count() { ssh -F "$CFG" "$1" "ps -e -o args" | grep -cx -- "$2"; }
 # Seconds (wall, from the call) until nothing on HOST matches PATTERN; fails after 10 s.
 time_until_gone() {
-    local t0=$(date +%s%N) t n
+    local t0 t n
+    t0=$(date +%s%N)
     while :; do
         n=$(remote_count "$1" "$2")
         t=$(($(date +%s%N) - t0))
@@ -138,6 +139,24 @@ n=$(remote_count host1 'sleep 303')
 [ "$STATUS" = "exit 7" ] && [ "$OUT" = $'got TERM\n' ] && [ "$n" = 0 ] \
     && ok "TERM line reached the job's trap (exit 7), its child gone" \
     || bad "TERM line: status=$STATUS out=$(printf %q "$OUT") left=$n"
+
+# 4b. Closing the control channel (EOF) sends TERM; a job that ignores it gets KILL 2 s later.
+start_job eof host1 'trap "echo got TERM; exit 9" TERM; sleep 315 & wait' "${MUX[@]}"
+sleep 1
+close_ctl eof
+finish_job eof
+[ "$STATUS" = "exit 9" ] && [ "$OUT" = $'got TERM\n' ] && [ "$(remote_count host1 'sleep 315')" = 0 ] \
+    && ok "EOF on the control channel: TERM reached the job's trap, its child gone" \
+    || bad "EOF: status=$STATUS out=$(printf %q "$OUT")"
+start_job eofkill host1 "trap '' TERM; sleep 316" "${MUX[@]}"
+sleep 1
+t0=$(date +%s%N)
+close_ctl eofkill
+finish_job eofkill
+t=$((($(date +%s%N) - t0) / 10000000))
+[ "$STATUS" = "signal 9" ] && [ $t -ge 190 ] && [ "$(remote_count host1 'sleep 316')" = 0 ] \
+    && ok "EOF, job ignoring TERM: KILLed $((t / 100)).$((t % 100)) s after EOF" \
+    || bad "EOF, job ignoring TERM: status=$STATUS after $((t / 100)).$((t % 100)) s"
 
 # 5. Killing the local ssh (direct and multiplexed) or the ControlMaster kills the remote tree.
 for how in direct mux master; do

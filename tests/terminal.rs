@@ -200,3 +200,67 @@ fn ctrl_z_stops_the_jobs_and_sigcont_resumes_them() {
     assert!(!pty.cursor_hidden());
     assert_nothing_left(&m, &[]);
 }
+
+#[test]
+fn a_second_ctrl_c_kills_at_once_and_the_cursor_comes_back() {
+    let (sandbox, m) = Sandbox::with_marker();
+    // Jobs that ignore SIGTERM: only SIGKILL ends them, after a grace of 10 min
+    // unless the second Ctrl-C cuts it short.
+    let jobs: String = (0..3)
+        .map(|_| format!("trap '' TERM; sleep {m}\n"))
+        .collect();
+    let file = sandbox.write("jobs.txt", jobs);
+    let args = ["-j", "3", "--grace", "10m", file.to_str().unwrap()];
+    let mut pty = Pty::spawn(80, 20, sandbox.path(), &args, &[]);
+    eventually("3 jobs running", || sleepers(&m).len() == 3);
+    pty.wait_for("the progress line", |rows| {
+        rows.iter().any(|r| r.contains("0/3"))
+    });
+    pty.type_keys(b"\x03");
+    pty.wait_for("the stopping line", |rows| {
+        rows.iter().any(|r| {
+            r.starts_with("stopping: 3 jobs sent SIGTERM") && r.contains("Ctrl-C again to kill now")
+        })
+    });
+    assert!(pty.cursor_hidden());
+    pty.type_keys(b"\x03");
+    assert_eq!(pty.wait_exit(), 130, "{}", pty.screen());
+    assert!(!pty.cursor_hidden(), "the cursor is hidden at exit");
+    let rows = pty.rows();
+    assert!(
+        !rows.iter().any(|r| is_progress_line(r)),
+        "{}",
+        pty.screen()
+    );
+    assert_nothing_left(&m, &[]);
+}
+
+#[test]
+fn a_resized_terminal_gets_a_line_that_fits_the_new_width() {
+    let (sandbox, m) = Sandbox::with_marker();
+    let jobs: String = (0..40).map(|_| format!("sleep {m}\n")).collect();
+    let file = sandbox.write("jobs.txt", jobs);
+    let mut pty = Pty::spawn(
+        200,
+        20,
+        sandbox.path(),
+        &["-j", "4", file.to_str().unwrap()],
+        &[],
+    );
+    pty.wait_for("a wide progress line", |rows| {
+        rows.iter()
+            .any(|r| r.contains("0/40") && r.contains("workers"))
+    });
+    pty.resize(40);
+    pty.wait_for("a line for 40 columns", |rows| {
+        rows.iter()
+            .any(|r| r.contains("0/40") && !r.contains("workers"))
+    });
+    for row in pty.rows() {
+        assert!(row.chars().count() <= 38, "{row:?}");
+    }
+    assert!(pty.wrapped_rows().is_empty(), "{}", pty.screen());
+    pty.type_keys(b"\x03");
+    assert_eq!(pty.wait_exit(), 130);
+    assert_nothing_left(&m, &[]);
+}

@@ -92,6 +92,27 @@ impl Pty {
         self.writer.flush().unwrap();
     }
 
+    /// Resizes the terminal to `cols` columns (atp-run gets SIGWINCH); the screen
+    /// is cleared, as a terminal redrawing after a resize would be.
+    pub fn resize(&mut self, cols: u16) {
+        let rows = self.parser.lock().unwrap().screen().size().0.get();
+        self._master
+            .resize(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("resize the pseudo-terminal");
+        let mut parser = self.parser.lock().unwrap();
+        parser.set_size(
+            NonZeroU16::new(rows).unwrap(),
+            NonZeroU16::new(cols).expect("columns"),
+        );
+        parser.process(b"\x1b[2J");
+        self.cols = cols;
+    }
+
     /// The screen's rows, trailing blanks trimmed.
     pub fn rows(&self) -> Vec<String> {
         let parser = self.parser.lock().unwrap();

@@ -322,6 +322,11 @@ pub(crate) fn compose(view: &View<'_>, glyphs: Glyphs, width: usize) -> String {
         ];
         return format::fit(&fields, glyphs.sep, width);
     }
+    // No rate until one is known (not "0/s" before the first job ends).
+    let rate = match view.rate > 0.0 {
+        true => format::rate(view.rate),
+        false => String::new(),
+    };
     let running = snap.running_ages.len();
     if snap.repeat {
         let waiting = (snap.read as usize).saturating_sub(running);
@@ -341,7 +346,7 @@ pub(crate) fn compose(view: &View<'_>, glyphs: Glyphs, width: usize) -> String {
             Field::new(7, format!("{} read", snap.read)),
             Field::new(8, failed),
             Field::new(6, elapsed),
-            Field::new(4, format::rate(view.rate)),
+            Field::new(4, rate.clone()),
             Field::new(3, busy),
         ];
         return format::fit(&fields, glyphs.sep, width);
@@ -363,7 +368,7 @@ pub(crate) fn compose(view: &View<'_>, glyphs: Glyphs, width: usize) -> String {
             }),
         ),
         Field::new(6, elapsed),
-        Field::new(4, format::rate(view.rate)),
+        Field::new(4, rate.clone()),
         Field::new(3, busy),
     ];
     let line = format::fit(&fields, glyphs.sep, width);
@@ -531,6 +536,17 @@ mod tests {
         assert_eq!(
             line,
             "5 done · 180 read · 2 failed · 1m05s elapsed · 28/s · 93 running, 94 workers"
+        );
+    }
+
+    #[test]
+    fn no_rate_is_shown_before_one_is_known() {
+        let snap = busy_snap();
+        let mut v = view(&snap, 0, None);
+        v.rate = 0.0;
+        assert_eq!(
+            compose(&v, UNICODE, 78),
+            "0 done · 180 read · 2 failed · 1m05s elapsed · 93 running, 94 workers"
         );
     }
 

@@ -264,3 +264,52 @@ fn a_resized_terminal_gets_a_line_that_fits_the_new_width() {
     assert_eq!(pty.wait_exit(), 130);
     assert_nothing_left(&m, &[]);
 }
+
+#[test]
+fn redirected_output_stays_byte_for_byte() {
+    let sandbox = Sandbox::new();
+    let run = sandbox.run(["--color=always", "-"], "printf '\\033[31mRED'\n");
+    run.assert_code(0);
+    assert_eq!(run.stdout, b"\x1b[31mRED", "nothing added off a terminal");
+}
+
+#[test]
+fn with_v_each_stopped_job_keeps_its_status_line_on_a_terminal() {
+    let (sandbox, m) = Sandbox::with_marker();
+    let jobs: String = (0..3).map(|_| format!("sleep {m}\n")).collect();
+    let file = sandbox.write("jobs.txt", jobs);
+    let args = ["-v", "-j", "3", file.to_str().unwrap()];
+    let mut pty = Pty::spawn(200, 30, sandbox.path(), &args, &[]);
+    eventually("3 jobs running", || sleepers(&m).len() == 3);
+    pty.wait_for("the progress line", |rows| {
+        rows.iter().any(|r| r.contains("0/3"))
+    });
+    pty.type_keys(b"\x03");
+    assert_eq!(pty.wait_exit(), 130, "{}", pty.screen());
+    let killed = pty
+        .rows()
+        .iter()
+        .filter(|r| r.contains("] killed by SIGTERM after "))
+        .count();
+    assert_eq!(killed, 3, "{}", pty.screen());
+    assert_nothing_left(&m, &[]);
+}
+
+#[test]
+fn a_closed_stdout_shows_the_cursor_again() {
+    let sandbox = Sandbox::new();
+    let file = sandbox.write("jobs.txt", "seq 1 100000\nseq 1 100000\n");
+    let script = format!(
+        "'{}' {} | head -1",
+        env!("CARGO_BIN_EXE_atp-run"),
+        file.display()
+    );
+    let mut pty = Pty::spawn_program(80, 20, sandbox.path(), "/bin/sh", &["-c", &script]);
+    pty.wait_exit();
+    assert!(pty.rows().iter().any(|r| r == "1"), "{}", pty.screen());
+    assert!(
+        contains(&pty.raw(), b"\x1b[?25l"),
+        "the cursor was never hidden: the test shows nothing"
+    );
+    assert!(!pty.cursor_hidden(), "the cursor is hidden after `| head`");
+}

@@ -33,6 +33,25 @@ impl Pty {
     /// set on top of ours (TERM is xterm-256color and the locale C.UTF-8 unless
     /// `env` says otherwise).
     pub fn spawn(cols: u16, rows: u16, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Pty {
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_atp-run"));
+        cmd.args(args);
+        set_terminal_env(&mut cmd);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Pty::start(cols, rows, dir, cmd)
+    }
+
+    /// Starts `program args` (a shell running atp-run in a pipeline, say) the same
+    /// way.
+    pub fn spawn_program(cols: u16, rows: u16, dir: &Path, program: &str, args: &[&str]) -> Pty {
+        let mut cmd = CommandBuilder::new(program);
+        cmd.args(args);
+        set_terminal_env(&mut cmd);
+        Pty::start(cols, rows, dir, cmd)
+    }
+
+    fn start(cols: u16, rows: u16, dir: &Path, mut cmd: CommandBuilder) -> Pty {
         let pair = native_pty_system()
             .openpty(PtySize {
                 rows,
@@ -41,15 +60,7 @@ impl Pty {
                 pixel_height: 0,
             })
             .expect("open a pseudo-terminal");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_atp-run"));
-        cmd.args(args);
         cmd.cwd(dir);
-        cmd.env("TERM", "xterm-256color");
-        cmd.env("LC_ALL", "C.UTF-8");
-        cmd.env_remove("NO_COLOR");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
         let child = pair.slave.spawn_command(cmd).expect("start atp-run");
         drop(pair.slave);
         let mut reader = pair.master.try_clone_reader().expect("pty reader");
@@ -212,6 +223,13 @@ impl Drop for Pty {
     fn drop(&mut self) {
         let _ = self.child.kill();
     }
+}
+
+/// A colour terminal with a UTF-8 locale, whatever the test runner has.
+fn set_terminal_env(cmd: &mut CommandBuilder) {
+    cmd.env("TERM", "xterm-256color");
+    cmd.env("LC_ALL", "C.UTF-8");
+    cmd.env_remove("NO_COLOR");
 }
 
 /// The state letter of process `pid` (`T` stopped, `S` sleeping...), from /proc.

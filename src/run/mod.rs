@@ -126,7 +126,11 @@ pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, R
         watchdogs: Arc::clone(&watchdogs),
         events,
     };
-    spawn_feeder(feeder, records)?;
+    if let Err(err) = spawn_feeder(feeder, records) {
+        // The ticker would outlive the run (and keep the cursor hidden).
+        jobs.reporter.progress().finish();
+        return Err(err);
+    }
 
     let completion = &shared.completion;
     let parts = Parts {

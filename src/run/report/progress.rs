@@ -1,7 +1,9 @@
 //! The progress display and the logger that keeps out of its way.
 //!
 //! Shown only when standard error is a terminal (and not `--no-progress`): one line
-//! at the bottom, redrawn every 100 ms by a ticker thread, always fitted to the
+//! at the bottom, drawn by an indicatif [`ProgressBar`] whose template is the
+//! message alone. The line itself is composed here and handed over as that
+//! message every 100 ms by a ticker thread, always fitted to the
 //! terminal's width (read again on SIGWINCH) by leaving out the least important
 //! fields (see [`compose`]): never wrapped. While the input is still being read it
 //! shows jobs done, lines read and the elapsed time (the input is never read ahead
@@ -14,21 +16,30 @@
 //!
 //! Invariants:
 //! - Everything atp-run writes to the terminal while the line is up — job output,
-//!   status lines, log records — goes through [`Progress::suspend`], which clears
-//!   the line first and redraws it after, so neither garbles the other.
-//! - The line is at most the width minus 2 columns, so a `^C` echoed by the
-//!   terminal after it never wraps (a wrapped line would be left behind).
+//!   status lines, log records — goes through [`Progress::suspend`]
+//!   ([`ProgressBar::suspend`]), which clears the line first and redraws it after,
+//!   so neither garbles the other.
+//! - The line and indicatif's padding after it take at most the width minus 2
+//!   columns ([`LineTarget`] tells indicatif the terminal is that wide), so a `^C`
+//!   echoed by the terminal after it never wraps (a wrapped line would be left
+//!   behind).
 //! - The cursor is hidden while the line is drawn and shown again on every way out:
 //!   [`Progress::finish`] (every end of a run goes through it), dropping the
 //!   display, a panic (see `terminal.rs`), and Ctrl-Z ([`pause`]).
+//! - Lock order: this module's state lock is never held while calling into the
+//!   [`ProgressBar`] (whose own lock is held while a suspended closure runs, and
+//!   that closure may count a finished job here).
 
 use std::cell::Cell;
 use std::collections::VecDeque;
-use std::io::Write;
+use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use console::Term;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 
 use crate::run::lock::lock;
 use crate::run::report::format::{self, EtaInput, Field};
@@ -68,17 +79,11 @@ pub(crate) struct Stopping {
     pub kill_at: Instant,
 }
 
-/// The display's state, under one lock.
+/// The figures the line is composed from, under one lock.
 #[derive(Debug)]
 struct State {
-    /// The line is on the screen now.
-    drawn: bool,
-    /// Ctrl-Z: nothing is drawn until SIGCONT.
-    paused: bool,
     /// Removed for good.
     finished: bool,
-    /// The last line drawn (redrawn after a suspend).
-    line: String,
     started: Instant,
     done: u64,
     total: Option<u64>,
@@ -93,6 +98,73 @@ struct State {
 struct Shared {
     state: Mutex<State>,
     glyphs: Glyphs,
+    /// Draws the line (hidden until the ticker has composed the first one).
+    bar: ProgressBar,
+    /// Ctrl-Z: nothing reaches the terminal until SIGCONT (shared with the
+    /// [`LineTarget`]).
+    muted: Arc<AtomicBool>,
+}
+
+/// Where indicatif draws: standard error, said to be [`SPARE_COLUMNS`] narrower
+/// than it is (indicatif pads a line with spaces to the width it is given, and a
+/// line padded to the last column would make an echoed `^C` wrap), and silent
+/// while atp-run is stopped by Ctrl-Z.
+#[derive(Debug)]
+struct LineTarget {
+    term: Term,
+    muted: Arc<AtomicBool>,
+}
+
+impl LineTarget {
+    fn write(&self, f: impl FnOnce(&Term) -> io::Result<()>) -> io::Result<()> {
+        match self.muted.load(Ordering::SeqCst) {
+            true => Ok(()),
+            false => f(&self.term),
+        }
+    }
+}
+
+impl TermLike for LineTarget {
+    fn width(&self) -> u16 {
+        u16::try_from(line_width().max(1)).unwrap_or(u16::MAX)
+    }
+
+    fn move_cursor_up(&self, n: usize) -> io::Result<()> {
+        self.write(|t| t.move_cursor_up(n))
+    }
+
+    fn move_cursor_down(&self, n: usize) -> io::Result<()> {
+        self.write(|t| t.move_cursor_down(n))
+    }
+
+    fn move_cursor_right(&self, n: usize) -> io::Result<()> {
+        self.write(|t| t.move_cursor_right(n))
+    }
+
+    fn move_cursor_left(&self, n: usize) -> io::Result<()> {
+        self.write(|t| t.move_cursor_left(n))
+    }
+
+    fn write_line(&self, s: &str) -> io::Result<()> {
+        self.write(|t| t.write_line(s))
+    }
+
+    fn write_str(&self, s: &str) -> io::Result<()> {
+        self.write(|t| t.write_str(s))
+    }
+
+    fn clear_line(&self) -> io::Result<()> {
+        self.write(Term::clear_line)
+    }
+
+    fn flush(&self) -> io::Result<()> {
+        self.write(Term::flush)
+    }
+}
+
+/// The columns the line may take: the terminal's width minus [`SPARE_COLUMNS`].
+fn line_width() -> usize {
+    terminal::width().saturating_sub(SPARE_COLUMNS)
 }
 
 /// The progress display (hidden when not wanted: then every call is a cheap no-op
@@ -119,12 +191,15 @@ impl Progress {
     pub(crate) fn new(visible: bool) -> Progress {
         let shared = visible.then(|| {
             terminal::refresh_width();
+            let bar = ProgressBar::hidden();
+            bar.set_style(
+                ProgressStyle::default_spinner()
+                    .template("{msg}")
+                    .unwrap_or_else(|err| unreachable!("the template is only the message: {err}")),
+            );
             let shared = Arc::new(Shared {
                 state: Mutex::new(State {
-                    drawn: false,
-                    paused: false,
                     finished: false,
-                    line: String::new(),
                     started: Instant::now(),
                     done: 0,
                     total: None,
@@ -133,6 +208,8 @@ impl Progress {
                     stopping: None,
                 }),
                 glyphs: terminal::glyphs(),
+                bar,
+                muted: Arc::new(AtomicBool::new(false)),
             });
             let _ = ACTIVE.set(Arc::clone(&shared));
             shared
@@ -154,6 +231,17 @@ impl Progress {
         let thread = std::thread::Builder::new()
             .name("atp-run-progress".into())
             .spawn(move || {
+                // The first line is composed before anything is drawn.
+                shared.redraw(&snapshot());
+                shared
+                    .bar
+                    .set_draw_target(ProgressDrawTarget::term_like_with_hz(
+                        Box::new(LineTarget {
+                            term: Term::buffered_stderr(),
+                            muted: Arc::clone(&shared.muted),
+                        }),
+                        20,
+                    ));
                 while !flag.load(Ordering::Relaxed) {
                     let snap = snapshot();
                     shared.redraw(&snap);
@@ -210,9 +298,8 @@ impl Progress {
             let _ = ticker.thread.join();
         }
         if let Some(shared) = &self.shared {
-            let mut st = shared.lock();
-            st.finished = true;
-            clear(&mut st);
+            shared.lock().finished = true;
+            shared.bar.finish_and_clear();
             terminal::show_cursor();
         }
     }
@@ -233,22 +320,18 @@ impl Shared {
         if SUSPENDED.with(Cell::get) {
             return f();
         }
-        let mut st = self.lock();
-        let was_drawn = st.drawn;
-        clear(&mut st);
-        SUSPENDED.with(|s| s.set(true));
-        let r = f();
-        SUSPENDED.with(|s| s.set(false));
-        if was_drawn && !st.paused && !st.finished {
-            let line = std::mem::take(&mut st.line);
-            draw(&mut st, line);
-        }
-        r
+        self.bar.suspend(|| {
+            SUSPENDED.with(|s| s.set(true));
+            let r = f();
+            SUSPENDED.with(|s| s.set(false));
+            r
+        })
     }
 
+    /// Hands indicatif the line for now (it draws it unless hidden or muted).
     fn redraw(&self, snap: &Snapshot) {
         let mut st = self.lock();
-        if st.paused || st.finished {
+        if st.finished {
             return;
         }
         let now = Instant::now();
@@ -261,9 +344,9 @@ impl Shared {
         {
             st.samples.pop_front();
         }
-        let width = terminal::width().saturating_sub(SPARE_COLUMNS);
-        let line = compose(&view(&st, snap, now), self.glyphs, width);
-        draw(&mut st, line);
+        let line = compose(&view(&st, snap, now), self.glyphs, line_width());
+        drop(st);
+        self.bar.set_message(line);
     }
 }
 
@@ -382,31 +465,13 @@ pub(crate) fn compose(view: &View<'_>, glyphs: Glyphs, width: usize) -> String {
     }
 }
 
-/// Writes `line` over the current one.
-fn draw(st: &mut State, line: String) {
-    let mut err = std::io::stderr().lock();
-    let _ = write!(err, "\r{line}\x1b[K");
-    let _ = err.flush();
-    st.drawn = true;
-    st.line = line;
-}
-
-/// Erases the line if it is drawn.
-fn clear(st: &mut State) {
-    if st.drawn {
-        let mut err = std::io::stderr().lock();
-        let _ = err.write_all(b"\r\x1b[K");
-        let _ = err.flush();
-        st.drawn = false;
-    }
-}
-
 /// Ctrl-Z: removes the line and shows the cursor until [`resume`].
 pub(crate) fn pause() {
     if let Some(shared) = ACTIVE.get() {
-        let mut st = shared.lock();
-        st.paused = true;
-        clear(&mut st);
+        // indicatif clears the line; muted, its redraw after reaches nothing.
+        shared
+            .bar
+            .suspend(|| shared.muted.store(true, Ordering::SeqCst));
         terminal::show_cursor();
     }
 }
@@ -414,9 +479,8 @@ pub(crate) fn pause() {
 /// SIGCONT: hides the cursor again; the ticker redraws the line.
 pub(crate) fn resume() {
     if let Some(shared) = ACTIVE.get() {
-        let mut st = shared.lock();
-        if st.paused && !st.finished {
-            st.paused = false;
+        let st = shared.lock();
+        if !st.finished && shared.muted.swap(false, Ordering::SeqCst) {
             terminal::hide_cursor();
         }
     }

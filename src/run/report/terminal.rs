@@ -9,7 +9,7 @@
 //! are not fitted); [`show_cursor`] after [`hide_cursor`] always writes the
 //! escape once, whichever path comes first (the end of the run, a panic, Ctrl-Z).
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Columns of the terminal on stderr; 0 when stderr is not a terminal.
@@ -20,7 +20,9 @@ static CURSOR_HIDDEN: AtomicBool = AtomicBool::new(false);
 /// Reads the terminal's width again (at start, and on SIGWINCH).
 pub(crate) fn refresh_width() {
     let width = if std::io::stderr().is_terminal() {
-        terminal_size::terminal_size_of(std::io::stderr()).map_or(80, |(w, _)| usize::from(w.0))
+        console::Term::stderr()
+            .size_checked()
+            .map_or(80, |(_, columns)| usize::from(columns))
     } else {
         0
     };
@@ -91,7 +93,7 @@ pub(crate) fn is_utf8_locale(locale: Option<&str>) -> bool {
 /// Hides the cursor while the progress line is drawn.
 pub(crate) fn hide_cursor() {
     if !CURSOR_HIDDEN.swap(true, Ordering::SeqCst) {
-        let _ = std::io::stderr().lock().write_all(b"\x1b[?25l");
+        let _ = console::Term::stderr().hide_cursor();
     }
     install_panic_hook();
 }
@@ -99,7 +101,7 @@ pub(crate) fn hide_cursor() {
 /// Shows the cursor again if we hid it.
 pub(crate) fn show_cursor() {
     if CURSOR_HIDDEN.swap(false, Ordering::SeqCst) {
-        let _ = std::io::stderr().lock().write_all(b"\x1b[?25h");
+        let _ = console::Term::stderr().show_cursor();
     }
 }
 

@@ -202,6 +202,30 @@ fn ctrl_z_stops_the_jobs_and_sigcont_resumes_them() {
 }
 
 #[test]
+fn ctrl_z_removes_the_progress_line_and_sigcont_brings_it_back() {
+    let (sandbox, m) = Sandbox::with_marker();
+    let file = sandbox.write("jobs.txt", format!("sleep {m}\n"));
+    let mut pty = Pty::spawn(80, 20, sandbox.path(), &[file.to_str().unwrap()], &[]);
+    let line_shown = |rows: &[String]| rows.iter().any(|r| is_progress_line(r));
+    pty.wait_for("the progress line", line_shown);
+    let pid = pty.pid();
+
+    pty.type_keys(b"\x1a");
+    eventually("atp-run to stop", || process_state(pid) == Some('T'));
+    // Nothing is written while atp-run is stopped: the line is gone for good.
+    pty.wait_for("the line to be removed", |rows| !line_shown(rows));
+
+    kill(Pid::from_raw(pid as i32), Signal::SIGCONT).unwrap();
+    pty.wait_for("the line to come back", line_shown);
+    assert!(pty.cursor_hidden(), "the cursor is hidden again");
+    assert!(pty.wrapped_rows().is_empty(), "{}", pty.screen());
+    pty.type_keys(b"\x03");
+    assert_eq!(pty.wait_exit(), 130, "{}", pty.screen());
+    assert!(!pty.cursor_hidden());
+    assert_nothing_left(&m, &[]);
+}
+
+#[test]
 fn a_second_ctrl_c_kills_at_once_and_the_cursor_comes_back() {
     let (sandbox, m) = Sandbox::with_marker();
     // Jobs that ignore SIGTERM: only SIGKILL ends them, after a grace of 10 min

@@ -57,6 +57,48 @@ pub const EXIT_STATUS: &str = "  0    every job succeeded (or there was no job)
        killed it, as GNU parallel does); a success halt exits with 0;
        other halts with 1 if a job failed, else 0";
 
+/// The template placeholders, in `-h`, `--help` and the man page.
+pub const PLACEHOLDERS: &str =
+    "  {}    the input line               {.}   the line without its extension
+  {/}   its basename                 {//}  its directory
+  {/.}  basename without extension   {#}   the job number
+  {%}   the worker slot
+  Values are shell-quoted; with no placeholder the line is the last argument.";
+
+/// What atp-run shows on a terminal, for `--help` and the man page.
+pub const DISPLAY: &str = "  Status lines (standard error), one per job as it ends:
+    [N] ok after 0.004s: COMMAND
+    [N] failed with exit code C after 1.2s: COMMAND
+    [N] killed by SIGNAL after 12.3s: COMMAND
+    [N] timed out after 5m00s (killed by SIGTERM): COMMAND
+    [N run R] ...  with --repeat;  (attempt K of M)  with --retries
+  Durations read 0.004s, 12.3s, 1m05s, 2h03m everywhere. On a terminal a
+  status line is shortened to the terminal's width with an ellipsis in the
+  middle of the command; elsewhere a command longer than 4096 characters
+  keeps its first and last 2048 and says how many were left out. The joblog
+  and --json always have the full command.
+
+  The progress line (on a terminal only, redrawn 10 times a second, fitted to
+  the width: the least important fields are left out first, never wrapped):
+    while reading input:  N done · N read · F failed · T elapsed · rate ·
+                          R running, W workers
+    total known:          bar · done/total · F failed · ETA T · T elapsed ·
+                          rate · R running, W workers
+    --repeat:             T elapsed · N runs · F failed · R running · W waiting
+  The rate is jobs per second over the last 10 s, with 2 or 3 significant
+  digits. The ETA is shown only once 3 jobs have finished and the total is
+  known, from the recent rate and the ages of the running jobs; it is left
+  out when the only jobs left have already run longer than jobs usually take.
+  F failed appears once a job failed. TERM=dumb or a non-UTF-8 locale gets
+  ASCII characters and, unless --color=always, no colour.
+
+  After the first Ctrl-C the line says the run is stopping, how long until
+  SIGKILL, and that a second Ctrl-C kills at once. On a terminal, jobs killed
+  by the stop are counted in the summary (\"N stopped by the interrupt\")
+  rather than given a status line each; with -v, or when standard error is not
+  a terminal, each keeps its line. The summary counts apart the jobs that
+  failed on their own, those stopped by the interrupt, and those never started.";
+
 /// Signal handling, for the man page.
 pub const SIGNALS: &str =
     "  The first SIGINT (Ctrl-C), SIGTERM or SIGHUP stops starting jobs, sends
@@ -66,6 +108,11 @@ pub const SIGNALS: &str =
   once. When standard output is closed by its reader, atp-run stops the same
   way, quietly, and exits with 141. Nothing atp-run started is left running
   when it exits.
+
+  SIGTSTP (Ctrl-Z) stops every running job's process group (SIGSTOP), then
+  atp-run itself; SIGCONT (fg, bg) continues the jobs and brings the progress
+  line back. Job durations are wall-clock: time spent stopped is included.
+  SIGWINCH makes the progress line and status lines fit the new width.
 
   SIGUSR1 prints the running jobs (number, how long they have been running,
   command) on standard error; nothing is stopped. Jobs themselves start with
@@ -107,9 +154,13 @@ pub enum ColorChoice {
     name = "atp-run",
     version,
     max_term_width = 100,
-    after_help = format!("Examples:\n{EXAMPLES}\n\nExit status:\n{EXIT_STATUS}"),
+    override_usage = "atp-run [OPTIONS] [FILE]... [-- TEMPLATE...]",
+    after_help = format!(
+        "Placeholders:\n{PLACEHOLDERS}\n\nExamples:\n{EXAMPLES}\n\nExit status:\n{EXIT_STATUS}"
+    ),
     after_long_help = format!(
-        "Examples:\n{EXAMPLES}\n\nExit status:\n{EXIT_STATUS}\n\nSignals:\n{SIGNALS}\n\n\
+        "Placeholders:\n{PLACEHOLDERS}\n\nExamples:\n{EXAMPLES}\n\nExit status:\n\
+         {EXIT_STATUS}\n\nProgress and status lines:\n{DISPLAY}\n\nSignals:\n{SIGNALS}\n\n\
          Environment:\n{ENVIRONMENT}"
     ),
 )]

@@ -15,7 +15,8 @@ use clap_complete::Shell;
 use atp::cli;
 
 /// The man page: clap_mangen's title, name, synopsis, description and options,
-/// then our own EXAMPLES, EXIT STATUS, SIGNALS, ENVIRONMENT and SEE ALSO sections
+/// then our own PLACEHOLDERS, EXAMPLES, EXIT STATUS, PROGRESS AND STATUS LINES,
+/// SIGNALS, ENVIRONMENT and SEE ALSO sections
 /// (from the same text `--help` shows), then the version.
 fn man_page() -> Vec<u8> {
     let man = clap_mangen::Man::new(cli::command());
@@ -26,8 +27,10 @@ fn man_page() -> Vec<u8> {
     man.render_description_section(&mut out).unwrap();
     man.render_options_section(&mut out).unwrap();
     for (title, body) in [
+        ("PLACEHOLDERS", cli::PLACEHOLDERS),
         ("EXAMPLES", cli::EXAMPLES),
         ("EXIT STATUS", cli::EXIT_STATUS),
+        ("PROGRESS AND STATUS LINES", cli::DISPLAY),
         ("SIGNALS", cli::SIGNALS),
         ("ENVIRONMENT", cli::ENVIRONMENT),
         (
@@ -110,8 +113,32 @@ fn the_man_page_has_the_sections_users_look_for() {
         "EXIT STATUS",
         "SIGNALS",
         "ENVIRONMENT",
+        "PLACEHOLDERS",
+        "PROGRESS AND STATUS LINES",
     ] {
         assert!(page.contains(section), "man page lacks {section}");
     }
+    // The shape that avoids the "forgot --" mistake: files, then -- and the
+    // template, each repeatable.
+    assert!(
+        page.contains("[FILE]... [\\-\\- TEMPLATE...]"),
+        "synopsis: {}",
+        page.lines()
+            .skip_while(|l| !l.contains("SYNOPSIS"))
+            .nth(1)
+            .unwrap_or("")
+    );
     assert!(page.contains("\\-\\-repeat"), "options are listed");
+}
+
+#[test]
+fn short_help_lists_the_placeholders_and_the_usage_shows_the_double_dash() {
+    let help = cli::command().render_help().to_string();
+    for placeholder in ["{}", "{.}", "{/}", "{//}", "{/.}", "{#}", "{%}"] {
+        assert!(
+            help.contains(placeholder),
+            "-h lacks {placeholder}:\n{help}"
+        );
+    }
+    assert!(help.contains("Usage: atp-run [OPTIONS] [FILE]... [-- TEMPLATE...]"));
 }

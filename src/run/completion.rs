@@ -55,6 +55,12 @@ impl Completion {
         self.job_done();
     }
 
+    /// Jobs handed over so far, skipped ones included: the records read (the
+    /// progress display's figure while the input streams).
+    pub(crate) fn submitted(&self) -> u64 {
+        self.submitted.load(Ordering::Relaxed)
+    }
+
     /// Jobs `--resume` skipped.
     pub(crate) fn skipped(&self) -> u64 {
         self.skipped.load(Ordering::Relaxed)

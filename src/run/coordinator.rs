@@ -25,8 +25,9 @@ use crate::run::input::sources::InputError;
 use crate::run::job::error_chain;
 use crate::run::lock::lock;
 use crate::run::outcome::Outcome;
+use crate::run::report::progress::Stopping;
 use crate::run::report::running_list;
-use crate::run::report::status::{plural, repeat_table, summary};
+use crate::run::report::status::{plural, repeat_table, stopping_message, summary};
 use crate::run::values::halt_spec::When;
 use crate::run::values::termseq::TermSeq;
 
@@ -166,6 +167,9 @@ pub(crate) fn shut_down(stop: Stop, parts: &Parts<'_>) -> Outcome {
         }
         stop => {
             stop_starting(parts);
+            if matches!(stop, Stop::Interrupted) {
+                announce_stopping(parts);
+            }
             let report = executor.terminate_all(&TermSeq::term_then_kill(parts.grace));
             log::debug!("termination: {report:?}");
             let cancelled = parts.pool.shutdown_now().cancelled;
@@ -191,6 +195,19 @@ pub(crate) fn shut_down(stop: Stop, parts: &Parts<'_>) -> Outcome {
             }
         }
     }
+}
+
+/// Says plainly that the run is stopping, what happens next, and how to make it
+/// happen now: as a line (kept in logs) and on the progress line, which counts the
+/// grace period down.
+fn announce_stopping(parts: &Parts<'_>) {
+    let reporter = &parts.jobs.reporter;
+    let running = parts.jobs.executor.running_count();
+    reporter.message(&stopping_message(running, parts.grace));
+    reporter.progress().stopping(Stopping {
+        signalled: running,
+        kill_at: Instant::now() + parts.grace,
+    });
 }
 
 /// Starts no job any more: the feeder stops, the executor refuses new jobs, the
@@ -226,7 +243,7 @@ fn finish(parts: &Parts<'_>, not_started: Option<usize>) {
     let peak = parts.pool.stats().peak_workers;
     reporter.message(&summary(
         &counts,
-        not_started,
+        not_started.map(|queued| queued + counts.not_started as usize),
         peak,
         parts.started.elapsed(),
     ));
@@ -264,6 +281,7 @@ mod tests {
             quiet: true,
             color: false,
             max_attempts: 1,
+            ..StatusLines::default()
         };
         let reporter = Reporter::new(
             Box::new(Grouped::default()),

@@ -105,7 +105,6 @@ pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, R
         signals::install(&events, Arc::clone(&executor) as Arc<dyn Executor>)?;
     }
     let reporter = Arc::new(reporter(&options, events.clone())?);
-    start_ticker(&reporter, &pool);
     let window = Window::new(window_size(&options, max_workers));
     let (repeat, interval, grace) = (options.repeat, options.interval, options.grace);
     let termseq = options.control.termseq.clone();
@@ -116,6 +115,7 @@ pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, R
         completion,
         window,
     });
+    start_ticker(&shared, &pool, repeat);
     let watchdogs = Arc::new(Mutex::new(Vec::new()));
     let feeder = Feeder {
         pool: Arc::clone(&pool),
@@ -126,7 +126,11 @@ pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, R
         watchdogs: Arc::clone(&watchdogs),
         events,
     };
-    spawn_feeder(feeder, records)?;
+    if let Err(err) = spawn_feeder(feeder, records) {
+        // The ticker would outlive the run (and keep the cursor hidden).
+        jobs.reporter.progress().finish();
+        return Err(err);
+    }
 
     let completion = &shared.completion;
     let parts = Parts {
@@ -198,12 +202,25 @@ fn window_size(options: &Options, max_workers: usize) -> usize {
     }
 }
 
-/// Refreshes the progress display's failures and worker counts (on a terminal).
-fn start_ticker(reporter: &Reporter, pool: &Arc<ThreadPool>) {
-    let (tally, pool) = (Arc::clone(reporter.tally()), Arc::clone(pool));
-    reporter.progress().start_ticker(move || {
-        let s = pool.stats();
-        report::progress::ticker_message(tally.counts().failed, s.live, s.busy)
+/// Redraws the progress display (on a terminal) from the run's figures.
+fn start_ticker(shared: &Arc<Shared>, pool: &Arc<ThreadPool>, repeat: bool) {
+    let (run, pool) = (Arc::clone(shared), Arc::clone(pool));
+    shared.jobs.reporter.progress().start_ticker(move || {
+        let now = Instant::now();
+        let running_ages = run
+            .jobs
+            .executor
+            .running()
+            .iter()
+            .map(|job| now.saturating_duration_since(job.started))
+            .collect();
+        report::progress::Snapshot {
+            read: run.completion.submitted(),
+            failed: run.jobs.reporter.tally().counts().failed,
+            live: pool.stats().live,
+            running_ages,
+            repeat,
+        }
     });
 }
 
@@ -267,6 +284,8 @@ fn reporter(
         quiet: options.quiet,
         color: options.color,
         max_attempts: options.control.attempts.max(1),
+        terminal: options.stderr_terminal,
+        verbose: options.verbose,
     };
     let joblog = match &options.control.joblog {
         // --resume appends to the log it resumes from (as GNU parallel does).
@@ -282,6 +301,8 @@ fn reporter(
         ),
         None => None,
     };
+    report::terminal::refresh_width();
+    report::grouped::COLOR.store(options.color, std::sync::atomic::Ordering::Relaxed);
     let progress = Progress::new(options.progress);
     let tally = Arc::new(Tally::new(options.repeat));
     Ok(Reporter::new(sink, status, output.tag, progress, tally, events).with_joblog(joblog))

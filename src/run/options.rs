@@ -15,6 +15,7 @@ use crate::run::control::resume::Resume;
 use crate::run::input::sources::Separator;
 use crate::run::input::template::Template;
 use crate::run::report::joblog::JoblogTarget;
+use crate::run::report::terminal;
 use crate::run::values::halt_spec::HaltSpec;
 use crate::run::values::termseq::TermSeq;
 
@@ -43,6 +44,10 @@ pub struct Options {
     pub(crate) progress: bool,
     /// Colour status lines.
     pub(crate) color: bool,
+    /// Standard error is a terminal (status lines are fitted to it).
+    pub(crate) stderr_terminal: bool,
+    /// `-v` given.
+    pub(crate) verbose: bool,
     /// Where job output is buffered.
     pub(crate) tmpdir: PathBuf,
     /// `--keep-order`, `--tag`, `--line-buffer`, `--ungroup`, `--json`.
@@ -150,7 +155,14 @@ impl Options {
             grace: cli.grace,
             quiet: cli.quiet,
             progress: !cli.no_progress && stderr_is_terminal && output.mode != Mode::Ungrouped,
-            color: use_color(cli.color, stderr_is_terminal, std::env::var_os("NO_COLOR")),
+            // TERM=dumb and non-UTF-8 locales get plain text unless --color=always.
+            color: use_color(
+                cli.color,
+                stderr_is_terminal && terminal::glyphs() == terminal::UNICODE,
+                std::env::var_os("NO_COLOR"),
+            ),
+            stderr_terminal: stderr_is_terminal,
+            verbose: cli.verbose > 0,
             tmpdir: std::env::temp_dir(),
             control,
             output,

@@ -12,6 +12,7 @@
 //! - [`marker`]: a unique `Marker` for a test's long jobs, which kills whatever
 //!   carries it when dropped; `Sandbox::with_marker()` is the preamble of every test
 //!   whose jobs must be running when something happens.
+//! - [`pty`]: the binary on a real pseudo-terminal, its screen rendered.
 //! - [`shell`]: shell snippets jobs use to wait for each other, by files, never by
 //!   tuned sleeps.
 //! - [`timeout`]: `--timeout` runs whose job must get somewhere before its time is
@@ -26,6 +27,7 @@ pub mod background;
 pub mod marker;
 pub mod outcome;
 pub mod procs;
+pub mod pty;
 pub mod sandbox;
 pub mod shell;
 pub mod timeout;

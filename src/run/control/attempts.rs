@@ -73,7 +73,7 @@ impl Jobs {
     /// reports it. Returns whether it succeeded, or `None` if it did not run.
     pub(crate) fn run_job(&self, number: u64, run: Option<u64>, record: &[u8]) -> Option<bool> {
         if run.is_none() && self.is_stopping() {
-            self.reporter.job_skipped(number);
+            self.reporter.job_not_started(number);
             return None;
         }
         let rendered;
@@ -348,6 +348,7 @@ mod tests {
             quiet: false,
             color: false,
             max_attempts: attempts,
+            ..StatusLines::default()
         };
         let joblog = settings
             .joblog
@@ -427,7 +428,9 @@ mod tests {
             Counts {
                 succeeded: 1,
                 failed: 1,
-                killed: 0
+                killed: 0,
+                stopped: 0,
+                not_started: 0,
             }
         );
         // Every attempt prints its status line; the joblog has the final ones only.
@@ -569,7 +572,8 @@ mod tests {
         assert_eq!(h.jobs.run_job(1, None, b"kill 9"), Some(false));
         assert_eq!(h.jobs.run_job(2, None, b"stopped"), Some(false));
         assert_eq!(rows(&log), [("1".into(), "0".into(), "9".into())]);
-        assert_eq!(h.jobs.reporter.tally().counts().killed, 2);
+        let counts = h.jobs.reporter.tally().counts();
+        assert_eq!((counts.killed, counts.stopped), (1, 1), "{counts:?}");
         assert_eq!(
             h.jobs.run_job(3, None, b"exit 0"),
             None,

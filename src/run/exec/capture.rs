@@ -131,6 +131,18 @@ impl Capture {
         block_reader(&self.stderr, self.stderr_len)
     }
 
+    /// Whether the last job's stdout (`stderr == false`) or stderr block is
+    /// empty or ends with a newline (a terminal then needs none added).
+    pub fn ends_with_newline(&self, stderr: bool) -> bool {
+        use std::os::unix::fs::FileExt;
+        let (file, len) = match stderr {
+            false => (&self.stdout, self.stdout_len),
+            true => (&self.stderr, self.stderr_len),
+        };
+        let mut last = [0u8];
+        len == 0 || (file.read_exact_at(&mut last, len - 1).is_ok() && last[0] == b'\n')
+    }
+
     /// Makes the capture clean for the next job: empties and rewinds both
     /// files, or, if the capture is tainted, replaces them with fresh files.
     ///

@@ -128,6 +128,11 @@ pub(crate) trait Executor: SignalJob {
     /// How many jobs are running now.
     fn running_count(&self) -> usize;
 
+    /// Sends `signal`, and only it, to every running job (and what jobs left
+    /// behind): Ctrl-Z stops them all with SIGSTOP, SIGCONT continues them.
+    /// Returns how many were signalled. Never blocks on a job.
+    fn signal_running(&self, signal: Signal) -> usize;
+
     /// Closes, then runs `seq` on every running job and on whatever jobs left
     /// behind: each step's signal, then a wait for them to go (cut short by
     /// [`Executor::kill_now`]), the last step's signal to what is left.

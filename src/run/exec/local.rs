@@ -131,6 +131,10 @@ impl Executor for LocalExecutor {
         self.registry.running_count()
     }
 
+    fn signal_running(&self, signal: Signal) -> usize {
+        self.registry.signal_all(signal)
+    }
+
     fn terminate_all(&self, seq: &TermSeq) -> TerminationReport {
         self.registry.terminate_all_seq(seq)
     }

@@ -151,6 +151,12 @@ impl Executor for MockExecutor {
         lock(&self.running).len()
     }
 
+    fn signal_running(&self, signal: Signal) -> usize {
+        let running = self.running();
+        lock(&self.signals).extend(running.iter().map(|job| (job.key, signal)));
+        running.len()
+    }
+
     fn terminate_all(&self, seq: &TermSeq) -> TerminationReport {
         self.close();
         let running = self.running();

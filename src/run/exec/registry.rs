@@ -184,7 +184,6 @@ impl ProcessRegistry {
         self.lock().closed
     }
 
-    #[cfg(test)]
     /// Sends `sig` to every running and lingering group; returns how many
     /// groups were signalled successfully. Groups registered concurrently may
     /// miss it unless the registry is closed first.

@@ -5,11 +5,16 @@
 //! Owns: printing a job's blocks from its capture files ([`print_blocks`]) and the
 //! status line after them; [`Grouped`], the sink that does it as jobs end.
 //!
+//! On a terminal, a block that does not end in a newline is followed by one (and,
+//! when colour is on, by an SGR reset first, so the job's colour does not leak
+//! into the status line); redirected output is copied byte for byte.
+//!
 //! Invariants: without `--tag` the blocks are copied by the kernel's file-to-pipe
 //! paths, and a job costs no allocation or system call beyond the copies and the
 //! status line's one write; nothing is written to a broken stdout.
 
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::run::exec::capture::Capture;
 use crate::run::job::{JobEnd, JobError, JobLabel};
@@ -71,6 +76,7 @@ pub(crate) fn print_blocks(tag: Option<&[u8]>, capture: &mut Capture, stdout: &S
             Some(tag) => copy_tagged(tag, capture.stdout_block(), &mut out),
             None => capture.write_stdout_to(&mut out).map(drop),
         };
+        let copied = copied.and_then(|()| end_line(capture, false, &mut out));
         if let Err(err) = copied.and_then(|()| out.flush()) {
             stdout.failed(&err);
         }
@@ -81,11 +87,29 @@ pub(crate) fn print_blocks(tag: Option<&[u8]>, capture: &mut Capture, stdout: &S
             Some(tag) => copy_tagged(tag, capture.stderr_block(), &mut err),
             None => capture.write_stderr_to(&mut err).map(drop),
         };
+        let copied = copied.and_then(|()| end_line(capture, true, &mut err));
         if let Err(e) = copied.and_then(|()| err.flush()) {
             log::warn!("cannot write a job's error output: {e}");
         }
     }
 }
+
+/// Ends a block that has no final newline, when it went to a terminal: an SGR
+/// reset (if colour is on), then a newline.
+fn end_line<W: Write + IsTerminal>(capture: &Capture, stderr: bool, w: &mut W) -> io::Result<()> {
+    if capture.ends_with_newline(stderr) || !w.is_terminal() {
+        return Ok(());
+    }
+    let reset: &[u8] = if COLOR.load(Ordering::Relaxed) {
+        b"\x1b[0m\n"
+    } else {
+        b"\n"
+    };
+    w.write_all(reset)
+}
+
+/// Whether colour is on (set once, before any job runs).
+pub(crate) static COLOR: AtomicBool = AtomicBool::new(false);
 
 /// Copies a block with `tag` before every line, buffered.
 fn copy_tagged<R: Read, W: Write>(tag: &[u8], block: io::Result<R>, w: &mut W) -> io::Result<()> {

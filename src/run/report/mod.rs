@@ -4,6 +4,7 @@
 //! `--dry-run`'s listing.
 
 pub(crate) mod dry_run;
+pub(crate) mod format;
 pub(crate) mod grouped;
 pub(crate) mod joblog;
 pub(crate) mod json;
@@ -19,4 +20,5 @@ pub(crate) mod status;
 pub(crate) mod stdout;
 pub(crate) mod tagger;
 pub(crate) mod tally;
+pub(crate) mod terminal;
 pub(crate) mod ungrouped;

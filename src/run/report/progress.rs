@@ -1,35 +1,177 @@
 //! The progress display and the logger that keeps out of its way.
 //!
-//! Shown only when standard error is a terminal (and not `--no-progress`): an
-//! indicatif bar with jobs done out of the total (a running count while the input
-//! is still being read — the input is never read ahead to count it), failures, live
-//! and busy workers from the pool's stats, the rate and the ETA. A ticker thread
-//! refreshes the worker counts every 100 ms.
+//! Shown only when standard error is a terminal (and not `--no-progress`): one line
+//! at the bottom, drawn by an indicatif [`ProgressBar`] whose template is the
+//! message alone. The line itself is composed here and handed over as that
+//! message every 100 ms by a ticker thread, always fitted to the
+//! terminal's width (read again on SIGWINCH) by leaving out the least important
+//! fields (see [`compose`]): never wrapped. While the input is still being read it
+//! shows jobs done, lines read and the elapsed time (the input is never read ahead
+//! to count it); once the total is known, done/total, failures, the ETA (only when
+//! it means something, see [`format::eta`]), the elapsed time, the recent rate, busy
+//! workers and a bar. With `--repeat`: elapsed time, runs, failures, and how many
+//! watchdogs are running and how many are waiting for their next run. While
+//! stopping: what was signalled, the time left until SIGKILL and that a second
+//! Ctrl-C kills at once.
 //!
-//! Invariant: everything atp-run writes to the terminal while the bar is up — job
-//! output, status lines, log records — goes through [`Progress::suspend`], so that the
-//! bar is cleared first and redrawn after, and neither garbles the other.
+//! Invariants:
+//! - Everything atp-run writes to the terminal while the line is up — job output,
+//!   status lines, log records — goes through [`Progress::suspend`]
+//!   ([`ProgressBar::suspend`]), which clears the line first and redraws it after,
+//!   so neither garbles the other.
+//! - The line and indicatif's padding after it take at most the width minus 2
+//!   columns ([`LineTarget`] tells indicatif the terminal is that wide), so a `^C`
+//!   echoed by the terminal after it never wraps (a wrapped line would be left
+//!   behind).
+//! - The cursor is hidden while the line is drawn and shown again on every way out:
+//!   [`Progress::finish`] (every end of a run goes through it), dropping the
+//!   display, a panic (see `terminal.rs`), and Ctrl-Z ([`pause`]).
+//! - Lock order: this module's state lock is never held while calling into the
+//!   [`ProgressBar`] (whose own lock is held while a suspended closure runs, and
+//!   that closure may count a finished job here).
 
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use console::Term;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 
 use crate::run::lock::lock;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use crate::run::report::format::{self, EtaInput, Field};
+use crate::run::report::terminal::{self, Glyphs};
 
-/// The visible bar, for the logger (set once, when a visible bar is created).
-static ACTIVE_BAR: OnceLock<ProgressBar> = OnceLock::new();
+/// The visible display, for the logger and for Ctrl-Z (set once, when a visible
+/// display is created).
+static ACTIVE: OnceLock<Arc<Shared>> = OnceLock::new();
 
-const COUNTING: &str = "{spinner} {pos} done · {msg} · {per_sec}";
-const KNOWN_TOTAL: &str =
-    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} · {msg} · {per_sec} · ETA {eta}";
+thread_local! {
+    /// This thread is inside [`Progress::suspend`] (a log record written while
+    /// printing must not wait for itself).
+    static SUSPENDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// What the rest of the run tells the ticker, read at each redraw.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Snapshot {
+    /// Records read from the input so far (jobs handed over).
+    pub read: u64,
+    /// Jobs that failed so far.
+    pub failed: u64,
+    /// Workers alive.
+    pub live: usize,
+    /// How long each running job has run.
+    pub running_ages: Vec<Duration>,
+    /// `--repeat`.
+    pub repeat: bool,
+}
+
+/// The stopping sequence shown after the first Ctrl-C.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stopping {
+    /// Jobs sent SIGTERM.
+    pub signalled: usize,
+    /// When the rest are killed.
+    pub kill_at: Instant,
+}
+
+/// The figures the line is composed from, under one lock.
+#[derive(Debug)]
+struct State {
+    /// Removed for good.
+    finished: bool,
+    started: Instant,
+    done: u64,
+    total: Option<u64>,
+    /// Sum of finished jobs' durations (for the mean).
+    job_time: Duration,
+    /// (when, done) samples of the last seconds, for the recent rate.
+    samples: VecDeque<(Instant, u64)>,
+    stopping: Option<Stopping>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+    glyphs: Glyphs,
+    /// Draws the line (hidden until the ticker has composed the first one).
+    bar: ProgressBar,
+    /// Ctrl-Z: nothing reaches the terminal until SIGCONT (shared with the
+    /// [`LineTarget`]).
+    muted: Arc<AtomicBool>,
+}
+
+/// Where indicatif draws: standard error, said to be [`SPARE_COLUMNS`] narrower
+/// than it is (indicatif pads a line with spaces to the width it is given, and a
+/// line padded to the last column would make an echoed `^C` wrap), and silent
+/// while atp-run is stopped by Ctrl-Z.
+#[derive(Debug)]
+struct LineTarget {
+    term: Term,
+    muted: Arc<AtomicBool>,
+}
+
+impl LineTarget {
+    fn write(&self, f: impl FnOnce(&Term) -> io::Result<()>) -> io::Result<()> {
+        match self.muted.load(Ordering::SeqCst) {
+            true => Ok(()),
+            false => f(&self.term),
+        }
+    }
+}
+
+impl TermLike for LineTarget {
+    fn width(&self) -> u16 {
+        u16::try_from(line_width().max(1)).unwrap_or(u16::MAX)
+    }
+
+    fn move_cursor_up(&self, n: usize) -> io::Result<()> {
+        self.write(|t| t.move_cursor_up(n))
+    }
+
+    fn move_cursor_down(&self, n: usize) -> io::Result<()> {
+        self.write(|t| t.move_cursor_down(n))
+    }
+
+    fn move_cursor_right(&self, n: usize) -> io::Result<()> {
+        self.write(|t| t.move_cursor_right(n))
+    }
+
+    fn move_cursor_left(&self, n: usize) -> io::Result<()> {
+        self.write(|t| t.move_cursor_left(n))
+    }
+
+    fn write_line(&self, s: &str) -> io::Result<()> {
+        self.write(|t| t.write_line(s))
+    }
+
+    fn write_str(&self, s: &str) -> io::Result<()> {
+        self.write(|t| t.write_str(s))
+    }
+
+    fn clear_line(&self) -> io::Result<()> {
+        self.write(Term::clear_line)
+    }
+
+    fn flush(&self) -> io::Result<()> {
+        self.write(Term::flush)
+    }
+}
+
+/// The columns the line may take: the terminal's width minus [`SPARE_COLUMNS`].
+fn line_width() -> usize {
+    terminal::width().saturating_sub(SPARE_COLUMNS)
+}
 
 /// The progress display (hidden when not wanted: then every call is a cheap no-op
 /// and `suspend` just runs its closure).
 #[derive(Debug)]
 pub(crate) struct Progress {
-    bar: ProgressBar,
+    shared: Option<Arc<Shared>>,
     ticker: Mutex<Option<Ticker>>,
 }
 
@@ -39,41 +181,70 @@ struct Ticker {
     thread: JoinHandle<()>,
 }
 
+/// How far back the recent rate looks.
+const RATE_WINDOW: Duration = Duration::from_secs(10);
+/// Columns left free at the end of the line (for an echoed `^C`).
+const SPARE_COLUMNS: usize = 2;
+
 impl Progress {
-    /// A visible bar on stderr when `visible`, otherwise a hidden one.
+    /// A visible display on stderr when `visible`, otherwise a hidden one.
     pub(crate) fn new(visible: bool) -> Progress {
-        let bar = if visible {
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-            bar.set_style(style(COUNTING));
-            let _ = ACTIVE_BAR.set(bar.clone());
-            bar
-        } else {
-            ProgressBar::hidden()
-        };
+        let shared = visible.then(|| {
+            terminal::refresh_width();
+            let bar = ProgressBar::hidden();
+            bar.set_style(
+                ProgressStyle::default_spinner()
+                    .template("{msg}")
+                    .unwrap_or_else(|err| unreachable!("the template is only the message: {err}")),
+            );
+            let shared = Arc::new(Shared {
+                state: Mutex::new(State {
+                    finished: false,
+                    started: Instant::now(),
+                    done: 0,
+                    total: None,
+                    job_time: Duration::ZERO,
+                    samples: VecDeque::new(),
+                    stopping: None,
+                }),
+                glyphs: terminal::glyphs(),
+                bar,
+                muted: Arc::new(AtomicBool::new(false)),
+            });
+            let _ = ACTIVE.set(Arc::clone(&shared));
+            shared
+        });
         Progress {
-            bar,
+            shared,
             ticker: Mutex::new(None),
         }
     }
 
-    /// Whether the bar is drawn.
-    pub(crate) fn is_visible(&self) -> bool {
-        !self.bar.is_hidden()
-    }
-
-    /// Refreshes the message from `status` every 100 ms until [`finish`](Self::finish).
-    pub(crate) fn start_ticker(&self, status: impl Fn() -> String + Send + 'static) {
-        if !self.is_visible() {
+    /// Redraws the line from `snapshot` every 100 ms until [`finish`](Self::finish).
+    pub(crate) fn start_ticker(&self, snapshot: impl Fn() -> Snapshot + Send + 'static) {
+        let Some(shared) = self.shared.clone() else {
             return;
-        }
+        };
+        terminal::hide_cursor();
         let stop = Arc::new(AtomicBool::new(false));
-        let (bar, flag) = (self.bar.clone(), Arc::clone(&stop));
+        let flag = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
             .name("atp-run-progress".into())
             .spawn(move || {
+                // The first line is composed before anything is drawn.
+                shared.redraw(&snapshot());
+                shared
+                    .bar
+                    .set_draw_target(ProgressDrawTarget::term_like_with_hz(
+                        Box::new(LineTarget {
+                            term: Term::buffered_stderr(),
+                            muted: Arc::clone(&shared.muted),
+                        }),
+                        20,
+                    ));
                 while !flag.load(Ordering::Relaxed) {
-                    bar.set_message(status());
-                    bar.tick();
+                    let snap = snapshot();
+                    shared.redraw(&snap);
                     std::thread::sleep(Duration::from_millis(100));
                 }
             });
@@ -85,45 +256,237 @@ impl Progress {
 
     /// The input has ended: `total` jobs in all.
     pub(crate) fn set_total(&self, total: u64) {
-        self.bar.set_length(total);
-        self.bar.set_style(style(KNOWN_TOTAL));
+        if let Some(shared) = &self.shared {
+            shared.lock().total = Some(total);
+        }
     }
 
-    /// One more job done.
-    pub(crate) fn inc(&self) {
-        self.bar.inc(1);
+    /// One more job done, after `ran`.
+    pub(crate) fn inc(&self, ran: Duration) {
+        if let Some(shared) = &self.shared {
+            let mut st = shared.lock();
+            st.done += 1;
+            st.job_time += ran;
+        }
     }
 
-    /// Runs `f` with the bar cleared, redrawing it after.
+    /// The run is stopping: `signalled` jobs got SIGTERM; the rest is killed at
+    /// `kill_at`.
+    pub(crate) fn stopping(&self, stopping: Stopping) {
+        if let Some(shared) = &self.shared {
+            shared.lock().stopping = Some(stopping);
+        }
+    }
+
+    /// Runs `f` with the line cleared, redrawing it after.
     pub(crate) fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
-        self.bar.suspend(f)
+        match &self.shared {
+            Some(shared) => shared.suspend(f),
+            None => f(),
+        }
     }
 
-    fn lock_ticker(&self) -> std::sync::MutexGuard<'_, Option<Ticker>> {
+    fn lock_ticker(&self) -> MutexGuard<'_, Option<Ticker>> {
         lock(&self.ticker)
     }
 
-    /// Stops the ticker and removes the bar. Idempotent.
+    /// Stops the ticker, removes the line and shows the cursor. Idempotent.
     pub(crate) fn finish(&self) {
         let ticker = self.lock_ticker().take();
         if let Some(ticker) = ticker {
             ticker.stop.store(true, Ordering::Relaxed);
             let _ = ticker.thread.join();
         }
-        self.bar.finish_and_clear();
+        if let Some(shared) = &self.shared {
+            shared.lock().finished = true;
+            shared.bar.finish_and_clear();
+            terminal::show_cursor();
+        }
     }
 }
 
-/// The ticker's message: failures so far and the pool's live and busy workers.
-pub(crate) fn ticker_message(failed: u64, live: usize, busy: usize) -> String {
-    format!("{failed} failed · {live} workers ({busy} busy)")
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.finish();
+    }
 }
 
-fn style(template: &str) -> ProgressStyle {
-    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner())
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        if SUSPENDED.with(Cell::get) {
+            return f();
+        }
+        self.bar.suspend(|| {
+            SUSPENDED.with(|s| s.set(true));
+            let r = f();
+            SUSPENDED.with(|s| s.set(false));
+            r
+        })
+    }
+
+    /// Hands indicatif the line for now (it draws it unless hidden or muted).
+    fn redraw(&self, snap: &Snapshot) {
+        let mut st = self.lock();
+        if st.finished {
+            return;
+        }
+        let now = Instant::now();
+        let done = st.done;
+        st.samples.push_back((now, done));
+        while st
+            .samples
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) > RATE_WINDOW)
+        {
+            st.samples.pop_front();
+        }
+        let line = compose(&view(&st, snap, now), self.glyphs, line_width());
+        drop(st);
+        self.bar.set_message(line);
+    }
 }
 
-/// env_logger's logger, writing through the progress bar when one is shown.
+/// What one line shows, gathered from the state and a snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct View<'a> {
+    /// Time since the start.
+    pub elapsed: Duration,
+    /// Jobs (runs, with `--repeat`) done.
+    pub done: u64,
+    /// Jobs in all, once the input has ended.
+    pub total: Option<u64>,
+    /// Jobs finished per second recently.
+    pub rate: f64,
+    /// Mean duration of finished jobs.
+    pub mean_job: Duration,
+    /// The rest of the run's figures.
+    pub snap: &'a Snapshot,
+    /// Set once stopping: what was signalled, and the time left until SIGKILL.
+    pub stopping: Option<(usize, Duration)>,
+}
+
+fn view<'a>(st: &State, snap: &'a Snapshot, now: Instant) -> View<'a> {
+    let rate = match st.samples.front() {
+        Some((t, done)) if now.duration_since(*t) >= Duration::from_secs(1) => {
+            (st.done - done) as f64 / now.duration_since(*t).as_secs_f64()
+        }
+        _ => 0.0,
+    };
+    View {
+        elapsed: now.duration_since(st.started),
+        done: st.done,
+        total: st.total,
+        rate,
+        mean_job: st.job_time / u32::try_from(st.done.max(1)).unwrap_or(u32::MAX),
+        snap,
+        stopping: st
+            .stopping
+            .map(|s| (s.signalled, s.kill_at.saturating_duration_since(now))),
+    }
+}
+
+/// The progress line for `view`, in at most `width` characters.
+pub(crate) fn compose(view: &View<'_>, glyphs: Glyphs, width: usize) -> String {
+    let snap = view.snap;
+    let elapsed = format!("{} elapsed", format::coarse_duration(view.elapsed));
+    let failed = match snap.failed {
+        0 => String::new(),
+        n => format!("{n} failed"),
+    };
+    if let Some((signalled, left)) = view.stopping {
+        let fields = [
+            Field::new(9, format!("stopping: {signalled} jobs sent SIGTERM")),
+            Field::new(7, format!("SIGKILL in {}", format::coarse_duration(left))),
+            Field::new(8, "Ctrl-C again to kill now"),
+        ];
+        return format::fit(&fields, glyphs.sep, width);
+    }
+    // No rate until one is known (not "0/s" before the first job ends).
+    let rate = match view.rate > 0.0 {
+        true => format::rate(view.rate),
+        false => String::new(),
+    };
+    let running = snap.running_ages.len();
+    if snap.repeat {
+        let waiting = (snap.read as usize).saturating_sub(running);
+        let fields = [
+            Field::new(9, elapsed),
+            Field::new(8, format!("{} runs", view.done)),
+            Field::new(8, failed),
+            Field::new(6, format!("{running} running")),
+            Field::new(5, format!("{waiting} waiting")),
+        ];
+        return format::fit(&fields, glyphs.sep, width);
+    }
+    let busy = format!("{running} running, {} workers", snap.live);
+    let Some(total) = view.total else {
+        let fields = [
+            Field::new(9, format!("{} done", view.done)),
+            Field::new(7, format!("{} read", snap.read)),
+            Field::new(8, failed),
+            Field::new(6, elapsed),
+            Field::new(4, rate.clone()),
+            Field::new(3, busy),
+        ];
+        return format::fit(&fields, glyphs.sep, width);
+    };
+    let eta = format::eta(&EtaInput {
+        total,
+        done: view.done,
+        recent_rate: view.rate,
+        mean_job: view.mean_job,
+        running_ages: &snap.running_ages,
+    });
+    let fields = [
+        Field::new(9, format!("{}/{total}", view.done)),
+        Field::new(8, failed),
+        Field::new(
+            7,
+            eta.map_or(String::new(), |d| {
+                format!("ETA {}", format::coarse_duration(d))
+            }),
+        ),
+        Field::new(6, elapsed),
+        Field::new(4, rate.clone()),
+        Field::new(3, busy),
+    ];
+    let line = format::fit(&fields, glyphs.sep, width);
+    // The bar takes what room is left, up to 30 cells, if at least 10.
+    let room = width.saturating_sub(format::chars(&line) + format::chars(glyphs.sep));
+    if room >= 10 {
+        let bar = format::bar(view.done, total, room.min(30), glyphs.full, glyphs.empty);
+        format!("{bar}{}{line}", glyphs.sep)
+    } else {
+        line
+    }
+}
+
+/// Ctrl-Z: removes the line and shows the cursor until [`resume`].
+pub(crate) fn pause() {
+    if let Some(shared) = ACTIVE.get() {
+        // indicatif clears the line; muted, its redraw after reaches nothing.
+        shared
+            .bar
+            .suspend(|| shared.muted.store(true, Ordering::SeqCst));
+        terminal::show_cursor();
+    }
+}
+
+/// SIGCONT: hides the cursor again; the ticker redraws the line.
+pub(crate) fn resume() {
+    if let Some(shared) = ACTIVE.get() {
+        let st = shared.lock();
+        if !st.finished && shared.muted.swap(false, Ordering::SeqCst) {
+            terminal::hide_cursor();
+        }
+    }
+}
+
+/// env_logger's logger, writing through the progress display when one is shown.
 struct SuspendingLogger {
     inner: env_logger::Logger,
 }
@@ -137,8 +500,8 @@ impl log::Log for SuspendingLogger {
         if !self.inner.matches(record) {
             return;
         }
-        match ACTIVE_BAR.get() {
-            Some(bar) => bar.suspend(|| self.inner.log(record)),
+        match ACTIVE.get() {
+            Some(shared) => shared.suspend(|| self.inner.log(record)),
             None => self.inner.log(record),
         }
     }
@@ -171,26 +534,122 @@ pub fn init_logging(verbosity: u8) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::run::report::terminal::{ASCII, UNICODE};
 
-    #[test]
-    fn the_ticker_says_failures_and_workers() {
-        assert_eq!(ticker_message(2, 5, 3), "2 failed · 5 workers (3 busy)");
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
     }
 
-    #[test]
-    fn both_bar_templates_are_valid() {
-        for template in [COUNTING, KNOWN_TOTAL] {
-            assert!(ProgressStyle::with_template(template).is_ok(), "{template}");
+    fn view(snap: &Snapshot, done: u64, total: Option<u64>) -> View<'_> {
+        View {
+            elapsed: secs(65),
+            done,
+            total,
+            rate: 28.3,
+            mean_job: secs(2),
+            snap,
+            stopping: None,
+        }
+    }
+
+    fn busy_snap() -> Snapshot {
+        Snapshot {
+            read: 180,
+            failed: 2,
+            live: 94,
+            running_ages: vec![secs(1); 93],
+            repeat: false,
         }
     }
 
     #[test]
-    fn a_hidden_bar_runs_what_it_suspends_and_finishes_twice() {
+    fn a_known_total_shows_every_field_when_there_is_room() {
+        let snap = busy_snap();
+        let line = compose(&view(&snap, 105, Some(200)), ASCII, 200);
+        assert_eq!(
+            line,
+            "############################## | 105/200 | 2 failed | ETA 1s | 1m05s elapsed \
+             | 28/s | 93 running, 94 workers"
+                .replace(
+                    "##############################",
+                    &format::bar(105, 200, 30, '#', '-')
+                )
+        );
+    }
+
+    #[test]
+    fn every_line_fits_and_keeps_the_count() {
+        let snap = busy_snap();
+        for total in [None, Some(200)] {
+            for width in [0, 10, 20, 38, 48, 78, 198] {
+                let line = compose(&view(&snap, 105, total), UNICODE, width);
+                assert!(format::chars(&line) <= width, "{line:?} in {width}");
+                if width >= 10 {
+                    assert!(line.contains("105"), "{line:?}");
+                }
+            }
+        }
+        let narrow = compose(&view(&snap, 105, Some(200)), UNICODE, 38);
+        assert_eq!(narrow, "105/200 · 2 failed · ETA 1s");
+    }
+
+    #[test]
+    fn while_reading_it_shows_lines_read_and_no_eta() {
+        let snap = busy_snap();
+        let line = compose(&view(&snap, 5, None), UNICODE, 78);
+        assert_eq!(
+            line,
+            "5 done · 180 read · 2 failed · 1m05s elapsed · 28/s · 93 running, 94 workers"
+        );
+    }
+
+    #[test]
+    fn no_rate_is_shown_before_one_is_known() {
+        let snap = busy_snap();
+        let mut v = view(&snap, 0, None);
+        v.rate = 0.0;
+        assert_eq!(
+            compose(&v, UNICODE, 78),
+            "0 done · 180 read · 2 failed · 1m05s elapsed · 93 running, 94 workers"
+        );
+    }
+
+    #[test]
+    fn repeat_shows_runs_and_waiting_watchdogs() {
+        let snap = Snapshot {
+            read: 3,
+            failed: 0,
+            live: 3,
+            running_ages: vec![secs(1)],
+            repeat: true,
+        };
+        assert_eq!(
+            compose(&view(&snap, 57, None), UNICODE, 78),
+            "1m05s elapsed · 57 runs · 1 running · 2 waiting"
+        );
+    }
+
+    #[test]
+    fn stopping_says_what_happens_and_how_to_kill_now() {
+        let snap = busy_snap();
+        let mut v = view(&snap, 105, Some(200));
+        v.stopping = Some((93, Duration::from_millis(4200)));
+        assert_eq!(
+            compose(&v, UNICODE, 78),
+            "stopping: 93 jobs sent SIGTERM · SIGKILL in 4s · Ctrl-C again to kill now"
+        );
+        assert_eq!(
+            compose(&v, UNICODE, 60),
+            "stopping: 93 jobs sent SIGTERM · Ctrl-C again to kill now"
+        );
+    }
+
+    #[test]
+    fn a_hidden_display_runs_what_it_suspends_and_finishes_twice() {
         let progress = Progress::new(false);
-        assert!(!progress.is_visible());
-        progress.start_ticker(|| unreachable!("no ticker for a hidden bar"));
+        progress.start_ticker(|| unreachable!("no ticker for a hidden display"));
         progress.set_total(3);
-        progress.inc();
+        progress.inc(Duration::ZERO);
         assert_eq!(progress.suspend(|| 7), 7);
         progress.finish();
         progress.finish();

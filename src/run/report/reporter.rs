@@ -15,6 +15,9 @@
 //!   a joblog row and advances the progress bar; a retried attempt prints its status
 //!   line (as a message, for sinks that print a job once). A cancelled job prints
 //!   nothing and is passed over by the sink.
+//! - A job killed because the run was stopping is counted as stopped, not failed;
+//!   on a terminal (without `-v`) its status line is left out: the summary counts
+//!   them in one line. Elsewhere each still gets its line, so logs stay complete.
 //! - A job killed because the run was stopping gets no joblog row (as in GNU
 //!   parallel), so `--resume` runs it again.
 //! - The default path costs what it did before sinks existed: the status line is
@@ -131,7 +134,7 @@ impl Reporter {
         let (job, result) = (ended.job, ended.result);
         let (ok, line) = match result {
             Err(JobError::Cancelled) => {
-                self.job_skipped(job.number);
+                self.job_not_started(job.number);
                 return None;
             }
             Ok(exit) => (exit.success(), self.status.line(job, Ok(exit))),
@@ -157,11 +160,22 @@ impl Reporter {
             }
             return Some(ok);
         }
-        self.tally.record(job.number, ok, killed);
-        let shown = self.status.shows(ok).then_some(line);
+        let stopped = ended.stopping && killed;
+        if stopped {
+            self.tally.record_stopped();
+        } else {
+            self.tally.record(job.number, ok, killed);
+        }
+        // On a terminal, jobs killed by the stop are one line of the summary.
+        let shown = (self.status.shows(ok) && !(stopped && self.status.collapses_stopped()))
+            .then_some(line);
         let rendered = self.sink.render(job, result, shown);
         self.printing(|| self.sink.print(job.number, rendered, capture, &self.stdout));
-        self.progress.inc();
+        self.progress.inc(
+            result
+                .as_ref()
+                .map_or(std::time::Duration::ZERO, |end| end.duration),
+        );
         if let Some(log) = &self.joblog
             && !(ended.stopping && killed)
         {
@@ -177,6 +191,13 @@ impl Reporter {
     /// the sink passes over it (`--keep-order` must not wait for it).
     pub(crate) fn job_skipped(&self, number: u64) {
         self.printing(|| self.sink.skip(number, &self.stdout));
+    }
+
+    /// Job `number` never started because the run was stopping: counted for the
+    /// summary, and passed over like a skipped job.
+    pub(crate) fn job_not_started(&self, number: u64) {
+        self.tally.record_not_started();
+        self.job_skipped(number);
     }
 
     /// The writer for `job`'s lines (`--line-buffer`).
@@ -244,8 +265,8 @@ mod tests {
         let (tx, _rx) = crossbeam_channel::unbounded();
         let status = StatusLines {
             quiet: true,
-            color: false,
             max_attempts,
+            ..StatusLines::default()
         };
         Reporter::new(
             Box::new(Grouped::default()),
@@ -301,7 +322,10 @@ mod tests {
             Counts {
                 succeeded: 1,
                 failed: 3,
-                killed: 1
+                killed: 1,
+                stopped: 0,
+                // The cancelled job never started.
+                not_started: 1,
             }
         );
     }

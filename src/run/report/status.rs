@@ -5,19 +5,25 @@
 //! Owns: the wording and colouring of those lines.
 //!
 //! Invariants: every line stays one line (commands are shown with control
-//! characters escaped, see [`push_printable`]); colour wraps the verdict only.
+//! characters escaped, see [`push_printable`]); colour wraps the verdict only. On
+//! a terminal a status line fits the terminal's width: the command is shortened
+//! in the middle (`…`). Elsewhere a command longer than [`MAX_COMMAND_CHARS`]
+//! keeps its first and last halves of that and says how much was left out. The
+//! full command is always in the joblog and in `--json`.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::run::control::halt::Halt;
 use crate::run::job::{ExitStatusKind, JobEnd, JobError, JobLabel, error_chain, signal_name};
+use crate::run::report::format;
 use crate::run::report::tally::{CommandCounts, Counts};
+use crate::run::report::terminal;
 use crate::run::values::duration::format_duration;
 use crate::run::values::halt_spec::{HaltSpec, When, Why};
 
 /// How status lines look.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct StatusLines {
     /// `--quiet`: successes are not shown.
     pub quiet: bool,
@@ -25,9 +31,22 @@ pub(crate) struct StatusLines {
     pub color: bool,
     /// `--retries`: attempts a job gets (lines say `(attempt k of N)` when above 1).
     pub max_attempts: u32,
+    /// Status lines go to a terminal: fitted to its width, and jobs killed by the
+    /// stop are counted in the summary instead of a line each (not with `-v`).
+    pub terminal: bool,
+    /// `-v`: every job keeps its status line on a terminal too.
+    pub verbose: bool,
 }
 
+/// Most characters of a command a status line shows when not on a terminal.
+pub(crate) const MAX_COMMAND_CHARS: usize = 4096;
+
 impl StatusLines {
+    /// Whether jobs killed by the stop are left to the summary.
+    pub(crate) fn collapses_stopped(&self) -> bool {
+        self.terminal && !self.verbose
+    }
+
     /// Whether a job that ended so is shown.
     pub(crate) fn shows(&self, ok: bool) -> bool {
         !(self.quiet && ok)
@@ -79,7 +98,18 @@ impl StatusLines {
             let _ = write!(line, " (attempt {} of {})", job.attempt, self.max_attempts);
         }
         line.push_str(": ");
-        push_printable(&mut line, job.command);
+        let mut command = String::new();
+        push_printable(&mut command, job.command);
+        let width = if self.terminal { terminal::width() } else { 0 };
+        if width > 0 {
+            let escapes = if self.color { 9 } else { 0 };
+            let used = format::chars(&line) - escapes;
+            let room = width.saturating_sub(used).max(10);
+            let ellipsis = terminal::glyphs().ellipsis;
+            line.push_str(&format::middle_ellipsis(&command, room, ellipsis));
+        } else {
+            push_bounded(&mut line, &command, MAX_COMMAND_CHARS);
+        }
         line.push('\n');
         line
     }
@@ -94,8 +124,23 @@ impl StatusLines {
     }
 }
 
+/// Appends `text`, or if it is longer than `max` characters, its first and last
+/// `max / 2` and how many characters were left out between them.
+pub(crate) fn push_bounded(out: &mut String, text: &str, max: usize) {
+    let len = format::chars(text);
+    if len <= max {
+        out.push_str(text);
+        return;
+    }
+    let half = max / 2;
+    out.extend(text.chars().take(half));
+    let _ = write!(out, "[… {} characters left out …]", len - 2 * half);
+    out.extend(text.chars().skip(len - half));
+}
+
 /// `atp-run: 5 jobs ran, 4 succeeded, 1 failed in 1.2s (at most 3 workers at once)`;
-/// `not_started` is set when the run was interrupted.
+/// `not_started` is set when the run was interrupted: then jobs stopped by the
+/// interrupt and jobs never started are counted apart from failures.
 pub(crate) fn summary(
     counts: &Counts,
     not_started: Option<usize>,
@@ -109,15 +154,23 @@ pub(crate) fn summary(
     };
     let mut s = format!(
         "atp-run: {what}{} ran, {} succeeded, {} failed",
-        plural(counts.finished(), "job"),
+        plural(counts.finished() + counts.stopped, "job"),
         counts.succeeded,
         counts.failed
     );
     if counts.killed > 0 {
         let _ = write!(s, " ({} killed by a signal)", counts.killed);
     }
+    if counts.stopped > 0 {
+        let by = if not_started.is_some() {
+            "stopped by the interrupt"
+        } else {
+            "stopped"
+        };
+        let _ = write!(s, ", {} {by}", counts.stopped);
+    }
     if let Some(n) = not_started.filter(|n| *n > 0) {
-        let _ = write!(s, ", {n} not started");
+        let _ = write!(s, ", {n} never started");
     }
     let _ = write!(
         s,
@@ -126,6 +179,16 @@ pub(crate) fn summary(
         plural(peak as u64, "worker")
     );
     s
+}
+
+/// The line printed on the first Ctrl-C (or SIGTERM, SIGHUP).
+pub(crate) fn stopping_message(running: usize, grace: Duration) -> String {
+    format!(
+        "atp-run: stopping: no new jobs; SIGTERM sent to {}, SIGKILL to what is left in {} \
+         (Ctrl-C again to kill now)",
+        plural(running as u64, "running job"),
+        format_duration(grace)
+    )
 }
 
 /// `--repeat`'s table: runs and failures per command, in input order.
@@ -183,9 +246,9 @@ mod tests {
 
     fn lines(color: bool, max_attempts: u32) -> StatusLines {
         StatusLines {
-            quiet: false,
             color,
             max_attempts,
+            ..StatusLines::default()
         }
     }
 
@@ -254,6 +317,27 @@ mod tests {
     }
 
     #[test]
+    fn long_commands_are_bounded_off_a_terminal() {
+        let cases: &[(&str, usize, &str)] = &[
+            ("abcdef", 6, "abcdef"),
+            ("abcdefgh", 6, "abc[… 2 characters left out …]fgh"),
+            ("abcdefgh", 5, "ab[… 4 characters left out …]gh"),
+        ];
+        for (text, max, want) in cases {
+            let mut s = String::new();
+            push_bounded(&mut s, text, *max);
+            assert_eq!(s, *want);
+        }
+        let huge = "x".repeat(140_000);
+        let line = lines(false, 1).line(
+            &job(huge.as_bytes(), None),
+            Ok(&exit(ExitStatusKind::Exited(0))),
+        );
+        assert!(line.len() < MAX_COMMAND_CHARS + 100, "{} bytes", line.len());
+        assert!(line.contains("135904 characters left out"));
+    }
+
+    #[test]
     fn commands_stay_on_one_line() {
         let mut s = String::new();
         push_printable(&mut s, b"printf 'a\nb'\t\xff");
@@ -266,15 +350,26 @@ mod tests {
             succeeded: 1,
             failed: 2,
             killed: 1,
+            stopped: 5,
+            not_started: 0,
         };
         assert_eq!(
             summary(&counts, Some(4), 1, Duration::from_millis(1500)),
-            "atp-run: interrupted: 3 jobs ran, 1 succeeded, 2 failed (1 killed by a signal), \
-             4 not started in 1.500s (at most 1 worker at once)"
+            "atp-run: interrupted: 8 jobs ran, 1 succeeded, 2 failed (1 killed by a signal), \
+             5 stopped by the interrupt, 4 never started in 1.500s (at most 1 worker at once)"
         );
         assert_eq!(
             summary(&Counts::default(), None, 2, Duration::ZERO),
             "atp-run: 0 jobs ran, 0 succeeded, 0 failed in 0.000s (at most 2 workers at once)"
+        );
+    }
+
+    #[test]
+    fn the_stopping_message_says_what_happens_next() {
+        assert_eq!(
+            stopping_message(93, Duration::from_secs(5)),
+            "atp-run: stopping: no new jobs; SIGTERM sent to 93 running jobs, SIGKILL to what \
+             is left in 5.000s (Ctrl-C again to kill now)"
         );
     }
 

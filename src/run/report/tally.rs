@@ -21,10 +21,15 @@ pub(crate) struct Counts {
     pub failed: u64,
     /// Runs that ended by a signal (a subset of `failed`).
     pub killed: u64,
+    /// Runs killed because the run was stopping (Ctrl-C, `--halt now`, a closed
+    /// stdout): neither succeeded nor failed on their own.
+    pub stopped: u64,
+    /// Jobs handed over that never started because the run was stopping.
+    pub not_started: u64,
 }
 
 impl Counts {
-    /// All finished runs.
+    /// All runs that finished on their own (not stopped).
     pub(crate) fn finished(&self) -> u64 {
         self.succeeded + self.failed
     }
@@ -45,6 +50,8 @@ pub(crate) struct Tally {
     succeeded: AtomicU64,
     failed: AtomicU64,
     killed: AtomicU64,
+    stopped: AtomicU64,
+    not_started: AtomicU64,
     /// `--repeat`: counts per job number.
     per_command: Option<Mutex<BTreeMap<u64, CommandCounts>>>,
 }
@@ -73,12 +80,25 @@ impl Tally {
         }
     }
 
+    /// Records a run killed because the run was stopping: not a failure, and
+    /// not a run of its `--repeat` command.
+    pub(crate) fn record_stopped(&self) {
+        self.stopped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records a job that never started because the run was stopping.
+    pub(crate) fn record_not_started(&self) {
+        self.not_started.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The counts now.
     pub(crate) fn counts(&self) -> Counts {
         Counts {
             succeeded: self.succeeded.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             killed: self.killed.load(Ordering::Relaxed),
+            stopped: self.stopped.load(Ordering::Relaxed),
+            not_started: self.not_started.load(Ordering::Relaxed),
         }
     }
 
@@ -101,12 +121,16 @@ mod tests {
         tally.record(1, true, false);
         tally.record(1, false, true);
         tally.record(2, false, false);
+        tally.record_stopped();
+        tally.record_not_started();
         assert_eq!(
             tally.counts(),
             Counts {
                 succeeded: 1,
                 failed: 2,
-                killed: 1
+                killed: 1,
+                stopped: 1,
+                not_started: 1,
             }
         );
         assert_eq!(tally.counts().finished(), 3);
@@ -118,5 +142,10 @@ mod tests {
             }
         );
         assert_eq!(tally.of_command(3), CommandCounts::default());
+        assert_eq!(
+            tally.of_command(2).failures,
+            1,
+            "a stopped run is no failure"
+        );
     }
 }

@@ -15,8 +15,9 @@
 //!   a joblog row and advances the progress bar; a retried attempt prints its status
 //!   line (as a message, for sinks that print a job once). A cancelled job prints
 //!   nothing and is passed over by the sink.
-//! - A job killed because the run was stopping gets no joblog row (as in GNU
-//!   parallel), so `--resume` runs it again.
+//! - A job that ended while the run was stopping (an interrupt, `--halt now`)
+//!   gets no joblog row (as in GNU parallel), so `--resume` runs it again: also
+//!   when it handled our SIGTERM and exited with a status of its own.
 //! - The default path costs what it did before sinks existed: the status line is
 //!   the one allocation, the copies and its write the only system calls.
 
@@ -162,8 +163,11 @@ impl Reporter {
         let rendered = self.sink.render(job, result, shown);
         self.printing(|| self.sink.print(job.number, rendered, capture, &self.stdout));
         self.progress.inc();
+        // A job that ended once the run was stopping was (or was about to be)
+        // stopped by us, whether it died of our signal or handled it and exited:
+        // it gets no row, so --resume runs it again (as GNU parallel does).
         if let Some(log) = &self.joblog
-            && !(ended.stopping && killed)
+            && !ended.stopping
         {
             let started = result.as_ref().map_or(job.started, |end| end.started);
             if let Some(row) = Row::of(job.number, started, job.command, result) {

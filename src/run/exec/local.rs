@@ -22,6 +22,9 @@
 //!   `--line-buffer` pump checks for the exit the same way.
 //! - The job's watcher (`--timeout`) is told after the group is registered and
 //!   before the pump runs, and told the end before the group is forgotten.
+//! - A captured job after which the capture files' file system is full fails
+//!   (its output may have been cut short by `ENOSPC`): never a short block
+//!   printed as if it were whole.
 //! - After the leader is reaped, a group that still has live members is moved to
 //!   the registry's lingering set and taints the capture (its files are replaced
 //!   before the next job).
@@ -99,6 +102,11 @@ impl Executor for LocalExecutor {
                 let (stdout_len, stderr_len) = capture
                     .job_finished(reaped.group_alive)
                     .map_err(JobError::Capture)?;
+                if capture.space_ran_out() {
+                    let err = out_of_space(capture.dir());
+                    capture.taint();
+                    return Err(JobError::Capture(err));
+                }
                 Ok(reaped.end(stdout_len, stderr_len))
             }
             JobOutput::Lines(emit) => {
@@ -272,6 +280,19 @@ fn spawn(spec: &JobSpec<'_>, stdout: Stdio, stderr: Stdio) -> Result<(Child, Pid
             Err(JobError::Wait(io::Error::other("child pid out of range")))
         }
     }
+}
+
+/// The error of a job whose output may have been cut short because the capture
+/// files' file system `dir` filled up.
+fn out_of_space(dir: &std::path::Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::StorageFull,
+        format!(
+            "the job's output may be incomplete: no space left in {} (set TMPDIR to a \
+             directory with room)",
+            dir.display()
+        ),
+    )
 }
 
 /// SIGKILLs the whole group and reaps its leader (best effort).

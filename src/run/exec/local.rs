@@ -39,6 +39,7 @@ use std::time::{Duration, Instant, SystemTime};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
+use crate::run::exec::adopted;
 use crate::run::exec::executor::{
     Executor, JobOutput, JobWatch, RunningJob, SignalJob, TerminationReport,
 };
@@ -55,12 +56,28 @@ const SHELL: &str = "/bin/sh";
 #[derive(Debug, Default)]
 pub(crate) struct LocalExecutor {
     registry: ProcessRegistry,
+    /// atp-run is a child subreaper: what jobs leave outside their groups comes
+    /// back to it, and is ended with the leftovers (`adopted.rs`).
+    adopts: bool,
 }
 
 impl LocalExecutor {
     /// An open executor with no job running.
+    #[cfg(test)]
     pub(crate) fn new() -> LocalExecutor {
         LocalExecutor::default()
+    }
+
+    /// An open executor for a whole run: makes this process a child subreaper, so
+    /// that daemons jobs start (`setsid`) are ended with the leftovers. Only for a
+    /// process whose children are all jobs of this executor: ending the adopted
+    /// ones reaps every child left once the pool has stopped.
+    pub(crate) fn adopting_orphans() -> LocalExecutor {
+        adopted::become_subreaper();
+        LocalExecutor {
+            registry: ProcessRegistry::default(),
+            adopts: true,
+        }
     }
 
     /// Its registry of process groups.
@@ -145,6 +162,9 @@ impl Executor for LocalExecutor {
 
     fn kill_now(&self) {
         self.registry.kill_now();
+        if self.adopts {
+            adopted::kill_adopted();
+        }
     }
 
     fn stop_leftovers(&self, grace: Duration) -> usize {
@@ -153,7 +173,11 @@ impl Executor for LocalExecutor {
             log::warn!("terminating {lingering} background process group(s) left behind by jobs");
             self.registry.terminate_all(grace);
         }
-        lingering
+        let adopted = match self.adopts {
+            true => adopted::stop_adopted(grace, || self.registry.is_killing_now()),
+            false => 0,
+        };
+        lingering + adopted
     }
 }
 

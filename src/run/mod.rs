@@ -138,6 +138,7 @@ pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, R
         grace,
         termseq: &termseq,
         started,
+        inbox: &inbox,
     };
     let stop = coordinate(&inbox, &parts);
     Ok(shut_down(stop, &parts))

@@ -287,16 +287,23 @@ mod tests {
         // The writer carries the marker in its environment, so the reaper finds it.
         let mut child = Command::new("/bin/sh")
             .arg("-c")
-            .arg("(while :; do echo t; done) & echo x")
+            .arg("yes & yes & echo x")
             .env("ATP_TEST_MARK", &m)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut out = Vec::new();
-        pump(&mut child, &mut |_, b| out.extend_from_slice(b)).unwrap();
-        assert!(out.split(|&b| b == b'\n').any(|l| l == b"x"), "{out:?}");
+        // Two writers that never sleep keep a pipe readable at nearly every poll:
+        // the pump used to wait for a quiet 100 ms, which took minutes to come.
+        let t0 = std::time::Instant::now();
+        let mut x = false;
+        pump(&mut child, &mut |_, b| {
+            x |= b.split(|&b| b == b'\n').any(|l| l == b"x");
+        })
+        .unwrap();
+        assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
+        assert!(x, "the job's own line is missing");
         assert!(child.wait().unwrap().success());
     }
 }

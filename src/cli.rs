@@ -49,7 +49,8 @@ pub const EXAMPLES: &str = "  Run every line of jobs.txt as a shell command, at 
 pub const EXIT_STATUS: &str = "  0    every job succeeded (or there was no job)
   1    at least one job failed, was killed, or could not be started
   2    usage or input error (reported before any job runs), or reading
-       the input or writing standard output failed part way
+       the input, writing standard output or writing a --joblog row
+       failed part way
   130  interrupted by SIGINT (Ctrl-C), SIGTERM, SIGHUP, SIGQUIT, SIGUSR2
        or SIGALRM
   141  standard output was closed by its reader (e.g. `| head -1`)

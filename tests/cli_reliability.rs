@@ -83,6 +83,34 @@ fn a_full_tmpdir_fails_the_job_instead_of_printing_its_output_cut_short() {
     assert!(run.stdout.len() < 3_000_000);
 }
 
+#[test]
+fn a_joblog_row_that_cannot_be_written_fails_the_run() {
+    let sb = Sandbox::new();
+    let disk = match SmallDisk::mount(sb.join("small")) {
+        Ok(disk) => disk,
+        Err(why) => {
+            println!("skipped: a full-disk test needs a small tmpfs: {why}");
+            return;
+        }
+    };
+    // A joblog of exactly one page: the next row needs a block of its own.
+    let mut log =
+        String::from("Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n");
+    let row = "1\t:\t0.000\t     0.000\t0\t0\t0\t0\t";
+    let pad = 4096 - log.len() - row.len() - 1;
+    log.push_str(&format!("{row}{}\n", "x".repeat(pad)));
+    assert_eq!(log.len(), 4096);
+    std::fs::write(disk.0.join("log"), &log).unwrap();
+    sb.write(
+        "jobs",
+        "head -c 2000000 /dev/zero > small/fill; true\ntrue\n",
+    );
+    let run = sb.run(["-j", "1", "--joblog", "+small/log", "jobs"], "");
+    run.assert_code(2);
+    let errors = run.stderr.matches("cannot write to the joblog").count();
+    assert_eq!(errors, 1, "{}", run.stderr);
+}
+
 /// A job that handles SIGTERM (`trap 'exit 7' TERM`) and a joblog: the first run is
 /// interrupted while the job runs; `--resume` must run it again.
 #[test]

@@ -16,6 +16,8 @@
 //! - Appending (`+FILE`, `--resume`) to a joblog whose last row was cut short
 //!   first removes that partial row (its job was not recorded whole, so it is
 //!   not done), so the next row never glues onto it.
+//! - A row that cannot be written (a full disk) is reported once, and the run
+//!   then ends with exit status 2: a joblog missing rows is not a success.
 //! - Only final results get a row: a job retried under `--retries` gets one row,
 //!   for its last attempt (GNU's reaper logs only when `should_be_retried` is
 //!   false); a job killed because the run was stopping gets none (GNU's
@@ -27,6 +29,7 @@ use std::io::{self, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::run::job::{ExitStatusKind, JobEnd, JobError};
@@ -143,6 +146,8 @@ impl<'a> Row<'a> {
 pub struct Joblog {
     file: Mutex<File>,
     path: PathBuf,
+    /// A row could not be written (reported once; the run then fails).
+    failed: AtomicBool,
 }
 
 impl Joblog {
@@ -170,6 +175,7 @@ impl Joblog {
         Ok(Joblog {
             file: Mutex::new(file),
             path: path.to_owned(),
+            failed: AtomicBool::new(false),
         })
     }
 
@@ -177,9 +183,19 @@ impl Joblog {
     pub fn write(&self, row: &Row<'_>) {
         let bytes = row.to_bytes();
         let mut file = lock(&self.file);
-        if let Err(err) = file.write_all(&bytes).and_then(|()| file.flush()) {
-            log::error!("cannot write to the joblog {}: {err}", self.path.display());
+        if let Err(err) = file.write_all(&bytes).and_then(|()| file.flush())
+            && !self.failed.swap(true, Ordering::Relaxed)
+        {
+            log::error!(
+                "cannot write to the joblog {}: {err} (--resume would run its jobs again)",
+                self.path.display()
+            );
         }
+    }
+
+    /// Whether a row could not be written (the run must not end as a success).
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
     }
 }
 

@@ -111,6 +111,11 @@ impl Reporter {
         &self.progress
     }
 
+    /// Whether a `--joblog` row could not be written.
+    pub(crate) fn joblog_failed(&self) -> bool {
+        self.joblog.as_ref().is_some_and(Joblog::failed)
+    }
+
     /// Whether `--quiet` was given.
     pub(crate) fn is_quiet(&self) -> bool {
         self.status.quiet

@@ -289,3 +289,17 @@ fn a_daemon_a_job_started_with_setsid_is_ended_with_the_run() {
     );
     assert_nothing_left(&m, &[]);
 }
+
+#[test]
+fn background_processes_of_earlier_jobs_do_not_pile_up_as_zombies() {
+    let sb = Sandbox::new();
+    // Each job leaves a short background process, re-parented to atp-run when
+    // its job ends; the last job counts atp-run's zombie children.
+    let mut jobs = "sleep 0.05 & true\n".repeat(20);
+    jobs.push_str("sleep 0.5; ps -o stat= --ppid $PPID | grep -c '^Z' || true\n");
+    sb.write("jobs", jobs);
+    let run = sb.run(["-j", "1", "--keep-order", "-q", "jobs"], "");
+    run.assert_code(0);
+    let zombies: usize = run.stdout_str().trim().parse().unwrap();
+    assert!(zombies <= 3, "{zombies} zombies of atp-run");
+}

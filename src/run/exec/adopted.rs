@@ -13,6 +13,10 @@
 //! - [`stop_adopted`] reaps, so it runs only once no worker waits for a job leader
 //!   (after the pool has been shut down): every child of ours left then is an
 //!   adopted orphan. [`kill_adopted`] only signals, and may run at any time.
+//!   [`reap_orphaned_members`] reaps while jobs run, but only zombies that were
+//!   not leaders of a group (job leaders are group leaders): each time a job
+//!   leaves members behind, so zombies of a long run stay few. A `setsid`
+//!   daemon that exits during the run stays a zombie until the run ends.
 //! - Each adopted process gets the signal, and so does its process group when it
 //!   leads one (a daemon's own children follow it); what they leave behind is
 //!   re-parented to us in turn and found by the next scan.
@@ -108,6 +112,19 @@ fn reap(children: Vec<Child>) -> Vec<Child> {
             !c.zombie
         })
         .collect()
+}
+
+/// Reaps the adopted children that are zombies and were members of a job's
+/// group, not its leader (pgid != pid): job leaders have pgid == pid and are
+/// reaped by their workers only, so this may run while jobs run. Without it,
+/// the background processes of a long run (a `--repeat` job that starts one
+/// each time) would pile up as zombies of atp-run until it ends.
+pub(crate) fn reap_orphaned_members() {
+    let members: Vec<Child> = children()
+        .into_iter()
+        .filter(|c| c.zombie && c.pgid != c.pid)
+        .collect();
+    reap(members);
 }
 
 /// SIGKILLs every adopted child (and the groups they lead) at once, without

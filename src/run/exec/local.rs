@@ -259,6 +259,12 @@ impl LocalExecutor {
                 return Err(JobError::Wait(e));
             }
         };
+        if self.adopts && pid.as_raw() > 1 && killpg(pid, None).is_ok() {
+            // The job left members behind, now ours (live, or zombies): reap those
+            // that ended, this job's and earlier ones'. Only then is the group's
+            // liveness scanned, as before; a job that leaves nothing costs nothing.
+            adopted::reap_orphaned_members();
+        }
         let alive = group_alive(pid);
         if alive {
             self.registry.linger(pid);

@@ -49,8 +49,10 @@ pub const EXAMPLES: &str = "  Run every line of jobs.txt as a shell command, at 
 pub const EXIT_STATUS: &str = "  0    every job succeeded (or there was no job)
   1    at least one job failed, was killed, or could not be started
   2    usage or input error (reported before any job runs), or reading
-       the input or writing standard output failed part way
-  130  interrupted by SIGINT (Ctrl-C), SIGTERM or SIGHUP
+       the input, writing standard output or writing a --joblog row
+       failed part way
+  130  interrupted by SIGINT (Ctrl-C), SIGTERM, SIGHUP, SIGQUIT, SIGUSR2
+       or SIGALRM
   141  standard output was closed by its reader (e.g. `| head -1`)
   N    with --halt: a fail=1 or done=1 halt exits with the status of the
        job that triggered it (its exit code, or 128 + the signal that
@@ -101,13 +103,16 @@ pub const DISPLAY: &str = "  Status lines (standard error), one per job as it en
 
 /// Signal handling, for the man page.
 pub const SIGNALS: &str =
-    "  The first SIGINT (Ctrl-C), SIGTERM or SIGHUP stops starting jobs, sends
-  SIGTERM to the process group of every running job (so pipelines and
-  grandchildren too), waits up to --grace, then sends SIGKILL to whatever is
-  left, prints the summary and exits with 130. A second one kills every job at
-  once. When standard output is closed by its reader, atp-run stops the same
-  way, quietly, and exits with 141. Nothing atp-run started is left running
-  when it exits.
+    "  The first SIGINT (Ctrl-C), SIGTERM, SIGHUP, SIGQUIT (Ctrl-\\), SIGUSR2 or
+  SIGALRM stops starting jobs, sends SIGTERM to the process group of every
+  running job (so pipelines and grandchildren too), waits up to --grace, then
+  sends SIGKILL to whatever is left, prints the summary and exits with 130. A
+  second one kills every job at once, and ends atp-run within a second even if
+  it is blocked (writing to a standard output nobody reads). When standard
+  output is closed by its reader, atp-run stops the same way, quietly, and
+  exits with 141 (SIGPIPE itself is ignored). Nothing atp-run started is left
+  running when it exits: as a child subreaper it also ends the processes jobs
+  moved out of their process groups (setsid daemons).
 
   SIGTSTP (Ctrl-Z) stops every running job's process group (SIGSTOP), then
   atp-run itself; SIGCONT (fg, bg) continues the jobs and brings the progress

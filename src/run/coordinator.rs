@@ -9,6 +9,9 @@
 //!   an input error under `--repeat`) goes through [`shut_down`], which leaves
 //!   nothing started by the run running: the executor is closed before the pool is
 //!   shut down, and whatever jobs left behind is terminated.
+//! - An interrupt is never ignored: while a finished run stops what jobs left
+//!   behind, the inbox is still listened to, and an interrupt then ends those
+//!   leftovers at once and makes the run an interrupted one (exit 130).
 //! - The summary is printed once, after everything held was flushed.
 
 use std::sync::Mutex;
@@ -39,7 +42,7 @@ pub(crate) enum Stop {
         /// Reading the input failed part way.
         input_error: Option<InputError>,
     },
-    /// SIGINT, SIGTERM or SIGHUP.
+    /// A terminating signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR2, SIGALRM).
     Interrupted,
     /// Stdout's reader went away.
     StdoutClosed,
@@ -70,6 +73,8 @@ pub(crate) struct Parts<'a> {
     pub termseq: &'a TermSeq,
     /// When the run started.
     pub started: Instant,
+    /// The coordinator's inbox, still listened to while the run ends.
+    pub inbox: &'a Receiver<Event>,
 }
 
 /// Waits for every job to be done (never, with `--repeat`), a signal, or a closed
@@ -142,13 +147,18 @@ pub(crate) fn shut_down(stop: Stop, parts: &Parts<'_>) -> Outcome {
     match stop {
         Stop::Finished { input_error } => {
             parts.pool.shutdown();
-            executor.stop_leftovers(parts.grace);
+            if stop_leftovers_unless_interrupted(parts) {
+                finish(parts, Some(0));
+                return Outcome::Interrupted;
+            }
             finish(parts, None);
             if let Some(err) = input_error {
                 reporter.message(&format!("atp-run: {}", error_chain(&err)));
                 Outcome::InputFailed
             } else if let Some(halt) = jobs.halted() {
                 Outcome::Halted(halt.exit_code)
+            } else if reporter.joblog_failed() {
+                Outcome::OutputFailed
             } else if reporter.tally().counts().failed > 0 {
                 Outcome::JobsFailed
             } else {
@@ -173,6 +183,7 @@ pub(crate) fn shut_down(stop: Stop, parts: &Parts<'_>) -> Outcome {
             let report = executor.terminate_all(&TermSeq::term_then_kill(parts.grace));
             log::debug!("termination: {report:?}");
             let cancelled = parts.pool.shutdown_now().cancelled;
+            executor.stop_leftovers(parts.grace);
             match stop {
                 Stop::Interrupted => {
                     finish(parts, Some(cancelled));
@@ -208,6 +219,38 @@ fn announce_stopping(parts: &Parts<'_>) {
         signalled: running,
         kill_at: Instant::now() + parts.grace,
     });
+}
+
+/// Stops what jobs left behind, the way a finished run does (TERM, `--grace`,
+/// KILL), while still listening to the inbox: an interrupt then kills what is
+/// left at once (it has had its SIGTERM already) and the run counts as
+/// interrupted. Returns whether it was.
+fn stop_leftovers_unless_interrupted(parts: &Parts<'_>) -> bool {
+    let (executor, grace) = (&parts.jobs.executor, parts.grace);
+    let (done, stopped) = crossbeam_channel::bounded::<()>(1);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            executor.stop_leftovers(grace);
+            drop(done);
+        });
+        let mut interrupted = false;
+        loop {
+            crossbeam_channel::select! {
+                recv(stopped) -> _ => return interrupted,
+                recv(parts.inbox) -> event => match event {
+                    Ok(Event::Interrupt) => {
+                        interrupted = true;
+                        executor.kill_now();
+                    }
+                    Ok(_) => {}
+                    Err(_) => {
+                        let _ = stopped.recv();
+                        return interrupted;
+                    }
+                },
+            }
+        }
+    })
 }
 
 /// Starts no job any more: the feeder stops, the executor refuses new jobs, the
@@ -317,6 +360,7 @@ mod tests {
                 grace: Duration::from_secs(1),
                 termseq: &self.termseq,
                 started: Instant::now(),
+                inbox: &self.inbox,
             }
         }
 

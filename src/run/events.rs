@@ -16,8 +16,8 @@ pub(crate) enum Event {
         /// Why reading stopped early, if it did.
         error: Option<InputError>,
     },
-    /// SIGINT, SIGTERM or SIGHUP (the first one; later ones kill at once, see
-    /// `signals.rs`).
+    /// SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR2 or SIGALRM (the first one; later
+    /// ones kill at once, see `signals.rs`).
     Interrupt,
     /// SIGUSR1: list the running jobs.
     ListRunning,

@@ -99,7 +99,7 @@ pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, R
     Capture::new(&options.tmpdir).map_err(RunError::TempDir)?;
     let (pool, max_workers) = build_pool(&options)?;
     let pool = Arc::new(pool);
-    let executor = Arc::new(LocalExecutor::new());
+    let executor = Arc::new(LocalExecutor::adopting_orphans());
     let (events, inbox) = crossbeam_channel::unbounded();
     if install_signal_handlers {
         signals::install(&events, Arc::clone(&executor) as Arc<dyn Executor>)?;
@@ -142,6 +142,7 @@ pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, R
         grace,
         termseq: &termseq,
         started,
+        inbox: &inbox,
     };
     let stop = coordinate(&inbox, &parts);
     Ok(shut_down(stop, &parts))

@@ -8,6 +8,16 @@
 //!   the grace period is cut short, as fd and GNU parallel do on a second Ctrl-C.
 //!   (This is the one action taken here rather than by the coordinator: the
 //!   coordinator is then busy in that very termination sequence.)
+//!   If the run has not ended [`HARD_EXIT_AFTER`] after that second signal
+//!   (something is blocked for good: a write to a stdout pipe nobody reads), the
+//!   process exits with 130 there and then, every job killed.
+//! - SIGQUIT (Ctrl-\\), SIGUSR2 and SIGALRM (`signal-hook`, on the thread below)
+//!   are terminating signals too, handled exactly like SIGINT: left at their
+//!   default action they would end atp-run at once and orphan every job (jobs are
+//!   in their own process groups, so the terminal's SIGQUIT never reaches them).
+//!   SIGPIPE stays ignored (Rust's runtime ignores it): a closed stdout is seen as
+//!   `EPIPE` on a write and stops the run quietly (exit 141); jobs get SIGPIPE's
+//!   default action back when they are spawned.
 //! - SIGUSR1 (`signal-hook`'s self-pipe, on a thread of its own):
 //!   [`Event::ListRunning`].
 //! - SIGWINCH (same thread): the terminal's width is read again, so the next
@@ -32,15 +42,48 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use crossbeam_channel::Sender;
 use nix::sys::signal::Signal;
-use signal_hook::consts::{SIGCONT, SIGTSTP, SIGUSR1, SIGWINCH};
+use signal_hook::consts::{SIGALRM, SIGCONT, SIGQUIT, SIGTSTP, SIGUSR1, SIGUSR2, SIGWINCH};
 use signal_hook::iterator::Signals;
 
 use crate::run::events::Event;
 use crate::run::exec::executor::Executor;
 use crate::run::report::{progress, terminal};
+
+/// How long a second interrupt leaves the run to end by itself (its summary
+/// printed) before the process exits anyway: something may be blocked for good,
+/// a write to a stdout pipe nobody reads, say.
+const HARD_EXIT_AFTER: Duration = Duration::from_secs(1);
+
+/// What every terminating signal does: the first stops the run, any further one
+/// kills every job at once and makes sure the process ends.
+#[derive(Debug)]
+struct Interrupt {
+    count: AtomicUsize,
+    events: Sender<Event>,
+    executor: Arc<dyn Executor>,
+}
+
+impl Interrupt {
+    /// A terminating signal arrived (called on a handler thread, never in a
+    /// signal handler).
+    fn received(&self) {
+        if self.count.fetch_add(1, Ordering::SeqCst) == 0 {
+            let _ = self.events.send(Event::Interrupt);
+            return;
+        }
+        self.executor.kill_now();
+        // Every job is dead; the run normally ends at once. If it does not (a
+        // worker blocked in a write holds the output, the shutdown waits for it),
+        // end the process: nothing it started is left running.
+        std::thread::sleep(HARD_EXIT_AFTER);
+        self.executor.kill_now();
+        std::process::exit(130);
+    }
+}
 
 /// Why the handlers could not be installed.
 #[derive(Debug, thiserror::Error)]
@@ -60,19 +103,18 @@ pub(crate) fn install(
     events: &Sender<Event>,
     executor: Arc<dyn Executor>,
 ) -> Result<(), SignalError> {
-    let count = AtomicUsize::new(0);
-    let interrupts = events.clone();
     let job_control = Arc::clone(&executor);
-    ctrlc::set_handler(move || {
-        if count.fetch_add(1, Ordering::SeqCst) == 0 {
-            let _ = interrupts.send(Event::Interrupt);
-        } else {
-            executor.kill_now();
-        }
-    })
-    .map_err(SignalError::Interrupt)?;
-    let mut signals =
-        Signals::new([SIGUSR1, SIGWINCH, SIGTSTP, SIGCONT]).map_err(SignalError::Listener)?;
+    let interrupt = Arc::new(Interrupt {
+        count: AtomicUsize::new(0),
+        events: events.clone(),
+        executor,
+    });
+    let first = Arc::clone(&interrupt);
+    ctrlc::set_handler(move || first.received()).map_err(SignalError::Interrupt)?;
+    let mut signals = Signals::new([
+        SIGUSR1, SIGWINCH, SIGTSTP, SIGCONT, SIGQUIT, SIGUSR2, SIGALRM,
+    ])
+    .map_err(SignalError::Listener)?;
     let listing = events.clone();
     std::thread::Builder::new()
         .name("atp-run-signals".into())
@@ -82,11 +124,12 @@ pub(crate) fn install(
                     SIGWINCH => terminal::refresh_width(),
                     SIGTSTP => suspend(job_control.as_ref()),
                     SIGCONT => continue_jobs(job_control.as_ref()),
-                    _ => {
+                    SIGUSR1 => {
                         if listing.send(Event::ListRunning).is_err() {
                             return;
                         }
                     }
+                    _ => interrupt.received(),
                 }
             }
         })

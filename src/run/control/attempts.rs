@@ -582,6 +582,20 @@ mod tests {
     }
 
     #[test]
+    fn the_joblog_leaves_out_jobs_that_handled_the_stop_and_exited() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("joblog");
+        let h = harness(Settings {
+            joblog: Some(&log),
+            ..Settings::default()
+        });
+        assert_eq!(h.jobs.run_job(1, None, b"exit 0"), Some(true));
+        // Its `trap 'exit 7' TERM` ran: it was stopped by us all the same.
+        assert_eq!(h.jobs.run_job(2, None, b"stopped 7"), Some(false));
+        assert_eq!(rows(&log), [("1".into(), "0".into(), "0".into())]);
+    }
+
+    #[test]
     fn a_timeout_signals_the_running_job_by_key_through_the_executor() {
         use crate::run::exec::executor::SignalJob;
         use nix::sys::signal::Signal;

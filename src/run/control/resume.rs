@@ -52,15 +52,18 @@ pub(crate) fn read_done(path: &Path, mode: Resume) -> io::Result<HashSet<u64>> {
         if text.is_empty() || (number == 1 && text.starts_with(b"Seq\t")) {
             continue;
         }
+        if !complete {
+            // A row cut short (the disk filled up, say) can only be the last one;
+            // its job was not recorded whole, so it is not done (the next append
+            // removes it, see `Joblog::open`).
+            log::warn!("ignoring an incomplete last line in {}", path.display());
+            break;
+        }
         match parse_row(text) {
             Some((seq, exitval, signal)) => {
                 if mode == Resume::Any || (exitval == 0 && signal == 0) {
                     done.insert(seq);
                 }
-            }
-            // A row cut short (the disk filled up, say) can only be the last one.
-            None if !complete => {
-                log::warn!("ignoring an incomplete last line in {}", path.display());
             }
             None => {
                 return Err(io::Error::new(
@@ -125,7 +128,7 @@ mod tests {
                  3\t:\t1.000\t     0.001\t0\t0\t0\t9\tc\n\
                  2\t:\t2.000\t     0.001\t0\t0\t0\t0\tb\n\
                  4\t:\t1.000\t     0.001\t0\t0\t-1\t15\td\n\
-                 5\t:\t1.0"
+                 5\t:\t1.000\t     0.001\t0\t0\t0\t0\tcut in its comma"
             ),
         )?;
         let mut any: Vec<u64> = read_done(&path, Resume::Any)?.into_iter().collect();

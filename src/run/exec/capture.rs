@@ -18,6 +18,11 @@
 //!   rewound, or — if the previous job's process group outlived its leader
 //!   ("tainted") — replaced by brand-new files, so a lingering writer can
 //!   never leak into the next job's block.
+//! - A job's block can be cut short by a full file system (the job's own write
+//!   failed with `ENOSPC`, which it may ignore): [`Capture::space_ran_out`] says
+//!   when the capture files' file system has no free block left after a job, and
+//!   the executor then fails the job instead of printing a short block as if it
+//!   were whole.
 //! - All descriptors are close-on-exec (std and `tempfile` guarantee it), so a
 //!   job spawned by another worker never inherits this worker's files.
 
@@ -223,6 +228,23 @@ impl Capture {
                 Err(e)
             }
         }
+    }
+
+    /// Whether the file system holding the capture files has no block left that
+    /// a job of ours could write (a job's output may then have been cut short by
+    /// `ENOSPC`). Root may write into the blocks reserved for it, others may not.
+    /// GNU parallel makes the same check after each job (`exit_if_disk_full`).
+    pub(crate) fn space_ran_out(&self) -> bool {
+        match nix::sys::statvfs::fstatvfs(&self.stdout) {
+            Ok(fs) if nix::unistd::geteuid().is_root() => fs.blocks_free() == 0,
+            Ok(fs) => fs.blocks_available() == 0,
+            Err(_) => false,
+        }
+    }
+
+    /// The directory the capture files are in.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Forgets any recorded output and forces replacement of the files at the

@@ -22,6 +22,9 @@
 //!   `--line-buffer` pump checks for the exit the same way.
 //! - The job's watcher (`--timeout`) is told after the group is registered and
 //!   before the pump runs, and told the end before the group is forgotten.
+//! - A captured job after which the capture files' file system is full fails
+//!   (its output may have been cut short by `ENOSPC`): never a short block
+//!   printed as if it were whole.
 //! - After the leader is reaped, a group that still has live members is moved to
 //!   the registry's lingering set and taints the capture (its files are replaced
 //!   before the next job).
@@ -36,6 +39,7 @@ use std::time::{Duration, Instant, SystemTime};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
+use crate::run::exec::adopted;
 use crate::run::exec::executor::{
     Executor, JobOutput, JobWatch, RunningJob, SignalJob, TerminationReport,
 };
@@ -52,12 +56,28 @@ const SHELL: &str = "/bin/sh";
 #[derive(Debug, Default)]
 pub(crate) struct LocalExecutor {
     registry: ProcessRegistry,
+    /// atp-run is a child subreaper: what jobs leave outside their groups comes
+    /// back to it, and is ended with the leftovers (`adopted.rs`).
+    adopts: bool,
 }
 
 impl LocalExecutor {
     /// An open executor with no job running.
+    #[cfg(test)]
     pub(crate) fn new() -> LocalExecutor {
         LocalExecutor::default()
+    }
+
+    /// An open executor for a whole run: makes this process a child subreaper, so
+    /// that daemons jobs start (`setsid`) are ended with the leftovers. Only for a
+    /// process whose children are all jobs of this executor: ending the adopted
+    /// ones reaps every child left once the pool has stopped.
+    pub(crate) fn adopting_orphans() -> LocalExecutor {
+        adopted::become_subreaper();
+        LocalExecutor {
+            registry: ProcessRegistry::default(),
+            adopts: true,
+        }
     }
 
     /// Its registry of process groups.
@@ -99,6 +119,11 @@ impl Executor for LocalExecutor {
                 let (stdout_len, stderr_len) = capture
                     .job_finished(reaped.group_alive)
                     .map_err(JobError::Capture)?;
+                if capture.space_ran_out() {
+                    let err = out_of_space(capture.dir());
+                    capture.taint();
+                    return Err(JobError::Capture(err));
+                }
                 Ok(reaped.end(stdout_len, stderr_len))
             }
             JobOutput::Lines(emit) => {
@@ -141,6 +166,9 @@ impl Executor for LocalExecutor {
 
     fn kill_now(&self) {
         self.registry.kill_now();
+        if self.adopts {
+            adopted::kill_adopted();
+        }
     }
 
     fn stop_leftovers(&self, grace: Duration) -> usize {
@@ -149,7 +177,11 @@ impl Executor for LocalExecutor {
             log::warn!("terminating {lingering} background process group(s) left behind by jobs");
             self.registry.terminate_all(grace);
         }
-        lingering
+        let adopted = match self.adopts {
+            true => adopted::stop_adopted(grace, || self.registry.is_killing_now()),
+            false => 0,
+        };
+        lingering + adopted
     }
 }
 
@@ -231,6 +263,12 @@ impl LocalExecutor {
                 return Err(JobError::Wait(e));
             }
         };
+        if self.adopts && pid.as_raw() > 1 && killpg(pid, None).is_ok() {
+            // The job left members behind, now ours (live, or zombies): reap those
+            // that ended, this job's and earlier ones'. Only then is the group's
+            // liveness scanned, as before; a job that leaves nothing costs nothing.
+            adopted::reap_orphaned_members();
+        }
         let alive = group_alive(pid);
         if alive {
             self.registry.linger(pid);
@@ -276,6 +314,19 @@ fn spawn(spec: &JobSpec<'_>, stdout: Stdio, stderr: Stdio) -> Result<(Child, Pid
             Err(JobError::Wait(io::Error::other("child pid out of range")))
         }
     }
+}
+
+/// The error of a job whose output may have been cut short because the capture
+/// files' file system `dir` filled up.
+fn out_of_space(dir: &std::path::Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::StorageFull,
+        format!(
+            "the job's output may be incomplete: no space left in {} (set TMPDIR to a \
+             directory with room)",
+            dir.display()
+        ),
+    )
 }
 
 /// SIGKILLs the whole group and reaps its leader (best effort).

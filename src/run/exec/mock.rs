@@ -7,7 +7,8 @@
 //! - `fail K`: fails (exit 1) on attempts below K, then succeeds;
 //! - `kill S`: killed by signal S;
 //! - `stopped`: the run is being stopped while it runs (the executor closes), and
-//!   it is killed by SIGTERM;
+//!   it is killed by SIGTERM; `stopped N`: the same, but it handles the SIGTERM
+//!   and exits with code N;
 //! - `print TEXT`: writes TEXT to its stdout, exits 0;
 //! - `hold`: waits until [`MockExecutor::release`] lets it end (exit 0).
 
@@ -64,9 +65,13 @@ impl MockExecutor {
                 },
                 Vec::new(),
             ),
-            "stopped" => {
+            "stopped" if arg.is_empty() => {
                 self.close();
                 (ExitStatusKind::Signaled { signal: 15 }, Vec::new())
+            }
+            "stopped" => {
+                self.close();
+                (ExitStatusKind::Exited(number(arg)), Vec::new())
             }
             "print" => (ExitStatusKind::Exited(0), arg.as_bytes().to_vec()),
             "hold" => {

@@ -1,8 +1,10 @@
 //! Where jobs run: the executor boundary (`executor.rs`) and the local
 //! process-group executor (`local.rs`), with what it uses: capture files, the
 //! registry of running groups, the line pump, waiting without reaping; and the
-//! `--timeout` timer, which signals jobs through any executor.
+//! `--timeout` timer, which signals jobs through any executor; and the orphans
+//! jobs leave outside their groups, adopted as a child subreaper.
 
+pub(crate) mod adopted;
 pub(crate) mod capture;
 pub(crate) mod executor;
 pub(crate) mod fdlimit;

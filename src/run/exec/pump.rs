@@ -14,15 +14,16 @@
 //! - [`pump`] returns once both pipes reached end of file, or once the leader has
 //!   exited and what was already in the pipes was read (a background process the
 //!   job left holding a pipe cannot keep the job "running"; what it writes later is
-//!   lost, and it gets SIGPIPE). It wakes at least every [`EXIT_CHECK`] to notice
-//!   that, and otherwise only when there is something to read. It never reaps
+//!   lost, and it gets SIGPIPE). It checks for that exit at least every
+//!   [`EXIT_CHECK`], also while a background writer keeps a pipe busy, and
+//!   otherwise wakes only when there is something to read. It never reaps
 //!   the leader (see `wait::has_exited`): the executor unregisters the group
 //!   first, so a `--timeout` can never signal a reused pgid.
 
 use std::io::{self, Read};
 use std::os::fd::AsFd;
 use std::process::Child;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
@@ -143,6 +144,7 @@ pub fn pump(child: &mut Child, emit: &mut dyn FnMut(Stream, &[u8])) -> io::Resul
     let mut err = Source::new(child.stderr.take(), Stream::Stderr)?;
     let mut buf = vec![0u8; 64 * 1024];
     let timeout = PollTimeout::try_from(EXIT_CHECK).unwrap_or(PollTimeout::MAX);
+    let mut last_check = Instant::now();
     loop {
         let (out_ready, err_ready) = {
             let mut fds = Vec::with_capacity(2);
@@ -178,7 +180,14 @@ pub fn pump(child: &mut Child, emit: &mut dyn FnMut(Stream, &[u8])) -> io::Resul
         if err_ready {
             err.read_available(&mut buf, 16, emit)?;
         }
-        if !out_ready && !err_ready && has_exited(child)? {
+        // A pipe kept busy by a background writer must not hide the leader's
+        // exit: it is checked when the pipes are quiet, and at least every
+        // EXIT_CHECK however busy they are.
+        let check = (!out_ready && !err_ready) || last_check.elapsed() >= EXIT_CHECK;
+        if check {
+            last_check = Instant::now();
+        }
+        if check && has_exited(child)? {
             // The leader is gone but something holds a pipe: read what is
             // already there, then stop.
             out.read_available(&mut buf, 16, emit)?;
@@ -269,5 +278,32 @@ mod tests {
         assert_eq!(out, b"done\n");
         assert!(child.wait().unwrap().success());
         assert_eq!(find(&m).len(), 1, "the background sleep outlived the pump");
+    }
+
+    #[test]
+    fn pump_returns_when_the_leader_exits_though_a_background_writer_keeps_writing() {
+        let m = unique_marker();
+        let _reaper = Reaper(m.clone());
+        // The writer carries the marker in its environment, so the reaper finds it.
+        let mut child = Command::new("/bin/sh")
+            .arg("-c")
+            .arg("yes & yes & echo x")
+            .env("ATP_TEST_MARK", &m)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Two writers that never sleep keep a pipe readable at nearly every poll:
+        // the pump used to wait for a quiet 100 ms, which took minutes to come.
+        let t0 = std::time::Instant::now();
+        let mut x = false;
+        pump(&mut child, &mut |_, b| {
+            x |= b.split(|&b| b == b'\n').any(|l| l == b"x");
+        })
+        .unwrap();
+        assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
+        assert!(x, "the job's own line is missing");
+        assert!(child.wait().unwrap().success());
     }
 }

@@ -35,6 +35,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
 use crate::run::exec::executor::{RunningJob, TerminationReport};
+use crate::run::exec::wait::pid_has_exited;
 use crate::run::job::JobKey;
 use crate::run::lock::{lock, wait_timeout};
 use crate::run::values::termseq::TermSeq;
@@ -160,9 +161,14 @@ impl ProcessRegistry {
 
     /// Sends `sig` (then SIGCONT, unless it is SIGKILL, so a stopped job sees
     /// it) to the group of job `key` if it is running. Returns whether it was.
+    ///
+    /// A job whose leader has already exited (a zombie its worker has not seen
+    /// yet, e.g. after atp-run itself was stopped and continued) is not running:
+    /// it ended in time, so it is not signalled and `false` is returned.
     pub(crate) fn signal(&self, key: JobKey, sig: Signal) -> bool {
         let st = self.lock();
         match st.running.get(&key) {
+            Some(entry) if pid_has_exited(entry.pgid).unwrap_or(false) => false,
             Some(entry) => {
                 send(entry.pgid, sig);
                 if sig != Signal::SIGKILL {
@@ -295,6 +301,11 @@ impl ProcessRegistry {
             }
         }
         self.wake.notify_all();
+    }
+
+    /// Whether [`kill_now`](Self::kill_now) was called.
+    pub(crate) fn is_killing_now(&self) -> bool {
+        self.lock().kill_now
     }
 
     /// Number of jobs whose leader has not been reaped yet.
@@ -508,6 +519,29 @@ mod tests {
         assert!(!group_alive(pid));
         assert!(!group_alive(Pid::from_raw(0)));
         assert!(!group_alive(Pid::from_raw(1)));
+        Ok(())
+    }
+
+    #[test]
+    fn a_job_whose_leader_exited_unseen_is_not_signalled() -> std::io::Result<()> {
+        use std::os::unix::process::CommandExt;
+        // As after a SIGSTOP/SIGCONT of atp-run: the job ended in time, but its
+        // worker has not seen it yet when the timer comes to signal it.
+        let mut child = Command::new("/bin/sh")
+            .args(["-c", "exit 0"])
+            .stdin(Stdio::null())
+            .process_group(0)
+            .spawn()?;
+        let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(0));
+        let reg = ProcessRegistry::new();
+        assert_eq!(reg.register(key(1), pid, Instant::now(), b"exit 0"), Ok(()));
+        crate::run::exec::wait::wait_exited_nowait(pid)?;
+        assert!(
+            !reg.signal(key(1), Signal::SIGTERM),
+            "a zombie was signalled"
+        );
+        reg.forget(key(1));
+        assert!(child.wait()?.success());
         Ok(())
     }
 

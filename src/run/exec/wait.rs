@@ -21,6 +21,15 @@ pub(crate) fn has_exited(child: &Child) -> io::Result<bool> {
     let pid = i32::try_from(child.id())
         .map(Pid::from_raw)
         .map_err(|_| io::Error::other("child pid out of range"))?;
+    pid_has_exited(pid)
+}
+
+/// Whether our child `pid` has exited, without reaping it; see [`has_exited`].
+///
+/// # Errors
+/// `waitid` failing (other than being interrupted), e.g. `ECHILD` for a pid that
+/// is not an unreaped child of ours.
+pub(crate) fn pid_has_exited(pid: Pid) -> io::Result<bool> {
     loop {
         let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT | WaitPidFlag::WNOHANG;
         match waitid(Id::Pid(pid), flags) {

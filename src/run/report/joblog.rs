@@ -13,6 +13,11 @@
 //! - The file is opened with `O_APPEND`; each row is one `write` call, made when
 //!   its job ends, so rows of concurrent jobs never mix and every row written
 //!   survives a `kill -9` of atp-run. A header is written only into an empty file.
+//! - Appending (`+FILE`, `--resume`) to a joblog whose last row was cut short
+//!   first removes that partial row (its job was not recorded whole, so it is
+//!   not done), so the next row never glues onto it.
+//! - A row that cannot be written (a full disk) is reported once, and the run
+//!   then ends with exit status 2: a joblog missing rows is not a success.
 //! - Only final results get a row: a job retried under `--retries` gets one row,
 //!   for its last attempt (GNU's reaper logs only when `should_be_retried` is
 //!   false); a job killed because the run was stopping gets none (GNU's
@@ -24,6 +29,7 @@ use std::io::{self, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::run::job::{ExitStatusKind, JobEnd, JobError};
@@ -140,15 +146,28 @@ impl<'a> Row<'a> {
 pub struct Joblog {
     file: Mutex<File>,
     path: PathBuf,
+    /// A row could not be written (reported once; the run then fails).
+    failed: AtomicBool,
 }
 
 impl Joblog {
     /// Opens (creating it if needed) the joblog; truncates it unless `append`;
     /// writes the header if it is empty.
     pub fn open(path: &Path, append: bool) -> io::Result<Joblog> {
-        let mut file = OpenOptions::new().append(true).create(true).open(path)?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)?;
         if !append {
             file.set_len(0)?;
+        } else if let Some(end) = end_of_last_line(&file)? {
+            log::warn!(
+                "removing the cut last row of the joblog {} (its job was not recorded whole; \
+                 --resume runs it again)",
+                path.display()
+            );
+            file.set_len(end)?;
         }
         if file.metadata()?.len() == 0 {
             file.write_all(HEADER.as_bytes())?;
@@ -156,6 +175,7 @@ impl Joblog {
         Ok(Joblog {
             file: Mutex::new(file),
             path: path.to_owned(),
+            failed: AtomicBool::new(false),
         })
     }
 
@@ -163,10 +183,48 @@ impl Joblog {
     pub fn write(&self, row: &Row<'_>) {
         let bytes = row.to_bytes();
         let mut file = lock(&self.file);
-        if let Err(err) = file.write_all(&bytes).and_then(|()| file.flush()) {
-            log::error!("cannot write to the joblog {}: {err}", self.path.display());
+        if let Err(err) = file.write_all(&bytes).and_then(|()| file.flush())
+            && !self.failed.swap(true, Ordering::Relaxed)
+        {
+            log::error!(
+                "cannot write to the joblog {}: {err} (--resume would run its jobs again)",
+                self.path.display()
+            );
         }
     }
+
+    /// Whether a row could not be written (the run must not end as a success).
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
+    }
+}
+
+/// Where the last whole line of `file` ends, if the file does not end with a
+/// newline (its last row was cut short: a full disk, a power loss); `None` if it
+/// is empty or ends with one. Reads backwards from the end, a block at a time.
+fn end_of_last_line(file: &File) -> io::Result<Option<u64>> {
+    use std::os::unix::fs::FileExt;
+    let len = file.metadata()?.len();
+    let mut last = [0u8; 1];
+    if len == 0 {
+        return Ok(None);
+    }
+    file.read_exact_at(&mut last, len - 1)?;
+    if last[0] == b'\n' {
+        return Ok(None);
+    }
+    let mut block = vec![0u8; 4096];
+    let mut end = len;
+    while end > 0 {
+        let start = end.saturating_sub(block.len() as u64);
+        let chunk = &mut block[..usize::try_from(end - start).unwrap_or(0)];
+        file.read_exact_at(chunk, start)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            return Ok(Some(start + i as u64 + 1));
+        }
+        end = start;
+    }
+    Ok(Some(0))
 }
 
 /// The path of a `--joblog` value, for messages.
@@ -270,6 +328,35 @@ mod tests {
         );
         Joblog::open(&path, false)?;
         assert_eq!(std::fs::read_to_string(&path)?, HEADER);
+        Ok(())
+    }
+
+    #[test]
+    fn a_cut_last_row_is_removed_before_appending() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("log");
+        let one = "1\t:\t0.000\t     0.000\t0\t0\t0\t0\ttrue\n";
+        let row = |seq| Row {
+            seq,
+            start: UNIX_EPOCH,
+            runtime: Duration::ZERO,
+            exitval: 0,
+            signal: 0,
+            command: b"true",
+        };
+        // A long cut row: the line's start is more than one block back.
+        let cut = format!("2\t:\t0.000\t0.0\t0\t0\t0\t0\t{}", "x".repeat(10_000));
+        std::fs::write(&path, format!("{HEADER}{one}{cut}"))?;
+        Joblog::open(&path, true)?.write(&row(3));
+        let three = one.replacen('1', "3", 1);
+        assert_eq!(
+            std::fs::read_to_string(&path)?,
+            format!("{HEADER}{one}{three}")
+        );
+        // A cut header: nothing whole is left, a new header is written.
+        std::fs::write(&path, "Seq\tHo")?;
+        Joblog::open(&path, true)?.write(&row(1));
+        assert_eq!(std::fs::read_to_string(&path)?, format!("{HEADER}{one}"));
         Ok(())
     }
 }

@@ -18,8 +18,9 @@
 //! - A job killed because the run was stopping is counted as stopped, not failed;
 //!   on a terminal (without `-v`) its status line is left out: the summary counts
 //!   them in one line. Elsewhere each still gets its line, so logs stay complete.
-//! - A job killed because the run was stopping gets no joblog row (as in GNU
-//!   parallel), so `--resume` runs it again.
+//! - A job that ended while the run was stopping (an interrupt, `--halt now`)
+//!   gets no joblog row (as in GNU parallel), so `--resume` runs it again: also
+//!   when it handled our SIGTERM and exited with a status of its own.
 //! - The default path costs what it did before sinks existed: the status line is
 //!   the one allocation, the copies and its write the only system calls.
 
@@ -113,6 +114,11 @@ impl Reporter {
         &self.progress
     }
 
+    /// Whether a `--joblog` row could not be written.
+    pub(crate) fn joblog_failed(&self) -> bool {
+        self.joblog.as_ref().is_some_and(Joblog::failed)
+    }
+
     /// Whether `--quiet` was given.
     pub(crate) fn is_quiet(&self) -> bool {
         self.status.quiet
@@ -176,8 +182,11 @@ impl Reporter {
                 .as_ref()
                 .map_or(std::time::Duration::ZERO, |end| end.duration),
         );
+        // A job that ended once the run was stopping was (or was about to be)
+        // stopped by us, whether it died of our signal or handled it and exited:
+        // it gets no row, so --resume runs it again (as GNU parallel does).
         if let Some(log) = &self.joblog
-            && !(ended.stopping && killed)
+            && !ended.stopping
         {
             let started = result.as_ref().map_or(job.started, |end| end.started);
             if let Some(row) = Row::of(job.number, started, job.command, result) {

@@ -279,6 +279,7 @@ pub struct Cli {
         long,
         value_name = "WHEN,WHY=N",
         value_parser = parse_halt_policy,
+        allow_negative_numbers = true,
         conflicts_with = "repeat",
         help_heading = "Job control"
     )]
@@ -439,6 +440,11 @@ mod tests {
         assert!(Cli::try_parse_from(["atp-run", "--resume"]).is_err());
         assert!(Cli::try_parse_from(["atp-run", "--resume-failed"]).is_err());
         assert!(Cli::try_parse_from(["atp-run", "--halt", "later"]).is_err());
+        // GNU's -1 and -2 (listed in --help) are values, not flags.
+        for (gnu, ours) in [("-1", "soon,success=1"), ("-2", "now,success=1")] {
+            let cli = Cli::try_parse_from(["atp-run", "--halt", gnu]).unwrap();
+            assert_eq!(cli.halt.unwrap().0.unwrap().to_string(), ours, "{gnu}");
+        }
         assert!(Cli::try_parse_from(["atp-run", "--termseq", "NOPE"]).is_err());
         assert!(Cli::try_parse_from(["atp-run", "--retries", "0"]).is_err());
         let cli = Cli::try_parse_from(["atp-run"]).unwrap();

@@ -16,6 +16,7 @@
 //! | file | owns |
 //! |---|---|
 //! | `options.rs` | validated settings of a run, the pool's builder |
+//! | `usage.rs` | a command-line parse error shown on one line |
 //! | `job.rs`, `events.rs`, `outcome.rs`, `error.rs`, `lock.rs` | shared leaf types: a job's key, spec and end; the coordinator's events; how a run ends; why it could not start; lock recovery |
 //! | `values/` | values the command line and the runner share (durations, sizes, `--termseq`, `--halt` specs) |
 //! | `input/` | sources, templates, the feeder and its in-flight window |
@@ -39,6 +40,7 @@ pub mod options;
 mod outcome;
 mod report;
 mod signals;
+pub mod usage;
 pub(crate) mod values;
 
 use std::sync::atomic::AtomicBool;

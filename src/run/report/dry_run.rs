@@ -9,7 +9,9 @@
 //! command line (it describes finished jobs).
 //!
 //! Invariants: no process is started, no joblog is written; reading the input
-//! failing part way is exit status 2, a closed standard output is 141.
+//! failing part way is exit status 2; a standard output closed by its reader
+//! (EPIPE) is 141, quietly; any other write error (a full disk) is reported on one
+//! line and is exit status 2, as in a normal run.
 
 use std::io::{self, BufWriter, Write};
 
@@ -41,21 +43,30 @@ pub fn print(
         if skip(number) {
             continue;
         }
-        if tag && write_tag(&mut out, &record).is_err() {
-            return Outcome::StdoutClosed;
+        if tag && let Err(err) = write_tag(&mut out, &record) {
+            return write_failed(&err);
         }
         let command = match template {
             Some(t) => t.render(&record, number, 1),
             None => record,
         };
-        if write_line(&mut out, &command).is_err() {
-            return Outcome::StdoutClosed;
+        if let Err(err) = write_line(&mut out, &command) {
+            return write_failed(&err);
         }
     }
     match out.flush() {
         Ok(()) => Outcome::Success,
-        Err(_) => Outcome::StdoutClosed,
+        Err(err) => write_failed(&err),
     }
+}
+
+/// How writing standard output failing with `err` ends the run.
+fn write_failed(err: &io::Error) -> Outcome {
+    if err.kind() == io::ErrorKind::BrokenPipe {
+        return Outcome::StdoutClosed;
+    }
+    eprintln!("atp-run: cannot write to standard output: {err}");
+    Outcome::OutputFailed
 }
 
 fn write_tag(out: &mut impl Write, record: &[u8]) -> io::Result<()> {

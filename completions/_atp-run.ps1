@@ -26,7 +26,7 @@ Register-ArgumentCompleter -Native -CommandName 'atp-run' -ScriptBlock {
             [CompletionResult]::new('--min-workers', '--min-workers', [CompletionResultType]::ParameterName, 'Workers kept alive at all times, even when idle [default: 2]')
             [CompletionResult]::new('--max-workers', '--max-workers', [CompletionResultType]::ParameterName, 'Most workers (so jobs) at once [default: 512]')
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'How long a worker above the minimum may sit idle before it retires, e.g. 500ms, 5s, 1m [default: 5s]')
-            [CompletionResult]::new('--stack-size', '--stack-size', [CompletionResultType]::ParameterName, 'Stack size of each worker thread in KiB (at least 64) [default: 512]')
+            [CompletionResult]::new('--stack-size', '--stack-size', [CompletionResultType]::ParameterName, 'Stack size of each worker thread: KiB (at least 64), or a size such as 1M [default: 512]')
             [CompletionResult]::new('--cpu-threshold', '--cpu-threshold', [CompletionResultType]::ParameterName, 'Grow only while CPU utilisation (of the machine, or of the cgroup''s CPU quota) is below this percentage [default: 90]')
             [CompletionResult]::new('--memory-reserve', '--memory-reserve', [CompletionResultType]::ParameterName, 'Grow only while more memory than this is available (of the machine, or under the cgroup''s limit), and back off under half of it, e.g. 512M, 2G [default: 5% of memory, between 64M and 1G]')
             [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'With --repeat, wait this long between the end of a run and the next')

@@ -23,7 +23,7 @@ set edit:completion:arg-completer[atp-run] = {|@words|
             cand --min-workers 'Workers kept alive at all times, even when idle [default: 2]'
             cand --max-workers 'Most workers (so jobs) at once [default: 512]'
             cand --idle-timeout 'How long a worker above the minimum may sit idle before it retires, e.g. 500ms, 5s, 1m [default: 5s]'
-            cand --stack-size 'Stack size of each worker thread in KiB (at least 64) [default: 512]'
+            cand --stack-size 'Stack size of each worker thread: KiB (at least 64), or a size such as 1M [default: 512]'
             cand --cpu-threshold 'Grow only while CPU utilisation (of the machine, or of the cgroup''s CPU quota) is below this percentage [default: 90]'
             cand --memory-reserve 'Grow only while more memory than this is available (of the machine, or under the cgroup''s limit), and back off under half of it, e.g. 512M, 2G [default: 5% of memory, between 64M and 1G]'
             cand --interval 'With --repeat, wait this long between the end of a run and the next'

@@ -2,7 +2,7 @@ complete -c atp-run -s j -l jobs -d 'Run exactly N jobs at a time: a fixed pool 
 complete -c atp-run -l min-workers -d 'Workers kept alive at all times, even when idle [default: 2]' -r
 complete -c atp-run -l max-workers -d 'Most workers (so jobs) at once [default: 512]' -r
 complete -c atp-run -l idle-timeout -d 'How long a worker above the minimum may sit idle before it retires, e.g. 500ms, 5s, 1m [default: 5s]' -r
-complete -c atp-run -l stack-size -d 'Stack size of each worker thread in KiB (at least 64) [default: 512]' -r
+complete -c atp-run -l stack-size -d 'Stack size of each worker thread: KiB (at least 64), or a size such as 1M [default: 512]' -r
 complete -c atp-run -l cpu-threshold -d 'Grow only while CPU utilisation (of the machine, or of the cgroup\'s CPU quota) is below this percentage [default: 90]' -r
 complete -c atp-run -l memory-reserve -d 'Grow only while more memory than this is available (of the machine, or under the cgroup\'s limit), and back off under half of it, e.g. 512M, 2G [default: 5% of memory, between 64M and 1G]' -r
 complete -c atp-run -l interval -d 'With --repeat, wait this long between the end of a run and the next' -r

@@ -15,7 +15,7 @@ use clap::{ArgAction, CommandFactory, Parser, ValueEnum};
 
 use crate::run::values::duration::parse_duration;
 use crate::run::values::halt_spec::{HaltPolicy, parse_halt_policy};
-use crate::run::values::size::parse_size;
+use crate::run::values::size::{parse_kib, parse_size};
 use crate::run::values::termseq::{self, TermSeq, parse_termseq};
 
 /// Examples, at the end of `--help` and in the man page's EXAMPLES section. These
@@ -158,8 +158,9 @@ pub struct Cli {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Pool")]
     pub idle_timeout: Option<Duration>,
 
-    /// Stack size of each worker thread in KiB (at least 64) [default: 512].
-    #[arg(long, value_name = "KIB", help_heading = "Pool")]
+    /// Stack size of each worker thread: KiB (at least 64), or a size such as 1M
+    /// [default: 512].
+    #[arg(long, value_name = "KIB", value_parser = parse_kib, help_heading = "Pool")]
     pub stack_size: Option<usize>,
 
     /// Grow only while CPU utilisation (of the machine, or of the cgroup's CPU quota)

@@ -9,6 +9,9 @@ use atp::cli::Cli;
 use atp::run::{self, init_logging, options::Options};
 
 fn main() -> ExitCode {
+    // Before anything else: a SIGTERM or SIGUSR1 in the first milliseconds must
+    // not take the default action.
+    run::catch_signals_early();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // --help and --version print to stdout and succeed.

@@ -54,6 +54,7 @@ use crate::ThreadPool;
 pub use error::RunError;
 pub use outcome::Outcome;
 pub use report::progress::init_logging;
+pub use signals::catch_early as catch_signals_early;
 
 use completion::Completion;
 use control::attempts::Jobs;
@@ -88,6 +89,17 @@ use report::ungrouped::Ungrouped;
 /// See [`RunError`].
 pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, RunError> {
     let started = Instant::now();
+    // Signals first: from here on an interrupt is never the default action, and
+    // nothing below (opening input, --dry-run) can leave one unheard.
+    let executor = Arc::new(LocalExecutor::new());
+    let (events, inbox) = crossbeam_channel::unbounded();
+    let listening = match install_signal_handlers {
+        true => Some(signals::install(
+            &events,
+            Arc::clone(&executor) as Arc<dyn Executor>,
+        )?),
+        false => None,
+    };
     let inputs = input::sources::open_sources(&options.inputs)?;
     let skip = resume_skips(&options)?;
     let records = inputs.records(options.separator);
@@ -101,11 +113,6 @@ pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, R
     Capture::new(&options.tmpdir).map_err(RunError::TempDir)?;
     let (pool, max_workers) = build_pool(&options)?;
     let pool = Arc::new(pool);
-    let executor = Arc::new(LocalExecutor::new());
-    let (events, inbox) = crossbeam_channel::unbounded();
-    if install_signal_handlers {
-        signals::install(&events, Arc::clone(&executor) as Arc<dyn Executor>)?;
-    }
     let reporter = Arc::new(reporter(&options, events.clone())?);
     start_ticker(&reporter, &pool);
     let window = Window::new(window_size(&options, max_workers));
@@ -128,6 +135,10 @@ pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, R
         watchdogs: Arc::clone(&watchdogs),
         events,
     };
+    // Jobs may start from now on: an interrupt is the coordinator's to handle.
+    if let Some(listening) = &listening {
+        listening.start();
+    }
     spawn_feeder(feeder, records)?;
 
     let completion = &shared.completion;

@@ -104,3 +104,94 @@ fn sigusr1_before_the_first_job_does_not_kill() {
     run.assert_code(0);
     assert_eq!(run.stdout_str(), "hi\n");
 }
+
+// ------------------------------------------------------------ input files and records
+
+#[test]
+fn an_input_file_is_opened_only_when_reached() {
+    // The job of the first file feeds the FIFO that is the second: opening every
+    // file before the first job deadlocked.
+    let sb = Sandbox::new();
+    mkfifo(&sb.join("fifo"), Mode::from_bits_truncate(0o600)).unwrap();
+    sb.write("first", "echo 'echo from the fifo' > fifo\n");
+    let mut running = sb.spawn(["first", "fifo"]);
+    let run = running.wait_for_exit(RUN_LIMIT).run;
+    run.assert_code(0);
+    assert_eq!(run.stdout_str(), "from the fifo\n");
+}
+
+#[test]
+fn many_input_files_hold_one_descriptor_at_a_time() {
+    let sb = Sandbox::new();
+    let mut names = String::new();
+    for i in 0..120 {
+        sb.write(&format!("in{i}"), format!("echo {i}\n"));
+        names.push_str(&format!(" in{i}"));
+    }
+    // 64 open files cannot hold 120 inputs at once.
+    let script = format!("ulimit -n 64 && exec \"$0\" -j 1{names}");
+    let run = common::outcome::Run::of(
+        std::process::Command::new("sh")
+            .args(["-c", &script, &common::sandbox::bin().to_string_lossy()])
+            .current_dir(sb.path())
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG"),
+    );
+    run.assert_code(0);
+    assert_eq!(run.sorted_stdout_lines().len(), 120, "{}", run.stderr);
+}
+
+#[test]
+fn a_missing_file_after_a_fifo_is_reported_before_anything_runs() {
+    // Checking that a file exists is not opening it: the FIFO is not opened.
+    let sb = Sandbox::new();
+    mkfifo(&sb.join("fifo"), Mode::from_bits_truncate(0o600)).unwrap();
+    let run = sb.run(["fifo", "missing"], "");
+    run.assert_code(2);
+    assert_eq!(run.stderr, "atp-run: input file 'missing' does not exist\n");
+}
+
+#[test]
+fn a_record_longer_than_any_command_fails_alone() {
+    let sb = Sandbox::new();
+    let mut input = b"echo first\n".to_vec();
+    input.extend(std::iter::repeat_n(b'x', 2 << 20));
+    input.extend(b"\necho last\n");
+    let run = sb.run(["-j", "1"], input);
+    run.assert_code(1);
+    assert_eq!(run.stdout_str(), "first\nlast\n");
+    assert!(
+        run.stderr.contains(
+            "atp-run: [2] failed: line 2 of standard input is longer than 1 MiB, more than \
+             any command can hold: not run\n"
+        ),
+        "{}",
+        &run.stderr[..run.stderr.len().min(500)]
+    );
+    assert!(run.stderr.len() < 10_000, "the record was printed");
+    run.assert_summary_starts_with("atp-run: 3 jobs ran, 2 succeeded, 1 failed");
+}
+
+/// A field of `/proc/PID/status` or `/proc/PID/io`, as a number.
+fn proc_field(pid: nix::unistd::Pid, file: &str, field: &str) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn an_endless_record_does_not_eat_memory() {
+    let sb = Sandbox::new();
+    let mut running = sb.spawn(["/dev/zero"]);
+    let pid = running.pid();
+    // 256 MiB read: well past the record cap, and what used to be held.
+    eventually("256 MiB of /dev/zero read", || {
+        proc_field(pid, "io", "rchar:") > 256 << 20
+    });
+    let peak_kib = proc_field(pid, "status", "VmHWM:");
+    running.signal(Signal::SIGTERM);
+    running.wait_for_exit(RUN_LIMIT).run.assert_code(130);
+    assert!(peak_kib < 64 << 10, "peak RSS {peak_kib} KiB");
+}

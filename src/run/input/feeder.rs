@@ -22,7 +22,7 @@ use crossbeam_channel::Sender;
 use crate::run::completion::{Completion, DoneGuard};
 use crate::run::control::attempts::Jobs;
 use crate::run::events::Event;
-use crate::run::input::sources::Records;
+use crate::run::input::sources::{InputError, Records};
 use crate::run::lock::{lock, wait};
 use crate::{StopToken, Task, TaskHandle, ThreadPool};
 
@@ -132,6 +132,12 @@ impl Feeder {
             }
             let record = match record {
                 Ok(record) => record.bytes,
+                Err(err @ InputError::RecordTooLong { .. }) => {
+                    // That record fails (it keeps its number, F1); reading goes on.
+                    jobs += 1;
+                    self.record_too_long(jobs, &err);
+                    continue;
+                }
                 Err(err) => {
                     error = Some(err);
                     break;
@@ -161,6 +167,18 @@ impl Feeder {
             completion.input_ended(jobs);
         }
         let _ = self.events.send(Event::InputEnded { jobs, error });
+    }
+
+    /// Job `number`'s record was too long to keep (`err` says where): it fails
+    /// without running, as a job that cannot start does, and is done at once.
+    fn record_too_long(&self, number: u64, err: &InputError) {
+        let (jobs, completion) = (&self.shared.jobs, &self.shared.completion);
+        completion.submitting();
+        jobs.reporter
+            .message(&format!("atp-run: [{number}] failed: {err}"));
+        jobs.reporter.tally().record(number, false, false);
+        jobs.reporter.job_skipped(number);
+        completion.job_done();
     }
 
     /// A one-shot job: one slot of the window, done once.

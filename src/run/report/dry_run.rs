@@ -15,7 +15,7 @@
 
 use std::io::{self, BufWriter, Write};
 
-use crate::run::input::sources::Records;
+use crate::run::input::sources::{InputError, Records};
 use crate::run::input::template::Template;
 use crate::run::outcome::Outcome;
 
@@ -30,9 +30,18 @@ pub fn print(
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut number = 0u64;
+    let mut too_long = false;
     for record in records {
         let record = match record {
             Ok(record) => record.bytes,
+            Err(err @ InputError::RecordTooLong { .. }) => {
+                // Not printable as a command; it keeps its number, as in a run.
+                number += 1;
+                let _ = out.flush();
+                eprintln!("atp-run: [{number}] failed: {err}");
+                too_long = true;
+                continue;
+            }
             Err(err) => {
                 let _ = out.flush();
                 eprintln!("atp-run: {err}");
@@ -55,6 +64,7 @@ pub fn print(
         }
     }
     match out.flush() {
+        Ok(()) if too_long => Outcome::JobsFailed,
         Ok(()) => Outcome::Success,
         Err(err) => write_failed(&err),
     }

@@ -184,8 +184,9 @@ pub struct Cli {
     pub ignore_load: bool,
 
     /// Turn every command into a watchdog: rerun it each time it ends, until
-    /// Ctrl-C. Failed runs are reported and the loop goes on; the summary counts
-    /// runs and failures per command.
+    /// Ctrl-C. Failed runs are reported and the loop goes on, backing off
+    /// (consecutive failures wait 10 ms, doubling up to 1 s or --interval; a
+    /// success resets it); the summary counts runs and failures per command.
     #[arg(long, help_heading = "Jobs")]
     pub repeat: bool,
 

@@ -195,3 +195,37 @@ fn an_endless_record_does_not_eat_memory() {
     running.wait_for_exit(RUN_LIMIT).run.assert_code(130);
     assert!(peak_kib < 64 << 10, "peak RSS {peak_kib} KiB");
 }
+
+// ------------------------------------------------------------------ --repeat backoff
+
+/// Most runs a watchdog failing at once can make in `elapsed` with the documented
+/// backoff (10 ms, doubling, at most 1 s between runs), plus one for slack.
+fn most_runs_with_backoff(elapsed: std::time::Duration) -> u64 {
+    let (mut runs, mut waited, mut pause) = (1u64, 0u128, 10u128);
+    while waited + pause <= elapsed.as_millis() {
+        waited += pause;
+        runs += 1;
+        pause = (pause * 2).min(1000);
+    }
+    runs + 1
+}
+
+#[test]
+fn a_watchdog_that_fails_at_once_backs_off() {
+    let sb = Sandbox::new();
+    sb.write("jobs", "echo run >> runs; exit 1\n");
+    let started = std::time::Instant::now();
+    let mut running = sb.spawn(["--repeat", "jobs"]);
+    let lines = || sb.read_string("runs").lines().count() as u64;
+    eventually("a few runs", || sb.exists("runs") && lines() >= 4);
+    // A lower bound only: the check below holds however slow the machine is.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    running.signal(Signal::SIGTERM);
+    let runs_seen = lines();
+    let elapsed = started.elapsed();
+    running.wait_for_exit(RUN_LIMIT).run.assert_code(130);
+    assert!(
+        runs_seen <= most_runs_with_backoff(elapsed),
+        "{runs_seen} runs in {elapsed:?}: no backoff"
+    );
+}

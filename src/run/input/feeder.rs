@@ -21,6 +21,7 @@ use crossbeam_channel::Sender;
 
 use crate::run::completion::{Completion, DoneGuard};
 use crate::run::control::attempts::Jobs;
+use crate::run::control::backoff::Backoff;
 use crate::run::events::Event;
 use crate::run::input::sources::{InputError, Records};
 use crate::run::lock::{lock, wait};
@@ -210,11 +211,15 @@ impl Feeder {
             Some(t) => t.render(&record, number, 0),
             None => record.clone(),
         };
+        let mut backoff = Backoff::default();
         let task = Task::infinite(move |stop: &StopToken| {
             runs += 1;
-            jobs.run_job(number, Some(runs), &record);
-            if let Some(interval) = interval {
-                stop.sleep(interval);
+            let ok = jobs.run_job(number, Some(runs), &record);
+            // A run that could not be reported (stopping) counts as a success: no
+            // backoff, the watchdog is being stopped anyway.
+            let pause = backoff.after(ok.unwrap_or(true), interval);
+            if !pause.is_zero() {
+                stop.sleep(pause);
             }
         });
         match self.pool.run(task) {

@@ -229,3 +229,58 @@ fn a_watchdog_that_fails_at_once_backs_off() {
         "{runs_seen} runs in {elapsed:?}: no backoff"
     );
 }
+
+// ---------------------------------------------------------------- resource limits
+
+/// Runs `atp-run args` in the sandbox under the shell limits `ulimits` (e.g.
+/// `ulimit -n 64`), with `input` as its standard input.
+fn run_limited(sb: &Sandbox, ulimits: &str, args: &str, input: &str) -> common::outcome::Run {
+    sb.write("input", input);
+    let script = format!("{ulimits} && exec \"$0\" {args} < input");
+    common::outcome::Run::of(
+        std::process::Command::new("sh")
+            .args(["-c", &script, &common::sandbox::bin().to_string_lossy()])
+            .current_dir(sb.path())
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG"),
+    )
+}
+
+#[test]
+fn an_explicit_j_the_open_file_limit_cannot_honour_is_warned_about_once() {
+    let sb = Sandbox::new();
+    let run = run_limited(&sb, "ulimit -n 64", "-j 10", "true\ntrue\ntrue\n");
+    run.assert_code(0);
+    let warnings: Vec<_> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("warning"))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "atp-run: warning: running at most 1 job at once, not 10: the open-file limit is \
+          64 (ulimit -n) and each worker holds up to 4 files; raise it (ulimit -n) to run 10"
+        ],
+        "{}",
+        run.stderr
+    );
+    run.assert_summary_starts_with("atp-run: 3 jobs ran, 3 succeeded");
+}
+
+#[test]
+fn an_explicit_j_raises_the_soft_open_file_limit_as_far_as_it_needs() {
+    let sb = Sandbox::new();
+    let hard: u64 = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .unwrap()
+        .1;
+    if hard < 200 {
+        eprintln!("skipped: the hard open-file limit ({hard}) leaves no room to raise");
+        return;
+    }
+    let run = run_limited(&sb, "ulimit -Sn 64", "-j 10 -- 'ulimit -n; :'", "a\n");
+    run.assert_code(0);
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+    // 10 workers need 10 x 4 files and 64 for atp-run; the jobs inherit that.
+    assert_eq!(run.stdout_str(), "104\n");
+}

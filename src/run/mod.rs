@@ -234,16 +234,29 @@ fn resume_skips(options: &Options) -> Result<std::collections::HashSet<u64>, Run
 }
 
 /// The pool as options.rs set it up, with at most as many workers as the open-file
-/// limit allows (each holds up to 4 files); and that maximum.
+/// limit allows (each holds up to 4 files); and that maximum. An explicit `-j N`
+/// the soft limit cannot honour raises it first (see `exec/fdlimit.rs`), and one
+/// the hard limit cannot honour is warned about, once.
 fn build_pool(options: &Options) -> Result<(ThreadPool, usize), RunError> {
     let (configured, keep_order) = (options.pool.max_workers(), options.output.keep_order);
-    let builder = match fdlimit::open_file_limit() {
+    let limit = match options.jobs_requested {
+        Some(n) => fdlimit::raise_open_file_limit(fdlimit::files_needed(n, keep_order)),
+        None => fdlimit::open_file_limit(),
+    };
+    let builder = match limit {
         Some(limit) if fdlimit::worker_cap(limit, keep_order) < configured => {
             let cap = fdlimit::worker_cap(limit, keep_order);
-            log::info!(
-                "at most {cap} workers: the open-file limit is {limit} (ulimit -n) and each \
-                 worker holds up to 4 files"
+            let why = format!(
+                "the open-file limit is {limit} (ulimit -n) and each worker holds up to 4 files"
             );
+            match options.jobs_requested.filter(|&n| n > cap) {
+                Some(n) => eprintln!(
+                    "atp-run: warning: running at most {cap} job{} at once, not {n}: {why}; \
+                     raise it (ulimit -n) to run {n}",
+                    if cap == 1 { "" } else { "s" }
+                ),
+                None => log::info!("at most {cap} workers: {why}"),
+            }
             let min = options.pool.min_workers().min(cap);
             (
                 options

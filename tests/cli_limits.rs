@@ -284,3 +284,51 @@ fn an_explicit_j_raises_the_soft_open_file_limit_as_far_as_it_needs() {
     // 10 workers need 10 x 4 files and 64 for atp-run; the jobs inherit that.
     assert_eq!(run.stdout_str(), "104\n");
 }
+
+#[test]
+fn spawns_the_process_limit_refuses_wait_instead_of_failing() {
+    // RLIMIT_NPROC counts every process (and thread) of a user, so the run goes to
+    // an unprivileged user of its own; root ignores the limit.
+    let has = |tool: &str| {
+        std::process::Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    use std::os::unix::fs::MetadataExt;
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    if !root || !has("setpriv") || !has("prlimit") {
+        eprintln!("skipped: needs root, setpriv and prlimit to run under another user's ulimit -u");
+        return;
+    }
+    let sb = Sandbox::new();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(sb.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    // `exec`: the job's shell forks nothing, so only atp-run's spawns meet the limit.
+    let jobs: String = (0..40)
+        .map(|i| format!("exec sleep 0.{}\n", 2 + i % 3))
+        .collect();
+    sb.write("jobs", jobs);
+    let run = common::outcome::Run::of(
+        std::process::Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "prlimit",
+            ])
+            .args([
+                "--nproc=30",
+                &common::sandbox::bin().to_string_lossy(),
+                "jobs",
+            ])
+            .current_dir(sb.path())
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG"),
+    );
+    assert!(!run.stderr.contains("could not run"), "{}", run.stderr);
+    run.assert_code(0);
+    run.assert_summary_starts_with("atp-run: 40 jobs ran, 40 succeeded, 0 failed");
+    let warnings = run.stderr.matches("refused to start a job").count();
+    assert!(warnings <= 1, "{}", run.stderr);
+}

@@ -62,8 +62,8 @@ struct Early {
 
 static EARLY: OnceLock<Early> = OnceLock::new();
 
-/// Catches SIGINT, SIGTERM, SIGHUP and SIGUSR1 as flags until [`install`]; called
-/// first thing in `main`. (SIGUSR1 lists the running jobs: there is none yet, so
+/// Catches SIGINT, SIGTERM, SIGHUP and SIGUSR1 as flags until the real handlers
+/// are installed; called first thing in `main`. (SIGUSR1 lists the running jobs: there is none yet, so
 /// an early one is only kept from killing atp-run.)
 pub fn catch_early() {
     let interrupted = Arc::new(AtomicBool::new(false));

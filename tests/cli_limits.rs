@@ -332,3 +332,39 @@ fn spawns_the_process_limit_refuses_wait_instead_of_failing() {
     let warnings = run.stderr.matches("refused to start a job").count();
     assert!(warnings <= 1, "{}", run.stderr);
 }
+
+#[test]
+fn identical_failure_lines_of_a_watchdog_collapse_on_a_terminal() {
+    let has_script = std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_script {
+        eprintln!("skipped: script(1) is needed to give atp-run a terminal");
+        return;
+    }
+    let sb = Sandbox::new();
+    sb.write("jobs", "echo run >> runs; exit 1\n");
+    // script(1) gives atp-run a terminal; timeout(1) interrupts it after 2 s.
+    let inner = format!(
+        "timeout -s TERM 2 {} --repeat --no-progress --color never jobs",
+        common::sandbox::bin().display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &inner, "/dev/null"])
+        .current_dir(sb.path())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    let runs = sb.read_string("runs").lines().count();
+    let failures = text.matches("failed with exit code 1").count();
+    assert_eq!(failures, 1, "{runs} runs:\n{text}");
+    // (The last run may have been killed by the interruption: another verdict.)
+    if runs >= 3 {
+        assert!(
+            text.contains("[1] the failure above repeated "),
+            "{runs} runs:\n{text}"
+        );
+    }
+}

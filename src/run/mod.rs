@@ -43,6 +43,7 @@ mod signals;
 pub mod usage;
 pub(crate) mod values;
 
+use std::io::IsTerminal;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -310,5 +311,10 @@ fn reporter(
     };
     let progress = Progress::new(options.progress);
     let tally = Arc::new(Tally::new(options.repeat));
-    Ok(Reporter::new(sink, status, output.tag, progress, tally, events).with_joblog(joblog))
+    let collapse = options.repeat && std::io::stderr().is_terminal();
+    Ok(
+        Reporter::new(sink, status, output.tag, progress, tally, events)
+            .with_joblog(joblog)
+            .collapsing_repeats(collapse),
+    )
 }

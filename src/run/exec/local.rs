@@ -662,7 +662,14 @@ mod tests {
             f.iter().any(|p| p.cmdline == format!("sleep {m}"))
                 && f.iter().any(|p| p.cmdline == "cat")
         };
-        assert!(wait_until(both), "pipeline never started: {:?}", find(&m));
+        // Registered too: the worker may be preempted between spawn and register
+        // for longer than the shell takes to start the pipeline.
+        let registered = || reg.registry().running_count() == 1;
+        assert!(
+            wait_until(|| both() && registered()),
+            "pipeline never started: {:?}",
+            find(&m)
+        );
         let report = reg.registry().terminate_all(Duration::from_secs(20));
         assert_eq!((report.groups, report.killed), (1, 0), "{report:?}");
         assert!(!report.interrupted);
@@ -680,9 +687,8 @@ mod tests {
         let _reaper = Reaper(m.clone());
         let reg = Arc::new(LocalExecutor::new());
         let h = spawn_worker(format!("trap '' TERM; sleep {m}; echo survived"), &reg);
-        assert!(wait_until(|| find(&m)
-            .iter()
-            .any(|p| p.cmdline == format!("sleep {m}"))));
+        assert!(wait_until(|| reg.registry().running_count() == 1
+            && find(&m).iter().any(|p| p.cmdline == format!("sleep {m}"))));
         let grace = Duration::from_millis(300);
         let t0 = Instant::now();
         let report = reg.registry().terminate_all(grace);
@@ -705,9 +711,8 @@ mod tests {
         let _reaper = Reaper(m.clone());
         let reg = Arc::new(LocalExecutor::new());
         let h = spawn_worker(format!("trap '' TERM; sleep {m}"), &reg);
-        assert!(wait_until(|| find(&m)
-            .iter()
-            .any(|p| p.cmdline == format!("sleep {m}"))));
+        assert!(wait_until(|| reg.registry().running_count() == 1
+            && find(&m).iter().any(|p| p.cmdline == format!("sleep {m}"))));
         let t0 = Instant::now();
         let terminator = {
             let reg = Arc::clone(&reg);

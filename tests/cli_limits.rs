@@ -56,21 +56,37 @@ fn an_interval_too_long_to_elapse_waits_until_interrupted() {
 }
 
 /// Starts `atp-run fifo` on a FIFO nobody writes yet, and waits until it is blocked
-/// opening it: before any job, where the handlers used to be missing. `None` if
+/// opening it: before any job (where the handlers used to be missing: the input
+/// was opened before they were installed). `None` if
 /// this kernel does not say where a process sleeps (the test is then skipped).
 fn blocked_on_a_fifo(sb: &Sandbox) -> Option<common::background::Running> {
+    blocked_on_a_fifo_with(sb, &[])
+}
+
+/// [`blocked_on_a_fifo`], with `args` before the FIFO.
+fn blocked_on_a_fifo_with(sb: &Sandbox, args: &[&str]) -> Option<common::background::Running> {
     mkfifo(&sb.join("fifo"), Mode::from_bits_truncate(0o600)).unwrap();
-    let running = sb.spawn(["fifo"]);
-    let wchan = format!("/proc/{}/wchan", running.pid());
+    let running = sb.spawn(args.iter().copied().chain(["fifo"]));
+    // Any of its threads: the input may be opened by the main thread or the feeder.
+    let tasks = format!("/proc/{}/task", running.pid());
+    let blocked = || {
+        std::fs::read_dir(&tasks)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|task| {
+                let at = std::fs::read_to_string(task.path().join("wchan")).unwrap_or_default();
+                at.contains("partner") || at.contains("fifo")
+            })
+    };
     let deadline = std::time::Instant::now() + common::PATIENCE;
     while std::time::Instant::now() < deadline {
-        let at = std::fs::read_to_string(&wchan).unwrap_or_default();
-        if at.contains("partner") || at.contains("fifo") {
+        if blocked() {
             return Some(running);
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    eprintln!("skipped: {wchan} never said the process sleeps opening a FIFO");
+    eprintln!("skipped: {tasks}/*/wchan never said a thread sleeps opening a FIFO");
     None
 }
 
@@ -78,6 +94,23 @@ fn blocked_on_a_fifo(sb: &Sandbox) -> Option<common::background::Running> {
 fn sigterm_before_the_first_job_is_an_interrupt() {
     let sb = Sandbox::new();
     let Some(mut running) = blocked_on_a_fifo(&sb) else {
+        return;
+    };
+    running.signal(Signal::SIGTERM);
+    let run = running.wait_for_exit(RUN_LIMIT).run;
+    run.assert_code(130);
+    assert!(
+        run.stderr.starts_with("atp-run: interrupted"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn sigterm_during_a_dry_run_before_any_input_exits_130_at_once() {
+    // Nothing listens for events in a dry run: the interrupt ends it at once.
+    let sb = Sandbox::new();
+    let Some(mut running) = blocked_on_a_fifo_with(&sb, &["--dry-run"]) else {
         return;
     };
     running.signal(Signal::SIGTERM);
@@ -94,10 +127,14 @@ fn sigusr1_before_the_first_job_does_not_kill() {
     };
     running.signal(Signal::SIGUSR1);
     // (The list it asks for is printed once the run starts: there is none yet.)
+    // Non-blocking: if atp-run died, there is no reader and this fails (ENXIO)
+    // instead of waiting for one forever.
+    use std::os::unix::fs::OpenOptionsExt;
     let mut fifo = std::fs::OpenOptions::new()
         .write(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
         .open(sb.join("fifo"))
-        .unwrap();
+        .expect("atp-run no longer reads its input: killed by SIGUSR1?");
     fifo.write_all(b"echo hi\n").unwrap();
     drop(fifo);
     let run = running.wait_for_exit(RUN_LIMIT).run;

@@ -2,7 +2,7 @@ complete -c atp-run -s j -l jobs -d 'Run exactly N jobs at a time: a fixed pool 
 complete -c atp-run -l min-workers -d 'Workers kept alive at all times, even when idle [default: 2]' -r
 complete -c atp-run -l max-workers -d 'Most workers (so jobs) at once [default: 512]' -r
 complete -c atp-run -l idle-timeout -d 'How long a worker above the minimum may sit idle before it retires, e.g. 500ms, 5s, 1m [default: 5s]' -r
-complete -c atp-run -l stack-size -d 'Stack size of each worker thread in KiB (at least 64) [default: 512]' -r
+complete -c atp-run -l stack-size -d 'Stack size of each worker thread: KiB (at least 64), or a size such as 1M [default: 512]' -r
 complete -c atp-run -l cpu-threshold -d 'Grow only while CPU utilisation (of the machine, or of the cgroup\'s CPU quota) is below this percentage [default: 90]' -r
 complete -c atp-run -l memory-reserve -d 'Grow only while more memory than this is available (of the machine, or under the cgroup\'s limit), and back off under half of it, e.g. 512M, 2G [default: 5% of memory, between 64M and 1G]' -r
 complete -c atp-run -l interval -d 'With --repeat, wait this long between the end of a run and the next' -r
@@ -17,7 +17,7 @@ always\t'Always colour'
 never\t'Never colour'"
 complete -c atp-run -s 0 -l null -d 'Input records are separated by NUL bytes instead of newlines (for `find -print0`); newlines and spaces inside records are kept'
 complete -c atp-run -l ignore-load -d 'Grow by the backlog alone, up to --max-workers, ignoring CPU and memory load'
-complete -c atp-run -l repeat -d 'Turn every command into a watchdog: rerun it each time it ends, until Ctrl-C. Failed runs are reported and the loop goes on; the summary counts runs and failures per command'
+complete -c atp-run -l repeat -d 'Turn every command into a watchdog: rerun it each time it ends, until Ctrl-C. Failed runs are reported and the loop goes on, backing off (consecutive failures wait 10 ms, doubling up to 1 s or --interval; a success resets it); the summary counts runs and failures per command'
 complete -c atp-run -l resume -d 'Skip the jobs whose number (Seq) is already in the --joblog, whatever their status, and append to it: rerun the same input after an interruption to finish the rest. Reads joblogs written by GNU parallel too'
 complete -c atp-run -l resume-failed -d 'Like --resume, but rerun the jobs the --joblog shows as failed (Exitval or Signal not 0); skip only the ones that succeeded'
 complete -c atp-run -l dry-run -d 'Print each command as it would run (after template substitution and quoting), one per line on standard output, in input order, and run nothing. With --resume, the jobs it would skip are left out; with --tag, each line is prefixed like a job\'s output. --keep-order, --line-buffer and --ungroup change nothing; --json (which reports finished jobs) and --repeat cannot be combined with it'

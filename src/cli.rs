@@ -15,7 +15,7 @@ use clap::{ArgAction, CommandFactory, Parser, ValueEnum};
 
 use crate::run::values::duration::parse_duration;
 use crate::run::values::halt_spec::{HaltPolicy, parse_halt_policy};
-use crate::run::values::size::parse_size;
+use crate::run::values::size::{parse_kib, parse_size};
 use crate::run::values::termseq::{self, TermSeq, parse_termseq};
 
 /// Examples, at the end of `--help` and in the man page's EXAMPLES section. These
@@ -214,8 +214,9 @@ pub struct Cli {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Pool")]
     pub idle_timeout: Option<Duration>,
 
-    /// Stack size of each worker thread in KiB (at least 64) [default: 512].
-    #[arg(long, value_name = "KIB", help_heading = "Pool")]
+    /// Stack size of each worker thread: KiB (at least 64), or a size such as 1M
+    /// [default: 512].
+    #[arg(long, value_name = "KIB", value_parser = parse_kib, help_heading = "Pool")]
     pub stack_size: Option<usize>,
 
     /// Grow only while CPU utilisation (of the machine, or of the cgroup's CPU quota)
@@ -239,8 +240,9 @@ pub struct Cli {
     pub ignore_load: bool,
 
     /// Turn every command into a watchdog: rerun it each time it ends, until
-    /// Ctrl-C. Failed runs are reported and the loop goes on; the summary counts
-    /// runs and failures per command.
+    /// Ctrl-C. Failed runs are reported and the loop goes on, backing off
+    /// (consecutive failures wait 10 ms, doubling up to 1 s or --interval; a
+    /// success resets it); the summary counts runs and failures per command.
     #[arg(long, help_heading = "Jobs")]
     pub repeat: bool,
 
@@ -335,6 +337,7 @@ pub struct Cli {
         long,
         value_name = "WHEN,WHY=N",
         value_parser = parse_halt_policy,
+        allow_negative_numbers = true,
         conflicts_with = "repeat",
         help_heading = "Job control"
     )]
@@ -495,6 +498,11 @@ mod tests {
         assert!(Cli::try_parse_from(["atp-run", "--resume"]).is_err());
         assert!(Cli::try_parse_from(["atp-run", "--resume-failed"]).is_err());
         assert!(Cli::try_parse_from(["atp-run", "--halt", "later"]).is_err());
+        // GNU's -1 and -2 (listed in --help) are values, not flags.
+        for (gnu, ours) in [("-1", "soon,success=1"), ("-2", "now,success=1")] {
+            let cli = Cli::try_parse_from(["atp-run", "--halt", gnu]).unwrap();
+            assert_eq!(cli.halt.unwrap().0.unwrap().to_string(), ours, "{gnu}");
+        }
         assert!(Cli::try_parse_from(["atp-run", "--termseq", "NOPE"]).is_err());
         assert!(Cli::try_parse_from(["atp-run", "--retries", "0"]).is_err());
         let cli = Cli::try_parse_from(["atp-run"]).unwrap();

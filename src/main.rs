@@ -9,20 +9,20 @@ use atp::cli::Cli;
 use atp::run::{self, init_logging, options::Options};
 
 fn main() -> ExitCode {
+    // Before anything else: a SIGTERM or SIGUSR1 in the first milliseconds must
+    // not take the default action.
+    run::catch_signals_early();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(err) if err.kind() == clap::error::ErrorKind::ArgumentConflict => {
-            // Flags that cannot be combined: one line, like every usage error
-            // found after parsing.
-            let text = err.render().to_string();
-            let line = text.lines().next().unwrap_or_default();
-            eprintln!("atp-run: {}", line.strip_prefix("error: ").unwrap_or(line));
-            return ExitCode::from(2);
-        }
-        Err(err) => {
-            // --help and --version print to stdout and succeed; usage errors exit 2.
+        // --help and --version print to stdout and succeed.
+        Err(err) if !err.use_stderr() => {
             let _ = err.print();
-            return ExitCode::from(if err.use_stderr() { 2 } else { 0 });
+            return ExitCode::SUCCESS;
+        }
+        // Usage errors: one line, like every error found after parsing.
+        Err(err) => {
+            eprintln!("atp-run: {}", run::usage::one_line(&err));
+            return ExitCode::from(2);
         }
     };
     init_logging(cli.verbose);

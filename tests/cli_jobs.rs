@@ -815,3 +815,24 @@ fn sigusr1_lists_running_jobs_under_line_buffer() {
     running.wait_for_exit(RUN_LIMIT).run.assert_code(130);
     assert_nothing_left(&m, &[]);
 }
+
+#[test]
+fn dry_run_write_errors_other_than_a_closed_pipe_exit_2_with_the_error() {
+    let sb = Sandbox::new();
+    sb.write("jobs", "touch ran\n");
+    // A full disk is an error, reported on one line, as in a normal run.
+    let full = std::fs::File::create("/dev/full").unwrap();
+    let run = common::outcome::Run::of(sb.command(["--dry-run", "jobs"]).stdout(full));
+    run.assert_code(2);
+    assert_eq!(
+        run.stderr,
+        "atp-run: cannot write to standard output: No space left on device (os error 28)\n"
+    );
+    // A reader that went away (EPIPE) is the quiet 141.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let run = common::outcome::Run::of(sb.command(["--dry-run", "jobs"]).stdout(writer));
+    run.assert_code(141);
+    assert_eq!(run.stderr, "");
+    assert!(!sb.exists("ran"));
+}

@@ -80,11 +80,14 @@ fn without_a_placeholder_the_value_is_appended() {
 }
 
 #[test]
-fn job_number_and_slot_alone_do_not_count_as_the_value() {
-    // {#} and {%} are not the record: it is still appended.
+fn job_number_or_slot_alone_appends_nothing_as_in_gnu_parallel() {
+    // `parallel echo {#} ::: a` prints `1`: a placeholder, even {#} or {%}, says
+    // where the values go, so the record is not appended.
     let sb = Sandbox::new();
     let out = render(&sb, &[], &[SHOW, "{#}", "{%}"], b"x\ny\n");
-    assert_eq!(show(&out), "[1]\n[1]\n[x]\n[2]\n[1]\n[y]\n");
+    assert_eq!(show(&out), "[1]\n[1]\n[2]\n[1]\n");
+    let out = render(&sb, &[], &[SHOW, "n{#}"], b"x\n");
+    assert_eq!(show(&out), "[n1]\n");
 }
 
 /// Values that would be code, or several words, if substituted unquoted.

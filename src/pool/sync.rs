@@ -21,7 +21,14 @@ pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
 #[cfg(not(loom))]
 pub(crate) use std::thread;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// The instant `timeout` from now, or `None` ("never") when that is past what an
+/// [`Instant`] can hold: a timeout too long to ever elapse saturates to no timeout
+/// rather than panicking (`Instant + Duration` overflows) or firing at once.
+pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
 
 /// Locks `mutex`, ignoring poisoning.
 ///
@@ -61,5 +68,17 @@ pub(crate) fn wait_timeout<'a, T>(
             .wait_timeout(guard, timeout)
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         (guard, result.timed_out())
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timeout_too_long_to_elapse_has_no_deadline() {
+        assert_eq!(deadline_after(Duration::MAX), None);
+        assert_eq!(deadline_after(Duration::from_secs(u64::MAX)), None);
+        assert!(deadline_after(Duration::from_secs(1)).is_some_and(|d| d > Instant::now()));
     }
 }

@@ -168,18 +168,21 @@ impl StopToken {
     /// Sleeps for `duration`, or less if stop is requested meanwhile. Returns true if
     /// the task was asked to stop. Use it instead of `thread::sleep` between polls so
     /// that stopping is prompt.
+    ///
+    /// A `duration` too long to ever elapse (past what an [`Instant`] holds) sleeps
+    /// until stop is requested.
     pub fn sleep(&self, duration: Duration) -> bool {
-        let deadline = Instant::now() + duration;
+        let deadline = sync::deadline_after(duration);
         let mut guard = sync::lock(&self.state.outcome);
         loop {
             if self.is_stopped() {
                 return true;
             }
-            let now = Instant::now();
-            if now >= deadline {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left == Some(Duration::ZERO) {
                 return false;
             }
-            guard = self.state.wait_for_change(guard, Some(deadline - now));
+            guard = self.state.wait_for_change(guard, left);
         }
     }
 
@@ -496,17 +499,18 @@ impl TaskHandle {
     /// Like [`wait`](Self::wait), giving up after `timeout`; `None` if the task is
     /// still queued or running then.
     pub fn wait_timeout(&self, timeout: Duration) -> Option<TaskOutcome> {
-        let deadline = Instant::now() + timeout;
+        // None: a timeout too long to ever elapse, so waiting for the end.
+        let deadline = sync::deadline_after(timeout);
         let mut guard = sync::lock(&self.state.outcome);
         loop {
             if let Some(outcome) = guard.value {
                 return Some(outcome);
             }
-            let now = Instant::now();
-            if now >= deadline {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left == Some(Duration::ZERO) {
                 return None;
             }
-            guard = self.state.wait_for_change(guard, Some(deadline - now));
+            guard = self.state.wait_for_change(guard, left);
         }
     }
 

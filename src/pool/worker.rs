@@ -188,22 +188,25 @@ fn work(shared: &Shared, slot: usize) {
             wakeup: Arc::clone(&wakeup),
         });
         let timeout = shared.config.idle_timeout;
-        let mut deadline = Instant::now() + timeout;
+        // None: an idle timeout too long to ever elapse, so never retiring.
+        let mut deadline = sync::deadline_after(timeout);
         loop {
             let at_minimum = state.live <= shared.config.min_workers;
-            state = if at_minimum {
+            state = match deadline {
                 // Never retires: no timeout needed (and none wanted when it is zero).
-                sync::wait(&wakeup, state)
-            } else {
-                let left = deadline.saturating_duration_since(Instant::now());
-                sync::wait_timeout(&wakeup, state, left).0
+                _ if at_minimum => sync::wait(&wakeup, state),
+                None => sync::wait(&wakeup, state),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    sync::wait_timeout(&wakeup, state, left).0
+                }
             };
             if state.woken[slot] {
                 state.woken[slot] = false;
                 state.waking -= 1;
                 break;
             }
-            if Instant::now() >= deadline {
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
                 if state.live > shared.config.min_workers && state.phase == Phase::Running {
                     state.leave_idle(slot);
                     log::debug!(
@@ -215,7 +218,7 @@ fn work(shared: &Shared, slot: usize) {
                     );
                     return;
                 }
-                deadline = Instant::now() + timeout;
+                deadline = sync::deadline_after(timeout);
             }
         }
     }

@@ -16,6 +16,7 @@
 //! | file | owns |
 //! |---|---|
 //! | `options.rs` | validated settings of a run, the pool's builder |
+//! | `usage.rs` | a command-line parse error shown on one line |
 //! | `job.rs`, `events.rs`, `outcome.rs`, `error.rs`, `lock.rs` | shared leaf types: a job's key, spec and end; the coordinator's events; how a run ends; why it could not start; lock recovery |
 //! | `values/` | values the command line and the runner share (durations, sizes, `--termseq`, `--halt` specs) |
 //! | `input/` | sources, templates, the feeder and its in-flight window |
@@ -39,8 +40,10 @@ pub mod options;
 mod outcome;
 mod report;
 mod signals;
+pub mod usage;
 pub(crate) mod values;
 
+use std::io::IsTerminal;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -52,6 +55,7 @@ use crate::ThreadPool;
 pub use error::RunError;
 pub use outcome::Outcome;
 pub use report::progress::init_logging;
+pub use signals::catch_early as catch_signals_early;
 
 use completion::Completion;
 use control::attempts::Jobs;
@@ -86,6 +90,17 @@ use report::ungrouped::Ungrouped;
 /// See [`RunError`].
 pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, RunError> {
     let started = Instant::now();
+    // Signals first: from here on an interrupt is never the default action, and
+    // nothing below (opening input, --dry-run) can leave one unheard.
+    let executor = Arc::new(LocalExecutor::adopting_orphans());
+    let (events, inbox) = crossbeam_channel::unbounded();
+    let listening = match install_signal_handlers {
+        true => Some(signals::install(
+            &events,
+            Arc::clone(&executor) as Arc<dyn Executor>,
+        )?),
+        false => None,
+    };
     let inputs = input::sources::open_sources(&options.inputs)?;
     let skip = resume_skips(&options)?;
     let records = inputs.records(options.separator);
@@ -99,11 +114,6 @@ pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, R
     Capture::new(&options.tmpdir).map_err(RunError::TempDir)?;
     let (pool, max_workers) = build_pool(&options)?;
     let pool = Arc::new(pool);
-    let executor = Arc::new(LocalExecutor::adopting_orphans());
-    let (events, inbox) = crossbeam_channel::unbounded();
-    if install_signal_handlers {
-        signals::install(&events, Arc::clone(&executor) as Arc<dyn Executor>)?;
-    }
     let reporter = Arc::new(reporter(&options, events.clone())?);
     let window = Window::new(window_size(&options, max_workers));
     let (repeat, interval, grace) = (options.repeat, options.interval, options.grace);
@@ -126,6 +136,10 @@ pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, R
         watchdogs: Arc::clone(&watchdogs),
         events,
     };
+    // Jobs may start from now on: an interrupt is the coordinator's to handle.
+    if let Some(listening) = &listening {
+        listening.start();
+    }
     if let Err(err) = spawn_feeder(feeder, records) {
         // The ticker would outlive the run (and keep the cursor hidden).
         jobs.reporter.progress().finish();
@@ -239,16 +253,29 @@ fn resume_skips(options: &Options) -> Result<std::collections::HashSet<u64>, Run
 }
 
 /// The pool as options.rs set it up, with at most as many workers as the open-file
-/// limit allows (each holds up to 4 files); and that maximum.
+/// limit allows (each holds up to 4 files); and that maximum. An explicit `-j N`
+/// the soft limit cannot honour raises it first (see `exec/fdlimit.rs`), and one
+/// the hard limit cannot honour is warned about, once.
 fn build_pool(options: &Options) -> Result<(ThreadPool, usize), RunError> {
     let (configured, keep_order) = (options.pool.max_workers(), options.output.keep_order);
-    let builder = match fdlimit::open_file_limit() {
+    let limit = match options.jobs_requested {
+        Some(n) => fdlimit::raise_open_file_limit(fdlimit::files_needed(n, keep_order)),
+        None => fdlimit::open_file_limit(),
+    };
+    let builder = match limit {
         Some(limit) if fdlimit::worker_cap(limit, keep_order) < configured => {
             let cap = fdlimit::worker_cap(limit, keep_order);
-            log::info!(
-                "at most {cap} workers: the open-file limit is {limit} (ulimit -n) and each \
-                 worker holds up to 4 files"
+            let why = format!(
+                "the open-file limit is {limit} (ulimit -n) and each worker holds up to 4 files"
             );
+            match options.jobs_requested.filter(|&n| n > cap) {
+                Some(n) => eprintln!(
+                    "atp-run: warning: running at most {cap} job{} at once, not {n}: {why}; \
+                     raise it (ulimit -n) to run {n}",
+                    if cap == 1 { "" } else { "s" }
+                ),
+                None => log::info!("at most {cap} workers: {why}"),
+            }
             let min = options.pool.min_workers().min(cap);
             (
                 options
@@ -306,5 +333,10 @@ fn reporter(
     report::grouped::COLOR.store(options.color, std::sync::atomic::Ordering::Relaxed);
     let progress = Progress::new(options.progress);
     let tally = Arc::new(Tally::new(options.repeat));
-    Ok(Reporter::new(sink, status, output.tag, progress, tally, events).with_joblog(joblog))
+    let collapse = options.repeat && std::io::stderr().is_terminal();
+    Ok(
+        Reporter::new(sink, status, output.tag, progress, tally, events)
+            .with_joblog(joblog)
+            .collapsing_repeats(collapse),
+    )
 }

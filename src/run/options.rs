@@ -32,6 +32,9 @@ pub struct Options {
     pub(crate) pool_builder: Builder,
     /// Its validated settings.
     pub(crate) pool: Config,
+    /// Jobs at once the user asked for explicitly (`-j N`, `--min-workers N`): a
+    /// promise kept or warned about, never silently cut.
+    pub(crate) jobs_requested: Option<usize>,
     /// `--repeat`: every command is a watchdog.
     pub(crate) repeat: bool,
     /// Pause between the runs of a watchdog.
@@ -150,6 +153,7 @@ impl Options {
             },
             template,
             pool,
+            jobs_requested: cli.jobs.or(cli.min_workers),
             repeat: cli.repeat,
             interval: cli.interval,
             grace: cli.grace,

@@ -32,6 +32,17 @@
 //!   is not taken out of them (that would take tracking every stop per job).
 //!   SIGTTIN and SIGTTOU keep their default actions.
 //!
+//! - From the first line of `main` ([`catch_early`]) until [`install`], the same
+//!   signals only raise flags, so that one arriving within the first milliseconds
+//!   neither kills atp-run with the default action (143 for SIGTERM, 138 for
+//!   SIGUSR1) nor is lost: `install` turns a caught interrupt into the interrupt it
+//!   would have been. `install` itself runs at the start of a run, before any input
+//!   is opened.
+//! - Until the coordinator listens ([`Listening::start`], just before the feeder
+//!   starts the first job), an interrupt ends atp-run at once with 130: nothing has
+//!   started, so there is nothing to stop, and nothing would read the event (a
+//!   `--dry-run`, or opening a FIFO nobody writes, would otherwise ignore it).
+//!
 //! Invariants: no unsafe code here. SIGUSR1 is caught, not blocked with `sigwait`:
 //! std does not reset the signal mask of the processes it spawns (a job's `SigBlk`
 //! showed SIGUSR1 blocked, and `kill -USR1 $$` no longer killed it), whereas a caught
@@ -40,13 +51,16 @@
 //! Ctrl-C typed at the terminal reaches only atp-run; the jobs are signalled by
 //! atp-run itself, whole trees at a time.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
 use nix::sys::signal::Signal;
-use signal_hook::consts::{SIGALRM, SIGCONT, SIGQUIT, SIGTSTP, SIGUSR1, SIGUSR2, SIGWINCH};
+use signal_hook::SigId;
+use signal_hook::consts::{
+    SIGALRM, SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP, SIGUSR1, SIGUSR2, SIGWINCH,
+};
 use signal_hook::iterator::Signals;
 
 use crate::run::events::Event;
@@ -62,6 +76,8 @@ const HARD_EXIT_AFTER: Duration = Duration::from_secs(1);
 /// kills every job at once and makes sure the process ends.
 #[derive(Debug)]
 struct Interrupt {
+    /// Whether the coordinator listens yet ([`Listening::start`]).
+    ready: Arc<AtomicBool>,
     count: AtomicUsize,
     events: Sender<Event>,
     executor: Arc<dyn Executor>,
@@ -71,6 +87,9 @@ impl Interrupt {
     /// A terminating signal arrived (called on a handler thread, never in a
     /// signal handler).
     fn received(&self) {
+        if !self.ready.load(Ordering::SeqCst) {
+            interrupted_before_start();
+        }
         if self.count.fetch_add(1, Ordering::SeqCst) == 0 {
             let _ = self.events.send(Event::Interrupt);
             return;
@@ -97,14 +116,59 @@ pub enum SignalError {
     Listener(#[source] std::io::Error),
 }
 
-/// Installs every handler: from now on signals become events on `events`; a second
+/// The flags [`catch_early`] raises, and the registrations to undo.
+struct Early {
+    interrupted: Arc<AtomicBool>,
+    ids: Mutex<Vec<SigId>>,
+}
+
+static EARLY: OnceLock<Early> = OnceLock::new();
+
+/// Catches the terminating signals and SIGUSR1 as flags until the real handlers
+/// are installed; called first thing in `main`. (SIGUSR1 lists the running jobs: there is none yet, so
+/// an early one is only kept from killing atp-run.)
+pub fn catch_early() {
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let mut ids = Vec::new();
+    for signal in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR2, SIGALRM] {
+        ids.extend(signal_hook::flag::register(signal, Arc::clone(&interrupted)).ok());
+    }
+    let listed = Arc::new(AtomicBool::new(false));
+    ids.extend(signal_hook::flag::register(SIGUSR1, listed).ok());
+    let _ = EARLY.set(Early {
+        interrupted,
+        ids: Mutex::new(ids),
+    });
+}
+
+/// Whether the coordinator listens for interrupts yet (see the module header).
+#[derive(Debug, Clone)]
+pub(crate) struct Listening(Arc<AtomicBool>);
+
+impl Listening {
+    /// From now on an interrupt is an event for the coordinator.
+    pub(crate) fn start(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Ends atp-run for an interrupt that came before any job could start.
+fn interrupted_before_start() -> ! {
+    eprintln!("atp-run: interrupted before any job started");
+    std::process::exit(130)
+}
+
+/// Installs every handler: from now on signals become events on `events` (once
+/// [`Listening::start`] is called; before, an interrupt exits with 130); a second
 /// interrupt kills every job of `executor` at once.
 pub(crate) fn install(
     events: &Sender<Event>,
     executor: Arc<dyn Executor>,
-) -> Result<(), SignalError> {
+) -> Result<Listening, SignalError> {
     let job_control = Arc::clone(&executor);
+    let listening = Listening(Arc::new(AtomicBool::new(false)));
     let interrupt = Arc::new(Interrupt {
+        ready: Arc::clone(&listening.0),
         count: AtomicUsize::new(0),
         events: events.clone(),
         executor,
@@ -133,8 +197,17 @@ pub(crate) fn install(
                 }
             }
         })
-        .map(drop)
-        .map_err(SignalError::Listener)
+        .map_err(SignalError::Listener)?;
+    // The handlers are in place: an interrupt caught before them counts now.
+    if let Some(early) = EARLY.get() {
+        for id in std::mem::take(&mut *crate::run::lock::lock(&early.ids)) {
+            signal_hook::low_level::unregister(id);
+        }
+        if early.interrupted.load(Ordering::SeqCst) {
+            interrupted_before_start();
+        }
+    }
+    Ok(listening)
 }
 
 /// Ctrl-Z: stops every job, then atp-run; continues them when atp-run is

@@ -39,12 +39,14 @@ use std::time::{Duration, Instant, SystemTime};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
+use crate::run::control::backoff::Backoff;
 use crate::run::exec::adopted;
 use crate::run::exec::executor::{
     Executor, JobOutput, JobWatch, RunningJob, SignalJob, TerminationReport,
 };
 use crate::run::exec::pump::pump;
 use crate::run::exec::registry::{ProcessRegistry, group_alive};
+use crate::run::exec::spawn_limit::{SpawnLimit, is_refused};
 use crate::run::exec::wait::wait_exited_nowait;
 use crate::run::job::{ExitStatusKind, JobEnd, JobError, JobKey, JobSpec, JobStdin};
 use crate::run::values::termseq::TermSeq;
@@ -59,6 +61,8 @@ pub(crate) struct LocalExecutor {
     /// atp-run is a child subreaper: what jobs leave outside their groups comes
     /// back to it, and is ended with the leftovers (`adopted.rs`).
     adopts: bool,
+    /// Jobs running, and the cap the process limit taught us.
+    limit: SpawnLimit,
 }
 
 impl LocalExecutor {
@@ -77,6 +81,7 @@ impl LocalExecutor {
         LocalExecutor {
             registry: ProcessRegistry::default(),
             adopts: true,
+            limit: SpawnLimit::default(),
         }
     }
 
@@ -97,45 +102,29 @@ impl Executor for LocalExecutor {
     fn execute(
         &self,
         spec: &JobSpec<'_>,
-        output: JobOutput<'_>,
+        mut output: JobOutput<'_>,
         watch: Option<&dyn JobWatch>,
     ) -> Result<JobEnd, JobError> {
-        if self.registry.is_closed() {
-            return Err(JobError::Cancelled);
-        }
-        match output {
-            JobOutput::Capture(capture) => {
-                let (stdout, stderr) = capture.files_for_job().map_err(JobError::Capture)?;
-                let (stdout, stderr) = (Stdio::from(stdout), Stdio::from(stderr));
-                let reaped = match self.spawn_and_wait(spec, stdout, stderr, watch, |_| Ok(())) {
-                    Ok(reaped) => reaped,
-                    Err(err) => {
-                        if !matches!(err, JobError::Spawn { .. }) {
-                            capture.taint();
-                        }
-                        return Err(err);
+        // A spawn the process limit refuses (EAGAIN) waits and tries again
+        // (spawn_limit.rs): the job did not fail, the machine was full.
+        let (mut refusals, mut backoff) = (0, Backoff::default());
+        loop {
+            let closed = || self.registry.is_closed();
+            let slot = self.limit.enter(closed).ok_or(JobError::Cancelled)?;
+            match self.execute_once(spec, &mut output, watch) {
+                Err(JobError::Spawn { source, .. }) if is_refused(&source) => {
+                    let Some(pause) = self.limit.refused(slot, refusals + 1, &mut backoff) else {
+                        return Err(JobError::Spawn {
+                            program: SHELL.into(),
+                            source,
+                        });
+                    };
+                    if !pause.is_zero() {
+                        refusals += 1;
+                        std::thread::sleep(pause);
                     }
-                };
-                let (stdout_len, stderr_len) = capture
-                    .job_finished(reaped.group_alive)
-                    .map_err(JobError::Capture)?;
-                if capture.space_ran_out() {
-                    let err = out_of_space(capture.dir());
-                    capture.taint();
-                    return Err(JobError::Capture(err));
                 }
-                Ok(reaped.end(stdout_len, stderr_len))
-            }
-            JobOutput::Lines(emit) => {
-                let (out, err) = (Stdio::piped(), Stdio::piped());
-                let reaped =
-                    self.spawn_and_wait(spec, out, err, watch, |child| pump(child, emit))?;
-                Ok(reaped.end(0, 0))
-            }
-            JobOutput::Inherit => {
-                let (out, err) = (Stdio::inherit(), Stdio::inherit());
-                let reaped = self.spawn_and_wait(spec, out, err, watch, |_| Ok(()))?;
-                Ok(reaped.end(0, 0))
+                result => return result,
             }
         }
     }
@@ -210,6 +199,53 @@ impl Reaped {
 }
 
 impl LocalExecutor {
+    /// One try at running the job (see [`Executor::execute`]).
+    fn execute_once(
+        &self,
+        spec: &JobSpec<'_>,
+        output: &mut JobOutput<'_>,
+        watch: Option<&dyn JobWatch>,
+    ) -> Result<JobEnd, JobError> {
+        if self.registry.is_closed() {
+            return Err(JobError::Cancelled);
+        }
+        match output {
+            JobOutput::Capture(capture) => {
+                let (stdout, stderr) = capture.files_for_job().map_err(JobError::Capture)?;
+                let (stdout, stderr) = (Stdio::from(stdout), Stdio::from(stderr));
+                let reaped = match self.spawn_and_wait(spec, stdout, stderr, watch, |_| Ok(())) {
+                    Ok(reaped) => reaped,
+                    Err(err) => {
+                        if !matches!(err, JobError::Spawn { .. }) {
+                            capture.taint();
+                        }
+                        return Err(err);
+                    }
+                };
+                let (stdout_len, stderr_len) = capture
+                    .job_finished(reaped.group_alive)
+                    .map_err(JobError::Capture)?;
+                if capture.space_ran_out() {
+                    let err = out_of_space(capture.dir());
+                    capture.taint();
+                    return Err(JobError::Capture(err));
+                }
+                Ok(reaped.end(stdout_len, stderr_len))
+            }
+            JobOutput::Lines(emit) => {
+                let (out, err) = (Stdio::piped(), Stdio::piped());
+                let reaped =
+                    self.spawn_and_wait(spec, out, err, watch, |child| pump(child, emit))?;
+                Ok(reaped.end(0, 0))
+            }
+            JobOutput::Inherit => {
+                let (out, err) = (Stdio::inherit(), Stdio::inherit());
+                let reaped = self.spawn_and_wait(spec, out, err, watch, |_| Ok(()))?;
+                Ok(reaped.end(0, 0))
+            }
+        }
+    }
+
     /// Spawns the job's shell with the given output, registers its group, tells
     /// `watch`, runs `pump`, waits for the leader to exit, tells `watch` the end,
     /// forgets the group and only then reaps the leader.
@@ -682,7 +718,14 @@ mod tests {
             f.iter().any(|p| p.cmdline == format!("sleep {m}"))
                 && f.iter().any(|p| p.cmdline == "cat")
         };
-        assert!(wait_until(both), "pipeline never started: {:?}", find(&m));
+        // Registered too: the worker may be preempted between spawn and register
+        // for longer than the shell takes to start the pipeline.
+        let registered = || reg.registry().running_count() == 1;
+        assert!(
+            wait_until(|| both() && registered()),
+            "pipeline never started: {:?}",
+            find(&m)
+        );
         let report = reg.registry().terminate_all(Duration::from_secs(20));
         assert_eq!((report.groups, report.killed), (1, 0), "{report:?}");
         assert!(!report.interrupted);
@@ -700,9 +743,8 @@ mod tests {
         let _reaper = Reaper(m.clone());
         let reg = Arc::new(LocalExecutor::new());
         let h = spawn_worker(format!("trap '' TERM; sleep {m}; echo survived"), &reg);
-        assert!(wait_until(|| find(&m)
-            .iter()
-            .any(|p| p.cmdline == format!("sleep {m}"))));
+        assert!(wait_until(|| reg.registry().running_count() == 1
+            && find(&m).iter().any(|p| p.cmdline == format!("sleep {m}"))));
         let grace = Duration::from_millis(300);
         let t0 = Instant::now();
         let report = reg.registry().terminate_all(grace);
@@ -725,9 +767,8 @@ mod tests {
         let _reaper = Reaper(m.clone());
         let reg = Arc::new(LocalExecutor::new());
         let h = spawn_worker(format!("trap '' TERM; sleep {m}"), &reg);
-        assert!(wait_until(|| find(&m)
-            .iter()
-            .any(|p| p.cmdline == format!("sleep {m}"))));
+        assert!(wait_until(|| reg.registry().running_count() == 1
+            && find(&m).iter().any(|p| p.cmdline == format!("sleep {m}"))));
         let t0 = Instant::now();
         let terminator = {
             let reg = Arc::clone(&reg);

@@ -1,6 +1,7 @@
 //! Where jobs run: the executor boundary (`executor.rs`) and the local
 //! process-group executor (`local.rs`), with what it uses: capture files, the
-//! registry of running groups, the line pump, waiting without reaping; and the
+//! registry of running groups, the line pump, waiting without reaping, the
+//! process limit (`spawn_limit.rs`: EAGAIN on spawn waits, it does not fail); the
 //! `--timeout` timer, which signals jobs through any executor; and the orphans
 //! jobs leave outside their groups, adopted as a child subreaper.
 
@@ -13,5 +14,6 @@ pub(crate) mod local;
 pub(crate) mod mock;
 pub(crate) mod pump;
 pub(crate) mod registry;
+pub(crate) mod spawn_limit;
 pub(crate) mod timeout;
 pub(crate) mod wait;

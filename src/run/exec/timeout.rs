@@ -111,7 +111,11 @@ impl JobWatch for Timeouts {
         let id = st.next_id;
         st.next_id += 1;
         st.live.insert(id);
-        let at = at.checked_add(self.shared.limit).unwrap_or(at);
+        // A limit past what an Instant can hold never runs out: nothing to arm
+        // (it used to fall back to `at`, killing the job at once).
+        let Some(at) = at.checked_add(self.shared.limit) else {
+            return id;
+        };
         let first = st.heap.peek().is_none_or(|Reverse(p)| at < p.at);
         st.heap.push(Reverse(Pending {
             at,
@@ -181,9 +185,11 @@ fn run_timer(shared: &Shared) {
                 );
                 if running {
                     st.fired.insert(p.id);
-                    if p.step + 1 < steps.len() {
+                    // A wait too long to ever end: the next step never comes.
+                    let next = Instant::now().checked_add(step.wait);
+                    if let Some(at) = next.filter(|_| p.step + 1 < steps.len()) {
                         st.heap.push(Reverse(Pending {
-                            at: Instant::now() + step.wait,
+                            at,
                             step: p.step + 1,
                             ..p
                         }));

@@ -21,8 +21,9 @@ use crossbeam_channel::Sender;
 
 use crate::run::completion::{Completion, DoneGuard};
 use crate::run::control::attempts::Jobs;
+use crate::run::control::backoff::Backoff;
 use crate::run::events::Event;
-use crate::run::input::sources::Records;
+use crate::run::input::sources::{InputError, Records};
 use crate::run::lock::{lock, wait};
 use crate::{StopToken, Task, TaskHandle, ThreadPool};
 
@@ -132,6 +133,12 @@ impl Feeder {
             }
             let record = match record {
                 Ok(record) => record.bytes,
+                Err(err @ InputError::RecordTooLong { .. }) => {
+                    // That record fails (it keeps its number, F1); reading goes on.
+                    jobs += 1;
+                    self.record_too_long(jobs, &err);
+                    continue;
+                }
                 Err(err) => {
                     error = Some(err);
                     break;
@@ -163,6 +170,18 @@ impl Feeder {
         let _ = self.events.send(Event::InputEnded { jobs, error });
     }
 
+    /// Job `number`'s record was too long to keep (`err` says where): it fails
+    /// without running, as a job that cannot start does, and is done at once.
+    fn record_too_long(&self, number: u64, err: &InputError) {
+        let (jobs, completion) = (&self.shared.jobs, &self.shared.completion);
+        completion.submitting();
+        jobs.reporter
+            .message(&format!("atp-run: [{number}] failed: {err}"));
+        jobs.reporter.tally().record(number, false, false);
+        jobs.reporter.job_skipped(number);
+        completion.job_done();
+    }
+
     /// A one-shot job: one slot of the window, done once.
     fn submit_once(&self, number: u64, record: Vec<u8>) -> bool {
         self.shared.jobs.reporter.wait_for_room();
@@ -192,11 +211,15 @@ impl Feeder {
             Some(t) => t.render(&record, number, 0),
             None => record.clone(),
         };
+        let mut backoff = Backoff::default();
         let task = Task::infinite(move |stop: &StopToken| {
             runs += 1;
-            jobs.run_job(number, Some(runs), &record);
-            if let Some(interval) = interval {
-                stop.sleep(interval);
+            let ok = jobs.run_job(number, Some(runs), &record);
+            // A run that could not be reported (stopping) counts as a success: no
+            // backoff, the watchdog is being stopped anyway.
+            let pause = backoff.after(ok.unwrap_or(true), interval);
+            if !pause.is_zero() {
+                stop.sleep(pause);
             }
         });
         match self.pool.run(task) {

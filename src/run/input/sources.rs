@@ -6,12 +6,18 @@
 //! [`Record`]s ([`Inputs::records`]).
 //!
 //! Invariants:
-//! - Every file operand is opened (and checked not to be a directory) before
-//!   any record is produced, so a bad operand is reported before any job runs.
+//! - Every file operand is checked (it exists, is not a directory, is readable)
+//!   before any record is produced, so a bad operand is reported before any job
+//!   runs; but a file is *opened* only when reading reaches it, one at a time. So
+//!   `atp-run a.txt fifo`, where a job of a.txt feeds the FIFO, cannot deadlock
+//!   in opening the FIFO, and 600 input files hold one descriptor, not 600.
 //! - Standard input appears at most once among the sources.
 //! - Sources are read strictly in operand order, each through a 64 KiB
-//!   [`BufReader`] with `read_until`; nothing ever reads a whole source into
-//!   memory, so memory use is bounded by the longest record.
+//!   [`BufReader`]; nothing ever reads a whole source into memory, and no record
+//!   holds more than [`MAX_RECORD`] bytes: a longer one is read past (up to its
+//!   terminator, without keeping it) and yielded as
+//!   [`InputError::RecordTooLong`], and reading goes on after it. So memory
+//!   stays bounded even on `/dev/zero`.
 //! - A record is yielded as soon as its terminator has been read: the reader
 //!   never waits for a buffer to fill, so slow pipes are not delayed.
 //! - Records are raw bytes; they need not be UTF-8.
@@ -23,6 +29,11 @@ use std::path::{Path, PathBuf};
 
 /// Capacity of the buffer placed in front of every source.
 const READ_BUFFER_CAPACITY: usize = 64 * 1024;
+
+/// Most bytes one record may hold (1 MiB, as a `--line-buffer` line). The kernel
+/// runs no single argument over 128 KiB (`MAX_ARG_STRLEN`), so a command or
+/// argument this long can never run as `sh -c`; the bound is well above that.
+pub const MAX_RECORD: usize = 1 << 20;
 
 /// Name used for standard input in error messages.
 const STDIN_NAME: &str = "standard input";
@@ -124,6 +135,13 @@ pub enum InputError {
     },
     /// Standard input (`-`) was given more than once.
     StdinRepeated,
+    /// A record longer than [`MAX_RECORD`]; it was read past, not kept.
+    RecordTooLong {
+        /// The source's display name (see [`Source::display_name`]).
+        source_name: String,
+        /// The 1-based record number within its source.
+        line: u64,
+    },
     /// Reading a source failed part-way through.
     Read {
         /// The source's display name (see [`Source::display_name`]).
@@ -173,6 +191,12 @@ impl fmt::Display for InputError {
             InputError::Read {
                 source_name, line, ..
             } => write!(f, "error reading {source_name} (line {line})"),
+            InputError::RecordTooLong { source_name, line } => write!(
+                f,
+                "line {line} of {source_name} is longer than {} MiB, more than any \
+                 command can hold: not run",
+                MAX_RECORD >> 20
+            ),
         }
     }
 }
@@ -199,10 +223,16 @@ pub struct Record {
     pub line: u64,
 }
 
-/// A readable source plus the name used for it in error messages.
+/// A source plus the name used for it in error messages.
 struct OpenSource {
     name: String,
-    reader: Box<dyn Read + Send>,
+    reader: Pending,
+}
+
+/// A source not read yet: a reader, or a checked file opened when reached.
+enum Pending {
+    Reader(Box<dyn Read + Send>),
+    File(PathBuf),
 }
 
 /// The opened input sources, in order, ready to be read.
@@ -218,12 +248,12 @@ impl fmt::Debug for Inputs {
     }
 }
 
-/// Opens every input operand up front, in order.
+/// Checks every input operand up front, in order.
 ///
 /// `-` means standard input and may appear at most once; an empty operand
-/// list means standard input alone. Files are opened immediately (and checked
-/// not to be directories) so that a bad operand is reported before any job
-/// runs.
+/// list means standard input alone. Files are checked now (they exist, are not
+/// directories, are readable) so that a bad operand is reported before any job
+/// runs, and opened only when reading reaches them.
 ///
 /// # Errors
 ///
@@ -247,10 +277,10 @@ pub fn open_sources(operands: &[PathBuf]) -> Result<Inputs, InputError> {
                 sources.push(stdin_source());
             }
             Source::File(path) => {
-                let file = open_file(&path)?;
+                check_file(&path)?;
                 sources.push(OpenSource {
-                    name: Source::File(path).display_name(),
-                    reader: Box::new(file),
+                    name: Source::File(path.clone()).display_name(),
+                    reader: Pending::File(path),
                 });
             }
         }
@@ -261,8 +291,21 @@ pub fn open_sources(operands: &[PathBuf]) -> Result<Inputs, InputError> {
 fn stdin_source() -> OpenSource {
     OpenSource {
         name: STDIN_NAME.to_owned(),
-        reader: Box::new(io::stdin()),
+        reader: Pending::Reader(Box::new(io::stdin())),
     }
+}
+
+/// Checks, without opening it (opening a FIFO blocks until it has a writer),
+/// that `path` exists, is not a directory, and is readable.
+fn check_file(path: &Path) -> Result<(), InputError> {
+    let metadata = std::fs::metadata(path).map_err(|e| InputError::from_open(path, e))?;
+    if metadata.is_dir() {
+        return Err(InputError::IsDirectory {
+            path: path.to_path_buf(),
+        });
+    }
+    nix::unistd::access(path, nix::unistd::AccessFlags::R_OK)
+        .map_err(|errno| InputError::from_open(path, io::Error::from(errno)))
 }
 
 /// Opens `path` for reading, rejecting directories (which `File::open`
@@ -303,7 +346,7 @@ impl Inputs {
             .enumerate()
             .map(|(i, reader)| OpenSource {
                 name: format!("input #{}", i + 1),
-                reader,
+                reader: Pending::Reader(reader),
             })
             .collect();
         Inputs { sources }
@@ -347,7 +390,7 @@ struct Current {
 /// fused: once it returns `None` it keeps returning `None`.
 pub struct Records {
     names: Vec<String>,
-    pending: std::vec::IntoIter<Box<dyn Read + Send>>,
+    pending: std::vec::IntoIter<Pending>,
     current: Option<Current>,
     sep: Separator,
 }
@@ -391,8 +434,16 @@ impl Iterator for Records {
         let terminator = self.sep.byte();
         loop {
             if self.current.is_none() {
-                let reader = self.pending.next()?;
+                let pending = self.pending.next()?;
                 let index = self.names.len() - self.pending.len() - 1;
+                let reader = match pending {
+                    Pending::Reader(reader) => reader,
+                    Pending::File(path) => match open_file(&path) {
+                        Ok(file) => Box::new(file) as Box<dyn Read + Send>,
+                        // Checked before the run, gone or changed since.
+                        Err(err) => return Some(Err(err)),
+                    },
+                };
                 self.current = Some(Current {
                     reader: BufReader::with_capacity(READ_BUFFER_CAPACITY, reader),
                     index,
@@ -401,11 +452,18 @@ impl Iterator for Records {
             }
             let current = self.current.as_mut()?;
             let mut bytes = Vec::new();
-            match current.reader.read_until(terminator, &mut bytes) {
-                Ok(0) => {
+            match read_record(&mut current.reader, terminator, &mut bytes) {
+                Ok(RecordRead::End) => {
                     self.current = None;
                 }
-                Ok(_) => {
+                Ok(RecordRead::TooLong) => {
+                    current.line += 1;
+                    return Some(Err(InputError::RecordTooLong {
+                        source_name: self.names[current.index].clone(),
+                        line: current.line,
+                    }));
+                }
+                Ok(RecordRead::Record) => {
                     current.line += 1;
                     let (index, line) = (current.index, current.line);
                     if bytes.last() == Some(&terminator) {
@@ -434,6 +492,61 @@ impl Iterator for Records {
 }
 
 impl std::iter::FusedIterator for Records {}
+
+/// What [`read_record`] read.
+enum RecordRead {
+    /// A record (with its terminator, unless it ended the source).
+    Record,
+    /// A record longer than [`MAX_RECORD`], read past up to its terminator.
+    TooLong,
+    /// The end of the source.
+    End,
+}
+
+/// Reads one record into `bytes` like `read_until`, but keeps at most
+/// [`MAX_RECORD`] bytes (plus the terminator): past that, the rest of the record
+/// is consumed without being kept, and `TooLong` is returned.
+fn read_record(
+    reader: &mut impl BufRead,
+    terminator: u8,
+    bytes: &mut Vec<u8>,
+) -> io::Result<RecordRead> {
+    let mut read_any = false;
+    let mut too_long = false;
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok(buf) => buf,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            break;
+        }
+        read_any = true;
+        let (chunk, done) = match buf.iter().position(|&b| b == terminator) {
+            Some(end) => (&buf[..=end], true),
+            None => (buf, false),
+        };
+        let used = chunk.len();
+        if !too_long {
+            if bytes.len() + used > MAX_RECORD + usize::from(done) {
+                too_long = true;
+                *bytes = Vec::new();
+            } else {
+                bytes.extend_from_slice(chunk);
+            }
+        }
+        reader.consume(used);
+        if done {
+            break;
+        }
+    }
+    Ok(match (read_any, too_long) {
+        (false, _) => RecordRead::End,
+        (true, true) => RecordRead::TooLong,
+        (true, false) => RecordRead::Record,
+    })
+}
 
 #[cfg(test)]
 mod tests {
@@ -823,6 +936,34 @@ mod tests {
                 path.display()
             )
         );
+    }
+
+    #[test]
+    fn records_over_the_cap_fail_alone_and_reading_goes_on() {
+        let mut input = vec![b'a'; MAX_RECORD];
+        input.push(b'\n');
+        input.extend(vec![b'b'; MAX_RECORD + 1]);
+        input.extend(b"\nc\n");
+        let mut records = Inputs::from_readers(vec![reader(&input)]).records(Separator::Newline);
+        assert_eq!(records.next().unwrap().unwrap().bytes.len(), MAX_RECORD);
+        let err = records.next().unwrap().unwrap_err();
+        assert!(
+            matches!(err, InputError::RecordTooLong { line: 2, .. }),
+            "{err:?}"
+        );
+        let last = records.next().unwrap().unwrap();
+        assert_eq!((last.bytes, last.line), (b"c".to_vec(), 3));
+        assert!(records.next().is_none());
+    }
+
+    #[test]
+    fn a_fifo_operand_is_checked_not_opened() {
+        let dir = TempDir::new("fifo");
+        let fifo = dir.0.join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        // Opening it would block: nobody writes to it.
+        let inputs = open_sources(&[fifo]).expect("a FIFO is a readable file");
+        assert_eq!(inputs.len(), 1);
     }
 
     #[test]

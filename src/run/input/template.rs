@@ -12,8 +12,10 @@
 //!   a single shell word and never code. `{#}` and `{%}` are plain numbers.
 //! - Brace text that is not one of the placeholders above (`{foo}`, `{ }`,
 //!   `${HOME}`, `awk '{print}'`) is copied through untouched.
-//! - If no record placeholder occurs, the quoted record is appended after a
-//!   space.
+//! - If no placeholder occurs at all, the quoted record is appended after a
+//!   space. `{#}` and `{%}` count as placeholders, as in GNU parallel
+//!   (`parallel echo {#} ::: a` prints `1`): a template that names the job
+//!   number or slot has said where its values go.
 //! - The template is parsed once; [`Template::render`] is a single pass of
 //!   concatenation into a pre-sized buffer, with no regex and no per-part
 //!   allocation.
@@ -136,7 +138,8 @@ impl Template {
             parts.push(Part::Literal(text[literal_start..].into()));
         }
 
-        let uses_record = parts.iter().any(Part::is_record_derived);
+        // Any placeholder, {#} and {%} included, means "no append" (GNU parallel).
+        let uses_record = parts.iter().any(|part| !matches!(part, Part::Literal(_)));
         if !uses_record {
             parts.push(Part::Literal(Box::new(*b" ")));
             parts.push(Part::Record);
@@ -161,7 +164,7 @@ impl Template {
 
     #[cfg(test)]
     /// Whether the record is appended to the command because the template
-    /// contains none of `{}`, `{.}`, `{/}`, `{//}`, `{/.}`.
+    /// contains no placeholder at all.
     pub fn appends_record(&self) -> bool {
         self.appended
     }
@@ -191,19 +194,6 @@ impl Template {
             }
         }
         out
-    }
-}
-
-impl Part {
-    fn is_record_derived(&self) -> bool {
-        matches!(
-            self,
-            Part::Record
-                | Part::NoExtension
-                | Part::Basename
-                | Part::Dirname
-                | Part::BasenameNoExtension
-        )
     }
 }
 
@@ -395,8 +385,8 @@ mod tests {
             ("{/.}", b"a.b/c", "c"),
             ("{/.}", b"noext", "noext"),
             // Numbers are plain.
-            ("{#}", b"x", "7 x"),
-            ("{%}", b"x", "3 x"),
+            ("{#}", b"x", "7"),
+            ("{%}", b"x", "3"),
             ("{#}-{%}:{}", b"x", "7-3:x"),
         ];
         for &(template, record, expected) in cases {
@@ -458,12 +448,13 @@ mod tests {
         assert!(t.appends_record());
         assert_eq!(s(&t.render(b"a b.log", 1, 1)), "gzip -9 'a b.log'");
 
-        // {#} and {%} alone do not count as using the record.
+        // {#} and {%} alone are placeholders too: nothing is appended, as in GNU
+        // parallel (`parallel echo {#} ::: a` prints `1`).
         let t = Template::parse(&words(&["echo", "{#}", "{%}"])).unwrap();
-        assert!(t.appends_record());
-        assert_eq!(s(&t.render(b"r", 12, 2)), "echo 12 2 r");
+        assert!(!t.appends_record());
+        assert_eq!(s(&t.render(b"r", 12, 2)), "echo 12 2");
 
-        for placeholder in ["{}", "{.}", "{/}", "{//}", "{/.}"] {
+        for placeholder in ["{}", "{.}", "{/}", "{//}", "{/.}", "{#}", "{%}"] {
             let t = Template::parse(&words(&["echo", placeholder])).unwrap();
             assert!(!t.appends_record(), "{placeholder}");
             assert!(!s(&t.render(b"r", 1, 1)).ends_with(" r r"), "{placeholder}");
@@ -473,8 +464,8 @@ mod tests {
     #[test]
     fn numbers_render_fully() {
         let t = Template::parse(&words(&["{#}", "{%}"])).unwrap();
-        assert_eq!(s(&t.render(b"r", u64::MAX, 0)), format!("{} 0 r", u64::MAX));
-        assert_eq!(s(&t.render(b"r", 0, 10)), "0 10 r");
+        assert_eq!(s(&t.render(b"r", u64::MAX, 0)), format!("{} 0", u64::MAX));
+        assert_eq!(s(&t.render(b"r", 0, 10)), "0 10");
     }
 
     #[test]

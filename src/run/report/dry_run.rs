@@ -9,11 +9,13 @@
 //! command line (it describes finished jobs).
 //!
 //! Invariants: no process is started, no joblog is written; reading the input
-//! failing part way is exit status 2, a closed standard output is 141.
+//! failing part way is exit status 2; a standard output closed by its reader
+//! (EPIPE) is 141, quietly; any other write error (a full disk) is reported on one
+//! line and is exit status 2, as in a normal run.
 
 use std::io::{self, BufWriter, Write};
 
-use crate::run::input::sources::Records;
+use crate::run::input::sources::{InputError, Records};
 use crate::run::input::template::Template;
 use crate::run::outcome::Outcome;
 
@@ -28,9 +30,18 @@ pub fn print(
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut number = 0u64;
+    let mut too_long = false;
     for record in records {
         let record = match record {
             Ok(record) => record.bytes,
+            Err(err @ InputError::RecordTooLong { .. }) => {
+                // Not printable as a command; it keeps its number, as in a run.
+                number += 1;
+                let _ = out.flush();
+                eprintln!("atp-run: [{number}] failed: {err}");
+                too_long = true;
+                continue;
+            }
             Err(err) => {
                 let _ = out.flush();
                 eprintln!("atp-run: {err}");
@@ -41,21 +52,31 @@ pub fn print(
         if skip(number) {
             continue;
         }
-        if tag && write_tag(&mut out, &record).is_err() {
-            return Outcome::StdoutClosed;
+        if tag && let Err(err) = write_tag(&mut out, &record) {
+            return write_failed(&err);
         }
         let command = match template {
             Some(t) => t.render(&record, number, 1),
             None => record,
         };
-        if write_line(&mut out, &command).is_err() {
-            return Outcome::StdoutClosed;
+        if let Err(err) = write_line(&mut out, &command) {
+            return write_failed(&err);
         }
     }
     match out.flush() {
+        Ok(()) if too_long => Outcome::JobsFailed,
         Ok(()) => Outcome::Success,
-        Err(_) => Outcome::StdoutClosed,
+        Err(err) => write_failed(&err),
     }
+}
+
+/// How writing standard output failing with `err` ends the run.
+fn write_failed(err: &io::Error) -> Outcome {
+    if err.kind() == io::ErrorKind::BrokenPipe {
+        return Outcome::StdoutClosed;
+    }
+    eprintln!("atp-run: cannot write to standard output: {err}");
+    Outcome::OutputFailed
 }
 
 fn write_tag(out: &mut impl Write, record: &[u8]) -> io::Result<()> {

@@ -13,6 +13,7 @@ pub(crate) mod line_buffered;
 pub(crate) mod ordered;
 pub(crate) mod progress;
 pub(crate) mod reorder;
+pub(crate) mod repeats;
 pub(crate) mod reporter;
 pub(crate) mod running_list;
 pub(crate) mod sink;

@@ -37,6 +37,7 @@ use crate::run::lock::lock;
 use crate::run::report::joblog::{Joblog, Row};
 use crate::run::report::line_buffered::LineWriter;
 use crate::run::report::progress::Progress;
+use crate::run::report::repeats::Repeats;
 use crate::run::report::sink::{OutputKind, OutputSink};
 use crate::run::report::status::StatusLines;
 use crate::run::report::stdout::StdoutHealth;
@@ -68,6 +69,8 @@ pub(crate) struct Reporter {
     tally: Arc<Tally>,
     joblog: Option<Joblog>,
     stdout: StdoutHealth,
+    /// `--repeat` on a terminal: identical failure lines collapsed.
+    repeats: Option<Repeats>,
 }
 
 impl Reporter {
@@ -90,7 +93,15 @@ impl Reporter {
             tally,
             joblog: None,
             stdout: StdoutHealth::new(events),
+            repeats: None,
         }
+    }
+
+    /// Collapses a watchdog's identical failure lines (`--repeat`, stderr a
+    /// terminal; see `repeats.rs`).
+    pub(crate) fn collapsing_repeats(mut self, on: bool) -> Reporter {
+        self.repeats = on.then(Repeats::default);
+        self
     }
 
     /// Also writes a joblog row per job.
@@ -173,8 +184,18 @@ impl Reporter {
             self.tally.record(job.number, ok, killed);
         }
         // On a terminal, jobs killed by the stop are one line of the summary.
-        let shown = (self.status.shows(ok) && !(stopped && self.status.collapses_stopped()))
+        let mut shown = (self.status.shows(ok) && !(stopped && self.status.collapses_stopped()))
             .then_some(line);
+        if let (Some(repeats), Some(_)) = (&self.repeats, job.run) {
+            let verdict = match result {
+                Ok(exit) => format!("{:?} {}", exit.status, exit.timed_out),
+                Err(err) => crate::run::job::error_chain(err),
+            };
+            shown = match repeats.run_ended(job.number, ok, verdict) {
+                None => None,
+                Some(note) => shown.map(|line| note + &line),
+            };
+        }
         let rendered = self.sink.render(job, result, shown);
         self.printing(|| self.sink.print(job.number, rendered, capture, &self.stdout));
         self.progress.inc(
@@ -247,6 +268,11 @@ impl Reporter {
     /// The run is over: prints whatever is held, in order, and removes the bar.
     pub(crate) fn run_ended(&self) {
         self.printing(|| self.sink.flush(&self.stdout));
+        if let Some(notes) = self.repeats.as_ref().map(Repeats::finish)
+            && !notes.is_empty()
+        {
+            self.message(notes.trim_end_matches('\n'));
+        }
         self.progress.finish();
     }
 

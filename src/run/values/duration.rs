@@ -8,7 +8,13 @@
 //! - Parsing is exact decimal arithmetic on integers (no floating point), so
 //!   `0.1s` is exactly 100 ms; precision below one nanosecond is truncated.
 //! - Parsing never panics and never wraps: negative, non-finite, malformed or
-//!   out-of-range inputs are errors with a one-line message.
+//!   out-of-range inputs are errors with a one-line message. Every duration flag
+//!   (`--timeout`, `--interval`, `--grace`, `--idle-timeout`) goes through
+//!   [`parse_duration`].
+//! - A duration up to `u64::MAX` seconds is accepted. One too long to ever elapse
+//!   (past what a monotonic clock reading can hold) saturates to "never" where it is
+//!   used: no timeout, no retirement, no next run (see `pool::sync::deadline_after`
+//!   and the `--timeout` timer), never a panic and never "at once".
 //! - Formatting rounds half up at the precision shown, and a value that
 //!   rounds up to the next unit is shown in that unit (`59.96s` → `1m00s`).
 

@@ -1,4 +1,8 @@
-//! Human byte sizes for flags like `--memory-reserve 512M`.
+//! Human byte sizes for flags like `--memory-reserve 512M` and `--stack-size 1M`:
+//! the one parser every size flag goes through.
+//!
+//! Invariants: parsing never panics and never wraps; a size that does not fit in
+//! a `u64` of bytes is an error, never a smaller value.
 
 /// Parses `4096`, `512K`, `512M`, `2G`, `1T` (binary multiples: K = 1024 bytes; an
 /// optional trailing `B` or `iB` is accepted, as in `512MiB`). Errors read as one line
@@ -33,9 +37,36 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("invalid size '{s}': too large"))
 }
 
+/// Parses a size in KiB: a bare number is KiB (`512`), a number with a unit is
+/// bytes as in [`parse_size`] and must be whole KiB (`1M` is 1024).
+pub fn parse_kib(s: &str) -> Result<usize, String> {
+    let text = s.trim();
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        let kib = parse_size(text)?;
+        return usize::try_from(kib).map_err(|_| format!("invalid size '{s}': too large"));
+    }
+    let bytes = parse_size(text)?;
+    if bytes % 1024 != 0 {
+        return Err(format!("invalid size '{s}': not a whole number of KiB"));
+    }
+    usize::try_from(bytes / 1024).map_err(|_| format!("invalid size '{s}': too large"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kib_sizes_bare_or_with_units() {
+        assert_eq!(parse_kib("512"), Ok(512));
+        assert_eq!(parse_kib("1M"), Ok(1024));
+        assert_eq!(parse_kib("64KiB"), Ok(64));
+        for bad in ["", "x", "1.5M", "1500B", "-1", "99999999999T"] {
+            let err = parse_kib(bad).unwrap_err();
+            assert!(err.starts_with("invalid size"), "{bad}: {err}");
+            assert_eq!(err.lines().count(), 1);
+        }
+    }
 
     #[test]
     fn sizes_with_and_without_units() {

@@ -20,6 +20,10 @@ set edit:completion:arg-completer[atp-run] = {|@words|
         &'atp-run'= {
             cand -j 'Run exactly N jobs at a time: a fixed pool of N workers (like parallel -j N or xargs -P N). Cannot be combined with --min-workers or --max-workers'
             cand --jobs 'Run exactly N jobs at a time: a fixed pool of N workers (like parallel -j N or xargs -P N). Cannot be combined with --min-workers or --max-workers'
+            cand -S 'Run jobs on these hosts over ssh: [N/]LOGIN[,LOGIN...], repeatable. LOGIN is [user@]host, a whole ssh command whose last word is the host (e.g. "ssh -p 2222 user@host"), or '':'' for this machine. N/ runs N jobs at once there; otherwise as many as it has cores. One ControlMaster per host is held for the run; nothing needs to be installed on the hosts. A host that stops answering is left out and its jobs run elsewhere (at least once)'
+            cand --sshlogin 'Run jobs on these hosts over ssh: [N/]LOGIN[,LOGIN...], repeatable. LOGIN is [user@]host, a whole ssh command whose last word is the host (e.g. "ssh -p 2222 user@host"), or '':'' for this machine. N/ runs N jobs at once there; otherwise as many as it has cores. One ControlMaster per host is held for the run; nothing needs to be installed on the hosts. A host that stops answering is left out and its jobs run elsewhere (at least once)'
+            cand --slf 'Read -S logins from FILE, one list per line (''#'' starts a comment line)'
+            cand --ssh 'The ssh command for -S logins, with its options [default: ssh]'
             cand --min-workers 'Workers kept alive at all times, even when idle [default: 2]'
             cand --max-workers 'Most workers (so jobs) at once [default: 512]'
             cand --idle-timeout 'How long a worker above the minimum may sit idle before it retires, e.g. 500ms, 5s, 1m [default: 5s]'

@@ -1,4 +1,7 @@
 complete -c atp-run -s j -l jobs -d 'Run exactly N jobs at a time: a fixed pool of N workers (like parallel -j N or xargs -P N). Cannot be combined with --min-workers or --max-workers' -r
+complete -c atp-run -s S -l sshlogin -d 'Run jobs on these hosts over ssh: [N/]LOGIN[,LOGIN...], repeatable. LOGIN is [user@]host, a whole ssh command whose last word is the host (e.g. "ssh -p 2222 user@host"), or \':\' for this machine. N/ runs N jobs at once there; otherwise as many as it has cores. One ControlMaster per host is held for the run; nothing needs to be installed on the hosts. A host that stops answering is left out and its jobs run elsewhere (at least once)' -r
+complete -c atp-run -l slf -d 'Read -S logins from FILE, one list per line (\'#\' starts a comment line)' -r -F
+complete -c atp-run -l ssh -d 'The ssh command for -S logins, with its options [default: ssh]' -r
 complete -c atp-run -l min-workers -d 'Workers kept alive at all times, even when idle [default: 2]' -r
 complete -c atp-run -l max-workers -d 'Most workers (so jobs) at once [default: 512]' -r
 complete -c atp-run -l idle-timeout -d 'How long a worker above the minimum may sit idle before it retires, e.g. 500ms, 5s, 1m [default: 5s]' -r

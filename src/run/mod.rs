@@ -63,6 +63,7 @@ use exec::capture::Capture;
 use exec::executor::{Executor, SignalJob};
 use exec::fdlimit;
 use exec::local::LocalExecutor;
+use exec::ssh::SshExecutor;
 use exec::timeout::Timeouts;
 use input::feeder::{Feeder, Shared, Window, in_flight_limit};
 use options::{Mode, Options};
@@ -97,12 +98,12 @@ pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, R
     // Job output is buffered in temporary files: find out now, not at every job,
     // if that cannot work.
     Capture::new(&options.tmpdir).map_err(RunError::TempDir)?;
-    let (pool, max_workers) = build_pool(&options)?;
+    let (executor, slots) = executor(&options)?;
+    let (pool, max_workers) = build_pool(&options, slots)?;
     let pool = Arc::new(pool);
-    let executor = Arc::new(LocalExecutor::new());
     let (events, inbox) = crossbeam_channel::unbounded();
     if install_signal_handlers {
-        signals::install(&events, Arc::clone(&executor) as Arc<dyn Executor>)?;
+        signals::install(&events, Arc::clone(&executor))?;
     }
     let reporter = Arc::new(reporter(&options, events.clone())?);
     start_ticker(&reporter, &pool);
@@ -143,6 +144,17 @@ pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, R
     Ok(shut_down(stop, &parts))
 }
 
+/// The executor of the run: local, or over ssh to the `-S` hosts (connected and
+/// probed now); with the jobs at once the hosts take (`None`: the pool decides).
+fn executor(options: &Options) -> Result<(Arc<dyn Executor>, Option<usize>), RunError> {
+    if options.hosts.is_empty() {
+        return Ok((Arc::new(LocalExecutor::new()), None));
+    }
+    let ssh = SshExecutor::connect(options.hosts.clone()).map_err(RunError::TempDir)?;
+    let slots = ssh.total_slots().max(1);
+    Ok((Arc::new(ssh), Some(slots)))
+}
+
 /// Starts the feeder thread on `records`.
 fn spawn_feeder(feeder: Feeder, records: input::sources::Records) -> Result<(), RunError> {
     std::thread::Builder::new()
@@ -159,7 +171,7 @@ fn spawn_feeder(feeder: Feeder, records: input::sources::Records) -> Result<(), 
 /// `--timeout` timer, `--retries` and the `--halt` tracker.
 fn jobs(
     options: Options,
-    executor: Arc<LocalExecutor>,
+    executor: Arc<dyn Executor>,
     reporter: Arc<Reporter>,
     events: Sender<Event>,
 ) -> Result<Jobs, RunError> {
@@ -221,8 +233,13 @@ fn resume_skips(options: &Options) -> Result<std::collections::HashSet<u64>, Run
 }
 
 /// The pool as options.rs set it up, with at most as many workers as the open-file
-/// limit allows (each holds up to 4 files); and that maximum.
-fn build_pool(options: &Options) -> Result<(ThreadPool, usize), RunError> {
+/// limit allows (each holds up to 4 files); and that maximum. `fixed`: exactly
+/// that many workers (the slots of the `-S` hosts).
+fn build_pool(options: &Options, fixed: Option<usize>) -> Result<(ThreadPool, usize), RunError> {
+    if let Some(n) = fixed {
+        let builder = options.pool_builder.clone().fixed_workers(n);
+        return Ok((builder.build().map_err(RunError::Pool)?, n));
+    }
     let (configured, keep_order) = (options.pool.max_workers(), options.output.keep_order);
     let builder = match fdlimit::open_file_limit() {
         Some(limit) if fdlimit::worker_cap(limit, keep_order) < configured => {

@@ -169,6 +169,7 @@ impl Reaped {
             stdout_len,
             stderr_len,
             timed_out: self.timed_out,
+            host: None,
         }
     }
 }

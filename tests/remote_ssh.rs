@@ -445,3 +445,99 @@ fn every_host_dead_fails_the_jobs_naming_them() {
         "{stderr}"
     );
 }
+
+/// Thaws a frozen host when dropped (also when the test fails).
+struct Thaw(&'static str);
+
+impl Drop for Thaw {
+    fn drop(&mut self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/sshd-hosts.sh");
+        let _ = Command::new("bash")
+            .arg(script)
+            .args(["thaw", self.0])
+            .status();
+    }
+}
+
+#[test]
+fn a_hung_host_is_left_and_its_job_leaves_nothing_after_it_wakes() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(config) = hosts() else { return };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let d = dir.path().display();
+    let mark = marker();
+    let log = dir.path().join("joblog");
+    // Jobs on host3 sleep long (with the marker); the others are short.
+    let job = format!(
+        "touch {d}/started.{{}}; if [ $(hostname) = host3 ]; then sleep {mark}; else sleep 0.5; fi; echo {{}}"
+    );
+    let input: String = (1..=8).map(|i| format!("{i}\n")).collect();
+    let args = [
+        "-S",
+        "host1,host2,host3",
+        "--joblog",
+        log.to_str().unwrap_or(""),
+        "--",
+        &job,
+    ];
+    let child = atp(&config, &mark, &args, &input);
+    eventually("a job sleeping on host3", || {
+        !remote_left(&config, "host3", &mark).is_empty()
+    });
+    let thaw = Thaw("host3");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/sshd-hosts.sh");
+    let frozen = Command::new("bash")
+        .arg(&script)
+        .args(["freeze", "host3"])
+        .status();
+    assert!(frozen.is_ok_and(|s| s.success()));
+    let out = finish(child);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stderr.matches("host host3 is down").count(), 1, "{stderr}");
+    let rows = joblog(&log);
+    assert_eq!(
+        rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+        (1..=8).collect::<Vec<u64>>()
+    );
+    assert!(rows.iter().all(|r| r.1 != "host3" && r.2 == 0), "{rows:?}");
+    drop(thaw);
+    eventually("nothing left on host3 after it wakes", || {
+        remote_left(&config, "host3", &mark).is_empty()
+    });
+    eventually("no local ssh of the run", || local_left(&mark).is_empty());
+}
+
+#[test]
+fn a_timeout_reaches_the_remote_job_as_locally() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(config) = hosts() else { return };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mark = marker();
+    let log = dir.path().join("joblog");
+    // The job's TERM trap runs remotely (its output comes back), then it ends.
+    let job = format!("trap 'echo got TERM; exit 7' TERM; sleep {mark} & wait; : {{}}");
+    let args = [
+        "-S",
+        "host2",
+        "--timeout",
+        "1s",
+        "--joblog",
+        log.to_str().unwrap_or(""),
+        "--",
+        &job,
+    ];
+    let out = finish(atp(&config, &mark, &args, "x\n"));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "got TERM\n");
+    let rows = joblog(&log);
+    assert_eq!(rows, [(1, "host2".to_owned(), 7, 0)]);
+    assert!(
+        text(&out.stderr).contains("[1] timed out after"),
+        "{}",
+        text(&out.stderr)
+    );
+    eventually("nothing left on host2", || {
+        remote_left(&config, "host2", &mark).is_empty()
+    });
+}

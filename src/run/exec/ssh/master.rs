@@ -16,6 +16,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -69,6 +70,7 @@ impl Master {
             .arg(host)
             .arg("--")
             .arg(PROBE)
+            .process_group(0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(err_file)
@@ -121,9 +123,47 @@ impl Master {
         &self.path
     }
 
-    /// Whether the master still runs (its connection is up).
+    /// Whether the master still runs (its connection may still be going down).
     pub(crate) fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Whether a session over the master runs `true` within `timeout`: the check
+    /// after a lost job (a master that is going down may still be running).
+    pub(crate) fn answers(&mut self, command: &[String], host: &str, timeout: Duration) -> bool {
+        let Some((program, options)) = command.split_first() else {
+            return false;
+        };
+        if !self.is_running() {
+            return false;
+        }
+        let check = Command::new(program)
+            .args(options)
+            .args(["-o", "ControlMaster=no", "-o"])
+            .arg(format!("ControlPath={}", self.path.display()))
+            .args([host, "--", "true"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn();
+        let Ok(mut check) = check else {
+            return false;
+        };
+        let deadline = Instant::now() + timeout;
+        loop {
+            match check.try_wait() {
+                Ok(Some(status)) => return status.success() && self.is_running(),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                _ => {
+                    let _ = check.kill();
+                    let _ = check.wait();
+                    return false;
+                }
+            }
+        }
     }
 
     /// Ends the master's own session (end of its stdin): it exits once its job

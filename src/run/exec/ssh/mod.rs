@@ -332,8 +332,8 @@ impl Inner {
         (0..self.hosts.len()).all(|i| self.slots.state(i) == Some(HostState::Dead))
     }
 
-    /// Restarts the masters of host `i` that no longer run (the first of them
-    /// probes the host again).
+    /// Checks every master of host `i` with a session, and restarts those that do
+    /// not answer (a restart probes the host again, with [`REPROBE_TIMEOUT`]).
     fn reopen(&self, i: usize) -> Result<(), String> {
         let host = &self.hosts[i];
         let Target::Ssh {
@@ -348,8 +348,11 @@ impl Inner {
             let count = host.slots.div_ceil(SESSIONS_PER_MASTER).max(1);
             masters.extend((0..count).map(|_| MasterSlot::default()));
         }
+        let timeout = Duration::from_secs(REPROBE_TIMEOUT.into());
         for (m, slot) in masters.iter_mut().enumerate() {
-            if slot.master.as_mut().is_some_and(Master::is_running) {
+            if let Some(master) = slot.master.as_mut()
+                && master.answers(command, name, timeout)
+            {
                 continue;
             }
             if let Some(mut old) = slot.master.take() {

@@ -23,7 +23,7 @@ _atp__run() {
 
     case "${cmd}" in
         atp__run)
-            opts="-0 -j -S -q -k -u -v -h -V --null --jobs --sshlogin --slf --ssh --min-workers --max-workers --idle-timeout --stack-size --cpu-threshold --memory-reserve --ignore-load --repeat --interval --grace --joblog --resume --resume-failed --retries --timeout --termseq --halt --dry-run --quiet --keep-order --tag --line-buffer --ungroup --json --no-progress --color --verbose --help --version"
+            opts="-0 -j -S -q -k -u -v -h -V --null --jobs --sshlogin --slf --slurm --ssh --min-workers --max-workers --idle-timeout --stack-size --cpu-threshold --memory-reserve --ignore-load --repeat --interval --grace --joblog --resume --resume-failed --retries --timeout --termseq --halt --dry-run --quiet --keep-order --tag --line-buffer --ungroup --json --no-progress --color --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

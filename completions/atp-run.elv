@@ -40,6 +40,7 @@ set edit:completion:arg-completer[atp-run] = {|@words|
             cand --color 'Colour status lines: auto (when standard error is a terminal and NO_COLOR is unset), always or never'
             cand -0 'Input records are separated by NUL bytes instead of newlines (for `find -print0`); newlines and spaces inside records are kept'
             cand --null 'Input records are separated by NUL bytes instead of newlines (for `find -print0`); newlines and spaces inside records are kept'
+            cand --slurm 'Run each job as a step of the current Slurm allocation (inside salloc or sbatch): srun --exact -N1 -n1 -c1, as many at once as the allocation has CPUs. A step''s processes are stopped the way local jobs are, and nothing is left when atp-run ends, even by SIGKILL'
             cand --ignore-load 'Grow by the backlog alone, up to --max-workers, ignoring CPU and memory load'
             cand --repeat 'Turn every command into a watchdog: rerun it each time it ends, until Ctrl-C. Failed runs are reported and the loop goes on; the summary counts runs and failures per command'
             cand --resume 'Skip the jobs whose number (Seq) is already in the --joblog, whatever their status, and append to it: rerun the same input after an interruption to finish the rest. Reads joblogs written by GNU parallel too'

@@ -19,6 +19,7 @@ complete -c atp-run -l color -d 'Colour status lines: auto (when standard error 
 always\t'Always colour'
 never\t'Never colour'"
 complete -c atp-run -s 0 -l null -d 'Input records are separated by NUL bytes instead of newlines (for `find -print0`); newlines and spaces inside records are kept'
+complete -c atp-run -l slurm -d 'Run each job as a step of the current Slurm allocation (inside salloc or sbatch): srun --exact -N1 -n1 -c1, as many at once as the allocation has CPUs. A step\'s processes are stopped the way local jobs are, and nothing is left when atp-run ends, even by SIGKILL'
 complete -c atp-run -l ignore-load -d 'Grow by the backlog alone, up to --max-workers, ignoring CPU and memory load'
 complete -c atp-run -l repeat -d 'Turn every command into a watchdog: rerun it each time it ends, until Ctrl-C. Failed runs are reported and the loop goes on; the summary counts runs and failures per command'
 complete -c atp-run -l resume -d 'Skip the jobs whose number (Seq) is already in the --joblog, whatever their status, and append to it: rerun the same input after an interruption to finish the rest. Reads joblogs written by GNU parallel too'

@@ -169,6 +169,17 @@ pub struct Cli {
     )]
     pub sshloginfile: Vec<PathBuf>,
 
+    /// Run each job as a step of the current Slurm allocation (inside salloc or
+    /// sbatch): srun --exact -N1 -n1 -c1, as many at once as the allocation has
+    /// CPUs. A step's processes are stopped the way local jobs are, and nothing is
+    /// left when atp-run ends, even by SIGKILL.
+    #[arg(
+        long,
+        conflicts_with_all = ["jobs", "min_workers", "max_workers", "sshlogin", "sshloginfile"],
+        help_heading = "Remote"
+    )]
+    pub slurm: bool,
+
     /// The ssh command for -S logins, with its options [default: ssh].
     #[arg(long, value_name = "CMD", help_heading = "Remote")]
     pub ssh: Option<String>,

@@ -195,6 +195,10 @@ pub(crate) enum JobError {
     /// Waiting for the job failed (it was killed).
     #[error("waiting for job failed")]
     Wait(#[source] io::Error),
+    /// `srun` ended without the job's status (the step could not start; srun's
+    /// words are in the job's stderr).
+    #[error("srun ended without the job's status: the step did not run")]
+    StepLost,
     /// Every host of the run is down (`-S`): the job cannot run anywhere.
     #[error("no host is up (down: {hosts})")]
     NoHost {

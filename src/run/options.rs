@@ -12,7 +12,8 @@ use crate::cli::{Cli, ColorChoice};
 use crate::{BuildError, Builder, Config};
 
 use crate::run::control::resume::Resume;
-use crate::run::exec::ssh::{self, Login};
+use crate::run::exec::slurm;
+use crate::run::exec::ssh::{self, Login, Target};
 use crate::run::input::sources::Separator;
 use crate::run::input::template::Template;
 use crate::run::report::joblog::JoblogTarget;
@@ -51,7 +52,7 @@ pub struct Options {
     /// Job control: `--joblog`, `--resume`, `--retries`, `--timeout`, `--halt`,
     /// `--dry-run`.
     pub(crate) control: ControlOptions,
-    /// `-S`/`--slf`: the hosts jobs run on (empty: this machine only).
+    /// `-S`/`--slf`/`--slurm`: where jobs run (empty: this machine only).
     pub(crate) hosts: Vec<Login>,
 }
 
@@ -166,6 +167,14 @@ impl Options {
 /// The hosts of `-S` and `--slf`, in the order given (an empty `--slf` file is an
 /// error: it would leave the run without a host).
 fn hosts(cli: &Cli) -> Result<Vec<Login>, String> {
+    if cli.slurm {
+        let allocation = slurm::allocation(|name| std::env::var_os(name))?;
+        return Ok(vec![Login {
+            label: allocation.label,
+            slots: Some(allocation.slots),
+            target: Target::Slurm,
+        }]);
+    }
     if cli.sshlogin.is_empty() && cli.sshloginfile.is_empty() {
         return Ok(Vec::new());
     }

@@ -13,6 +13,7 @@ pub(crate) mod local;
 pub(crate) mod mock;
 pub(crate) mod pump;
 pub(crate) mod registry;
+pub(crate) mod slurm;
 pub(crate) mod ssh;
 pub(crate) mod timeout;
 pub(crate) mod wait;

@@ -17,6 +17,8 @@ use std::path::Path;
 pub(crate) enum Target {
     /// This machine (`:`): jobs run on the local executor.
     Local,
+    /// As a step of the current Slurm allocation (`--slurm`): `srun`.
+    Slurm,
     /// Over OpenSSH: `command… host`.
     Ssh {
         /// The ssh program and its options (`--ssh`, or the login's own words).

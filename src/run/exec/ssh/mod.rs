@@ -1,6 +1,7 @@
-//! The SSH executor (`-S/--sshlogin`): each job runs on one of the run's hosts, as
-//! `ssh host <wrapper>` multiplexed over that host's ControlMaster, or on this
-//! machine for `:` (through the local executor).
+//! The remote executor (`-S/--sshlogin`, `--slurm`): each job runs on one of the
+//! run's hosts, as `ssh host <wrapper>` multiplexed over that host's ControlMaster,
+//! on this machine for `:` (through the local executor), or as `srun … <wrapper>`
+//! for `--slurm` (one "host": the allocation; see `exec/slurm.rs`).
 //!
 //! Owns: the hosts of the run (their masters, slots and state), the table of
 //! running remote jobs by [`JobKey`] with their control channels, the detection of
@@ -38,7 +39,7 @@ pub(crate) use login::{Login, Target, parse_list, read_file, ssh_command};
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -69,6 +70,8 @@ const STAGGER: Duration = Duration::from_millis(30);
 const CONNECT_TIMEOUT: u32 = 10;
 /// `ConnectTimeout` of a re-probe of a suspect or dead host, seconds.
 const REPROBE_TIMEOUT: u32 = 5;
+/// Least time between two Slurm step launches (a launch costs slurmctld ~50 ms).
+const LAUNCH_GAP: Duration = Duration::from_millis(10);
 /// Longest wait between two probes of a dead host.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -119,6 +122,10 @@ struct Inner {
     gone: Condvar,
     killed: AtomicBool,
     trailer: Trailer,
+    /// The run's record nonce.
+    nonce: String,
+    /// When the next Slurm step may start.
+    next_launch: Mutex<Instant>,
     /// `sh -c '<wrapper>' atp NONCE ` (the quoted command follows).
     prefix: Vec<u8>,
     /// Where the control sockets are (private, short path).
@@ -169,6 +176,7 @@ impl SshExecutor {
             let label: &'static str = Box::leak(login.label.clone().into_boxed_str());
             let (slots, masters) = match (&login.target, probed) {
                 (Target::Local, _) => (login.slots.unwrap_or(local_cores), Vec::new()),
+                (Target::Slurm, _) => (login.slots.unwrap_or(1), Vec::new()),
                 (Target::Ssh { .. }, Ok((slots, masters))) => (slots, masters),
                 (Target::Ssh { .. }, Err(why)) => {
                     log::warn!("host {label} is down ({why}): its jobs go to the other hosts");
@@ -192,6 +200,8 @@ impl SshExecutor {
             gone: Condvar::new(),
             killed: AtomicBool::new(false),
             trailer: Trailer::new(&nonce),
+            nonce,
+            next_launch: Mutex::new(Instant::now()),
             prefix,
             dir: Mutex::new(Some(dir)),
             socket_dir,
@@ -397,7 +407,8 @@ impl Inner {
         }
     }
 
-    /// Runs `spec` on remote host `i`; `Ok(None)` if the job was lost.
+    /// Runs `spec` on remote host `i` (or as a Slurm step); `Ok(None)` if the job
+    /// was lost.
     fn run_remote(
         &self,
         i: usize,
@@ -405,42 +416,64 @@ impl Inner {
         output: JobOutput<'_>,
         watch: Option<&dyn JobWatch>,
     ) -> Result<Option<JobEnd>, JobError> {
-        let Some((m, socket)) = self.take_session(i) else {
-            return Ok(None);
-        };
-        let result = self.run_session(i, &socket, spec, output, watch);
-        self.end_session(i, m);
-        result
+        match &self.hosts[i].login.target {
+            Target::Ssh { command, host } => {
+                let Some((m, socket)) = self.take_session(i) else {
+                    return Ok(None);
+                };
+                let mut remote = self.prefix.clone();
+                remote.extend(quote(spec.command));
+                let (program, options) = command.split_first().ok_or(JobError::Cancelled)?;
+                let mut cmd = Command::new(program);
+                cmd.args(options)
+                    .args(["-o", "ControlMaster=no", "-o"])
+                    .arg(format!("ControlPath={}", socket.display()))
+                    .arg(host)
+                    .arg("--")
+                    .arg(std::ffi::OsString::from_vec(remote));
+                let result = self.run_session(i, cmd, spec, output, watch);
+                self.end_session(i, m);
+                result
+            }
+            Target::Slurm => {
+                self.wait_for_launch();
+                let mut cmd = Command::new("srun");
+                cmd.args(["--exact", "-N1", "-n1", "-c1", "--quiet", "sh", "-c"])
+                    .arg(wrapper_text())
+                    .arg("atp")
+                    .arg(&self.nonce)
+                    .arg(std::ffi::OsStr::from_bytes(spec.command))
+                    .arg("step");
+                match self.run_session(i, cmd, spec, output, watch)? {
+                    Some(end) => Ok(Some(end)),
+                    None => Err(JobError::StepLost),
+                }
+            }
+            Target::Local => Ok(None),
+        }
+    }
+
+    /// Slurm steps start at most one per [`LAUNCH_GAP`], so that many short jobs
+    /// do not overload slurmctld.
+    fn wait_for_launch(&self) {
+        let mut next = lock(&self.next_launch);
+        let now = Instant::now();
+        if *next > now {
+            std::thread::sleep(*next - now);
+        }
+        *next = Instant::now() + LAUNCH_GAP;
     }
 
     fn run_session(
         &self,
         i: usize,
-        socket: &std::path::Path,
+        mut cmd: Command,
         spec: &JobSpec<'_>,
         output: JobOutput<'_>,
         watch: Option<&dyn JobWatch>,
     ) -> Result<Option<JobEnd>, JobError> {
-        let host = &self.hosts[i];
-        let Target::Ssh {
-            command,
-            host: name,
-        } = &host.login.target
-        else {
-            return Ok(None);
-        };
-        let mut remote = self.prefix.clone();
-        remote.extend(quote(spec.command));
-        let (program, options) = command.split_first().ok_or(JobError::Cancelled)?;
-        let mut cmd = Command::new(program);
-        cmd.args(options)
-            .args(["-o", "ControlMaster=no", "-o"])
-            .arg(format!("ControlPath={}", socket.display()))
-            .arg(name)
-            .arg("--")
-            .arg(std::ffi::OsString::from_vec(remote))
-            .stdin(Stdio::piped())
-            .process_group(0);
+        cmd.stdin(Stdio::piped()).process_group(0);
+        let program = cmd.get_program().to_string_lossy().into_owned();
         let start = Instant::now();
         let started = SystemTime::now();
         let spawn_error = |source| JobError::Spawn {

@@ -1,5 +1,5 @@
-# Prototype of the remote job wrapper (issue 13, point 3). POSIX sh + setsid(1).
-# Remote command:  sh -c "<this file>" atp NONCE 'JOB LINE'
+# The remote job wrapper (issue 13, point 3), embedded in atp-run. POSIX sh + setsid(1).
+# Remote command:  sh -c "<this file>" atp NONCE 'JOB LINE' [step]
 # - JOB LINE runs as `sh -c` would run it, in its own session and process group,
 #   stdin /dev/null, stdout and stderr straight to ssh's (byte-exact, unbuffered).
 # - ssh's stdin is a control channel: a line "TERM" (any kill -s name) signals the
@@ -32,4 +32,7 @@ case $r in
 *) s=${r#*w} t="exit $s" && [ "$s" -gt 128 ] && t="signal $((s - 128))" ;;
 esac
 printf '@atp:%s %s\n' "$n" "$t" >&2
+# Under srun (third argument "step"), exit 0: srun would print its own line about
+# a non-zero exit into the job's stderr, after the record.
+[ "${3:-}" = step ] && exit 0
 exit "$s"

@@ -145,8 +145,8 @@ pub struct Cli {
     )]
     pub jobs: Option<usize>,
 
-    /// Run jobs on these hosts over ssh: [N/]LOGIN[,LOGIN...], repeatable. LOGIN is
-    /// [user@]host, a whole ssh command whose last word is the host (e.g. "ssh -p
+    /// Run jobs on these hosts over ssh: a comma-separated list of LOGIN or N/LOGIN,
+    /// repeatable. LOGIN is host or user@host, a whole ssh command whose last word is the host (e.g. "ssh -p
     /// 2222 user@host"), or ':' for this machine. N/ runs N jobs at once there;
     /// otherwise as many as it has cores. One ControlMaster per host is held for
     /// the run; nothing needs to be installed on the hosts. A host that stops

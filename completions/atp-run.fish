@@ -1,4 +1,7 @@
 complete -c atp-run -s j -l jobs -d 'Run exactly N jobs at a time: a fixed pool of N workers (like parallel -j N or xargs -P N). Cannot be combined with --min-workers or --max-workers' -r
+complete -c atp-run -s S -l sshlogin -d 'Run jobs on these hosts over ssh: a comma-separated list of LOGIN or N/LOGIN, repeatable. LOGIN is host or user@host, a whole ssh command whose last word is the host (e.g. "ssh -p 2222 user@host"), or \':\' for this machine. N/ runs N jobs at once there; otherwise as many as it has cores. One ControlMaster per host is held for the run; nothing needs to be installed on the hosts. A host that stops answering is left out and its jobs run elsewhere (at least once)' -r
+complete -c atp-run -l slf -d 'Read -S logins from FILE, one list per line (\'#\' starts a comment line)' -r -F
+complete -c atp-run -l ssh -d 'The ssh command for -S logins, with its options [default: ssh]' -r
 complete -c atp-run -l min-workers -d 'Workers kept alive at all times, even when idle [default: 2]' -r
 complete -c atp-run -l max-workers -d 'Most workers (so jobs) at once [default: 512]' -r
 complete -c atp-run -l idle-timeout -d 'How long a worker above the minimum may sit idle before it retires, e.g. 500ms, 5s, 1m [default: 5s]' -r
@@ -16,6 +19,7 @@ complete -c atp-run -l color -d 'Colour status lines: auto (when standard error 
 always\t'Always colour'
 never\t'Never colour'"
 complete -c atp-run -s 0 -l null -d 'Input records are separated by NUL bytes instead of newlines (for `find -print0`); newlines and spaces inside records are kept'
+complete -c atp-run -l slurm -d 'Run each job as a step of the current Slurm allocation (inside salloc or sbatch): srun --exact -N1 -n1 -c1, as many at once as the allocation has CPUs. A step\'s processes are stopped the way local jobs are, and nothing is left when atp-run ends, even by SIGKILL'
 complete -c atp-run -l ignore-load -d 'Grow by the backlog alone, up to --max-workers, ignoring CPU and memory load'
 complete -c atp-run -l repeat -d 'Turn every command into a watchdog: rerun it each time it ends, until Ctrl-C. Failed runs are reported and the loop goes on, backing off (consecutive failures wait 10 ms, doubling up to 1 s or --interval; a success resets it); the summary counts runs and failures per command'
 complete -c atp-run -l resume -d 'Skip the jobs whose number (Seq) is already in the --joblog, whatever their status, and append to it: rerun the same input after an interruption to finish the rest. Reads joblogs written by GNU parallel too'

@@ -201,6 +201,45 @@ pub struct Cli {
     )]
     pub jobs: Option<usize>,
 
+    /// Run jobs on these hosts over ssh: a comma-separated list of LOGIN or N/LOGIN,
+    /// repeatable. LOGIN is host or user@host, a whole ssh command whose last word is the host (e.g. "ssh -p
+    /// 2222 user@host"), or ':' for this machine. N/ runs N jobs at once there;
+    /// otherwise as many as it has cores. One ControlMaster per host is held for
+    /// the run; nothing needs to be installed on the hosts. A host that stops
+    /// answering is left out and its jobs run elsewhere (at least once).
+    #[arg(
+        short = 'S',
+        long = "sshlogin",
+        value_name = "[N/]LOGIN",
+        conflicts_with_all = ["jobs", "min_workers", "max_workers"],
+        help_heading = "Remote"
+    )]
+    pub sshlogin: Vec<String>,
+
+    /// Read -S logins from FILE, one list per line ('#' starts a comment line).
+    #[arg(
+        long = "slf",
+        value_name = "FILE",
+        conflicts_with_all = ["jobs", "min_workers", "max_workers"],
+        help_heading = "Remote"
+    )]
+    pub sshloginfile: Vec<PathBuf>,
+
+    /// Run each job as a step of the current Slurm allocation (inside salloc or
+    /// sbatch): srun --exact -N1 -n1 -c1, as many at once as the allocation has
+    /// CPUs. A step's processes are stopped the way local jobs are, and nothing is
+    /// left when atp-run ends, even by SIGKILL.
+    #[arg(
+        long,
+        conflicts_with_all = ["jobs", "min_workers", "max_workers", "sshlogin", "sshloginfile"],
+        help_heading = "Remote"
+    )]
+    pub slurm: bool,
+
+    /// The ssh command for -S logins, with its options [default: ssh].
+    #[arg(long, value_name = "CMD", help_heading = "Remote")]
+    pub ssh: Option<String>,
+
     /// Workers kept alive at all times, even when idle [default: 2].
     #[arg(long, value_name = "N", help_heading = "Pool")]
     pub min_workers: Option<usize>,

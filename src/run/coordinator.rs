@@ -269,6 +269,7 @@ fn stop_starting(parts: &Parts<'_>) {
 /// Flushes what is held, removes the progress display and prints the `--repeat`
 /// table and the summary.
 fn finish(parts: &Parts<'_>, not_started: Option<usize>) {
+    parts.jobs.executor.disconnect();
     let reporter = &parts.jobs.reporter;
     reporter.run_ended();
     let tally = reporter.tally();

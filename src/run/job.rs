@@ -145,6 +145,9 @@ pub(crate) struct JobEnd {
     /// Its `--timeout` ran out and the termination sequence was started on it
     /// (it is then a failure, however it exited).
     pub timed_out: bool,
+    /// The sshlogin it ran on, as written (`-S`); `None`: this machine, not
+    /// named by `-S`. The joblog writes `:` for it.
+    pub host: Option<&'static str>,
 }
 
 #[cfg(test)]
@@ -158,6 +161,7 @@ impl JobEnd {
             stdout_len: 0,
             stderr_len: 0,
             timed_out,
+            host: None,
         }
     }
 }
@@ -191,6 +195,16 @@ pub(crate) enum JobError {
     /// Waiting for the job failed (it was killed).
     #[error("waiting for job failed")]
     Wait(#[source] io::Error),
+    /// `srun` ended without the job's status (the step could not start; srun's
+    /// words are in the job's stderr).
+    #[error("srun ended without the job's status: the step did not run")]
+    StepLost,
+    /// Every host of the run is down (`-S`): the job cannot run anywhere.
+    #[error("no host is up (down: {hosts})")]
+    NoHost {
+        /// The hosts, as written.
+        hosts: String,
+    },
 }
 
 /// `err` and its sources, joined by `": "`, on one line (for status lines and

@@ -67,6 +67,7 @@ use exec::capture::Capture;
 use exec::executor::{Executor, SignalJob};
 use exec::fdlimit;
 use exec::local::LocalExecutor;
+use exec::ssh::SshExecutor;
 use exec::timeout::Timeouts;
 use input::feeder::{Feeder, Shared, Window, in_flight_limit};
 use options::{Mode, Options};
@@ -92,13 +93,12 @@ pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, R
     let started = Instant::now();
     // Signals first: from here on an interrupt is never the default action, and
     // nothing below (opening input, --dry-run) can leave one unheard.
-    let executor = Arc::new(LocalExecutor::adopting_orphans());
+    // (Where jobs run comes first, as the handlers signal jobs through it: with
+    // -S, the hosts' connections are opened here.)
+    let (executor, slots) = executor(&options)?;
     let (events, inbox) = crossbeam_channel::unbounded();
     let listening = match install_signal_handlers {
-        true => Some(signals::install(
-            &events,
-            Arc::clone(&executor) as Arc<dyn Executor>,
-        )?),
+        true => Some(signals::install(&events, Arc::clone(&executor))?),
         false => None,
     };
     let inputs = input::sources::open_sources(&options.inputs)?;
@@ -112,7 +112,7 @@ pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, R
     // Job output is buffered in temporary files: find out now, not at every job,
     // if that cannot work.
     Capture::new(&options.tmpdir).map_err(RunError::TempDir)?;
-    let (pool, max_workers) = build_pool(&options)?;
+    let (pool, max_workers) = build_pool(&options, slots)?;
     let pool = Arc::new(pool);
     let reporter = Arc::new(reporter(&options, events.clone())?);
     let window = Window::new(window_size(&options, max_workers));
@@ -162,6 +162,17 @@ pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, R
     Ok(shut_down(stop, &parts))
 }
 
+/// The executor of the run: local, or over ssh to the `-S` hosts (connected and
+/// probed now); with the jobs at once the hosts take (`None`: the pool decides).
+fn executor(options: &Options) -> Result<(Arc<dyn Executor>, Option<usize>), RunError> {
+    if options.hosts.is_empty() {
+        return Ok((Arc::new(LocalExecutor::adopting_orphans()), None));
+    }
+    let ssh = SshExecutor::connect(options.hosts.clone()).map_err(RunError::TempDir)?;
+    let slots = ssh.total_slots().max(1);
+    Ok((Arc::new(ssh), Some(slots)))
+}
+
 /// Starts the feeder thread on `records`.
 fn spawn_feeder(feeder: Feeder, records: input::sources::Records) -> Result<(), RunError> {
     std::thread::Builder::new()
@@ -178,7 +189,7 @@ fn spawn_feeder(feeder: Feeder, records: input::sources::Records) -> Result<(), 
 /// `--timeout` timer, `--retries` and the `--halt` tracker.
 fn jobs(
     options: Options,
-    executor: Arc<LocalExecutor>,
+    executor: Arc<dyn Executor>,
     reporter: Arc<Reporter>,
     events: Sender<Event>,
 ) -> Result<Jobs, RunError> {
@@ -255,8 +266,13 @@ fn resume_skips(options: &Options) -> Result<std::collections::HashSet<u64>, Run
 /// The pool as options.rs set it up, with at most as many workers as the open-file
 /// limit allows (each holds up to 4 files); and that maximum. An explicit `-j N`
 /// the soft limit cannot honour raises it first (see `exec/fdlimit.rs`), and one
-/// the hard limit cannot honour is warned about, once.
-fn build_pool(options: &Options) -> Result<(ThreadPool, usize), RunError> {
+/// the hard limit cannot honour is warned about, once. `fixed`: exactly that many
+/// workers (the slots of the `-S` hosts).
+fn build_pool(options: &Options, fixed: Option<usize>) -> Result<(ThreadPool, usize), RunError> {
+    if let Some(n) = fixed {
+        let builder = options.pool_builder.clone().fixed_workers(n);
+        return Ok((builder.build().map_err(RunError::Pool)?, n));
+    }
     let (configured, keep_order) = (options.pool.max_workers(), options.output.keep_order);
     let limit = match options.jobs_requested {
         Some(n) => fdlimit::raise_open_file_limit(fdlimit::files_needed(n, keep_order)),

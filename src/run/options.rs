@@ -12,6 +12,8 @@ use crate::cli::{Cli, ColorChoice};
 use crate::{BuildError, Builder, Config};
 
 use crate::run::control::resume::Resume;
+use crate::run::exec::slurm;
+use crate::run::exec::ssh::{self, Login, Target};
 use crate::run::input::sources::Separator;
 use crate::run::input::template::Template;
 use crate::run::report::joblog::JoblogTarget;
@@ -58,6 +60,8 @@ pub struct Options {
     /// Job control: `--joblog`, `--resume`, `--retries`, `--timeout`, `--halt`,
     /// `--dry-run`.
     pub(crate) control: ControlOptions,
+    /// `-S`/`--slf`/`--slurm`: where jobs run (empty: this machine only).
+    pub(crate) hosts: Vec<Login>,
 }
 
 /// The job-control settings (see `control/`).
@@ -126,6 +130,7 @@ impl Options {
         if cli.timeout == Some(Duration::ZERO) {
             return Err(UsageError("--timeout must be more than 0".to_owned()));
         }
+        let hosts = hosts(&cli).map_err(UsageError)?;
         let control = ControlOptions {
             joblog: cli.joblog.map(JoblogTarget::parse),
             resume: if cli.resume {
@@ -170,8 +175,37 @@ impl Options {
             tmpdir: std::env::temp_dir(),
             control,
             output,
+            hosts,
         })
     }
+}
+
+/// The hosts of `-S` and `--slf`, in the order given (an empty `--slf` file is an
+/// error: it would leave the run without a host).
+fn hosts(cli: &Cli) -> Result<Vec<Login>, String> {
+    if cli.slurm {
+        let allocation = slurm::allocation(|name| std::env::var_os(name))?;
+        return Ok(vec![Login {
+            label: allocation.label,
+            slots: Some(allocation.slots),
+            target: Target::Slurm,
+        }]);
+    }
+    if cli.sshlogin.is_empty() && cli.sshloginfile.is_empty() {
+        return Ok(Vec::new());
+    }
+    let command = ssh::ssh_command(cli.ssh.as_deref())?;
+    let mut hosts = Vec::new();
+    for arg in &cli.sshlogin {
+        hosts.extend(ssh::parse_list(arg, &command)?);
+    }
+    for file in &cli.sshloginfile {
+        hosts.extend(ssh::read_file(file, &command)?);
+    }
+    if hosts.is_empty() {
+        return Err("-S/--slf name no host: write -S [N/][user@]host or ':'".into());
+    }
+    Ok(hosts)
 }
 
 /// The pool as the command line sets it up: the one place its options are built.

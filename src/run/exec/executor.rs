@@ -8,7 +8,7 @@
 //! a job's watcher gets ([`JobWatch`]) and the listing/termination types.
 //!
 //! How other executors fit, without changes to reporting:
-//! - **SSH**: a job is `ssh host <wrapper>` whose stdin is a control channel. `run`
+//! - **SSH** (`ssh/`): a job is `ssh host <wrapper>` whose stdin is a control channel. `run`
 //!   starts it (its stdout/stderr go to the same [`JobOutput`]), keeps the channel in
 //!   its own table under the [`JobKey`], and returns the end the wrapper reports (not
 //!   ssh's 255). [`Executor::signal`] writes the signal's name as a line to that
@@ -145,4 +145,8 @@ pub(crate) trait Executor: SignalJob {
     /// The run ended normally: stops what jobs left running behind them (background
     /// processes), TERM then KILL after `grace`. Returns how many there were.
     fn stop_leftovers(&self, grace: Duration) -> usize;
+
+    /// The run is over (no job runs, none will): releases what the executor holds
+    /// for the run, such as its connections to remote hosts.
+    fn disconnect(&self) {}
 }

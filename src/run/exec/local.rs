@@ -66,8 +66,8 @@ pub(crate) struct LocalExecutor {
 }
 
 impl LocalExecutor {
-    /// An open executor with no job running.
-    #[cfg(test)]
+    /// An open executor with no job running, that does not adopt orphans (for the
+    /// local slots of `-S :`, beside the hosts' ssh connections).
     pub(crate) fn new() -> LocalExecutor {
         LocalExecutor::default()
     }
@@ -194,6 +194,7 @@ impl Reaped {
             stdout_len,
             stderr_len,
             timed_out: self.timed_out,
+            host: None,
         }
     }
 }

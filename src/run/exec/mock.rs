@@ -137,6 +137,7 @@ impl Executor for MockExecutor {
             stdout_len,
             stderr_len,
             timed_out,
+            host: None,
         })
     }
 

@@ -1,19 +1,23 @@
-//! Where jobs run: the executor boundary (`executor.rs`) and the local
-//! process-group executor (`local.rs`), with what it uses: capture files, the
-//! registry of running groups, the line pump, waiting without reaping, the
-//! process limit (`spawn_limit.rs`: EAGAIN on spawn waits, it does not fail); the
-//! `--timeout` timer, which signals jobs through any executor; and the orphans
-//! jobs leave outside their groups, adopted as a child subreaper.
+//! Where jobs run: the executor boundary (`executor.rs`), the local
+//! process-group executor (`local.rs`), the SSH executor (`ssh/`, with the host
+//! slots of `hosts.rs`) and the Slurm executor (`slurm.rs`), with what they use:
+//! capture files, the registry of running groups, the line pump, waiting without
+//! reaping, the process limit (`spawn_limit.rs`: EAGAIN on spawn waits, it does not
+//! fail); the `--timeout` timer, which signals jobs through any executor; and the
+//! orphans jobs leave outside their groups, adopted as a child subreaper.
 
 pub(crate) mod adopted;
 pub(crate) mod capture;
 pub(crate) mod executor;
 pub(crate) mod fdlimit;
+pub(crate) mod hosts;
 pub(crate) mod local;
 #[cfg(test)]
 pub(crate) mod mock;
 pub(crate) mod pump;
 pub(crate) mod registry;
+pub(crate) mod slurm;
 pub(crate) mod spawn_limit;
+pub(crate) mod ssh;
 pub(crate) mod timeout;
 pub(crate) mod wait;

@@ -70,6 +70,8 @@ impl JoblogTarget {
 pub struct Row<'a> {
     /// The job number.
     pub seq: u64,
+    /// The sshlogin it ran on, as written; `:` for this machine.
+    pub host: &'a str,
     /// When it started (wall clock).
     pub start: SystemTime,
     /// How long it ran.
@@ -97,6 +99,12 @@ impl<'a> Row<'a> {
         command: &'a [u8],
         result: &Result<JobEnd, JobError>,
     ) -> Option<Row<'a>> {
+        let host = match result {
+            Ok(JobEnd {
+                host: Some(host), ..
+            }) => host,
+            _ => ":",
+        };
         let (runtime, exitval, signal) = match result {
             Err(JobError::Cancelled) => return None,
             Err(_) => (Duration::ZERO, 255, 0),
@@ -112,6 +120,7 @@ impl<'a> Row<'a> {
         };
         Some(Row {
             seq,
+            host,
             start,
             runtime,
             exitval,
@@ -131,8 +140,8 @@ impl<'a> Row<'a> {
         let ms = self.runtime.as_millis();
         let runtime = format!("{}.{:03}", ms / 1000, ms % 1000);
         let mut row = format!(
-            "{}\t:\t{start:.3}\t{runtime:>10}\t0\t0\t{}\t{}\t",
-            self.seq, self.exitval, self.signal
+            "{}\t{}\t{start:.3}\t{runtime:>10}\t0\t0\t{}\t{}\t",
+            self.seq, self.host, self.exitval, self.signal
         )
         .into_bytes();
         row.extend(self.command.iter().map(|&b| if b == b'\n' { 0 } else { b }));
@@ -257,6 +266,7 @@ mod tests {
             "7\t:\t1700000000.123\t     1.234\t0\t0\t3\t0\techo a\0echo b\n"
         );
         let long = Row {
+            host: ":",
             seq: 1,
             start: UNIX_EPOCH,
             runtime: Duration::from_millis(123_456_789_999),
@@ -312,6 +322,7 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("log");
         let row = Row {
+            host: ":",
             seq: 1,
             start: UNIX_EPOCH,
             runtime: Duration::ZERO,
@@ -338,6 +349,7 @@ mod tests {
         let one = "1\t:\t0.000\t     0.000\t0\t0\t0\t0\ttrue\n";
         let row = |seq| Row {
             seq,
+            host: ":",
             start: UNIX_EPOCH,
             runtime: Duration::ZERO,
             exitval: 0,

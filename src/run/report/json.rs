@@ -159,6 +159,8 @@ pub struct JobFields<'a> {
     pub attempt: u32,
     /// Worker slot (1-based).
     pub slot: usize,
+    /// The sshlogin it ran on, as written; `:` for this machine.
+    pub host: &'a str,
     /// Why the job could not run, if it could not.
     pub error: Option<&'a str>,
 }
@@ -183,9 +185,11 @@ pub fn job_head<W: Write + ?Sized>(w: &mut W, f: &JobFields<'_>) -> io::Result<(
     }
     write!(
         w,
-        ",\"timed_out\":{},\"attempt\":{},\"slot\":{},\"error\":",
+        ",\"timed_out\":{},\"attempt\":{},\"slot\":{},\"host\":",
         f.timed_out, f.attempt, f.slot
     )?;
+    write_str(w, f.host)?;
+    w.write_all(b",\"error\":")?;
     match f.error {
         Some(error) => write_str(w, error)?,
         None => w.write_all(b"null")?,
@@ -312,6 +316,7 @@ mod tests {
             timed_out: true,
             attempt: 1,
             slot: 2,
+            host: "host2",
             error: None,
         };
         job_head(&mut out, &fields).unwrap();
@@ -324,7 +329,7 @@ mod tests {
             "{\"seq\":7,\"run\":null,\"command\":\"printf '\\\"\\\\n' \u{fffd}\",\
              \"command_lossy\":true,\"start\":1700000000.25,\"duration\":0.5,\
              \"exit_code\":null,\"signal\":\"SIGKILL\",\"timed_out\":true,\"attempt\":1,\"slot\":2,\
-             \"error\":null,\"stdout\":\"o\\\"ut\\n\",\"stdout_lossy\":false,\
+             \"host\":\"host2\",\"error\":null,\"stdout\":\"o\\\"ut\\n\",\"stdout_lossy\":false,\
              \"stderr\":\"\u{fffd}\",\"stderr_lossy\":true}\n"
         );
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();

@@ -89,6 +89,7 @@ pub(crate) fn json_fields<'a>(
         timed_out: false,
         attempt: job.attempt,
         slot: job.slot,
+        host: ":",
         error: None,
     };
     match result {
@@ -100,6 +101,7 @@ pub(crate) fn json_fields<'a>(
                 .map(|d| d.as_secs_f64());
             fields.duration = Some(exit.duration.as_secs_f64());
             fields.timed_out = exit.timed_out;
+            fields.host = exit.host.unwrap_or(":");
             match exit.status {
                 ExitStatusKind::Exited(code) => fields.exit_code = Some(code),
                 ExitStatusKind::Signaled { signal } => fields.signal = Some(signal_name(signal)),
@@ -144,11 +146,11 @@ mod tests {
             head(&killed),
             "{\"seq\":2,\"run\":null,\"command\":\"kill -9 $$\",\"command_lossy\":false,\
              \"start\":0,\"duration\":0.25,\"exit_code\":null,\"signal\":\"SIGKILL\",\
-             \"timed_out\":false,\"attempt\":1,\"slot\":3,\"error\":null,"
+             \"timed_out\":false,\"attempt\":1,\"slot\":3,\"host\":\":\",\"error\":null,"
         );
         let err = Err(JobError::Wait(io::Error::other("gone")));
         assert!(
-            head(&err).contains("\"start\":null,\"duration\":null,\"exit_code\":null,\"signal\":null,\"timed_out\":false,\"attempt\":1,\"slot\":3,\"error\":\"waiting for job failed: gone\","),
+            head(&err).contains("\"start\":null,\"duration\":null,\"exit_code\":null,\"signal\":null,\"timed_out\":false,\"attempt\":1,\"slot\":3,\"host\":\":\",\"error\":\"waiting for job failed: gone\","),
             "{}",
             head(&err)
         );

@@ -90,6 +90,9 @@ impl StatusLines {
         self.paint(&mut line, &what, red);
         if let Ok(exit) = result {
             let _ = write!(line, " after {}", format_duration(duration));
+            if let Some(host) = exit.host {
+                let _ = write!(line, " on {host}");
+            }
             if exit.timed_out {
                 let _ = write!(line, " ({})", exit.status);
             }

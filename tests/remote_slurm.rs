@@ -1,0 +1,174 @@
+//! `atp-run --slurm` against a real single-node Slurm (`.ci/slurm.sh`), inside
+//! `salloc -n2`.
+//!
+//! Each test first checks that Slurm answers. When it does not: with `CI=true` the
+//! test fails; otherwise it prints why it is skipped and passes.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_atp-run");
+
+/// `SLURM_CONF` if the test cluster answers; `None` (skip) otherwise, or a panic
+/// under CI.
+fn slurm() -> Option<PathBuf> {
+    let dir = std::env::var_os("ATP_TEST_SLURM_DIR")
+        .map_or_else(|| PathBuf::from("/tmp/atp-test-slurm"), PathBuf::from);
+    let conf = dir.join("slurm.conf");
+    let why = if !dir.join("env").exists() {
+        format!("{} does not exist", dir.join("env").display())
+    } else {
+        let ok = Command::new("srun")
+            .args(["-N1", "--quiet", "true"])
+            .env("SLURM_CONF", &conf)
+            .stdin(Stdio::null())
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if ok {
+            return Some(conf);
+        }
+        "srun -N1 true fails".to_owned()
+    };
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true but the Slurm test cluster is not up: {why}"
+    );
+    eprintln!(
+        "skipped: the Slurm test cluster is not up: {why} (start it with .ci/slurm.sh start)"
+    );
+    None
+}
+
+/// Runs `sh -c script` inside `salloc -n2`, with `$ATP` the binary.
+fn in_allocation(conf: &Path, script: &str, stdin: &str) -> Output {
+    let mut child = Command::new("salloc")
+        .args(["-n2", "--quiet", "sh", "-c", script])
+        .env("SLURM_CONF", conf)
+        .env("ATP", BIN)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run salloc: {e}"));
+    if let Some(mut input) = child.stdin.take() {
+        input
+            .write_all(stdin.as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    child.wait_with_output().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn steps_fill_the_allocation_and_name_the_node() {
+    let Some(conf) = slurm() else { return };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let d = dir.path().display();
+    let log = dir.path().join("joblog");
+    let job = format!(
+        "touch {d}/r.$$; ls {d} | grep -c '^r' >> {d}/seen; sleep 0.3; rm {d}/r.$$; echo {{}}"
+    );
+    let script = format!("\"$ATP\" --slurm --joblog {} -- '{job}'", log.display());
+    let input: String = (1..=20).map(|i| format!("{i}\n")).collect();
+    let out = in_allocation(&conf, &script, &input);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut printed: Vec<u32> = text(&out.stdout)
+        .lines()
+        .filter_map(|l| l.parse().ok())
+        .collect();
+    printed.sort_unstable();
+    assert_eq!(printed, (1..=20).collect::<Vec<u32>>());
+    let seen = fs::read_to_string(dir.path().join("seen")).unwrap_or_default();
+    let most = seen
+        .lines()
+        .filter_map(|l| l.trim().parse::<u32>().ok())
+        .max();
+    assert!(
+        most.is_some_and(|m| m <= 2),
+        "more than 2 steps at once in salloc -n2: {seen}"
+    );
+    let joblog = fs::read_to_string(&log).unwrap_or_default();
+    let rows: Vec<&str> = joblog.lines().skip(1).collect();
+    assert_eq!(rows.len(), 20);
+    for row in rows {
+        let host = row.split('\t').nth(1).unwrap_or("");
+        assert!(!host.is_empty() && host != ":", "{row}");
+    }
+}
+
+#[test]
+fn step_statuses_and_output_are_the_same_as_locally() {
+    let Some(conf) = slurm() else { return };
+    let jobs = "exit 3\nexit 255\nkill -9 $$\nprintf 'o\\n'; printf 'e' >&2\n";
+    let fields = |out: &Output| -> Vec<String> {
+        let mut v: Vec<String> = text(&out.stdout)
+            .lines()
+            .map(|l| {
+                let j: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
+                format!(
+                    "{} {} {} {:?} {:?}",
+                    j["seq"], j["exit_code"], j["signal"], j["stdout"], j["stderr"]
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let local = Command::new(BIN)
+        .args(["--json", "-j", "2"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().map(|mut i| i.write_all(jobs.as_bytes()));
+            c.wait_with_output()
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let steps = in_allocation(&conf, "\"$ATP\" --json --slurm", jobs);
+    assert_eq!(
+        steps.status.code(),
+        local.status.code(),
+        "{}",
+        text(&steps.stderr)
+    );
+    assert_eq!(fields(&steps), fields(&local));
+    assert_eq!(fields(&steps).len(), 4);
+}
+
+#[test]
+fn sigint_leaves_no_step_behind() {
+    let Some(conf) = slurm() else { return };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let d = dir.path().display();
+    let mark = format!("1000.{}7", std::process::id());
+    // atp-run in the background of the allocation's shell; once both steps run,
+    // SIGINT to it; then the steps still listed by squeue.
+    let script = format!(
+        "printf '1\\n2\\n3\\n' > {d}/in; \"$ATP\" --slurm {d}/in -- 'touch {d}/s.{{}}; sleep {mark}' & p=$!; \
+         i=0; while [ $(ls {d} | grep -c '^s') -lt 2 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; \
+         kill -INT $p; wait $p; echo rc=$?; sleep 1; squeue -h -s -j $SLURM_JOB_ID | grep -v extern | wc -l"
+    );
+    let out = in_allocation(&conf, &script, "");
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("rc=130"), "{stdout} {}", text(&out.stderr));
+    assert!(
+        stdout.trim_end().ends_with("\n0") || stdout.trim_end() == "0",
+        "steps left: {stdout}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = Command::new("pgrep").args(["-f", &mark]).output();
+        if left.is_ok_and(|o| o.stdout.is_empty()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "sleep {mark} still running");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -13,7 +13,15 @@
 //! failures are reported.
 //!
 //! The crate also holds the engine of `atp-run`, a command-line parallel command
-//! executor built on the pool (module [`run`]).
+//! executor built on the pool (modules `run` and `cli`, behind the default cargo
+//! feature `cli`). A program that wants only the pool depends on it without that
+//! feature, and gets a crate whose only dependencies are `log` and `nix` (for
+//! `getrusage`):
+//!
+//! ```toml
+//! [dependencies]
+//! atp = { version = "0.1", default-features = false }
+//! ```
 //!
 //! ## A local pool
 //!
@@ -140,8 +148,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "cli")]
 pub mod cli;
 mod pool;
+#[cfg(feature = "cli")]
 pub mod run;
 
 pub use pool::*;

@@ -179,7 +179,7 @@ impl Builder {
         self
     }
     /// How often the monitor re-checks the pool when no submission wakes it
-    /// (default 50 ms, must be above zero).
+    /// (default 20 ms, must be above zero).
     pub fn monitor_interval(mut self, interval: Duration) -> Builder {
         self.monitor_interval = Some(interval);
         self
@@ -449,6 +449,30 @@ mod tests {
         assert_eq!(config.memory_reserve_for(Some(4096 * MIB)), 4096 * MIB / 20);
         let fixed = Builder::new().memory_reserve(5).config().unwrap();
         assert_eq!(fixed.memory_reserve_for(Some(1 << 40)), 5);
+    }
+
+    /// The builder's docs state each default in words; they must say what the
+    /// constants are (the monitor interval's once said 50 ms while it was 20 ms).
+    #[test]
+    fn the_builder_docs_state_the_real_defaults() {
+        let source = include_str!("config.rs");
+        let documented = [
+            format!("(default {})", DEFAULT_MIN_WORKERS),
+            format!("(default {}, at least 1)", DEFAULT_MAX_WORKERS),
+            format!(
+                "(default {}, at least {MIN_STACK_SIZE_KIB})",
+                DEFAULT_STACK_SIZE_KIB
+            ),
+            format!("(default {} s)", DEFAULT_IDLE_TIMEOUT.as_secs()),
+            format!("(default {} ms,", DEFAULT_MONITOR_INTERVAL.as_millis()),
+            format!("(default {},", DEFAULT_CPU_THRESHOLD_PERCENT),
+        ];
+        for text in documented {
+            assert!(
+                source.contains(&text),
+                "the Builder docs should say {text:?}"
+            );
+        }
     }
 
     #[test]

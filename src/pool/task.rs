@@ -169,17 +169,21 @@ impl StopToken {
     /// the task was asked to stop. Use it instead of `thread::sleep` between polls so
     /// that stopping is prompt.
     pub fn sleep(&self, duration: Duration) -> bool {
-        let deadline = Instant::now() + duration;
+        // `None`: too far to express as an instant, so until stopped.
+        let deadline = Instant::now().checked_add(duration);
         let mut guard = sync::lock(&self.state.outcome);
         loop {
             if self.is_stopped() {
                 return true;
             }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            guard = self.state.wait_for_change(guard, Some(deadline - now));
+            let left = match deadline {
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => return false,
+                },
+                None => None,
+            };
+            guard = self.state.wait_for_change(guard, left);
         }
     }
 
@@ -496,17 +500,21 @@ impl TaskHandle {
     /// Like [`wait`](Self::wait), giving up after `timeout`; `None` if the task is
     /// still queued or running then.
     pub fn wait_timeout(&self, timeout: Duration) -> Option<TaskOutcome> {
-        let deadline = Instant::now() + timeout;
+        // `None`: too far to express as an instant, so as long as it takes.
+        let deadline = Instant::now().checked_add(timeout);
         let mut guard = sync::lock(&self.state.outcome);
         loop {
             if let Some(outcome) = guard.value {
                 return Some(outcome);
             }
-            let now = Instant::now();
-            if now >= deadline {
-                return None;
-            }
-            guard = self.state.wait_for_change(guard, Some(deadline - now));
+            let left = match deadline {
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => return None,
+                },
+                None => None,
+            };
+            guard = self.state.wait_for_change(guard, left);
         }
     }
 

@@ -188,22 +188,25 @@ fn work(shared: &Shared, slot: usize) {
             wakeup: Arc::clone(&wakeup),
         });
         let timeout = shared.config.idle_timeout;
-        let mut deadline = Instant::now() + timeout;
+        // `None`: a timeout too long to express as an instant (`Duration::MAX`) never
+        // passes.
+        let mut deadline = Instant::now().checked_add(timeout);
         loop {
             let at_minimum = state.live <= shared.config.min_workers;
-            state = if at_minimum {
+            state = match deadline {
+                Some(deadline) if !at_minimum => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    sync::wait_timeout(&wakeup, state, left).0
+                }
                 // Never retires: no timeout needed (and none wanted when it is zero).
-                sync::wait(&wakeup, state)
-            } else {
-                let left = deadline.saturating_duration_since(Instant::now());
-                sync::wait_timeout(&wakeup, state, left).0
+                _ => sync::wait(&wakeup, state),
             };
             if state.woken[slot] {
                 state.woken[slot] = false;
                 state.waking -= 1;
                 break;
             }
-            if Instant::now() >= deadline {
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
                 if state.live > shared.config.min_workers && state.phase == Phase::Running {
                     state.leave_idle(slot);
                     log::debug!(
@@ -215,7 +218,7 @@ fn work(shared: &Shared, slot: usize) {
                     );
                     return;
                 }
-                deadline = Instant::now() + timeout;
+                deadline = Instant::now().checked_add(timeout);
             }
         }
     }

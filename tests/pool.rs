@@ -371,7 +371,7 @@ fn graceful_shutdown_runs_queued_tasks_stops_infinite_ones_and_joins_every_threa
     assert_eq!(pool.stats().live, 0);
     assert!(matches!(
         pool.run(Task::new(|| ())),
-        Err(atp::SubmitError::ShutDown)
+        Err(atp::SubmitError::ShutDown(_))
     ));
 }
 

@@ -155,7 +155,7 @@ fn loom_shutdown_now_races_with_a_submission() {
         check(&first, &first_runs);
         match &second {
             Ok(handle) => check(handle, &second_runs),
-            Err(SubmitError::ShutDown) => assert_eq!(second_runs.load(Ordering::Relaxed), 0),
+            Err(SubmitError::ShutDown(_)) => assert_eq!(second_runs.load(Ordering::Relaxed), 0),
             Err(other) => panic!("unexpected {other}"),
         }
         assert_eq!(report.cancelled, cancelled);

@@ -36,7 +36,7 @@ use std::sync::{Arc, Weak};
 
 use super::config::Config;
 use super::sync::{self, Condvar, Mutex, MutexGuard};
-use super::task::{Job, TaskId, TaskOutcome, TaskState};
+use super::task::{Job, TaskId, TaskState};
 
 /// Lifecycle of a pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,6 +110,8 @@ pub(crate) struct State {
     pub(crate) next_serial: u64,
     /// Infinite tasks that may still be queued or running, to stop at shutdown.
     pub(crate) infinite: Vec<Weak<TaskState>>,
+    /// Threads blocked in `ThreadPool::wait_idle` (on `Shared::idle_wakeup`).
+    pub(crate) idle_waiters: usize,
 }
 
 /// The shared part of a pool: its settings, its state and the monitor's wake-up.
@@ -118,6 +120,9 @@ pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
     /// The monitor waits here between checks.
     pub(crate) monitor_wakeup: Condvar,
+    /// `ThreadPool::wait_idle` waits here until the queue is empty and no worker is
+    /// busy; notified only while `idle_waiters > 0`.
+    pub(crate) idle_wakeup: Condvar,
     /// Whether the pool has a monitor (`min_workers < max_workers`).
     pub(crate) has_monitor: bool,
     /// Whether workers time their task runs: only for the load-aware monitor's cost
@@ -155,8 +160,10 @@ impl Shared {
                 exited: Vec::new(),
                 next_serial: 0,
                 infinite: Vec::new(),
+                idle_waiters: 0,
             }),
             monitor_wakeup: Condvar::new(),
+            idle_wakeup: Condvar::new(),
             has_monitor,
             times_runs,
         }
@@ -194,6 +201,7 @@ impl Shared {
         };
         let job = state.queue.remove(index).expect("index came from position");
         state.cancelled += 1;
+        state.notify_if_idle(self);
         drop(state);
         job.abandon();
     }
@@ -215,6 +223,7 @@ impl Shared {
             Vec::new()
         };
         state.cancelled += dropped.len() as u64;
+        state.notify_if_idle(self);
         while state.wake_one_idle() {}
         state.monitor_kicked = true;
         self.monitor_wakeup.notify_all();
@@ -302,6 +311,13 @@ impl State {
         }
     }
 
+    /// Wakes the threads in `ThreadPool::wait_idle` if no task is queued or running.
+    pub(crate) fn notify_if_idle(&self, shared: &Shared) {
+        if self.idle_waiters > 0 && self.busy == 0 && self.queue.is_empty() {
+            shared.idle_wakeup.notify_all();
+        }
+    }
+
     /// Removes `slot` from the idle stack (after its wait timed out un-woken).
     pub(crate) fn leave_idle(&mut self, slot: usize) {
         if let Some(index) = self.idle.iter().rposition(|w| w.slot == slot) {
@@ -312,15 +328,6 @@ impl State {
 
 /// Ends a job that will not run again because the pool is shutting down or the task
 /// was stopped.
-pub(crate) fn finish_job(job: Job, failed_last_run: bool) {
-    let outcome = if job.infinite {
-        TaskOutcome::Stopped
-    } else if failed_last_run {
-        TaskOutcome::Failed
-    } else {
-        TaskOutcome::Succeeded
-    };
-    if let Some(state) = &job.state {
-        state.finish(outcome);
-    }
+pub(crate) fn finish_job(job: Job, _failed_last_run: bool) {
+    job.finish();
 }

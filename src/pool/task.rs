@@ -14,6 +14,7 @@
 //!   and is what [`TaskHandle::wait`] waits for;
 //! - once stop is requested, an infinite task never starts another run.
 
+use std::any::Any;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -54,43 +55,60 @@ pub(crate) fn next_task_id() -> TaskId {
 
 /// How a task ended, as reported by [`TaskHandle::wait`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TaskOutcome {
     /// A one-shot task ran and its target succeeded (and so did its success callback).
     Succeeded,
     /// A one-shot task ran and failed; the failure went to the failure callback or
     /// the log.
     Failed,
-    /// An infinite task was stopped (by [`TaskHandle::stop`] or pool shutdown).
+    /// An infinite task was stopped (by [`TaskHandle::stop`], [`StopToken::stop`] or
+    /// pool shutdown).
     Stopped,
     /// A one-shot task was removed before it ran: stopped while queued, or dropped by
     /// [`ThreadPool::shutdown_now`](crate::ThreadPool::shutdown_now).
     Cancelled,
 }
 
+impl fmt::Display for TaskOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TaskOutcome::Succeeded => "succeeded",
+            TaskOutcome::Failed => "failed",
+            TaskOutcome::Stopped => "stopped",
+            TaskOutcome::Cancelled => "cancelled",
+        })
+    }
+}
+
 /// State shared between a queued or running task, its handle and its stop token.
-pub(crate) struct TaskState {
+/// `T` is what [`TaskHandle::join`] returns: the value of a one-shot task, `()` for
+/// an infinite one.
+pub(crate) struct TaskState<T = ()> {
     pub(crate) id: TaskId,
     stop: AtomicBool,
     runs: AtomicU64,
     failures: AtomicU64,
-    outcome: Mutex<Outcome>,
+    outcome: Mutex<Outcome<T>>,
     /// Notified when the outcome is set and when stop is requested (for
     /// [`StopToken::sleep`]), if anyone waits on it.
     changed: Condvar,
 }
 
 /// The part of [`TaskState`] under its mutex.
-struct Outcome {
+struct Outcome<T> {
     /// Set once, when the task has ended.
     value: Option<TaskOutcome>,
+    /// Set with `value`; taken by [`TaskHandle::join`].
+    result: Option<Result<T, Failure>>,
     /// Threads blocked on `changed`. Notifying a condition variable costs a system
     /// call even when nobody waits, and nobody waits for most tasks; so notifiers
     /// skip it when this is zero (both sides hold the mutex, so none is missed).
     waiting: usize,
 }
 
-impl TaskState {
-    pub(crate) fn new(id: TaskId) -> TaskState {
+impl<T> TaskState<T> {
+    pub(crate) fn new(id: TaskId) -> TaskState<T> {
         TaskState {
             id,
             stop: AtomicBool::new(false),
@@ -98,6 +116,7 @@ impl TaskState {
             failures: AtomicU64::new(0),
             outcome: Mutex::new(Outcome {
                 value: None,
+                result: None,
                 waiting: 0,
             }),
             changed: Condvar::new(),
@@ -117,11 +136,13 @@ impl TaskState {
         }
     }
 
-    /// Records the final outcome (first call wins) and wakes waiters.
-    pub(crate) fn finish(&self, outcome: TaskOutcome) {
+    /// Records the final outcome and what `join` returns (first call wins) and wakes
+    /// waiters.
+    pub(crate) fn finish(&self, outcome: TaskOutcome, result: Result<T, Failure>) {
         let mut slot = sync::lock(&self.outcome);
         if slot.value.is_none() {
             slot.value = Some(outcome);
+            slot.result = Some(result);
         }
         if slot.waiting > 0 {
             self.changed.notify_all();
@@ -131,9 +152,9 @@ impl TaskState {
     /// Waits on `changed` (at most `timeout`, if given), counted in `waiting`.
     fn wait_for_change<'a>(
         &self,
-        mut guard: MutexGuard<'a, Outcome>,
+        mut guard: MutexGuard<'a, Outcome<T>>,
         timeout: Option<Duration>,
-    ) -> MutexGuard<'a, Outcome> {
+    ) -> MutexGuard<'a, Outcome<T>> {
         guard.waiting += 1;
         guard = match timeout {
             Some(timeout) => sync::wait_timeout(&self.changed, guard, timeout).0,
@@ -151,18 +172,55 @@ impl TaskState {
     }
 }
 
-/// Given to each run of an infinite task: tells the run whether it should stop.
+/// Given to each run of an infinite task: tells the run whether it should stop, and
+/// lets it stop itself.
 ///
-/// The counterpart of the kill event the original ATP passed as first argument.
+/// The counterpart of the kill event the original ATP passed as first argument (which
+/// a task could also set). [`StopToken::new`] makes one that belongs to no task, to
+/// test a target on its own:
+///
+/// ```
+/// fn poll(stop: &atp::StopToken) -> u32 {
+///     let mut polls = 0;
+///     while !stop.is_stopped() {
+///         polls += 1;
+///         if polls == 3 {
+///             stop.stop(); // the work is done: no more runs
+///         }
+///     }
+///     polls
+/// }
+///
+/// let token = atp::StopToken::new();
+/// assert_eq!(poll(&token), 3);
+/// assert!(token.is_stopped());
+/// ```
 #[derive(Clone)]
 pub struct StopToken {
     state: Arc<TaskState>,
 }
 
 impl StopToken {
-    /// True once [`TaskHandle::stop`] was called or the pool is shutting down.
+    /// A token of its own, not yet stopped, that belongs to no task (for tests and
+    /// for calling an infinite task's target directly).
+    pub fn new() -> StopToken {
+        StopToken {
+            state: Arc::new(TaskState::new(next_task_id())),
+        }
+    }
+
+    /// True once [`TaskHandle::stop`] or [`StopToken::stop`] was called or the pool
+    /// is shutting down.
     pub fn is_stopped(&self) -> bool {
         self.state.stop_requested()
+    }
+
+    /// Stops the task from inside (or from anywhere holding a clone): the current
+    /// run goes on to its end and its callbacks, and the task never runs again; its
+    /// handle then reports [`TaskOutcome::Stopped`]. A clone of the token used while
+    /// the task is queued stops it too: it is dropped, not run, when its turn comes.
+    pub fn stop(&self) {
+        self.state.request_stop();
     }
 
     /// Sleeps for `duration`, or less if stop is requested meanwhile. Returns true if
@@ -193,6 +251,12 @@ impl StopToken {
     }
 }
 
+impl Default for StopToken {
+    fn default() -> StopToken {
+        StopToken::new()
+    }
+}
+
 impl fmt::Debug for StopToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StopToken")
@@ -202,16 +266,24 @@ impl fmt::Debug for StopToken {
     }
 }
 
-type OnceTarget<T> = Box<dyn FnOnce() -> Result<T, BoxError> + Send>;
+/// The target and success stages of a one-shot task, every panic caught.
+type OnceBody<T> = Box<dyn FnOnce(TaskId) -> Result<T, Failure> + Send>;
+type OnceFailureCallback = Box<dyn FnOnce(Failure) + Send>;
 type InfiniteTarget<T> = Box<dyn FnMut(&StopToken) -> Result<T, BoxError> + Send>;
 
-enum Target<T> {
-    /// `None` once it ran.
-    Once(Option<OnceTarget<T>>),
-    Infinite(InfiniteTarget<T>),
+/// Runs `f` (user code), turning a panic into a [`Failure`] of `kind`.
+fn caught<R>(id: TaskId, kind: FailureKind, f: impl FnOnce() -> R) -> Result<R, Failure> {
+    let (result, record) = panic_capture::catch(f);
+    result.map_err(|payload| Failure::from_panic(id, kind, payload, record))
 }
 
-/// A unit of work for a [`ThreadPool`](crate::ThreadPool): a target and its callbacks.
+/// A one-shot unit of work for a [`ThreadPool`](crate::ThreadPool): a target and its
+/// callbacks. `T` is what [`TaskHandle::join`] returns: the target's value, or what
+/// the success callback returns if there is one.
+///
+/// Callbacks of a one-shot task run at most once, so they are `FnOnce`: they may
+/// consume their captures (a oneshot sender, say). [`Task::infinite`] makes an
+/// [`InfiniteTask`] instead, whose callbacks run after every run and so are `FnMut`.
 ///
 /// ```
 /// let pool = atp::ThreadPool::new()?;
@@ -223,15 +295,17 @@ enum Target<T> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Task<T> {
-    target: Target<T>,
-    on_success: Option<Box<dyn FnMut(T) + Send>>,
-    on_failure: Option<Box<dyn FnMut(Failure) + Send>>,
+    body: OnceBody<T>,
+    on_failure: Option<OnceFailureCallback>,
 }
 
 impl<T: Send + 'static> Task<T> {
     /// A task that runs `target` once. A panic in it is a failure.
     pub fn new(target: impl FnOnce() -> T + Send + 'static) -> Task<T> {
-        Task::with_target(Target::Once(Some(Box::new(move || Ok(target())))))
+        Task {
+            body: Box::new(move |id| caught(id, FailureKind::Panicked, target)),
+            on_failure: None,
+        }
     }
 
     /// A task that runs a fallible `target` once: `Err` is a failure
@@ -240,33 +314,88 @@ impl<T: Send + 'static> Task<T> {
     where
         E: Into<BoxError>,
     {
-        Task::with_target(Target::Once(Some(Box::new(move || {
-            target().map_err(Into::into)
-        }))))
+        Task {
+            body: Box::new(move |id| {
+                caught(id, FailureKind::Panicked, target)?
+                    .map_err(|error| Failure::from_error(id, error.into()))
+            }),
+            on_failure: None,
+        }
     }
 
     /// A task that runs `target` again and again until stopped. Each run gets the
     /// task's [`StopToken`]; after each run the callbacks fire and the task goes to
     /// the back of the queue.
-    pub fn infinite(mut target: impl FnMut(&StopToken) -> T + Send + 'static) -> Task<T> {
-        Task::with_target(Target::Infinite(Box::new(move |token| Ok(target(token)))))
+    pub fn infinite(mut target: impl FnMut(&StopToken) -> T + Send + 'static) -> InfiniteTask<T> {
+        InfiniteTask::with_target(Box::new(move |token| Ok(target(token))))
     }
 
     /// Like [`Task::infinite`], with a fallible target: each `Err` goes to the failure
     /// callback and the task carries on.
     pub fn infinite_fallible<E>(
         mut target: impl FnMut(&StopToken) -> Result<T, E> + Send + 'static,
-    ) -> Task<T>
+    ) -> InfiniteTask<T>
     where
         E: Into<BoxError>,
     {
-        Task::with_target(Target::Infinite(Box::new(move |token| {
-            target(token).map_err(Into::into)
-        })))
+        InfiniteTask::with_target(Box::new(move |token| target(token).map_err(Into::into)))
     }
 
-    fn with_target(target: Target<T>) -> Task<T> {
+    /// Called with the target's value once it succeeds; what it returns is what
+    /// [`TaskHandle::join`] returns (like `Result::map`: a second call adds a stage
+    /// after the first). If it panics, the task fails with a
+    /// [`FailureKind::SuccessCallbackPanicked`] failure.
+    pub fn on_success<R: Send + 'static>(
+        self,
+        callback: impl FnOnce(T) -> R + Send + 'static,
+    ) -> Task<R> {
+        let Task { body, on_failure } = self;
         Task {
+            body: Box::new(move |id| {
+                let value = body(id)?;
+                caught(id, FailureKind::SuccessCallbackPanicked, move || {
+                    callback(value)
+                })
+            }),
+            on_failure,
+        }
+    }
+
+    /// Called with the [`Failure`] if the task fails. Without it, failures are logged
+    /// at error level. If it panics, the panic is logged at error level. The failure
+    /// is the callback's: [`TaskHandle::join`] then returns a copy of it without the
+    /// panic payload, the error or the backtrace.
+    pub fn on_failure(mut self, callback: impl FnOnce(Failure) + Send + 'static) -> Task<T> {
+        self.on_failure = Some(Box::new(callback));
+        self
+    }
+
+    /// Whether this is an infinite task: never, for a `Task` (see [`InfiniteTask`]).
+    pub fn is_infinite(&self) -> bool {
+        false
+    }
+}
+
+impl<T> fmt::Debug for Task<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("on_failure", &self.on_failure.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A task that runs again and again until stopped, made by [`Task::infinite`] or
+/// [`Task::infinite_fallible`]: its callbacks fire after every run, so they are
+/// `FnMut`. Its [`TaskHandle`] joins to `()` once it is stopped.
+pub struct InfiniteTask<T> {
+    target: InfiniteTarget<T>,
+    on_success: Option<Box<dyn FnMut(T) + Send>>,
+    on_failure: Option<Box<dyn FnMut(Failure) + Send>>,
+}
+
+impl<T: Send + 'static> InfiniteTask<T> {
+    fn with_target(target: InfiniteTarget<T>) -> InfiniteTask<T> {
+        InfiniteTask {
             target,
             on_success: None,
             on_failure: None,
@@ -276,21 +405,125 @@ impl<T: Send + 'static> Task<T> {
     /// Called with the target's value after each successful run. If it panics, the
     /// run counts as failed and the failure callback gets a
     /// [`FailureKind::SuccessCallbackPanicked`] failure.
-    pub fn on_success(mut self, callback: impl FnMut(T) + Send + 'static) -> Task<T> {
+    pub fn on_success(mut self, callback: impl FnMut(T) + Send + 'static) -> InfiniteTask<T> {
         self.on_success = Some(Box::new(callback));
         self
     }
 
     /// Called with a [`Failure`] after each failed run. Without it, failures are
     /// logged at error level. If it panics, the panic is logged at error level.
-    pub fn on_failure(mut self, callback: impl FnMut(Failure) + Send + 'static) -> Task<T> {
+    pub fn on_failure(mut self, callback: impl FnMut(Failure) + Send + 'static) -> InfiniteTask<T> {
         self.on_failure = Some(Box::new(callback));
         self
     }
 
-    /// Whether this is an infinite task.
+    /// Whether this is an infinite task: always, for an `InfiniteTask`.
     pub fn is_infinite(&self) -> bool {
-        matches!(self.target, Target::Infinite(_))
+        true
+    }
+}
+
+impl<T> fmt::Debug for InfiniteTask<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InfiniteTask")
+            .field("on_success", &self.on_success.is_some())
+            .field("on_failure", &self.on_failure.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+// The sealed trait cannot be named outside the crate, so its crate-private types are
+// not part of the public interface.
+#[allow(private_interfaces)]
+pub(crate) mod sealed {
+    use std::sync::Arc;
+
+    use super::{Job, TaskState};
+
+    /// Keeps [`Submit`](super::Submit) implemented by this crate's task types only,
+    /// and holds what the pool needs of them.
+    pub trait Sealed: Sized {
+        /// What the handle's `join` returns.
+        type Joined: Send + 'static;
+
+        /// Makes the queued job and the state its handle shares.
+        fn into_job(self) -> (Job, Arc<TaskState<Self::Joined>>);
+
+        /// Takes the task back out of a job that was refused.
+        fn from_job(job: Job) -> Self;
+    }
+}
+
+/// What [`ThreadPool::run`](crate::ThreadPool::run) accepts: a one-shot [`Task`] or an
+/// [`InfiniteTask`]. `Output` is what the task's [`TaskHandle::join`] returns.
+pub trait Submit: sealed::Sealed<Joined = Self::Output> + Send + 'static {
+    /// The task's result: the value for a one-shot task, `()` for an infinite one.
+    type Output: Send + 'static;
+}
+
+impl<T: Send + 'static> Submit for Task<T> {
+    type Output = T;
+}
+
+impl<T: Send + 'static> Submit for InfiniteTask<T> {
+    type Output = ();
+}
+
+// The sealed trait cannot be named outside the crate, so its crate-private types
+// are not part of the public interface.
+#[allow(private_interfaces)]
+impl<T: Send + 'static> sealed::Sealed for Task<T> {
+    type Joined = T;
+
+    fn into_job(self) -> (Job, Arc<TaskState<T>>) {
+        let state = Arc::new(TaskState::new(next_task_id()));
+        let job = Job {
+            id: state.id,
+            state: None,
+            infinite: false,
+            body: Box::new(OnceJob {
+                task: Some(self),
+                state: Arc::clone(&state),
+                result: None,
+            }),
+        };
+        (job, state)
+    }
+
+    fn from_job(job: Job) -> Task<T> {
+        let body = job.body.into_any().downcast::<OnceJob<T>>();
+        body.ok()
+            .and_then(|body| body.task)
+            .expect("a refused job is the one-shot task it was made from, unrun")
+    }
+}
+
+// The sealed trait cannot be named outside the crate, so its crate-private types
+// are not part of the public interface.
+#[allow(private_interfaces)]
+impl<T: Send + 'static> sealed::Sealed for InfiniteTask<T> {
+    type Joined = ();
+
+    fn into_job(self) -> (Job, Arc<TaskState>) {
+        let state = Arc::new(TaskState::new(next_task_id()));
+        let job = Job {
+            id: state.id,
+            state: Some(Arc::clone(&state)),
+            infinite: true,
+            body: Box::new(InfiniteJob {
+                task: self,
+                token: StopToken {
+                    state: Arc::clone(&state),
+                },
+            }),
+        };
+        (job, state)
+    }
+
+    fn from_job(job: Job) -> InfiniteTask<T> {
+        let body = job.body.into_any().downcast::<InfiniteJob<T>>();
+        body.expect("a refused job is the infinite task it was made from")
+            .task
     }
 }
 
@@ -301,84 +534,155 @@ pub(crate) struct RunReport {
     pub(crate) again: bool,
 }
 
-/// A type-erased task, as the queue holds it.
-pub(crate) trait Runnable: Send {
-    /// Runs the target once and then the callbacks; never panics. `state` is the
-    /// state shared with the task's handle (always present for a [`Task`]; `None`
-    /// for [`Plain`] closures, which have no handle).
-    fn run(&mut self, id: TaskId, state: Option<&Arc<TaskState>>) -> RunReport;
+/// How a job ended, for [`Runnable::finish`].
+pub(crate) enum Ended {
+    /// It will never run (again): stopped while queued, or the pool shut down.
+    Abandoned,
+    /// Its last run is over (the job kept its result).
+    Ran,
 }
 
-impl<T: Send + 'static> Runnable for Task<T> {
-    fn run(&mut self, id: TaskId, state: Option<&Arc<TaskState>>) -> RunReport {
-        let (result, record) = match &mut self.target {
-            Target::Once(target) => match target.take() {
-                Some(target) => panic_capture::catch(target),
-                // Ran already: cannot happen, since one-shot jobs are never requeued.
+/// A type-erased task, as the queue holds it.
+pub(crate) trait Runnable: Send {
+    /// Runs the target once and then the callbacks; never panics.
+    fn run(&mut self, id: TaskId) -> RunReport;
+
+    /// Whether the task was asked to stop.
+    fn stop_requested(&self) -> bool {
+        false
+    }
+
+    /// Tells the handle how the task ended, after its last run was recorded.
+    fn finish(self: Box<Self>, ended: Ended);
+
+    /// For [`Submit::from_job`]: the concrete job, to take the task back.
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+}
+
+/// A queued one-shot [`Task`], the state its handle shares, and its result between
+/// the run and the finish.
+struct OnceJob<T> {
+    /// `None` once it ran.
+    task: Option<Task<T>>,
+    state: Arc<TaskState<T>>,
+    result: Option<Result<T, Failure>>,
+}
+
+impl<T: Send + 'static> Runnable for OnceJob<T> {
+    fn run(&mut self, id: TaskId) -> RunReport {
+        let Some(Task { body, on_failure }) = self.task.take() else {
+            // Ran already: cannot happen, since one-shot jobs are never requeued.
+            return RunReport {
+                failed: false,
+                again: false,
+            };
+        };
+        // The body catches the panics of the target and the success callbacks; this
+        // catches what escapes them (an error whose `Display` panics, say).
+        let result = caught(id, FailureKind::Panicked, || body(id)).and_then(|r| r);
+        let failed = result.is_err();
+        self.state.count_run(failed);
+        self.result = Some(match result {
+            Ok(value) => Ok(value),
+            Err(failure) => match on_failure {
+                Some(callback) => {
+                    let copy = failure.copy_without_payload();
+                    deliver_failure(Some(callback), failure);
+                    Err(copy)
+                }
                 None => {
-                    return RunReport {
-                        failed: false,
-                        again: false,
-                    };
+                    report_unhandled(&failure);
+                    Err(failure)
                 }
             },
-            Target::Infinite(target) => {
-                let state = match state {
-                    Some(state) => Arc::clone(state),
-                    // Not reached: `ThreadPool::run` always gives a task its state.
-                    None => Arc::new(TaskState::new(id)),
-                };
-                let token = StopToken { state };
-                panic_capture::catch(|| target(&token))
-            }
-        };
-        let failure = match result {
-            Ok(Ok(value)) => match &mut self.on_success {
-                Some(callback) => match panic_capture::catch(|| callback(value)) {
-                    (Ok(()), _) => None,
-                    (Err(payload), record) => Some(Failure::from_panic(
-                        id,
-                        FailureKind::SuccessCallbackPanicked,
-                        payload,
-                        record,
-                    )),
-                },
-                None => None,
-            },
-            Ok(Err(error)) => Some(Failure::from_error(id, error)),
-            Err(payload) => Some(Failure::from_panic(
-                id,
-                FailureKind::Panicked,
-                payload,
-                record,
-            )),
-        };
-        let failed = failure.is_some();
-        if let Some(failure) = failure {
-            deliver_failure(&mut self.on_failure, failure);
+        });
+        RunReport {
+            failed,
+            again: false,
         }
-        if let Some(state) = state {
-            state.count_run(failed);
-        }
-        let again = matches!(self.target, Target::Infinite(_))
-            && !state.is_some_and(|state| state.stop_requested());
-        RunReport { failed, again }
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.state.stop_requested()
+    }
+
+    fn finish(self: Box<Self>, ended: Ended) {
+        let this = *self;
+        let (outcome, result) = match (ended, this.result) {
+            (Ended::Ran, Some(Ok(value))) => (TaskOutcome::Succeeded, Ok(value)),
+            (Ended::Ran, Some(Err(failure))) => (TaskOutcome::Failed, Err(failure)),
+            (_, _) => (
+                TaskOutcome::Cancelled,
+                Err(Failure::cancelled(this.state.id)),
+            ),
+        };
+        drop(this.task);
+        this.state.finish(outcome, result);
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
     }
 }
 
-/// Hands a failure to the failure callback, or reports it when there is none or the
-/// callback itself panics. Failures are never dropped silently.
-pub(crate) fn deliver_failure(
-    callback: &mut Option<Box<dyn FnMut(Failure) + Send>>,
-    failure: Failure,
-) {
+/// A queued [`InfiniteTask`] and the token each of its runs gets.
+struct InfiniteJob<T> {
+    task: InfiniteTask<T>,
+    token: StopToken,
+}
+
+impl<T: Send + 'static> Runnable for InfiniteJob<T> {
+    fn run(&mut self, id: TaskId) -> RunReport {
+        let task = &mut self.task;
+        let token = &self.token;
+        let failure = match caught(id, FailureKind::Panicked, || (task.target)(token)) {
+            Ok(Ok(value)) => match &mut task.on_success {
+                Some(callback) => {
+                    caught(id, FailureKind::SuccessCallbackPanicked, || callback(value)).err()
+                }
+                None => None,
+            },
+            Ok(Err(error)) => Some(Failure::from_error(id, error)),
+            Err(failure) => Some(failure),
+        };
+        let failed = failure.is_some();
+        if let Some(failure) = failure {
+            match task.on_failure.as_mut() {
+                Some(callback) => deliver_failure(Some(callback), failure),
+                None => report_unhandled(&failure),
+            }
+        }
+        self.token.state.count_run(failed);
+        RunReport {
+            failed,
+            again: !self.token.is_stopped(),
+        }
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.token.is_stopped()
+    }
+
+    fn finish(self: Box<Self>, _: Ended) {
+        let state = Arc::clone(&self.token.state);
+        drop(self);
+        state.finish(TaskOutcome::Stopped, Ok(()));
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+/// Hands a failure to its failure callback; a panic in the callback is reported.
+/// Failures are never dropped silently.
+pub(crate) fn deliver_failure(callback: Option<impl FnOnce(Failure)>, failure: Failure) {
     let Some(callback) = callback else {
-        report(format_args!("{failure} (no failure callback)"));
+        report_unhandled(&failure);
         return;
     };
     let id = failure.task_id();
-    if let (Err(payload), record) = panic_capture::catch(|| callback(failure)) {
-        let panic = Failure::from_panic(id, FailureKind::Panicked, payload, record);
+    if let Err(panic) = caught(id, FailureKind::Panicked, || callback(failure)) {
         report(format_args!(
             "the failure callback of task {id} panicked: {}{}",
             panic.message(),
@@ -388,6 +692,11 @@ pub(crate) fn deliver_failure(
                 .unwrap_or_default()
         ));
     }
+}
+
+/// Reports a failure that no failure callback took.
+fn report_unhandled(failure: &Failure) {
+    report(format_args!("{failure} (no failure callback)"));
 }
 
 /// Reports an unhandled failure at error level. When the program has installed no
@@ -405,20 +714,18 @@ fn report(message: fmt::Arguments<'_>) {
 /// closure with no callbacks and no handle.
 pub(crate) struct Plain<F>(pub(crate) Option<F>);
 
-impl<F: FnOnce() + Send> Runnable for Plain<F> {
-    fn run(&mut self, id: TaskId, _: Option<&Arc<TaskState>>) -> RunReport {
+impl<F: FnOnce() + Send + 'static> Runnable for Plain<F> {
+    fn run(&mut self, id: TaskId) -> RunReport {
         let Some(f) = self.0.take() else {
             return RunReport {
                 failed: false,
                 again: false,
             };
         };
-        let (result, record) = panic_capture::catch(f);
-        let failed = match result {
+        let failed = match caught(id, FailureKind::Panicked, f) {
             Ok(()) => false,
-            Err(payload) => {
-                let failure = Failure::from_panic(id, FailureKind::Panicked, payload, record);
-                deliver_failure(&mut None, failure);
+            Err(failure) => {
+                report_unhandled(&failure);
                 true
             }
         };
@@ -427,14 +734,75 @@ impl<F: FnOnce() + Send> Runnable for Plain<F> {
             again: false,
         }
     }
+
+    fn finish(self: Box<Self>, _: Ended) {}
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
 }
 
-/// A queued unit of work: the erased task and its shared state.
+/// A closure queued by [`ThreadPool::spawn`](crate::ThreadPool::spawn): the cheapest
+/// job with a handle (one allocation besides the shared state).
+pub(crate) struct Spawned<F, T> {
+    pub(crate) f: Option<F>,
+    pub(crate) state: Arc<TaskState<T>>,
+    pub(crate) result: Option<Result<T, Failure>>,
+}
+
+impl<F, T> Runnable for Spawned<F, T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    fn run(&mut self, id: TaskId) -> RunReport {
+        let Some(f) = self.f.take() else {
+            return RunReport {
+                failed: false,
+                again: false,
+            };
+        };
+        let result = caught(id, FailureKind::Panicked, f);
+        let failed = result.is_err();
+        if let Err(failure) = &result {
+            report_unhandled(failure);
+        }
+        self.state.count_run(failed);
+        self.result = Some(result);
+        RunReport {
+            failed,
+            again: false,
+        }
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.state.stop_requested()
+    }
+
+    fn finish(self: Box<Self>, _: Ended) {
+        let this = *self;
+        let (outcome, result) = match this.result {
+            Some(Ok(value)) => (TaskOutcome::Succeeded, Ok(value)),
+            Some(Err(failure)) => (TaskOutcome::Failed, Err(failure)),
+            None => (
+                TaskOutcome::Cancelled,
+                Err(Failure::cancelled(this.state.id)),
+            ),
+        };
+        drop(this.f);
+        this.state.finish(outcome, result);
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+/// A queued unit of work: the erased task.
 pub(crate) struct Job {
     pub(crate) id: TaskId,
-    /// Shared with the task's handle; `None` for closures queued with
-    /// [`ThreadPool::execute`](crate::ThreadPool::execute), which have no handle
-    /// (saving an allocation per task on the cheapest path).
+    /// An infinite task's state, so that shutdown can stop it; `None` for one-shot
+    /// tasks (their state lives in `body`).
     pub(crate) state: Option<Arc<TaskState>>,
     pub(crate) body: Box<dyn Runnable>,
     pub(crate) infinite: bool,
@@ -444,38 +812,37 @@ impl Job {
     /// Ends a job that will not run (again): `Stopped` for infinite tasks,
     /// `Cancelled` for one-shot tasks that never ran.
     pub(crate) fn abandon(self) {
-        let outcome = if self.infinite {
-            TaskOutcome::Stopped
-        } else {
-            TaskOutcome::Cancelled
-        };
-        if let Some(state) = &self.state {
-            state.finish(outcome);
-        }
+        self.body.finish(Ended::Abandoned);
+    }
+
+    /// Ends a job after its last run.
+    pub(crate) fn finish(self) {
+        self.body.finish(Ended::Ran);
     }
 
     /// Whether the job's task was asked to stop.
     pub(crate) fn stop_requested(&self) -> bool {
-        self.state
-            .as_ref()
-            .is_some_and(|state| state.stop_requested())
+        self.body.stop_requested()
     }
 
     /// Runs the job once (see [`Runnable::run`]).
     pub(crate) fn run_once(&mut self) -> RunReport {
-        self.body.run(self.id, self.state.as_ref())
+        self.body.run(self.id)
     }
 }
 
-/// Refers to a submitted task: wait for it, check on it, stop it.
+/// Refers to a submitted task: wait for it, take its result, check on it, stop it.
+/// `T` is what [`join`](Self::join) returns: the value of a one-shot task, `()` for
+/// an infinite one.
 ///
-/// Dropping the handle does not affect the task.
-pub struct TaskHandle {
-    pub(crate) state: Arc<TaskState>,
+/// Dropping the handle does not affect the task (it detaches it, like
+/// `std::thread::JoinHandle`).
+pub struct TaskHandle<T = ()> {
+    pub(crate) state: Arc<TaskState<T>>,
     pub(crate) pool: Weak<Shared>,
 }
 
-impl TaskHandle {
+impl<T> TaskHandle<T> {
     /// The task's id.
     pub fn id(&self) -> TaskId {
         self.state.id
@@ -486,31 +853,67 @@ impl TaskHandle {
         sync::lock(&self.state.outcome).value.is_some()
     }
 
-    /// Blocks until the task has ended, including its last callbacks.
+    /// Blocks until the task has ended, including its last callbacks, and says how
+    /// it ended. See [`join`](Self::join) for its value.
     pub fn wait(&self) -> TaskOutcome {
-        let mut guard = sync::lock(&self.state.outcome);
-        loop {
-            if let Some(outcome) = guard.value {
-                return outcome;
-            }
-            guard = self.state.wait_for_change(guard, None);
-        }
+        self.wait_ended(None)
+            .value
+            .expect("waited until the task ended")
+    }
+
+    /// Blocks until the task has ended and returns its result: the target's value
+    /// (or what the success callback made of it), or the [`Failure`] — for a panic,
+    /// with its payload, so that the caller can re-raise it where it joins, as with
+    /// `std::thread`:
+    ///
+    /// ```
+    /// use std::panic::AssertUnwindSafe;
+    ///
+    /// let pool = atp::ThreadPool::new()?;
+    /// assert_eq!(pool.spawn(|| 6 * 7)?.join()?, 42);
+    ///
+    /// let failure = pool.spawn(|| -> u32 { panic!("boom") })?.join().unwrap_err();
+    /// assert_eq!(failure.kind(), atp::FailureKind::Panicked);
+    /// // Re-raised, the original payload unwinds (caught here only to check it).
+    /// let rethrown = std::panic::catch_unwind(AssertUnwindSafe(|| failure.resume_unwind()));
+    /// assert_eq!(*rethrown.unwrap_err().downcast::<&str>().unwrap(), "boom");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// A task removed before it ran gives a [`FailureKind::Cancelled`] failure; an
+    /// infinite task gives `Ok(())` once stopped. A failure also went to the failure
+    /// callback or the log (as a panicking thread's message is printed even if it is
+    /// joined); if a failure callback took it, `join` returns a copy without the
+    /// payload, the error and the backtrace.
+    pub fn join(self) -> Result<T, Failure> {
+        let mut guard = self.wait_ended(None);
+        guard
+            .result
+            .take()
+            .expect("the result is set with the outcome and only `join` takes it")
     }
 
     /// Like [`wait`](Self::wait), giving up after `timeout`; `None` if the task is
     /// still queued or running then.
     pub fn wait_timeout(&self, timeout: Duration) -> Option<TaskOutcome> {
-        // `None`: too far to express as an instant, so as long as it takes.
-        let deadline = Instant::now().checked_add(timeout);
+        self.wait_ended(Some(timeout)).value
+    }
+
+    /// Waits until the task has ended or `timeout` (if any) has passed; returns the
+    /// locked outcome.
+    fn wait_ended(&self, timeout: Option<Duration>) -> MutexGuard<'_, Outcome<T>> {
+        // `None`: no timeout, or one too far to express as an instant: as long as it
+        // takes.
+        let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
         let mut guard = sync::lock(&self.state.outcome);
         loop {
-            if let Some(outcome) = guard.value {
-                return Some(outcome);
+            if guard.value.is_some() {
+                return guard;
             }
             let left = match deadline {
                 Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
                     Some(left) if !left.is_zero() => Some(left),
-                    _ => return None,
+                    _ => return guard,
                 },
                 None => None,
             };
@@ -541,7 +944,7 @@ impl TaskHandle {
     }
 }
 
-impl fmt::Debug for TaskHandle {
+impl<T> fmt::Debug for TaskHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskHandle")
             .field("id", &self.state.id)

@@ -120,6 +120,7 @@ fn work(shared: &Shared, slot: usize) {
                 // shutting down and is about to stop it: never again. Counted like a
                 // queued task that `TaskHandle::stop` removes.
                 state.cancelled += 1;
+                state.notify_if_idle(shared);
                 drop(state);
                 finish_ended(&mut ended);
                 job.abandon();
@@ -145,6 +146,7 @@ fn work(shared: &Shared, slot: usize) {
             } else {
                 ended = Some((job, report.failed));
             }
+            state.notify_if_idle(shared);
             if state
                 .target
                 .is_some_and(|target| state.live > target.max(shared.config.min_workers))

@@ -96,3 +96,76 @@ fn a_stop_token_sleeping_duration_max_wakes_when_stopped() {
     assert_eq!(outcome(&handle), TaskOutcome::Stopped);
     assert_eq!((handle.runs(), handle.failures()), (1, 0));
 }
+
+/// A gate that blocked tasks wait on until it is opened.
+#[derive(Clone, Default)]
+struct Gate(Arc<(Mutex<bool>, std::sync::Condvar)>);
+
+impl Gate {
+    fn wait(&self) {
+        let (open, cv) = &*self.0;
+        let mut open = open.lock().unwrap();
+        while !*open {
+            open = cv.wait(open).unwrap();
+        }
+    }
+    fn open(&self) {
+        let (open, cv) = &*self.0;
+        *open.lock().unwrap() = true;
+        cv.notify_all();
+    }
+}
+
+#[test]
+fn workers_that_time_out_together_never_undercut_the_minimum() {
+    let pool = ThreadPool::builder()
+        .min_workers(2)
+        .max_workers(64)
+        .idle_timeout(Duration::from_millis(30))
+        .load_aware(false)
+        .build()
+        .unwrap();
+    let mut lowest = usize::MAX;
+    // Forty bursts: the race needs several workers to time out in the same instant.
+    for _ in 0..40 {
+        // 40 tasks block until all have started, then end together: 40 workers go
+        // idle at once and time out together 30 ms later.
+        let gate = Gate::default();
+        let started = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..40)
+            .map(|_| {
+                let (gate, started) = (gate.clone(), Arc::clone(&started));
+                pool.run(Task::new(move || {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    gate.wait();
+                }))
+                .unwrap()
+            })
+            .collect();
+        eventually("all 40 tasks started", || {
+            started.load(Ordering::SeqCst) == 40
+        });
+        gate.open();
+        for handle in &handles {
+            assert_eq!(outcome(handle), TaskOutcome::Succeeded);
+        }
+        // Watch the retirements until the pool is back at its minimum (and a little
+        // longer: a worker the monitor starts to restore the minimum would show here).
+        let mut at_minimum_since = None;
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let live = pool.stats().live;
+            lowest = lowest.min(live);
+            if live == 2 {
+                let since = *at_minimum_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > Duration::from_millis(100) {
+                    break;
+                }
+            } else {
+                at_minimum_since = None;
+            }
+            assert!(Instant::now() < deadline, "the pool never shrank to 2");
+        }
+    }
+    assert_eq!(lowest, 2, "live workers fell below the minimum of 2");
+}

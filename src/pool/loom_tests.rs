@@ -320,3 +320,27 @@ fn loom_graceful_shutdown_stops_an_infinite_task() {
         assert!(pool.shared.lock().threads.is_empty());
     });
 }
+
+/// Two idle workers above a minimum of one time out together (a zero idle timeout
+/// times out at once under loom): exactly one may retire. When the check against the
+/// minimum and the decrement of `live` were two critical sections apart, both saw two
+/// live workers and retired, and the task submitted then never ran.
+#[test]
+fn loom_workers_retiring_together_keep_the_minimum() {
+    model(|| {
+        let pool = ThreadPool::builder()
+            .fixed_workers(1)
+            .idle_timeout(std::time::Duration::ZERO)
+            .build()
+            .unwrap();
+        // A second worker, above the minimum (a fixed pool has no monitor to retire
+        // it or to replace a worker lost below the minimum).
+        super::worker::start(&pool.shared).unwrap();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let handle = pool.run(counting_task(&runs)).unwrap();
+        assert_eq!(handle.wait(), TaskOutcome::Succeeded);
+        assert!(pool.stats().live >= 1, "{:?}", pool.stats());
+        pool.shutdown();
+        assert_fully_shut_down(&pool, 1, 0);
+    });
+}

@@ -77,7 +77,8 @@ pub(crate) struct State {
     pub(crate) starting: usize,
     /// Indexed by slot: held by a live (or reserved) worker.
     pub(crate) slots: Vec<bool>,
-    /// Workers started or reserved by the monitor and not yet exited.
+    /// Workers started or reserved by the monitor that have neither exited nor
+    /// retired (a retiring worker leaves `live` when it decides to retire).
     pub(crate) live: usize,
     /// Workers running a job.
     pub(crate) busy: usize,

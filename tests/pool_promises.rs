@@ -169,3 +169,44 @@ fn workers_that_time_out_together_never_undercut_the_minimum() {
     }
     assert_eq!(lowest, 2, "live workers fell below the minimum of 2");
 }
+
+/// Runs `tasks` tasks that wait for each other (so `tasks` workers are needed at once)
+/// right after `warm_up` short tasks were waited on, and returns the peak.
+fn peak_for_blocked_burst(pool: &ThreadPool, warm_up: usize, tasks: usize) -> usize {
+    let short: Vec<_> = (0..warm_up)
+        .map(|_| pool.run(Task::new(|| ())).unwrap())
+        .collect();
+    for handle in &short {
+        outcome(handle);
+    }
+    let barrier = Arc::new(Barrier::new(tasks));
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let barrier = Arc::clone(&barrier);
+            pool.run(Task::new(move || {
+                barrier.wait();
+            }))
+            .unwrap()
+        })
+        .collect();
+    for handle in &handles {
+        assert_eq!(outcome(handle), TaskOutcome::Succeeded);
+    }
+    pool.stats().peak_workers
+}
+
+#[test]
+fn the_pool_never_grows_past_its_backlog() {
+    // Workers that just finished the short tasks have not gone idle yet when the
+    // burst arrives: they take queued tasks without being woken, so they must count
+    // as free, or the pool starts a worker for tasks they will take.
+    for _ in 0..10 {
+        let pool = ThreadPool::builder()
+            .min_workers(4)
+            .max_workers(64)
+            .load_aware(false)
+            .build()
+            .unwrap();
+        assert_eq!(peak_for_blocked_burst(&pool, 4, 20), 20);
+    }
+}

@@ -74,9 +74,6 @@ fn snapshot(
 ) -> Snapshot {
     Snapshot {
         queued: state.queue.len(),
-        idle: state.idle.len(),
-        waking: state.waking,
-        starting: state.starting,
         busy: state.busy,
         live: state.live,
         min,

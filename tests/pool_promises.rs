@@ -210,3 +210,37 @@ fn the_pool_never_grows_past_its_backlog() {
         assert_eq!(peak_for_blocked_burst(&pool, 4, 20), 20);
     }
 }
+
+#[test]
+fn a_submission_that_finds_no_free_worker_never_waits_a_monitor_interval() {
+    // The monitor's periodic check is a minute away: only a kick can start the
+    // workers in time. Right after it grew, the monitor once waited for its interval
+    // without listening for kicks, so the third task waited the whole minute.
+    let pool = ThreadPool::builder()
+        .min_workers(1)
+        .max_workers(8)
+        .monitor_interval(Duration::from_secs(60))
+        .load_aware(false)
+        .build()
+        .unwrap();
+    let gate = Gate::default();
+    let started = Arc::new(AtomicUsize::new(0));
+    let mut handles = Vec::new();
+    for n in 1..=4 {
+        let (gate, count) = (gate.clone(), Arc::clone(&started));
+        handles.push(
+            pool.run(Task::new(move || {
+                count.fetch_add(1, Ordering::SeqCst);
+                gate.wait();
+            }))
+            .unwrap(),
+        );
+        eventually(&format!("task {n} started"), || {
+            started.load(Ordering::SeqCst) == n
+        });
+    }
+    gate.open();
+    for handle in &handles {
+        assert_eq!(outcome(handle), TaskOutcome::Succeeded);
+    }
+}

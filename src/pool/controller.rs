@@ -111,6 +111,26 @@ pub(crate) enum Decision {
     Shrink { target: usize, reason: Reason },
 }
 
+impl Decision {
+    /// Whether more tasks could change this decision before the monitor's next
+    /// periodic check: it grew (and a new burst may need more), or it held because
+    /// workers were free. Decisions held by the load gates or the ceiling change only
+    /// with a new reading or an exit, so the monitor need not be woken per task.
+    pub(crate) fn wants_kicks(&self) -> bool {
+        !matches!(
+            self,
+            Decision::Shrink { .. }
+                | Decision::Hold {
+                    reason: Reason::AtCeiling
+                        | Reason::Settling
+                        | Reason::CpuBusy
+                        | Reason::MemoryLow
+                        | Reason::MemoryRamping
+                }
+        )
+    }
+}
+
 /// Why, for the debug log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Reason {

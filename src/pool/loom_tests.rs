@@ -344,3 +344,44 @@ fn loom_workers_retiring_together_keep_the_minimum() {
         assert_fully_shut_down(&pool, 1, 0);
     });
 }
+
+/// A kick after a growth: the first task holds the only worker until the second has
+/// run, so the second needs a worker the monitor starts when kicked. Right after a
+/// growth the monitor waits for its interval (which never passes under loom); a
+/// kick that only reached a parked monitor was lost there, and the model deadlocked.
+#[test]
+fn loom_a_kick_right_after_a_growth_is_not_lost() {
+    model(|| {
+        let pool = ThreadPool::builder()
+            .min_workers(0)
+            .max_workers(2)
+            .load_aware(false)
+            .build()
+            .unwrap();
+        let done = Arc::new((loom::sync::Mutex::new(false), loom::sync::Condvar::new()));
+        let first = {
+            let done = Arc::clone(&done);
+            pool.run(Task::new(move || {
+                let (flag, cv) = &*done;
+                let mut flag = flag.lock().unwrap();
+                while !*flag {
+                    flag = cv.wait(flag).unwrap();
+                }
+            }))
+            .unwrap()
+        };
+        let second = {
+            let done = Arc::clone(&done);
+            pool.run(Task::new(move || {
+                let (flag, cv) = &*done;
+                *flag.lock().unwrap() = true;
+                cv.notify_all();
+            }))
+            .unwrap()
+        };
+        assert_eq!(second.wait(), TaskOutcome::Succeeded);
+        assert_eq!(first.wait(), TaskOutcome::Succeeded);
+        pool.shutdown();
+        assert_fully_shut_down(&pool, 2, 0);
+    });
+}

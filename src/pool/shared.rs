@@ -100,10 +100,13 @@ pub(crate) struct State {
     pub(crate) cancelled: u64,
     /// Set by a submission that found no idle worker; cleared by the monitor.
     pub(crate) monitor_kicked: bool,
-    /// The monitor is parked until kicked (the queue was empty when it last looked).
-    /// While it is not, it re-checks every interval anyway, so submissions need not
-    /// wake it: a wake-up per submission would cost a context switch per task.
-    pub(crate) monitor_parked: bool,
+    /// Whether a submission that finds no free worker should kick the monitor: while
+    /// it is parked (the queue was empty when it last looked), and after a round
+    /// whose decision more tasks could change (it grew, or held because workers were
+    /// free). After a round held by the load gates or the ceiling it re-checks on its
+    /// own every interval, so kicks are skipped: a wake-up per submission would cost
+    /// a context switch per task in a burst. Exits and shutdown always kick.
+    pub(crate) monitor_listening: bool,
     /// Threads to join: the monitor and every worker not yet joined.
     pub(crate) threads: Vec<WorkerThread>,
     /// Serials of workers that have exited and can be joined without blocking long.
@@ -151,7 +154,7 @@ impl Shared {
                 run_time: std::time::Duration::ZERO,
                 cancelled: 0,
                 monitor_kicked: false,
-                monitor_parked: false,
+                monitor_listening: false,
                 threads: Vec::new(),
                 exited: Vec::new(),
                 next_serial: 0,
@@ -181,7 +184,10 @@ impl Shared {
             state.infinite.push(Arc::downgrade(task));
         }
         state.queue.push_back(job);
-        if !state.wake_one_idle() && self.has_monitor {
+        if !state.wake_one_idle() && self.has_monitor && state.queue.len() > state.live - state.busy
+        {
+            // More tasks wait than workers free of a task (starting, just woken, or
+            // between two tasks) will take: the monitor may need to grow.
             state.kick_monitor(self);
         }
         Ok(())
@@ -291,13 +297,13 @@ impl State {
         }
     }
 
-    /// Tells the monitor that tasks wait and no idle worker will take them: wakes it
-    /// if it is parked (otherwise its next interval tick sees the queue), and only
-    /// once: a kick already pending covers later tasks too, since the monitor clears
-    /// the flag and takes its snapshot in one critical section. Skipping the
-    /// notification (a system call) matters when tasks are submitted in bursts.
+    /// Tells the monitor that tasks wait that no free worker will take: wakes it if
+    /// it listens (see `monitor_listening`), and only once: a kick already pending
+    /// covers later tasks too, since the monitor clears the flag before it takes its
+    /// snapshot. Skipping the notification (a system call) matters when tasks are
+    /// submitted in bursts.
     pub(crate) fn kick_monitor(&mut self, shared: &Shared) {
-        if self.monitor_parked && !self.monitor_kicked {
+        if self.monitor_listening && !self.monitor_kicked {
             self.monitor_kicked = true;
             shared.monitor_wakeup.notify_one();
         }

@@ -244,3 +244,22 @@ fn a_submission_that_finds_no_free_worker_never_waits_a_monitor_interval() {
         assert_eq!(outcome(handle), TaskOutcome::Succeeded);
     }
 }
+
+#[test]
+fn a_worker_the_os_refuses_to_start_is_not_counted_in_the_peak() {
+    // No thread can have a stack of a pebibyte: every spawn fails.
+    let pool = ThreadPool::builder()
+        .min_workers(0)
+        .max_workers(4)
+        .stack_size_kib(1 << 40)
+        .build()
+        .unwrap();
+    let handle = pool.run(Task::new(|| ())).unwrap();
+    eventually("the monitor tried to start a worker", || {
+        pool.stats().ceiling < 4
+    });
+    let stats = pool.stats();
+    assert_eq!((stats.live, stats.peak_workers), (0, 0), "{stats:?}");
+    assert_eq!(pool.shutdown_now().cancelled, 1);
+    assert_eq!(outcome(&handle), TaskOutcome::Cancelled);
+}

@@ -84,7 +84,8 @@ pub(crate) struct State {
     pub(crate) busy: usize,
     /// Current bound on `live`: `max_workers`, lowered when the OS refuses a thread.
     pub(crate) ceiling: usize,
-    /// Highest `live` ever seen.
+    /// Highest `live` ever seen with every counted worker actually started (a
+    /// reservation the OS then refuses is never counted).
     pub(crate) peak: usize,
     /// Set by the controller when backing off: workers above it (and above the
     /// minimum) retire after their current task. `None` while growth is allowed.
@@ -269,7 +270,6 @@ impl State {
         self.slots[slot] = true;
         self.live += 1;
         self.starting += 1;
-        self.peak = self.peak.max(self.live);
         let serial = self.next_serial;
         self.next_serial += 1;
         (slot, serial)

@@ -43,6 +43,8 @@ pub(crate) fn start(shared: &Arc<Shared>) -> io::Result<()> {
     let mut state = shared.lock();
     match spawned {
         Ok(handle) => {
+            // Counted only now: a reservation the OS refuses never ran.
+            state.peak = state.peak.max(state.live);
             state.threads.push(WorkerThread { serial, handle });
             Ok(())
         }

@@ -310,8 +310,11 @@ fn loom_graceful_shutdown_stops_an_infinite_task() {
             .unwrap()
         };
         let report = pool.shutdown();
-        assert_eq!(report.cancelled, 0);
         assert_eq!(handle.wait(), TaskOutcome::Stopped);
+        // Queued between two runs when the shutdown began, it was dropped and
+        // reported; running, it was stopped.
+        assert!(report.cancelled <= 1);
+        assert_eq!(report.cancelled as u64, pool.stats().cancelled);
         let runs = runs.load(Ordering::Relaxed);
         assert_eq!(handle.runs() as usize, runs);
         let stats = pool.stats();

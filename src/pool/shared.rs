@@ -220,7 +220,12 @@ impl Shared {
             if state.phase == Phase::Running {
                 state.phase = Phase::Draining;
             }
-            Vec::new()
+            // Queued infinite tasks will never run again: drop them here, where the
+            // report counts them, rather than let a worker drop them uncounted.
+            let (infinite, rest): (VecDeque<Job>, VecDeque<Job>) =
+                state.queue.drain(..).partition(|job| job.infinite);
+            state.queue = rest;
+            infinite.into()
         };
         state.cancelled += dropped.len() as u64;
         while state.wake_one_idle() {}

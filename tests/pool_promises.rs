@@ -96,3 +96,170 @@ fn a_stop_token_sleeping_duration_max_wakes_when_stopped() {
     assert_eq!(outcome(&handle), TaskOutcome::Stopped);
     assert_eq!((handle.runs(), handle.failures()), (1, 0));
 }
+
+/// A gate that blocked tasks wait on until it is opened.
+#[derive(Clone, Default)]
+struct Gate(Arc<(Mutex<bool>, std::sync::Condvar)>);
+
+impl Gate {
+    fn wait(&self) {
+        let (open, cv) = &*self.0;
+        let mut open = open.lock().unwrap();
+        while !*open {
+            open = cv.wait(open).unwrap();
+        }
+    }
+    fn open(&self) {
+        let (open, cv) = &*self.0;
+        *open.lock().unwrap() = true;
+        cv.notify_all();
+    }
+}
+
+#[test]
+fn workers_that_time_out_together_never_undercut_the_minimum() {
+    let pool = ThreadPool::builder()
+        .min_workers(2)
+        .max_workers(64)
+        .idle_timeout(Duration::from_millis(30))
+        .load_aware(false)
+        .build()
+        .unwrap();
+    let mut lowest = usize::MAX;
+    // Forty bursts: the race needs several workers to time out in the same instant.
+    for _ in 0..40 {
+        // 40 tasks block until all have started, then end together: 40 workers go
+        // idle at once and time out together 30 ms later.
+        let gate = Gate::default();
+        let started = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..40)
+            .map(|_| {
+                let (gate, started) = (gate.clone(), Arc::clone(&started));
+                pool.run(Task::new(move || {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    gate.wait();
+                }))
+                .unwrap()
+            })
+            .collect();
+        eventually("all 40 tasks started", || {
+            started.load(Ordering::SeqCst) == 40
+        });
+        gate.open();
+        for handle in &handles {
+            assert_eq!(outcome(handle), TaskOutcome::Succeeded);
+        }
+        // Watch the retirements until the pool is back at its minimum (and a little
+        // longer: a worker the monitor starts to restore the minimum would show here).
+        let mut at_minimum_since = None;
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let live = pool.stats().live;
+            lowest = lowest.min(live);
+            if live == 2 {
+                let since = *at_minimum_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > Duration::from_millis(100) {
+                    break;
+                }
+            } else {
+                at_minimum_since = None;
+            }
+            assert!(Instant::now() < deadline, "the pool never shrank to 2");
+        }
+    }
+    assert_eq!(lowest, 2, "live workers fell below the minimum of 2");
+}
+
+/// Runs `tasks` tasks that wait for each other (so `tasks` workers are needed at once)
+/// right after `warm_up` short tasks were waited on, and returns the peak.
+fn peak_for_blocked_burst(pool: &ThreadPool, warm_up: usize, tasks: usize) -> usize {
+    let short: Vec<_> = (0..warm_up)
+        .map(|_| pool.run(Task::new(|| ())).unwrap())
+        .collect();
+    for handle in &short {
+        outcome(handle);
+    }
+    let barrier = Arc::new(Barrier::new(tasks));
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let barrier = Arc::clone(&barrier);
+            pool.run(Task::new(move || {
+                barrier.wait();
+            }))
+            .unwrap()
+        })
+        .collect();
+    for handle in &handles {
+        assert_eq!(outcome(handle), TaskOutcome::Succeeded);
+    }
+    pool.stats().peak_workers
+}
+
+#[test]
+fn the_pool_never_grows_past_its_backlog() {
+    // Workers that just finished the short tasks have not gone idle yet when the
+    // burst arrives: they take queued tasks without being woken, so they must count
+    // as free, or the pool starts a worker for tasks they will take.
+    for _ in 0..10 {
+        let pool = ThreadPool::builder()
+            .min_workers(4)
+            .max_workers(64)
+            .load_aware(false)
+            .build()
+            .unwrap();
+        assert_eq!(peak_for_blocked_burst(&pool, 4, 20), 20);
+    }
+}
+
+#[test]
+fn a_submission_that_finds_no_free_worker_never_waits_a_monitor_interval() {
+    // The monitor's periodic check is a minute away: only a kick can start the
+    // workers in time. Right after it grew, the monitor once waited for its interval
+    // without listening for kicks, so the third task waited the whole minute.
+    let pool = ThreadPool::builder()
+        .min_workers(1)
+        .max_workers(8)
+        .monitor_interval(Duration::from_secs(60))
+        .load_aware(false)
+        .build()
+        .unwrap();
+    let gate = Gate::default();
+    let started = Arc::new(AtomicUsize::new(0));
+    let mut handles = Vec::new();
+    for n in 1..=4 {
+        let (gate, count) = (gate.clone(), Arc::clone(&started));
+        handles.push(
+            pool.run(Task::new(move || {
+                count.fetch_add(1, Ordering::SeqCst);
+                gate.wait();
+            }))
+            .unwrap(),
+        );
+        eventually(&format!("task {n} started"), || {
+            started.load(Ordering::SeqCst) == n
+        });
+    }
+    gate.open();
+    for handle in &handles {
+        assert_eq!(outcome(handle), TaskOutcome::Succeeded);
+    }
+}
+
+#[test]
+fn a_worker_the_os_refuses_to_start_is_not_counted_in_the_peak() {
+    // No thread can have a stack of a pebibyte: every spawn fails.
+    let pool = ThreadPool::builder()
+        .min_workers(0)
+        .max_workers(4)
+        .stack_size_kib(1 << 40)
+        .build()
+        .unwrap();
+    let handle = pool.run(Task::new(|| ())).unwrap();
+    eventually("the monitor tried to start a worker", || {
+        pool.stats().ceiling < 4
+    });
+    let stats = pool.stats();
+    assert_eq!((stats.live, stats.peak_workers), (0, 0), "{stats:?}");
+    assert_eq!(pool.shutdown_now().cancelled, 1);
+    assert_eq!(outcome(&handle), TaskOutcome::Cancelled);
+}

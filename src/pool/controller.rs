@@ -7,7 +7,7 @@
 //! # The policy
 //!
 //! - Never fewer than `min` workers.
-//! - Grow only while tasks wait that no idle (or already woken) worker will take, and
+//! - Grow only while tasks wait that no worker free of a task will take, and
 //!   never past the ceiling (`max_workers`, lowered after a spawn failure).
 //! - Without load information (disabled, or not Linux) that is all: grow by the
 //!   backlog (the rule of the original ATP, bounded).
@@ -45,15 +45,11 @@ use super::load::LoadReading;
 pub(crate) struct Snapshot {
     /// Tasks in the queue.
     pub(crate) queued: usize,
-    /// Idle workers nobody has woken yet.
-    pub(crate) idle: usize,
-    /// Workers woken for a task that have not yet taken it.
-    pub(crate) waking: usize,
-    /// Workers started that have not yet reached the queue.
-    pub(crate) starting: usize,
     /// Workers running a task.
     pub(crate) busy: usize,
-    /// Live workers.
+    /// Live workers. Every live worker that is not busy will look at the queue
+    /// before it sleeps: idle ones were or will be woken, and the others are starting,
+    /// just woken, or between two tasks (those take queued tasks without being woken).
     pub(crate) live: usize,
     /// The configured minimum.
     pub(crate) min: usize,
@@ -113,6 +109,26 @@ pub(crate) enum Decision {
     Hold { reason: Reason },
     /// Workers above `target` retire after their current task.
     Shrink { target: usize, reason: Reason },
+}
+
+impl Decision {
+    /// Whether more tasks could change this decision before the monitor's next
+    /// periodic check: it grew (and a new burst may need more), or it held because
+    /// workers were free. Decisions held by the load gates or the ceiling change only
+    /// with a new reading or an exit, so the monitor need not be woken per task.
+    pub(crate) fn wants_kicks(&self) -> bool {
+        !matches!(
+            self,
+            Decision::Shrink { .. }
+                | Decision::Hold {
+                    reason: Reason::AtCeiling
+                        | Reason::Settling
+                        | Reason::CpuBusy
+                        | Reason::MemoryLow
+                        | Reason::MemoryRamping
+                }
+        )
+    }
 }
 
 /// Why, for the debug log.
@@ -181,7 +197,9 @@ pub(crate) fn decide(s: &Snapshot) -> Decision {
     if s.queued == 0 {
         return hold(Reason::NothingQueued);
     }
-    let unclaimed = s.queued.saturating_sub(s.idle + s.waking + s.starting);
+    // Workers not running a task take queued tasks before they sleep: idle, woken
+    // and starting ones, but also those between two tasks, which no wake-up counts.
+    let unclaimed = s.queued.saturating_sub(s.live - s.busy);
     if unclaimed == 0 {
         return hold(Reason::IdleWorkersWillTakeIt);
     }
@@ -376,12 +394,11 @@ mod tests {
         memory_reserve: GIB,
     };
 
-    fn snap(queued: usize, idle: usize, busy: usize, live: usize, load: LoadView) -> Snapshot {
+    /// `_idle` only documents the case: the controller counts every live worker
+    /// that is not busy as free, idle or not.
+    fn snap(queued: usize, _idle: usize, busy: usize, live: usize, load: LoadView) -> Snapshot {
         Snapshot {
             queued,
-            idle,
-            waking: 0,
-            starting: 0,
             busy,
             live,
             min: 2,
@@ -458,17 +475,19 @@ mod tests {
             (snap(600, 0, 2, 2, off), grow(510, Backlog)),
             (snap(100, 0, 512, 512, off), hold(AtCeiling)),
         ]);
-        let woken = Snapshot {
-            waking: 2,
-            ..snap(2, 0, 0, 2, off)
+        // Woken, starting and between-tasks workers are not busy and not on the idle
+        // stack, but will take queued tasks too: no worker is started for them.
+        let free = |queued, busy, live| Snapshot {
+            queued,
+            busy,
+            live,
+            ..snap(0, 0, 0, 0, off)
         };
-        assert_eq!(decide(&woken), hold(IdleWorkersWillTakeIt));
-        // Workers still starting will take tasks too: no double counting.
-        let starting = Snapshot {
-            starting: 3,
-            ..snap(5, 0, 2, 5, off)
-        };
-        assert_eq!(decide(&starting), grow(2, Backlog));
+        assert_eq!(decide(&free(2, 0, 2)), hold(IdleWorkersWillTakeIt));
+        assert_eq!(decide(&free(5, 2, 5)), grow(2, Backlog));
+        // Four workers that just finished short tasks and have not gone idle yet,
+        // 20 new tasks: 16 more workers, not 20 (the pool once reached 24).
+        assert_eq!(decide(&free(20, 0, 4)), grow(16, Backlog));
     }
 
     #[test]

@@ -181,9 +181,10 @@ impl<T> std::error::Error for SubmitError<T> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ShutdownReport {
-    /// Queued tasks dropped without running (only [`ThreadPool::shutdown_now`] drops
-    /// any); each one's handle reports [`TaskOutcome::Cancelled`] (or `Stopped` for an
-    /// infinite task).
+    /// Queued tasks dropped without running: every queued task for
+    /// [`ThreadPool::shutdown_now`], queued infinite tasks for both shutdowns. Each
+    /// one's handle reports [`TaskOutcome::Cancelled`] (or `Stopped` for an infinite
+    /// task).
     pub cancelled: usize,
 }
 

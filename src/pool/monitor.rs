@@ -74,9 +74,6 @@ fn snapshot(
 ) -> Snapshot {
     Snapshot {
         queued: state.queue.len(),
-        idle: state.idle.len(),
-        waking: state.waking,
-        starting: state.starting,
         busy: state.busy,
         live: state.live,
         min,
@@ -174,16 +171,14 @@ impl Monitor {
         };
         let mut last_change = Instant::now();
         // Decide first, then wait: tasks submitted before the monitor first took the
-        // lock did not kick it (it was not parked yet), so it must look at once.
+        // lock did not kick it (it was not listening yet), so it must look at once.
         let mut first = true;
         loop {
             if !first && !state.monitor_kicked {
                 state = if state.queue.is_empty() && state.phase == Phase::Running {
                     // Nothing to decide until a submission finds no idle worker.
-                    state.monitor_parked = true;
-                    let mut state = sync::wait(&shared.monitor_wakeup, state);
-                    state.monitor_parked = false;
-                    state
+                    state.monitor_listening = true;
+                    sync::wait(&shared.monitor_wakeup, state)
                 } else {
                     let interval = shared.config.monitor_interval;
                     sync::wait_timeout(&shared.monitor_wakeup, state, interval).0
@@ -205,7 +200,9 @@ impl Monitor {
             let load = self.load_view(shared, queued, busy, run_time);
             let mut state_now = shared.lock();
             let s = snapshot(&state_now, min, load, &progress, last_change);
-            match decide(&s) {
+            let decision = decide(&s);
+            state_now.monitor_listening = decision.wants_kicks();
+            match decision {
                 Decision::Grow { workers, reason } => {
                     state_now.target = None;
                     drop(state_now);

@@ -77,13 +77,15 @@ pub(crate) struct State {
     pub(crate) starting: usize,
     /// Indexed by slot: held by a live (or reserved) worker.
     pub(crate) slots: Vec<bool>,
-    /// Workers started or reserved by the monitor and not yet exited.
+    /// Workers started or reserved by the monitor that have neither exited nor
+    /// retired (a retiring worker leaves `live` when it decides to retire).
     pub(crate) live: usize,
     /// Workers running a job.
     pub(crate) busy: usize,
     /// Current bound on `live`: `max_workers`, lowered when the OS refuses a thread.
     pub(crate) ceiling: usize,
-    /// Highest `live` ever seen.
+    /// Highest `live` ever seen with every counted worker actually started (a
+    /// reservation the OS then refuses is never counted).
     pub(crate) peak: usize,
     /// Set by the controller when backing off: workers above it (and above the
     /// minimum) retire after their current task. `None` while growth is allowed.
@@ -99,10 +101,13 @@ pub(crate) struct State {
     pub(crate) cancelled: u64,
     /// Set by a submission that found no idle worker; cleared by the monitor.
     pub(crate) monitor_kicked: bool,
-    /// The monitor is parked until kicked (the queue was empty when it last looked).
-    /// While it is not, it re-checks every interval anyway, so submissions need not
-    /// wake it: a wake-up per submission would cost a context switch per task.
-    pub(crate) monitor_parked: bool,
+    /// Whether a submission that finds no free worker should kick the monitor: while
+    /// it is parked (the queue was empty when it last looked), and after a round
+    /// whose decision more tasks could change (it grew, or held because workers were
+    /// free). After a round held by the load gates or the ceiling it re-checks on its
+    /// own every interval, so kicks are skipped: a wake-up per submission would cost
+    /// a context switch per task in a burst. Exits and shutdown always kick.
+    pub(crate) monitor_listening: bool,
     /// Threads to join: the monitor and every worker not yet joined.
     pub(crate) threads: Vec<WorkerThread>,
     /// Serials of workers that have exited and can be joined without blocking long.
@@ -155,7 +160,7 @@ impl Shared {
                 run_time: std::time::Duration::ZERO,
                 cancelled: 0,
                 monitor_kicked: false,
-                monitor_parked: false,
+                monitor_listening: false,
                 threads: Vec::new(),
                 exited: Vec::new(),
                 next_serial: 0,
@@ -187,7 +192,10 @@ impl Shared {
             state.infinite.push(Arc::downgrade(task));
         }
         state.queue.push_back(job);
-        if !state.wake_one_idle() && self.has_monitor {
+        if !state.wake_one_idle() && self.has_monitor && state.queue.len() > state.live - state.busy
+        {
+            // More tasks wait than workers free of a task (starting, just woken, or
+            // between two tasks) will take: the monitor may need to grow.
             state.kick_monitor(self);
         }
         Ok(())
@@ -220,7 +228,12 @@ impl Shared {
             if state.phase == Phase::Running {
                 state.phase = Phase::Draining;
             }
-            Vec::new()
+            // Queued infinite tasks will never run again: drop them here, where the
+            // report counts them, rather than let a worker drop them uncounted.
+            let (infinite, rest): (VecDeque<Job>, VecDeque<Job>) =
+                state.queue.drain(..).partition(|job| job.infinite);
+            state.queue = rest;
+            infinite.into()
         };
         state.cancelled += dropped.len() as u64;
         state.notify_if_idle(self);
@@ -271,7 +284,6 @@ impl State {
         self.slots[slot] = true;
         self.live += 1;
         self.starting += 1;
-        self.peak = self.peak.max(self.live);
         let serial = self.next_serial;
         self.next_serial += 1;
         (slot, serial)
@@ -299,13 +311,13 @@ impl State {
         }
     }
 
-    /// Tells the monitor that tasks wait and no idle worker will take them: wakes it
-    /// if it is parked (otherwise its next interval tick sees the queue), and only
-    /// once: a kick already pending covers later tasks too, since the monitor clears
-    /// the flag and takes its snapshot in one critical section. Skipping the
-    /// notification (a system call) matters when tasks are submitted in bursts.
+    /// Tells the monitor that tasks wait that no free worker will take: wakes it if
+    /// it listens (see `monitor_listening`), and only once: a kick already pending
+    /// covers later tasks too, since the monitor clears the flag before it takes its
+    /// snapshot. Skipping the notification (a system call) matters when tasks are
+    /// submitted in bursts.
     pub(crate) fn kick_monitor(&mut self, shared: &Shared) {
-        if self.monitor_parked && !self.monitor_kicked {
+        if self.monitor_listening && !self.monitor_kicked {
             self.monitor_kicked = true;
             shared.monitor_wakeup.notify_one();
         }

@@ -43,8 +43,10 @@ pub(crate) fn wait<'a, T>(cv: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<
 
 /// Waits on `cv` for at most `timeout`; returns the guard and whether the wait timed out.
 ///
-/// Under loom, time is not modelled: the wait is a plain wait that never times out,
-/// and the loom models are built so that every waiter is eventually notified.
+/// Under loom, time is not modelled: a wait for a zero timeout times out at once (so a
+/// model can make workers retire with `idle_timeout(ZERO)`); any other wait is a
+/// plain wait that never times out, and the loom models are built so that every
+/// waiter is eventually notified.
 pub(crate) fn wait_timeout<'a, T>(
     cv: &Condvar,
     guard: MutexGuard<'a, T>,
@@ -52,7 +54,9 @@ pub(crate) fn wait_timeout<'a, T>(
 ) -> (MutexGuard<'a, T>, bool) {
     #[cfg(loom)]
     {
-        let _ = timeout;
+        if timeout.is_zero() {
+            return (guard, true);
+        }
         (wait(cv, guard), false)
     }
     #[cfg(not(loom))]

@@ -43,6 +43,8 @@ pub(crate) fn start(shared: &Arc<Shared>) -> io::Result<()> {
     let mut state = shared.lock();
     match spawned {
         Ok(handle) => {
+            // Counted only now: a reservation the OS refuses never ran.
+            state.peak = state.peak.max(state.live);
             state.threads.push(WorkerThread { serial, handle });
             Ok(())
         }
@@ -63,18 +65,23 @@ fn finish_ended(ended: &mut Option<(Job, bool)>) {
 }
 
 /// Returns the worker's slot and live count when the worker thread ends, however it
-/// ends; kicks the monitor if that leaves the pool below its minimum or the pool is
-/// shutting down.
+/// ends (unless it retired, which returned them already); kicks the monitor if that
+/// leaves the pool below its minimum or the pool is shutting down.
 struct ExitGuard {
     shared: Arc<Shared>,
     slot: usize,
     serial: u64,
+    /// The worker retired: its slot and live count were returned in the same
+    /// critical section as the decision.
+    released: bool,
 }
 
 impl Drop for ExitGuard {
     fn drop(&mut self) {
         let mut state = self.shared.lock();
-        state.release_worker(self.slot);
+        if !self.released {
+            state.release_worker(self.slot);
+        }
         state.exited.push(self.serial);
         // Below the minimum the monitor must replace this worker (even mid-interval:
         // the minimum is a promise). While shutting down the monitor must re-check
@@ -90,12 +97,25 @@ impl Drop for ExitGuard {
 
 fn run(shared: Arc<Shared>, slot: usize, serial: u64) {
     CURRENT_SLOT.with(|s| s.set(Some(slot + 1)));
-    let guard = ExitGuard {
+    let mut guard = ExitGuard {
         shared,
         slot,
         serial,
+        released: false,
     };
-    work(&guard.shared, slot);
+    guard.released = work(&guard.shared, slot) == Exit::Retired;
+}
+
+/// Why [`work`] returned.
+#[derive(PartialEq, Eq)]
+enum Exit {
+    /// The pool shut down and the queue is empty.
+    Drained,
+    /// The worker retired, and already returned its slot and live count: the check
+    /// that the pool stays at or above its minimum and the decrement happen in one
+    /// critical section, so workers retiring together cannot all pass the check on
+    /// the same count and undercut the minimum.
+    Retired,
 }
 
 /// The claim/run/idle loop. Returns (with the lock released) when the worker should
@@ -105,7 +125,7 @@ fn run(shared: Arc<Shared>, slot: usize, serial: u64) {
 /// records a run also claims the next job, and the job that ended is finished (its
 /// handle told, its callbacks dropped) only after the lock is released — always
 /// after its run was recorded, so the stats already count a run when `wait` returns.
-fn work(shared: &Shared, slot: usize) {
+fn work(shared: &Shared, slot: usize) -> Exit {
     let wakeup = Arc::new(Condvar::new());
     // A job whose last run is recorded, to finish once the lock is released.
     let mut ended: Option<(Job, bool)> = None;
@@ -157,9 +177,10 @@ fn work(shared: &Shared, slot: usize) {
                     state.live,
                     state.target
                 );
+                state.release_worker(slot);
                 drop(state);
                 finish_ended(&mut ended);
-                return;
+                return Exit::Retired;
             }
             continue;
         }
@@ -171,7 +192,7 @@ fn work(shared: &Shared, slot: usize) {
             continue;
         }
         if state.phase != Phase::Running {
-            return;
+            return Exit::Drained;
         }
         if !yielded {
             // Before going idle, let the submitters run once: in a burst of short
@@ -218,7 +239,8 @@ fn work(shared: &Shared, slot: usize) {
                         state.live,
                         shared.config.min_workers
                     );
-                    return;
+                    state.release_worker(slot);
+                    return Exit::Retired;
                 }
                 deadline = Instant::now().checked_add(timeout);
             }

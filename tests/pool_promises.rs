@@ -263,3 +263,93 @@ fn a_worker_the_os_refuses_to_start_is_not_counted_in_the_peak() {
     assert_eq!(pool.shutdown_now().cancelled, 1);
     assert_eq!(outcome(&handle), TaskOutcome::Cancelled);
 }
+
+/// User data whose `Drop` panics.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("a Drop that panics");
+    }
+}
+
+/// An error whose `Display` panics.
+#[derive(Debug)]
+struct PanicsOnDisplay;
+
+impl std::fmt::Display for PanicsOnDisplay {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("a Display that panics")
+    }
+}
+
+impl std::error::Error for PanicsOnDisplay {}
+
+/// After a task whose user code panicked outside its target, the only worker of a
+/// fixed pool still runs the next task, and the counters are sane.
+fn the_worker_survives(pool: &ThreadPool) {
+    assert_eq!(
+        outcome(&pool.run(Task::new(|| ())).unwrap()),
+        TaskOutcome::Succeeded
+    );
+    eventually("the worker is idle again", || {
+        let stats = pool.stats();
+        (stats.live, stats.busy, stats.idle) == (1, 0, 1)
+    });
+}
+
+#[test]
+fn a_task_value_whose_drop_panics_is_a_failure_not_a_dead_worker() {
+    let pool = ThreadPool::builder().fixed_workers(1).build().unwrap();
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&failures);
+    let task = Task::new(|| PanicsOnDrop)
+        .on_failure(move |failure: atp::Failure| sink.lock().unwrap().push(failure));
+    assert_eq!(outcome(&pool.run(task).unwrap()), TaskOutcome::Failed);
+    assert_eq!(failures.lock().unwrap()[0].message(), "a Drop that panics");
+    the_worker_survives(&pool);
+}
+
+#[test]
+fn an_error_whose_display_panics_is_still_a_failure() {
+    let pool = ThreadPool::builder().fixed_workers(1).build().unwrap();
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&failures);
+    let task = Task::fallible(|| Err::<(), _>(PanicsOnDisplay))
+        .on_failure(move |failure: atp::Failure| sink.lock().unwrap().push(failure));
+    assert_eq!(outcome(&pool.run(task).unwrap()), TaskOutcome::Failed);
+    let message = failures.lock().unwrap()[0].message().to_owned();
+    assert!(message.contains("a Display that panics"), "{message}");
+    // Without a failure callback the failure is reported (and dropped) by the pool.
+    let unhandled = Task::fallible(|| Err::<(), _>(PanicsOnDisplay));
+    assert_eq!(outcome(&pool.run(unhandled).unwrap()), TaskOutcome::Failed);
+    the_worker_survives(&pool);
+}
+
+#[test]
+fn callback_captures_whose_drop_panics_do_not_kill_the_worker() {
+    let pool = ThreadPool::builder().fixed_workers(1).build().unwrap();
+    let capture = PanicsOnDrop;
+    let task = Task::new(|| ()).on_success(move |()| {
+        let _keep = &capture;
+    });
+    assert_eq!(outcome(&pool.run(task).unwrap()), TaskOutcome::Succeeded);
+    the_worker_survives(&pool);
+    // A task dropped unrun (cancelled) is dropped safely too.
+    let gate = Gate::default();
+    let blocker = {
+        let gate = gate.clone();
+        pool.run(Task::new(move || gate.wait())).unwrap()
+    };
+    let capture = PanicsOnDrop;
+    let queued = pool
+        .run(Task::new(move || {
+            let _keep = &capture;
+        }))
+        .unwrap();
+    queued.stop();
+    assert_eq!(outcome(&queued), TaskOutcome::Cancelled);
+    gate.open();
+    assert_eq!(outcome(&blocker), TaskOutcome::Succeeded);
+    the_worker_survives(&pool);
+}

@@ -332,7 +332,5 @@ pub(crate) fn finish_job(job: Job, failed_last_run: bool) {
     } else {
         TaskOutcome::Succeeded
     };
-    if let Some(state) = &job.state {
-        state.finish(outcome);
-    }
+    job.end(outcome);
 }

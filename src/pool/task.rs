@@ -343,7 +343,16 @@ impl<T: Send + 'static> Runnable for Task<T> {
                         record,
                     )),
                 },
-                None => None,
+                // Dropped here, where a panicking `Drop` is a failure of the run.
+                None => match panic_capture::catch(move || drop(value)) {
+                    (Ok(()), _) => None,
+                    (Err(payload), record) => Some(Failure::from_panic(
+                        id,
+                        FailureKind::Panicked,
+                        payload,
+                        record,
+                    )),
+                },
             },
             Ok(Err(error)) => Some(Failure::from_error(id, error)),
             Err(payload) => Some(Failure::from_panic(
@@ -374,6 +383,12 @@ pub(crate) fn deliver_failure(
 ) {
     let Some(callback) = callback else {
         report(format_args!("{failure} (no failure callback)"));
+        let id = failure.task_id();
+        if let Err(panic) = panic_capture::drop_contained(failure) {
+            report(format_args!(
+                "dropping the error of task {id} panicked: {panic}"
+            ));
+        }
         return;
     };
     let id = failure.task_id();
@@ -449,8 +464,21 @@ impl Job {
         } else {
             TaskOutcome::Cancelled
         };
+        self.end(outcome);
+    }
+
+    /// Records the task's final outcome, then drops its target and callbacks (user
+    /// code: a capture's `Drop` may panic, which is reported, never let loose on the
+    /// worker).
+    pub(crate) fn end(self, outcome: TaskOutcome) {
         if let Some(state) = &self.state {
             state.finish(outcome);
+        }
+        let id = self.id;
+        if let Err(panic) = panic_capture::drop_contained(self.body) {
+            report(format_args!(
+                "dropping task {id} (its target and callbacks) panicked: {panic}"
+            ));
         }
     }
 
@@ -462,8 +490,29 @@ impl Job {
     }
 
     /// Runs the job once (see [`Runnable::run`]).
+    ///
+    /// [`Runnable::run`] contains the user code it calls; this is the last line of
+    /// defence for what it cannot (a logger that panics while a failure is reported):
+    /// such a run counts as failed and the task ends, but the worker lives on.
     pub(crate) fn run_once(&mut self) -> RunReport {
-        self.body.run(self.id, self.state.as_ref())
+        let (id, state, body) = (self.id, self.state.as_ref(), &mut self.body);
+        match panic_capture::catch(|| body.run(id, state)) {
+            (Ok(report), _) => report,
+            (Err(payload), _) => {
+                let message = panic_capture::panic_message(payload.as_ref());
+                let _ = panic_capture::drop_contained(payload);
+                report(format_args!(
+                    "task {id}: a panic escaped its run's own handling: {message}"
+                ));
+                if let Some(state) = state {
+                    state.count_run(true);
+                }
+                RunReport {
+                    failed: true,
+                    again: false,
+                }
+            }
+        }
     }
 }
 

@@ -363,7 +363,10 @@ fn graceful_shutdown_runs_queued_tasks_stops_infinite_ones_and_joins_every_threa
         })
         .collect();
     let report = pool.shutdown();
-    assert_eq!(report.cancelled, 0);
+    // The infinite task is either stopped while running or, queued between two runs,
+    // dropped unrun and reported; no one-shot task is cancelled.
+    assert!(report.cancelled <= 1, "{report:?}");
+    assert_eq!(report.cancelled as u64, pool.stats().cancelled);
     assert_eq!(done.load(Ordering::SeqCst), 50, "queued tasks all ran");
     assert!(handles.iter().all(|h| h.wait() == TaskOutcome::Succeeded));
     assert_eq!(infinite.wait(), TaskOutcome::Stopped);

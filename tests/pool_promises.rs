@@ -22,7 +22,7 @@ fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
 
 /// Waits for `handle` with [`PATIENCE`], so a lost task fails the test instead of
 /// hanging it.
-fn outcome(handle: &atp::TaskHandle) -> TaskOutcome {
+fn outcome<T>(handle: &atp::TaskHandle<T>) -> TaskOutcome {
     handle
         .wait_timeout(PATIENCE)
         .expect("the task should have ended long ago")
@@ -262,4 +262,125 @@ fn a_worker_the_os_refuses_to_start_is_not_counted_in_the_peak() {
     assert_eq!((stats.live, stats.peak_workers), (0, 0), "{stats:?}");
     assert_eq!(pool.shutdown_now().cancelled, 1);
     assert_eq!(outcome(&handle), TaskOutcome::Cancelled);
+}
+
+/// User data whose `Drop` panics.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("a Drop that panics");
+    }
+}
+
+/// An error whose `Display` panics.
+#[derive(Debug)]
+struct PanicsOnDisplay;
+
+impl std::fmt::Display for PanicsOnDisplay {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("a Display that panics")
+    }
+}
+
+impl std::error::Error for PanicsOnDisplay {}
+
+/// After a task whose user code panicked outside its target, the only worker of a
+/// fixed pool still runs the next task, and the counters are sane.
+fn the_worker_survives(pool: &ThreadPool) {
+    assert_eq!(
+        outcome(&pool.run(Task::new(|| ())).unwrap()),
+        TaskOutcome::Succeeded
+    );
+    eventually("the worker is idle again", || {
+        let stats = pool.stats();
+        (stats.live, stats.busy, stats.idle) == (1, 0, 1)
+    });
+}
+
+#[test]
+fn a_task_value_whose_drop_panics_does_not_kill_the_worker() {
+    let pool = ThreadPool::builder().fixed_workers(1).build().unwrap();
+    // A one-shot task's value is its handle's (`join`). With the handle gone before
+    // the task ends, the worker drops the value, and survives its panic.
+    let gate = Gate::default();
+    let task_gate = gate.clone();
+    drop(pool.spawn(move || {
+        task_gate.wait();
+        PanicsOnDrop
+    }));
+    gate.open();
+    the_worker_survives(&pool);
+    // With the handle, the value is the caller's.
+    let value = pool.spawn(|| PanicsOnDrop).unwrap().join().unwrap();
+    std::mem::forget(value);
+
+    // An infinite task's value is dropped after each run: a panic there fails the run.
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&failures);
+    let task = Task::infinite(|stop: &atp::StopToken| {
+        stop.stop();
+        PanicsOnDrop
+    })
+    .on_failure(move |failure: atp::Failure| sink.lock().unwrap().push(failure));
+    let handle = pool.run(task).unwrap();
+    assert_eq!(outcome(&handle), TaskOutcome::Stopped);
+    assert_eq!(handle.failures(), 1);
+    assert_eq!(failures.lock().unwrap()[0].message(), "a Drop that panics");
+    the_worker_survives(&pool);
+}
+
+#[test]
+fn an_error_whose_display_panics_is_still_a_failure() {
+    let pool = ThreadPool::builder().fixed_workers(1).build().unwrap();
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&failures);
+    let task = Task::fallible(|| Err::<(), _>(PanicsOnDisplay))
+        .on_failure(move |failure: atp::Failure| sink.lock().unwrap().push(failure));
+    assert_eq!(outcome(&pool.run(task).unwrap()), TaskOutcome::Failed);
+    let message = failures.lock().unwrap()[0].message().to_owned();
+    assert!(message.contains("a Display that panics"), "{message}");
+    // Without a failure callback the failure is reported (and dropped) by the pool.
+    let unhandled = Task::fallible(|| Err::<(), _>(PanicsOnDisplay));
+    assert_eq!(outcome(&pool.run(unhandled).unwrap()), TaskOutcome::Failed);
+    the_worker_survives(&pool);
+}
+
+#[test]
+fn callback_captures_whose_drop_panics_do_not_kill_the_worker() {
+    let pool = ThreadPool::builder().fixed_workers(1).build().unwrap();
+    let capture = PanicsOnDrop;
+    let task = Task::new(|| ())
+        .on_success(move |()| {
+            let _keep = &capture;
+        })
+        .on_failure(drop);
+    // A one-shot callback is `FnOnce`: its captures are dropped as it returns, inside
+    // its run, so the panic fails the task (and only the task).
+    assert_eq!(outcome(&pool.run(task).unwrap()), TaskOutcome::Failed);
+    the_worker_survives(&pool);
+    // An infinite task's callbacks are dropped after its last run.
+    let capture = PanicsOnDrop;
+    let task = Task::infinite(|stop: &atp::StopToken| stop.stop()).on_success(move |()| {
+        let _keep = &capture;
+    });
+    assert_eq!(outcome(&pool.run(task).unwrap()), TaskOutcome::Stopped);
+    the_worker_survives(&pool);
+    // A task dropped unrun (cancelled) is dropped safely too.
+    let gate = Gate::default();
+    let blocker = {
+        let gate = gate.clone();
+        pool.run(Task::new(move || gate.wait())).unwrap()
+    };
+    let capture = PanicsOnDrop;
+    let queued = pool
+        .run(Task::new(move || {
+            let _keep = &capture;
+        }))
+        .unwrap();
+    queued.stop();
+    assert_eq!(outcome(&queued), TaskOutcome::Cancelled);
+    gate.open();
+    assert_eq!(outcome(&blocker), TaskOutcome::Succeeded);
+    the_worker_survives(&pool);
 }

@@ -282,8 +282,14 @@ impl Builder {
     /// Checks the settings and starts the pool: the minimum number of workers and the
     /// monitor thread.
     pub fn build(&self) -> Result<crate::ThreadPool, BuildError> {
-        let probe = self.probe.as_ref().and_then(ProbeSlot::take);
-        crate::ThreadPool::with_probe(self.config()?, probe)
+        let config = self.config()?;
+        crate::ThreadPool::with_probe(config, self.take_probe())
+    }
+
+    /// The custom probe given with [`load_probe`](Self::load_probe), taken out (it goes
+    /// to exactly one pool).
+    pub(crate) fn take_probe(&self) -> Option<Box<dyn LoadProbe>> {
+        self.probe.as_ref().and_then(ProbeSlot::take)
     }
 }
 

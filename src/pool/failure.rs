@@ -12,7 +12,7 @@ use std::error::Error;
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
 
-use super::panic_capture::PanicRecord;
+use super::panic_capture::{self, PanicRecord, panic_message};
 use super::task::TaskId;
 
 /// The error type a fallible target may return.
@@ -86,6 +86,8 @@ impl Failure {
         payload: Box<dyn Any + Send>,
         record: Option<PanicRecord>,
     ) -> Failure {
+        // Kept for `resume_unwind`. It is user data, whose `Drop` may panic: the pool
+        // drops failures on its workers only inside `panic_capture::drop_contained`.
         let message = panic_message(payload.as_ref());
         let (location, backtrace) = match record {
             Some(record) => (record.location, record.backtrace),
@@ -138,11 +140,20 @@ impl Failure {
 
     /// A failure from an error returned by a fallible target.
     pub(crate) fn from_error(task: TaskId, error: BoxError) -> Failure {
+        // The error's `Display` is user code, and may panic.
+        let message = match panic_capture::catch(|| error.to_string()) {
+            (Ok(message), _) => message,
+            (Err(payload), _) => {
+                let panic = panic_message(payload.as_ref());
+                let _ = panic_capture::drop_contained(payload);
+                format!("(an error whose Display panicked: {panic})")
+            }
+        };
         Failure {
             inner: Box::new(Inner {
                 task,
                 kind: FailureKind::Errored,
-                message: error.to_string(),
+                message,
                 location: None,
                 backtrace: None,
                 error: Some(error),
@@ -240,18 +251,6 @@ impl Error for Failure {
             Some(err) => Some(err.as_ref()),
             None => None,
         }
-    }
-}
-
-/// The text of a panic payload: `panic!("...")` gives `&str` or `String`; anything
-/// else (`panic_any`) has no text we can show.
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic with a non-string payload".to_owned()
     }
 }
 

@@ -87,7 +87,9 @@ pub fn init_global(builder: Builder) -> Result<&'static ThreadPool, GlobalPoolEr
             })
         };
     }
-    let pool = ThreadPool::with_config(requested).map_err(GlobalPoolError::Build)?;
+    // With the builder's probe, if it has one: the probe is not part of the settings.
+    let pool =
+        ThreadPool::with_probe(requested, builder.take_probe()).map_err(GlobalPoolError::Build)?;
     Ok(GLOBAL.get_or_init(|| pool.into_global()))
 }
 

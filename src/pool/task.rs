@@ -616,8 +616,10 @@ impl<T: Send + 'static> Runnable for OnceJob<T> {
                 Err(Failure::cancelled(this.state.id)),
             ),
         };
-        drop(this.task);
         this.state.finish(outcome, result);
+        // Then the user code it still holds (only if it never ran): `Job::end` contains
+        // a panicking `Drop`.
+        drop(this.task);
     }
 
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
@@ -640,17 +642,15 @@ impl<T: Send + 'static> Runnable for InfiniteJob<T> {
                 Some(callback) => {
                     caught(id, FailureKind::SuccessCallbackPanicked, || callback(value)).err()
                 }
-                None => None,
+                // Dropped here, where a panicking `Drop` is a failure of the run.
+                None => caught(id, FailureKind::Panicked, move || drop(value)).err(),
             },
             Ok(Err(error)) => Some(Failure::from_error(id, error)),
             Err(failure) => Some(failure),
         };
         let failed = failure.is_some();
         if let Some(failure) = failure {
-            match task.on_failure.as_mut() {
-                Some(callback) => deliver_failure(Some(callback), failure),
-                None => report_unhandled(&failure),
-            }
+            deliver_failure(task.on_failure.as_mut(), failure);
         }
         self.token.state.count_run(failed);
         RunReport {
@@ -664,9 +664,9 @@ impl<T: Send + 'static> Runnable for InfiniteJob<T> {
     }
 
     fn finish(self: Box<Self>, _: Ended) {
-        let state = Arc::clone(&self.token.state);
-        drop(self);
-        state.finish(TaskOutcome::Stopped, Ok(()));
+        self.token.state.finish(TaskOutcome::Stopped, Ok(()));
+        // Then the target and callbacks are dropped: `Job::end` contains a panicking
+        // `Drop`.
     }
 
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
@@ -679,6 +679,13 @@ impl<T: Send + 'static> Runnable for InfiniteJob<T> {
 pub(crate) fn deliver_failure(callback: Option<impl FnOnce(Failure)>, failure: Failure) {
     let Some(callback) = callback else {
         report_unhandled(&failure);
+        // It holds user data (the error, the panic payload), whose `Drop` may panic.
+        let id = failure.task_id();
+        if let Err(panic) = panic_capture::drop_contained(failure) {
+            report(format_args!(
+                "dropping the error of task {id} panicked: {panic}"
+            ));
+        }
         return;
     };
     let id = failure.task_id();
@@ -691,6 +698,7 @@ pub(crate) fn deliver_failure(callback: Option<impl FnOnce(Failure)>, failure: F
                 .map(|l| format!(" (at {l})"))
                 .unwrap_or_default()
         ));
+        let _ = panic_capture::drop_contained(panic);
     }
 }
 
@@ -725,7 +733,7 @@ impl<F: FnOnce() + Send + 'static> Runnable for Plain<F> {
         let failed = match caught(id, FailureKind::Panicked, f) {
             Ok(()) => false,
             Err(failure) => {
-                report_unhandled(&failure);
+                deliver_failure(None::<fn(Failure)>, failure);
                 true
             }
         };
@@ -789,8 +797,8 @@ where
                 Err(Failure::cancelled(this.state.id)),
             ),
         };
-        drop(this.f);
         this.state.finish(outcome, result);
+        drop(this.f);
     }
 
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
@@ -812,12 +820,26 @@ impl Job {
     /// Ends a job that will not run (again): `Stopped` for infinite tasks,
     /// `Cancelled` for one-shot tasks that never ran.
     pub(crate) fn abandon(self) {
-        self.body.finish(Ended::Abandoned);
+        self.end(Ended::Abandoned);
     }
 
     /// Ends a job after its last run.
     pub(crate) fn finish(self) {
-        self.body.finish(Ended::Ran);
+        self.end(Ended::Ran);
+    }
+
+    /// Tells the handle how the task ended, then drops what is left of it: its
+    /// target and callbacks, and its value if no handle will take it — user code,
+    /// whose `Drop` may panic, which is reported, never let loose on the worker.
+    fn end(self, ended: Ended) {
+        let (id, body) = (self.id, self.body);
+        if let (Err(payload), _) = panic_capture::catch(move || body.finish(ended)) {
+            let message = panic_capture::panic_message(payload.as_ref());
+            let _ = panic_capture::drop_contained(payload);
+            report(format_args!(
+                "dropping task {id} (its target, callbacks or value) panicked: {message}"
+            ));
+        }
     }
 
     /// Whether the job's task was asked to stop.
@@ -826,8 +848,30 @@ impl Job {
     }
 
     /// Runs the job once (see [`Runnable::run`]).
+    ///
+    /// [`Runnable::run`] contains the user code it calls; this is the last line of
+    /// defence for what it cannot (a logger that panics while a failure is reported):
+    /// such a run counts as failed and the task ends, but the worker lives on.
+    ///
+    /// [`Runnable::run`] contains the user code it calls; this is the last line of
+    /// defence for what it cannot (a logger that panics while a failure is reported):
+    /// such a run counts as failed and the task ends, but the worker lives on.
     pub(crate) fn run_once(&mut self) -> RunReport {
-        self.body.run(self.id)
+        let (id, body) = (self.id, &mut self.body);
+        match panic_capture::catch(|| body.run(id)) {
+            (Ok(report), _) => report,
+            (Err(payload), _) => {
+                let message = panic_capture::panic_message(payload.as_ref());
+                let _ = panic_capture::drop_contained(payload);
+                report(format_args!(
+                    "task {id}: a panic escaped its run's own handling: {message}"
+                ));
+                RunReport {
+                    failed: true,
+                    again: false,
+                }
+            }
+        }
     }
 }
 

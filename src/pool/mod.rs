@@ -47,7 +47,7 @@ pub use task::{InfiniteTask, StopToken, Submit, Task, TaskHandle, TaskId, TaskOu
 pub use worker::current_worker_slot;
 
 use shared::{Shared, WorkerThread};
-use task::{Job, Plain, Spawned, TaskState};
+use task::{Body, HandleState, Job, Plain, SharedRunnable, SpawnCell, TaskState};
 
 /// A pool of worker threads that keeps `min_workers` alive, grows up to
 /// `max_workers` while tasks wait, and retires idle workers above the minimum.
@@ -286,22 +286,26 @@ impl ThreadPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let state = Arc::new(TaskState::new(task::next_task_id()));
+        let id = task::next_task_id();
+        let cell = Arc::new(SpawnCell {
+            state: TaskState::new(id),
+            f: sync::Mutex::new(Some(f)),
+        });
         let job = Job {
-            id: state.id,
+            id,
             state: None,
             infinite: false,
-            body: Box::new(Spawned {
-                f: Some(f),
-                state: Arc::clone(&state),
-                result: None,
-            }),
+            body: Body::Shared(Arc::clone(&cell) as Arc<dyn SharedRunnable>),
         };
         match self.shared.submit(job) {
-            Ok(()) => Ok(self.handle(state)),
+            Ok(()) => Ok(self.handle(cell)),
             Err(job) => {
-                let spawned = job.body.into_any().downcast::<Spawned<F, T>>();
-                let f = spawned.ok().and_then(|spawned| spawned.f);
+                drop(cell);
+                let f = match job.body {
+                    Body::Shared(body) => body.into_any().downcast::<SpawnCell<F, T>>().ok(),
+                    Body::Boxed(_) => None,
+                }
+                .and_then(|cell| sync::lock(&cell.f).take());
                 Err(SubmitError::ShutDown(
                     f.expect("a refused job is the closure, unrun"),
                 ))
@@ -309,9 +313,9 @@ impl ThreadPool {
         }
     }
 
-    fn handle<T>(&self, state: Arc<TaskState<T>>) -> TaskHandle<T> {
+    fn handle<T>(&self, inner: Arc<dyn HandleState<T>>) -> TaskHandle<T> {
         TaskHandle {
-            state,
+            inner,
             pool: Arc::downgrade(&self.shared),
         }
     }
@@ -327,11 +331,14 @@ impl ThreadPool {
             id: task::next_task_id(),
             state: None,
             infinite: false,
-            body: Box::new(Plain(Some(f))),
+            body: Body::Boxed(Box::new(Plain(Some(f)))),
         };
         self.shared.submit(job).map_err(|job| {
-            let plain = job.body.into_any().downcast::<Plain<F>>();
-            let f = plain.ok().and_then(|plain| plain.0);
+            let f = match job.body {
+                Body::Boxed(body) => body.into_any().downcast::<Plain<F>>().ok(),
+                Body::Shared(_) => None,
+            }
+            .and_then(|plain| plain.0);
             SubmitError::ShutDown(f.expect("a refused job is the closure, unrun"))
         })
     }

@@ -481,19 +481,21 @@ impl<T: Send + 'static> sealed::Sealed for Task<T> {
             id: state.id,
             state: None,
             infinite: false,
-            body: Box::new(OnceJob {
+            body: Body::Boxed(Box::new(OnceJob {
                 task: Some(self),
                 state: Arc::clone(&state),
                 result: None,
-            }),
+            })),
         };
         (job, state)
     }
 
     fn from_job(job: Job) -> Task<T> {
-        let body = job.body.into_any().downcast::<OnceJob<T>>();
-        body.ok()
-            .and_then(|body| body.task)
+        let body = match job.body {
+            Body::Boxed(body) => body.into_any().downcast::<OnceJob<T>>().ok(),
+            Body::Shared(_) => None,
+        };
+        body.and_then(|body| body.task)
             .expect("a refused job is the one-shot task it was made from, unrun")
     }
 }
@@ -510,18 +512,21 @@ impl<T: Send + 'static> sealed::Sealed for InfiniteTask<T> {
             id: state.id,
             state: Some(Arc::clone(&state)),
             infinite: true,
-            body: Box::new(InfiniteJob {
+            body: Body::Boxed(Box::new(InfiniteJob {
                 task: self,
                 token: StopToken {
                     state: Arc::clone(&state),
                 },
-            }),
+            })),
         };
         (job, state)
     }
 
     fn from_job(job: Job) -> InfiniteTask<T> {
-        let body = job.body.into_any().downcast::<InfiniteJob<T>>();
+        let body = match job.body {
+            Body::Boxed(body) => body.into_any().downcast::<InfiniteJob<T>>().ok(),
+            Body::Shared(_) => None,
+        };
         body.expect("a refused job is the infinite task it was made from")
             .task
     }
@@ -750,21 +755,35 @@ impl<F: FnOnce() + Send + 'static> Runnable for Plain<F> {
     }
 }
 
-/// A closure queued by [`ThreadPool::spawn`](crate::ThreadPool::spawn): the cheapest
-/// job with a handle (one allocation besides the shared state).
-pub(crate) struct Spawned<F, T> {
-    pub(crate) f: Option<F>,
-    pub(crate) state: Arc<TaskState<T>>,
-    pub(crate) result: Option<Result<T, Failure>>,
+/// Jobs that share their allocation with their handle's state.
+pub(crate) trait SharedRunnable: Send + Sync {
+    /// As [`Runnable::run`].
+    fn run(&self, id: TaskId) -> RunReport;
+    /// As [`Runnable::stop_requested`].
+    fn stop_requested(&self) -> bool;
+    /// As [`Runnable::finish`].
+    fn finish(&self, ended: Ended);
+    /// For taking the closure back out of a refused job.
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
 }
 
-impl<F, T> Runnable for Spawned<F, T>
+/// A closure queued by [`ThreadPool::spawn`](crate::ThreadPool::spawn) and the state
+/// its handle shares, in one allocation: the queue and the handle hold the same
+/// `Arc`. (Tiny tasks are dominated by allocation: this one makes `spawn` cost no
+/// more allocations than the `threadpool` crate's `execute`.)
+pub(crate) struct SpawnCell<F, T> {
+    pub(crate) state: TaskState<T>,
+    /// `None` once it ran (or was taken back).
+    pub(crate) f: Mutex<Option<F>>,
+}
+
+impl<F, T> SharedRunnable for SpawnCell<F, T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    fn run(&mut self, id: TaskId) -> RunReport {
-        let Some(f) = self.f.take() else {
+    fn run(&self, id: TaskId) -> RunReport {
+        let Some(f) = sync::lock(&self.f).take() else {
             return RunReport {
                 failed: false,
                 again: false,
@@ -776,7 +795,8 @@ where
             report_unhandled(failure);
         }
         self.state.count_run(failed);
-        self.result = Some(result);
+        // Kept beside the outcome, which `finish` sets once the run is recorded.
+        sync::lock(&self.state.outcome).result = Some(result);
         RunReport {
             failed,
             again: false,
@@ -787,23 +807,59 @@ where
         self.state.stop_requested()
     }
 
-    fn finish(self: Box<Self>, _: Ended) {
-        let this = *self;
-        let (outcome, result) = match this.result {
-            Some(Ok(value)) => (TaskOutcome::Succeeded, Ok(value)),
-            Some(Err(failure)) => (TaskOutcome::Failed, Err(failure)),
-            None => (
-                TaskOutcome::Cancelled,
-                Err(Failure::cancelled(this.state.id)),
-            ),
-        };
-        this.state.finish(outcome, result);
-        drop(this.f);
+    fn finish(&self, _: Ended) {
+        let mut slot = sync::lock(&self.state.outcome);
+        let mut ran = true;
+        if slot.value.is_none() {
+            let outcome = match &slot.result {
+                Some(Ok(_)) => TaskOutcome::Succeeded,
+                Some(Err(_)) => TaskOutcome::Failed,
+                None => {
+                    ran = false;
+                    slot.result = Some(Err(Failure::cancelled(self.state.id)));
+                    TaskOutcome::Cancelled
+                }
+            };
+            slot.value = Some(outcome);
+        }
+        if slot.waiting > 0 {
+            self.state.changed.notify_all();
+        }
+        drop(slot);
+        if !ran {
+            // The closure that never ran: `Job::end` contains a panicking `Drop`.
+            drop(sync::lock(&self.f).take());
+        }
     }
 
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
     }
+}
+
+impl<F: Send, T: Send> HandleState<T> for SpawnCell<F, T> {
+    fn task_state(&self) -> &TaskState<T> {
+        &self.state
+    }
+}
+
+/// What a [`TaskHandle`] holds: the task's state, alone or inside its job.
+pub(crate) trait HandleState<T>: Send + Sync {
+    fn task_state(&self) -> &TaskState<T>;
+}
+
+impl<T: Send> HandleState<T> for TaskState<T> {
+    fn task_state(&self) -> &TaskState<T> {
+        self
+    }
+}
+
+/// A job as the queue holds it.
+pub(crate) enum Body {
+    /// Its own allocation, apart from any handle's state.
+    Boxed(Box<dyn Runnable>),
+    /// Sharing its allocation with its handle's state.
+    Shared(Arc<dyn SharedRunnable>),
 }
 
 /// A queued unit of work: the erased task.
@@ -812,7 +868,7 @@ pub(crate) struct Job {
     /// An infinite task's state, so that shutdown can stop it; `None` for one-shot
     /// tasks (their state lives in `body`).
     pub(crate) state: Option<Arc<TaskState>>,
-    pub(crate) body: Box<dyn Runnable>,
+    pub(crate) body: Body,
     pub(crate) infinite: bool,
 }
 
@@ -833,7 +889,11 @@ impl Job {
     /// whose `Drop` may panic, which is reported, never let loose on the worker.
     fn end(self, ended: Ended) {
         let (id, body) = (self.id, self.body);
-        if let (Err(payload), _) = panic_capture::catch(move || body.finish(ended)) {
+        let end = move || match body {
+            Body::Boxed(body) => body.finish(ended),
+            Body::Shared(body) => body.finish(ended),
+        };
+        if let (Err(payload), _) = panic_capture::catch(end) {
             let message = panic_capture::panic_message(payload.as_ref());
             let _ = panic_capture::drop_contained(payload);
             report(format_args!(
@@ -844,7 +904,10 @@ impl Job {
 
     /// Whether the job's task was asked to stop.
     pub(crate) fn stop_requested(&self) -> bool {
-        self.body.stop_requested()
+        match &self.body {
+            Body::Boxed(body) => body.stop_requested(),
+            Body::Shared(body) => body.stop_requested(),
+        }
     }
 
     /// Runs the job once (see [`Runnable::run`]).
@@ -858,7 +921,11 @@ impl Job {
     /// such a run counts as failed and the task ends, but the worker lives on.
     pub(crate) fn run_once(&mut self) -> RunReport {
         let (id, body) = (self.id, &mut self.body);
-        match panic_capture::catch(|| body.run(id)) {
+        let run = || match body {
+            Body::Boxed(body) => body.run(id),
+            Body::Shared(body) => body.run(id),
+        };
+        match panic_capture::catch(run) {
             (Ok(report), _) => report,
             (Err(payload), _) => {
                 let message = panic_capture::panic_message(payload.as_ref());
@@ -882,19 +949,24 @@ impl Job {
 /// Dropping the handle does not affect the task (it detaches it, like
 /// `std::thread::JoinHandle`).
 pub struct TaskHandle<T = ()> {
-    pub(crate) state: Arc<TaskState<T>>,
+    /// The task's state, alone or inside the job (see [`SpawnCell`]).
+    pub(crate) inner: Arc<dyn HandleState<T>>,
     pub(crate) pool: Weak<Shared>,
 }
 
 impl<T> TaskHandle<T> {
+    fn state(&self) -> &TaskState<T> {
+        self.inner.task_state()
+    }
+
     /// The task's id.
     pub fn id(&self) -> TaskId {
-        self.state.id
+        self.state().id
     }
 
     /// Whether the task has ended (see [`TaskOutcome`]).
     pub fn is_finished(&self) -> bool {
-        sync::lock(&self.state.outcome).value.is_some()
+        sync::lock(&self.state().outcome).value.is_some()
     }
 
     /// Blocks until the task has ended, including its last callbacks, and says how
@@ -949,7 +1021,7 @@ impl<T> TaskHandle<T> {
         // `None`: no timeout, or one too far to express as an instant: as long as it
         // takes.
         let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
-        let mut guard = sync::lock(&self.state.outcome);
+        let mut guard = sync::lock(&self.state().outcome);
         loop {
             if guard.value.is_some() {
                 return guard;
@@ -961,7 +1033,7 @@ impl<T> TaskHandle<T> {
                 },
                 None => None,
             };
-            guard = self.state.wait_for_change(guard, left);
+            guard = self.state().wait_for_change(guard, left);
         }
     }
 
@@ -971,27 +1043,27 @@ impl<T> TaskHandle<T> {
     /// its current run (callbacks included) and is not run again. A running one-shot
     /// task cannot be interrupted and runs to its end.
     pub fn stop(&self) {
-        self.state.request_stop();
+        self.state().request_stop();
         if let Some(pool) = self.pool.upgrade() {
-            pool.remove_queued(self.state.id);
+            pool.remove_queued(self.state().id);
         }
     }
 
     /// How many runs the task has completed (failed ones included).
     pub fn runs(&self) -> u64 {
-        self.state.runs.load(Ordering::Relaxed)
+        self.state().runs.load(Ordering::Relaxed)
     }
 
     /// How many of those runs failed.
     pub fn failures(&self) -> u64 {
-        self.state.failures.load(Ordering::Relaxed)
+        self.state().failures.load(Ordering::Relaxed)
     }
 }
 
 impl<T> fmt::Debug for TaskHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskHandle")
-            .field("id", &self.state.id)
+            .field("id", &self.state().id)
             .field("finished", &self.is_finished())
             .field("runs", &self.runs())
             .finish()

@@ -170,6 +170,15 @@ impl<T> TaskState<T> {
             self.failures.fetch_add(1, Ordering::Relaxed);
         }
     }
+
+    /// [`count_run`](Self::count_run) for a one-shot task, whose only run this is:
+    /// plain stores, cheaper than read-modify-writes on the hot path.
+    pub(crate) fn count_only_run(&self, failed: bool) {
+        self.runs.store(1, Ordering::Relaxed);
+        if failed {
+            self.failures.store(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Given to each run of an infinite task: tells the run whether it should stop, and
@@ -586,7 +595,7 @@ impl<T: Send + 'static> Runnable for OnceJob<T> {
         // catches what escapes them (an error whose `Display` panics, say).
         let result = caught(id, FailureKind::Panicked, || body(id)).and_then(|r| r);
         let failed = result.is_err();
-        self.state.count_run(failed);
+        self.state.count_only_run(failed);
         self.result = Some(match result {
             Ok(value) => Ok(value),
             Err(failure) => match on_failure {
@@ -794,7 +803,7 @@ where
         if let Err(failure) = &result {
             report_unhandled(failure);
         }
-        self.state.count_run(failed);
+        self.state.count_only_run(failed);
         // Kept beside the outcome, which `finish` sets once the run is recorded.
         sync::lock(&self.state.outcome).result = Some(result);
         RunReport {

@@ -353,3 +353,39 @@ fn callback_captures_whose_drop_panics_do_not_kill_the_worker() {
     assert_eq!(outcome(&blocker), TaskOutcome::Succeeded);
     the_worker_survives(&pool);
 }
+
+/// A probe that gives one reading, then panics on every later one.
+struct PanicsAfterOneReading(usize);
+
+impl atp::LoadProbe for PanicsAfterOneReading {
+    fn read(&mut self) -> atp::LoadReading {
+        self.0 += 1;
+        assert!(self.0 < 2, "a probe that panics");
+        atp::LoadReading::new(Some(0.0), Some(0.0), 2.0, Some(1 << 34), Some(1 << 35))
+    }
+}
+
+#[test]
+fn a_load_probe_that_panics_does_not_stop_the_pool_growing() {
+    let pool = ThreadPool::builder()
+        .min_workers(1)
+        .max_workers(8)
+        .load_probe(PanicsAfterOneReading(0))
+        .build()
+        .unwrap();
+    // Six tasks that wait for each other need five more workers than the minimum.
+    let barrier = Arc::new(Barrier::new(6));
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let barrier = Arc::clone(&barrier);
+            pool.run(Task::new(move || {
+                barrier.wait();
+            }))
+            .unwrap()
+        })
+        .collect();
+    for handle in &handles {
+        assert_eq!(outcome(handle), TaskOutcome::Succeeded);
+    }
+    assert_eq!(pool.stats().peak_workers, 6);
+}

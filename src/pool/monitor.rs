@@ -22,8 +22,10 @@ use std::time::{Duration, Instant};
 
 use super::controller::{Decision, Limits, LoadView, Snapshot, decide};
 use super::load::{LoadProbe, LoadReading, MIN_WINDOW, SystemProbe};
+use super::panic_capture;
 use super::shared::{Phase, Shared, State, WorkerThread};
 use super::sync::{self, thread};
+use super::task::report;
 use super::worker;
 
 /// Starts the monitor thread, with the system probe unless `probe` replaces it.
@@ -159,10 +161,10 @@ impl Monitor {
 
     fn run(mut self, shared: &Arc<Shared>) {
         let min = shared.config.min_workers;
-        if let Some(probe) = self.probe.as_mut() {
-            // The pool has just started: nothing runs yet, so this is the memory
-            // baseline. (The CPU window starts with the first decision.)
-            self.idle_memory = probe.read().memory_available;
+        // The pool has just started: nothing runs yet, so this is the memory
+        // baseline. (The CPU window starts with the first decision.)
+        if let Some(reading) = self.read_probe() {
+            self.idle_memory = reading.memory_available;
         }
         let mut state = shared.lock();
         let mut progress = Progress {
@@ -236,11 +238,13 @@ impl Monitor {
         busy: usize,
         run_time: Duration,
     ) -> LoadView {
-        let Some(probe) = self.probe.as_mut() else {
+        if self.probe.is_none() {
             return LoadView::Off;
-        };
+        }
         let Some(start) = self.window_start else {
-            let reading = probe.read();
+            let Some(reading) = self.read_probe() else {
+                return LoadView::Off;
+            };
             self.cost.update(reading.own_cpu, run_time);
             self.window_start = Some(Instant::now());
             self.cpus = reading.cpus.max(1.0);
@@ -259,7 +263,9 @@ impl Monitor {
                 self.unmeasured()
             };
         }
-        let reading = probe.read();
+        let Some(reading) = self.read_probe() else {
+            return LoadView::Off;
+        };
         self.cost.update(reading.own_cpu, run_time);
         self.window_start = Some(Instant::now());
         if reading.cpu_busy.is_none() && reading.memory_available.is_none() {
@@ -301,6 +307,31 @@ impl Monitor {
         }
     }
 
+    /// A reading from the probe, if there is one. A probe is user code: if it panics,
+    /// the panic is logged and the probe dropped, and the pool grows by its backlog
+    /// from then on — a dead monitor would never grow the pool or restore its
+    /// minimum again.
+    fn read_probe(&mut self) -> Option<LoadReading> {
+        let probe = self.probe.as_mut()?;
+        match panic_capture::catch(|| probe.read()) {
+            (Ok(reading), _) => Some(reading),
+            (Err(payload), record) => {
+                let message = panic_capture::panic_message(payload.as_ref());
+                let _ = panic_capture::drop_contained(payload);
+                let at = record
+                    .and_then(|r| r.location)
+                    .map(|l| format!(" (at {l})"))
+                    .unwrap_or_default();
+                report(format_args!(
+                    "the load probe panicked: {message}{at}; growing by backlog from now on"
+                ));
+                // Dropping it is user code too.
+                let _ = panic_capture::drop_contained(self.probe.take());
+                None
+            }
+        }
+    }
+
     fn unmeasured(&self) -> LoadView {
         LoadView::Unmeasured {
             cpus: self.cpus,
@@ -310,8 +341,7 @@ impl Monitor {
 
     /// Starts a new window now: the next decision on load sees only what follows.
     fn restart_window(&mut self, shared: &Shared) {
-        if let Some(probe) = self.probe.as_mut() {
-            let reading = probe.read();
+        if let Some(reading) = self.read_probe() {
             self.cost.update(reading.own_cpu, shared.lock().run_time);
             self.window_start = Some(Instant::now());
         }

@@ -8,6 +8,7 @@
 //! | `controller.rs` | the pure growth decision |
 //! | `load/` | load readings: `/proc`, cgroups, the [`LoadProbe`] trait |
 //! | `monitor.rs` | the monitor thread that carries the decision out |
+//! | `join.rs` | waiting for the pool's threads at shutdown, from outside or from a task |
 //! | `task.rs` | [`Task`], [`TaskHandle`], [`StopToken`], [`TaskOutcome`] |
 //! | `failure.rs`, `panic_capture.rs` | [`Failure`] and where panics are captured |
 //! | `stats.rs` | [`Stats`] |
@@ -19,6 +20,7 @@ mod config;
 mod controller;
 mod failure;
 mod global;
+mod join;
 mod load;
 #[cfg(all(test, loom))]
 mod loom_tests;
@@ -45,7 +47,7 @@ pub use stats::Stats;
 pub use task::{StopToken, Task, TaskHandle, TaskId, TaskOutcome};
 pub use worker::current_worker_slot;
 
-use shared::{Shared, WorkerThread};
+use shared::Shared;
 use task::{Job, Plain, TaskState};
 
 /// A pool of worker threads that keeps `min_workers` alive, grows up to
@@ -57,9 +59,6 @@ use task::{Job, Plain, TaskState};
 /// that.
 pub struct ThreadPool {
     shared: Arc<Shared>,
-    /// Held while joining threads, so that a second `shutdown` waits for the first
-    /// to finish joining instead of finding the thread list empty and returning early.
-    joining: std::sync::Mutex<()>,
 }
 
 /// Why a task was not accepted.
@@ -123,10 +122,7 @@ impl ThreadPool {
         panic_capture::install();
         let shared = Arc::new(Shared::new(config));
         let adaptive = shared.has_monitor;
-        let pool = ThreadPool {
-            shared,
-            joining: std::sync::Mutex::new(()),
-        };
+        let pool = ThreadPool { shared };
         for _ in 0..pool.shared.config.min_workers {
             if let Err(err) = worker::start(&pool.shared) {
                 pool.shutdown();
@@ -198,7 +194,10 @@ impl ThreadPool {
     /// infinite tasks (their current run finishes; they are not run again), and waits
     /// until every thread of the pool has exited. Idempotent.
     ///
-    /// Called from one of the pool's own workers, it waits for all the others.
+    /// Called from a task, it waits until every other worker has finished (except
+    /// workers whose tasks are inside `shutdown` too: they wait for it) and returns;
+    /// its own worker ends once the task returns. Several callers at once, inside or
+    /// outside the pool, all return.
     pub fn shutdown(&self) -> ShutdownReport {
         let cancelled = self.shared.begin_shutdown(false);
         self.join_all();
@@ -214,32 +213,9 @@ impl ThreadPool {
         ShutdownReport { cancelled }
     }
 
-    /// Joins the monitor first (so no worker starts after), then every worker.
+    /// Waits for every thread of the pool (see `join.rs`).
     fn join_all(&self) {
-        let _joining = self
-            .joining
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let me = sync::thread::current().id();
-        let take_monitor = |threads: &mut Vec<WorkerThread>| {
-            let index = threads.iter().position(|t| t.serial == u64::MAX)?;
-            Some(threads.swap_remove(index))
-        };
-        let monitor = take_monitor(&mut self.shared.lock().threads);
-        if let Some(monitor) = monitor {
-            let _ = monitor.handle.join();
-        }
-        loop {
-            let threads = std::mem::take(&mut self.shared.lock().threads);
-            if threads.is_empty() {
-                return;
-            }
-            for thread in threads {
-                if thread.handle.thread().id() != me {
-                    let _ = thread.handle.join();
-                }
-            }
-        }
+        join::join_all(&self.shared);
     }
 }
 

@@ -34,20 +34,46 @@ pub(crate) fn start(
     probe: Option<Box<dyn LoadProbe>>,
 ) -> io::Result<WorkerThread> {
     let monitor_shared = Arc::clone(shared);
-    let handle = thread::Builder::new()
+    let mut state = shared.lock();
+    state.threads_alive += 1;
+    state.monitor_alive = true;
+    drop(state);
+    let spawned = thread::Builder::new()
         .name(format!("{}-monitor", shared.config.thread_name))
         .spawn(move || {
-            let probe = if monitor_shared.config.load_aware {
+            let guard = Finished(monitor_shared);
+            let probe = if guard.0.config.load_aware {
                 Some(probe.unwrap_or_else(|| Box::new(SystemProbe::new())))
             } else {
                 None
             };
-            Monitor::new(probe).run(&monitor_shared)
-        })?;
-    Ok(WorkerThread {
-        serial: u64::MAX,
-        handle,
-    })
+            Monitor::new(probe).run(&guard.0)
+        });
+    match spawned {
+        Ok(handle) => Ok(WorkerThread {
+            serial: u64::MAX,
+            handle,
+        }),
+        Err(err) => {
+            let mut state = shared.lock();
+            state.threads_alive -= 1;
+            state.monitor_alive = false;
+            shared.exited.notify_all();
+            Err(err)
+        }
+    }
+}
+
+/// Counts the monitor out of `threads_alive` when its thread ends, however it ends.
+struct Finished(Arc<Shared>);
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.threads_alive -= 1;
+        state.monitor_alive = false;
+        self.0.exited.notify_all();
+    }
 }
 
 /// Tracks when the pool last made progress (finished a run), by watching the

@@ -99,6 +99,7 @@ fn snapshot(
     load: LoadView,
     progress: &Progress,
     last_change: Instant,
+    tree: &TreeRate,
 ) -> Snapshot {
     Snapshot {
         queued: state.queue.len(),
@@ -108,7 +109,41 @@ fn snapshot(
         ceiling: state.ceiling,
         since_progress: progress.at.elapsed(),
         since_change: last_change.elapsed(),
+        our_cpu: tree.cores,
+        cpus: tree.cpus,
         load,
+    }
+}
+
+/// The cores this process's tree (child processes included) used over the latest
+/// window of at least [`MIN_WINDOW`], from the readings' `tree_cpu`.
+#[derive(Debug)]
+struct TreeRate {
+    /// Where the current measurement started: when, and the tree's CPU time then.
+    mark: Option<(Instant, Duration)>,
+    cores: Option<f64>,
+    /// Cores available to us (the latest reading's).
+    cpus: f64,
+}
+
+impl TreeRate {
+    fn observe(&mut self, reading: &LoadReading) {
+        self.cpus = reading.cpus.max(1.0);
+        let Some(cpu) = reading.tree_cpu else {
+            return;
+        };
+        let now = Instant::now();
+        match self.mark {
+            Some((at, before)) => {
+                let wall = now.duration_since(at);
+                if wall >= MIN_WINDOW {
+                    let used = cpu.saturating_sub(before).as_secs_f64();
+                    self.cores = Some(used / wall.as_secs_f64());
+                    self.mark = Some((now, cpu));
+                }
+            }
+            None => self.mark = Some((now, cpu)),
+        }
     }
 }
 
@@ -135,6 +170,7 @@ struct Monitor {
     /// allocating.
     last_available: Option<u64>,
     cost: CostEstimate,
+    tree: TreeRate,
 }
 
 /// What one busy worker costs in CPU: the process's CPU time (its own threads and its
@@ -182,6 +218,11 @@ impl Monitor {
             memory_per_job: None,
             last_available: None,
             cost: CostEstimate::default(),
+            tree: TreeRate {
+                mark: None,
+                cores: None,
+                cpus: super::load::available_cpus(),
+            },
         }
     }
 
@@ -227,7 +268,7 @@ impl Monitor {
 
             let load = self.load_view(shared, queued, busy, run_time);
             let mut state_now = shared.lock();
-            let s = snapshot(&state_now, min, load, &progress, last_change);
+            let s = snapshot(&state_now, min, load, &progress, last_change, &self.tree);
             let decision = decide(&s);
             state_now.monitor_listening = decision.wants_kicks();
             match decision {
@@ -240,10 +281,14 @@ impl Monitor {
                     self.restart_window(shared);
                 }
                 Decision::Shrink { target, reason } => {
-                    state_now.target = Some(target);
+                    // The same target again changes nothing: it must not hold off
+                    // starvation injection, which waits a second after a change.
+                    let changed = state_now.target.replace(target) != Some(target);
                     drop(state_now);
-                    log::debug!("backing off to {target} workers: {reason} ({s:?})");
-                    last_change = Instant::now();
+                    if changed {
+                        log::debug!("backing off to {target} workers: {reason} ({s:?})");
+                        last_change = Instant::now();
+                    }
                     self.restart_window(shared);
                 }
                 Decision::Hold { reason } => {
@@ -340,7 +385,10 @@ impl Monitor {
     fn read_probe(&mut self) -> Option<LoadReading> {
         let probe = self.probe.as_mut()?;
         match panic_capture::catch(|| probe.read()) {
-            (Ok(reading), _) => Some(reading),
+            (Ok(reading), _) => {
+                self.tree.observe(&reading);
+                Some(reading)
+            }
             (Err(payload), record) => {
                 let message = panic_capture::panic_message(payload.as_ref());
                 let _ = panic_capture::drop_contained(payload);

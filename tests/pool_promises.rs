@@ -384,3 +384,97 @@ fn callback_captures_whose_drop_panics_do_not_kill_the_worker() {
     assert_eq!(outcome(&blocker), TaskOutcome::Succeeded);
     the_worker_survives(&pool);
 }
+
+/// A probe that gives one reading, then panics on every later one.
+struct PanicsAfterOneReading(usize);
+
+impl atp::LoadProbe for PanicsAfterOneReading {
+    fn read(&mut self) -> atp::LoadReading {
+        self.0 += 1;
+        assert!(self.0 < 2, "a probe that panics");
+        atp::LoadReading::new(Some(0.0), Some(0.0), 2.0, Some(1 << 34), Some(1 << 35))
+    }
+}
+
+#[test]
+fn a_load_probe_that_panics_does_not_stop_the_pool_growing() {
+    let pool = ThreadPool::builder()
+        .min_workers(1)
+        .max_workers(8)
+        .load_probe(PanicsAfterOneReading(0))
+        .build()
+        .unwrap();
+    // Six tasks that wait for each other need five more workers than the minimum.
+    let barrier = Arc::new(Barrier::new(6));
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let barrier = Arc::clone(&barrier);
+            pool.run(Task::new(move || {
+                barrier.wait();
+            }))
+            .unwrap()
+        })
+        .collect();
+    for handle in &handles {
+        assert_eq!(outcome(handle), TaskOutcome::Succeeded);
+    }
+    assert_eq!(pool.stats().peak_workers, 6);
+}
+
+/// Runs `f` on another thread and returns its result, or fails the test if it takes
+/// longer than [`PATIENCE`] (a deadlock would otherwise hang the test run).
+fn within_patience<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'static) -> R {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(f()).unwrap());
+    rx.recv_timeout(PATIENCE)
+        .unwrap_or_else(|_| panic!("deadlock: {what} never returned"))
+}
+
+#[test]
+fn a_task_and_the_main_thread_can_both_shut_the_pool_down() {
+    for _ in 0..20 {
+        let pool = Arc::new(ThreadPool::builder().fixed_workers(2).build().unwrap());
+        let barrier = Arc::new(Barrier::new(2));
+        let inside = {
+            let (pool_in_task, barrier) = (Arc::clone(&pool), Arc::clone(&barrier));
+            pool.run(Task::new(move || {
+                barrier.wait();
+                pool_in_task.shutdown();
+            }))
+            .unwrap()
+        };
+        barrier.wait();
+        let outside = Arc::clone(&pool);
+        within_patience("shutdown from outside and from a task", move || {
+            outside.shutdown()
+        });
+        assert_eq!(outcome(&inside), TaskOutcome::Succeeded);
+        assert_eq!(pool.stats().live, 0);
+    }
+}
+
+#[test]
+fn two_tasks_can_shut_their_pool_down_at_once() {
+    for _ in 0..20 {
+        let pool = Arc::new(ThreadPool::builder().fixed_workers(2).build().unwrap());
+        let barrier = Arc::new(Barrier::new(2));
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let (pool_in_task, barrier) = (Arc::clone(&pool), Arc::clone(&barrier));
+                pool.run(Task::new(move || {
+                    barrier.wait();
+                    pool_in_task.shutdown();
+                }))
+                .unwrap()
+            })
+            .collect();
+        let outside = Arc::clone(&pool);
+        within_patience("two shutdowns from tasks", move || {
+            for handle in &handles {
+                assert_eq!(outcome(handle), TaskOutcome::Succeeded);
+            }
+            outside.shutdown()
+        });
+        assert_eq!(pool.stats().live, 0);
+    }
+}

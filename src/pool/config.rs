@@ -281,6 +281,13 @@ impl Builder {
 
     /// Checks the settings and starts the pool: the minimum number of workers and the
     /// monitor thread.
+    ///
+    /// The first pool built in a process installs a panic hook that wraps the one
+    /// already set: for a panic in a task it records the location and backtrace for
+    /// the [`Failure`](crate::Failure), then — for every panic — calls the previous
+    /// hook, so a hook set before sees task panics too (the default hook prints them,
+    /// as it does for any thread). A hook set later replaces ours: failures then lose
+    /// their location and backtrace, nothing else.
     pub fn build(&self) -> Result<crate::ThreadPool, BuildError> {
         let config = self.config()?;
         crate::ThreadPool::with_probe(config, self.take_probe())

@@ -59,6 +59,12 @@ pub(crate) struct Snapshot {
     pub(crate) since_progress: Duration,
     /// Time since the monitor last started or retired workers (or since it started).
     pub(crate) since_change: Duration,
+    /// Cores our process tree — worker threads and every child process — used over
+    /// the latest measured window, when known. Tells busy workers that compute from
+    /// busy workers that are blocked, before any task has finished.
+    pub(crate) our_cpu: Option<f64>,
+    /// Cores available to us.
+    pub(crate) cpus: f64,
     /// What is known of the machine's load.
     pub(crate) load: LoadView,
 }
@@ -212,21 +218,41 @@ pub(crate) fn decide(s: &Snapshot) -> Decision {
     // Starvation injection (as the .NET thread pool does): tasks that wait on each
     // other (a gate opened by a task still queued) make no progress and use no CPU,
     // and a machine kept busy by others would hold the load gates shut for ever. So
-    // while tasks wait and nothing has finished for a second, one more worker a
-    // second, whatever the CPU says — but never against the memory gates, and
-    // not while our own workers oversubscribe the CPU (that is `back_off`'s case).
+    // while tasks wait, nothing has finished for a second and the busy workers are
+    // blocked rather than computing, one more worker a second, whatever the CPU says
+    // — but never against the memory gates. Workers that compute (in their own
+    // thread or through child processes) are not starving, only slow: another one
+    // would just oversubscribe the CPU.
     match decision {
         Decision::Hold {
             reason: Reason::CpuBusy | Reason::Settling,
-        } if s.since_progress >= STARVATION && s.since_change >= STARVATION => {
-            grow(1, Reason::Starvation)
-        }
+        } if starving(s) && workers_blocked(s) => grow(1, Reason::Starvation),
         other => other,
     }
 }
 
 /// How long without progress before starvation injection, and its pace.
 const STARVATION: Duration = Duration::from_secs(1);
+
+/// Busy workers that together use less than this share of the cores they could use
+/// (one each, up to the cores) are blocked, not computing. A quarter leaves room for
+/// computing workers slowed by others' load: with two other busy processes per core
+/// they still get a third of a core each.
+const BLOCKED_SHARE: f64 = 0.25;
+
+/// Tasks wait, no run has finished for [`STARVATION`], nor has the pool changed.
+fn starving(s: &Snapshot) -> bool {
+    s.since_progress >= STARVATION && s.since_change >= STARVATION
+}
+
+/// Whether the busy workers are blocked rather than computing, by the CPU time our
+/// process tree used in the latest window. When that is unknown (a probe without
+/// `tree_cpu`), assume blocked: a deadlock is worse than a worker too many.
+fn workers_blocked(s: &Snapshot) -> bool {
+    let could_use = (s.busy as f64).min(s.cpus);
+    s.our_cpu
+        .is_none_or(|used| used < BLOCKED_SHARE * could_use)
+}
 
 /// Growth as the load view allows it (see the module docs).
 fn gated_growth(s: &Snapshot, wanted: usize) -> Decision {
@@ -277,13 +303,22 @@ fn back_off(
             reason: Reason::MemoryShort,
         });
     }
+    // Our workers are a large part of the load: by the CPU time our process tree
+    // used in the latest window when known (blocked workers use none); else by the
+    // cost of finished tasks; else assumed — unless no task has finished for a
+    // while, as when they wait on each other: then shrinking could deadlock them.
+    let ours_load_the_cpu = match s.our_cpu {
+        Some(used) => used >= reading.cpus / 2.0,
+        None => {
+            cost_per_worker.is_none_or(|r| r * s.busy as f64 >= reading.cpus / 2.0)
+                && s.since_progress < STARVATION
+        }
+    };
     if let (Some(busy), Some(stall)) = (reading.cpu_busy, reading.cpu_stall)
         && busy >= limits.cpu_threshold
         && stall >= 0.5
         && s.busy > cores(reading.cpus)
-        // Not when our workers are known to be a small part of the load: shrinking
-        // them would not relieve the CPU.
-        && cost_per_worker.is_none_or(|r| r * s.busy as f64 >= reading.cpus / 2.0)
+        && ours_load_the_cpu
     {
         return Some(Decision::Shrink {
             target: cores(reading.cpus).max(s.min),
@@ -312,9 +347,28 @@ fn grow_within_capacity(
     {
         return hold(Reason::MemoryLow);
     }
-    // Slow start: at most triple per window.
-    let mut step = wanted.min(s.live.max(cores(reading.cpus)).saturating_mul(2).max(1));
-    match (reading.cpu_busy, cost_per_worker) {
+    // What one busy worker costs, measured live over the latest window (its child
+    // processes included): known before any task has finished.
+    let live_cost = s
+        .our_cpu
+        .filter(|_| s.busy > 0)
+        .map(|used| used / s.busy as f64);
+    // Slow start: at most triple per window; nine times while the busy workers are
+    // measured nearly idle, so that a hundred waiting tasks get their workers in two
+    // windows. Tasks that compute show their cost in the first window and are held
+    // by the CPU gate below, whatever the factor.
+    let factor = if live_cost.is_some_and(|r| r < CHEAP_WORKER) {
+        8
+    } else {
+        2
+    };
+    let mut step = wanted.min(
+        s.live
+            .max(cores(reading.cpus))
+            .saturating_mul(factor)
+            .max(1),
+    );
+    match (reading.cpu_busy, cost_per_worker.or(live_cost)) {
         (Some(busy), Some(r)) => {
             // What our busy workers use, what the rest of the machine uses, and what
             // we may use: the headroom under the threshold, but never less than a
@@ -370,6 +424,10 @@ fn grow_within_capacity(
     grow(step, Reason::SpareCapacity)
 }
 
+/// Cores a busy worker uses, at most, to count as nearly idle (waiting on a timer,
+/// the network or another process) for the faster slow start.
+const CHEAP_WORKER: f64 = 0.1;
+
 /// Whole cores, at least one (a quota of 1.5 cores allows 2 workers to start with).
 fn cores(cpus: f64) -> usize {
     (cpus.ceil() as usize).max(1)
@@ -405,6 +463,8 @@ mod tests {
             ceiling: 512,
             since_progress: Duration::ZERO,
             since_change: Duration::ZERO,
+            our_cpu: None,
+            cpus: 2.0,
             load,
         }
     }
@@ -736,6 +796,7 @@ mod tests {
         let oversubscribed = Snapshot {
             since_progress: Duration::from_secs(5),
             since_change: Duration::from_secs(5),
+            our_cpu: Some(2.0),
             ..snap(50, 0, 8, 8, fresh(1.0, 0.9, 20 * GIB, None))
         };
         assert!(matches!(decide(&oversubscribed), Decision::Shrink { .. }));
@@ -746,6 +807,113 @@ mod tests {
             ..snap(50, 0, 4, 4, fresh(1.0, 0.1, 20 * GIB, None))
         };
         assert_eq!(decide(&paced), hold(CpuBusy));
+    }
+
+    /// No progress for five seconds, and our tree used `our_cpu` cores lately.
+    fn stuck(queued: usize, busy: usize, our_cpu: Option<f64>, load: LoadView) -> Snapshot {
+        Snapshot {
+            since_progress: Duration::from_secs(5),
+            since_change: Duration::from_secs(5),
+            our_cpu,
+            ..snap(queued, 0, busy, busy, load)
+        }
+    }
+
+    #[test]
+    fn tasks_waiting_on_each_other_get_workers_even_when_the_cpu_is_oversubscribed() {
+        // Six tasks wait on a barrier; three hold workers and use no CPU, while others
+        // keep the CPU busy and stalled. Once the oversubscription rule shrank the
+        // pool to the cores here, overriding starvation injection: a deadlock.
+        let stalled = fresh(1.0, 0.9, 20 * GIB, None);
+        check(&[
+            // Measured blocked, they cost nothing: room for all three waiting.
+            (stuck(3, 3, Some(0.0), stalled), grow(3, SpareCapacity)),
+            // A probe that cannot tell (no tree CPU time): liveness first.
+            (stuck(3, 3, None, stalled), grow(1, Starvation)),
+            // Our workers really compute: they are the oversubscription.
+            (
+                stuck(3, 3, Some(2.0), stalled),
+                Decision::Shrink {
+                    target: 2,
+                    reason: CpuOversubscribed,
+                },
+            ),
+        ]);
+        // Right after an injection (the pool just changed), no new one yet, but no
+        // shrinking either: a shrink now would undo the injection.
+        let just_grew = Snapshot {
+            since_change: Duration::from_millis(100),
+            ..stuck(3, 3, None, stalled)
+        };
+        assert_eq!(decide(&just_grew), hold(CpuBusy));
+        // Eight blocked workers on a stalled machine are not shrunk either.
+        assert!(matches!(
+            decide(&stuck(3, 8, Some(0.1), stalled)),
+            Decision::Grow { .. }
+        ));
+    }
+
+    #[test]
+    fn workers_that_compute_get_no_starvation_worker() {
+        // Two tasks of 1.3 s computing on both cores (through child processes):
+        // nothing finishes for over a second, but another worker would only
+        // oversubscribe the CPU. It once got one.
+        let busy = fresh(1.0, 0.2, 20 * GIB, None);
+        check(&[
+            (stuck(10, 2, Some(1.95), busy), hold(CpuBusy)),
+            // Slowed by two other busy processes per core, still computing.
+            (stuck(10, 2, Some(0.7), busy), hold(CpuBusy)),
+            (stuck(10, 2, Some(1.95), LoadView::Settling), hold(Settling)),
+            // Blocked ones are cheap: they fan out.
+            (stuck(10, 2, Some(0.01), busy), grow(10, SpareCapacity)),
+        ]);
+        // Finished tasks cost a core each but the busy ones now wait: starvation.
+        let costly = match fresh(1.0, 0.2, 20 * GIB, None) {
+            LoadView::Fresh {
+                reading, limits, ..
+            } => LoadView::Fresh {
+                reading,
+                memory_per_job: None,
+                idle_memory: None,
+                memory_falling: false,
+                cost_per_worker: Some(1.0),
+                limits,
+            },
+            other => other,
+        };
+        check(&[
+            (stuck(10, 2, Some(0.01), costly), grow(1, Starvation)),
+            (stuck(10, 2, Some(1.95), costly), hold(CpuBusy)),
+        ]);
+    }
+
+    #[test]
+    fn nearly_idle_workers_measured_live_fan_out_nine_times_per_window() {
+        let cheap = |queued, busy, used| Snapshot {
+            our_cpu: Some(used),
+            ..snap(queued, 0, busy, busy, fresh(0.05, 0.0, 20 * GIB, None))
+        };
+        check(&[
+            // 98 sleeping jobs wait, 2 workers use 0.02 cores: 16 more, then 82.
+            (cheap(98, 2, 0.02), grow(16, SpareCapacity)),
+            (cheap(82, 18, 0.1), grow(82, SpareCapacity)),
+            // Workers that compute are not cheap: the slow start stays at triple.
+            (cheap(98, 2, 0.5), grow(4, SpareCapacity)),
+        ]);
+        // On a machine others keep busy, before any task has finished: the live
+        // measurement shows the workers cheap, so they fan out (they once held until
+        // tasks finished).
+        let loaded = Snapshot {
+            our_cpu: Some(0.02),
+            ..snap(98, 0, 2, 2, fresh(1.0, 0.9, 20 * GIB, None))
+        };
+        assert_eq!(decide(&loaded), grow(16, SpareCapacity));
+        // And jobs that compute from the start hold at the cores.
+        let computing = Snapshot {
+            our_cpu: Some(1.9),
+            ..snap(98, 0, 2, 2, fresh(0.97, 0.1, 20 * GIB, None))
+        };
+        assert_eq!(decide(&computing), hold(CpuBusy));
     }
 
     #[test]

@@ -388,3 +388,27 @@ fn loom_a_kick_right_after_a_growth_is_not_lost() {
         assert_fully_shut_down(&pool, 2, 0);
     });
 }
+
+/// Two tasks call `shutdown` on their own pool while the main thread does too: every
+/// call returns and every thread is joined. A shutdown once held a lock while joining,
+/// and a task's shutdown waited for that lock inside the very worker being joined.
+#[test]
+fn loom_tasks_and_the_main_thread_shut_down_at_once() {
+    model(|| {
+        let pool = Arc::new(fixed_pool(2));
+        let handles: Vec<TaskHandle> = (0..2)
+            .map(|_| {
+                let inside = Arc::clone(&pool);
+                pool.run(Task::new(move || {
+                    inside.shutdown();
+                }))
+                .unwrap()
+            })
+            .collect();
+        pool.shutdown();
+        for handle in &handles {
+            assert_eq!(handle.wait(), TaskOutcome::Succeeded);
+        }
+        assert_fully_shut_down(&pool, 2, 0);
+    });
+}

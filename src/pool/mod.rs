@@ -8,6 +8,7 @@
 //! | `controller.rs` | the pure growth decision |
 //! | `load/` | load readings: `/proc`, cgroups, the [`LoadProbe`] trait |
 //! | `monitor.rs` | the monitor thread that carries the decision out |
+//! | `join.rs` | waiting for the pool's threads at shutdown, from outside or from a task |
 //! | `task.rs` | [`Task`], [`TaskHandle`], [`StopToken`], [`TaskOutcome`] |
 //! | `failure.rs`, `panic_capture.rs` | [`Failure`] and where panics are captured |
 //! | `stats.rs` | [`Stats`] |
@@ -19,6 +20,7 @@ mod config;
 mod controller;
 mod failure;
 mod global;
+mod join;
 mod load;
 #[cfg(all(test, loom))]
 mod loom_tests;
@@ -32,7 +34,7 @@ mod worker;
 
 use std::fmt;
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub use config::{
     BuildError, Builder, Config, DEFAULT_CPU_THRESHOLD_PERCENT, DEFAULT_IDLE_TIMEOUT,
@@ -46,7 +48,7 @@ pub use stats::Stats;
 pub use task::{InfiniteTask, StopToken, Submit, Task, TaskHandle, TaskId, TaskOutcome};
 pub use worker::current_worker_slot;
 
-use shared::{Shared, WorkerThread};
+use shared::Shared;
 use task::{Body, HandleState, Job, Plain, SharedRunnable, SpawnCell, TaskState};
 
 /// A pool of worker threads that keeps `min_workers` alive, grows up to
@@ -89,9 +91,6 @@ pub struct ThreadPool {
 /// What the strong handles of a pool share; the last one dropped shuts the pool down.
 struct Owner {
     shared: Arc<Shared>,
-    /// Held while joining threads, so that a second `shutdown` waits for the first
-    /// to finish joining instead of finding the thread list empty and returning early.
-    joining: std::sync::Mutex<()>,
     /// The global pool: no user may shut it down.
     global: bool,
 }
@@ -213,7 +212,6 @@ impl ThreadPool {
         let pool = ThreadPool {
             owner: Arc::new(Owner {
                 shared: Arc::clone(&shared),
-                joining: std::sync::Mutex::new(()),
                 global: false,
             }),
             shared,
@@ -397,7 +395,10 @@ impl ThreadPool {
     /// until every thread of the pool has exited. Idempotent. Shuts the pool down for
     /// every clone of this handle.
     ///
-    /// Called from one of the pool's own workers, it waits for all the others.
+    /// Called from a task, it waits until every other worker has finished (except
+    /// workers whose tasks are inside `shutdown` too: they wait for it) and returns;
+    /// its own worker ends once the task returns. Several callers at once, inside or
+    /// outside the pool, all return.
     ///
     /// The [global pool](crate::global) is shared by every library in the process, so
     /// no one of them may shut it down: on it, this and the other shutdown methods
@@ -440,41 +441,12 @@ impl ThreadPool {
     /// assert!(pool.shutdown_timeout(Duration::from_secs(30)).is_some());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    #[cfg(not(loom))]
     pub fn shutdown_timeout(&self, timeout: Duration) -> Option<ShutdownReport> {
         if self.refuse_global_shutdown() {
             return None;
         }
         let cancelled = self.shared.begin_shutdown(false);
-        let deadline = Instant::now().checked_add(timeout);
-        let me = sync::thread::current().id();
-        let mut pause = Duration::from_micros(100);
-        loop {
-            // Another shutdown joining meanwhile owns the thread list: wait for it.
-            if let Ok(_joining) = self.owner.joining.try_lock() {
-                let mut state = self.shared.lock();
-                let running = state
-                    .threads
-                    .iter()
-                    .any(|t| t.handle.thread().id() != me && !t.handle.is_finished());
-                if !running {
-                    let threads = std::mem::take(&mut state.threads);
-                    drop(state);
-                    for thread in threads {
-                        if thread.handle.thread().id() != me {
-                            let _ = thread.handle.join();
-                        }
-                    }
-                    return Some(ShutdownReport { cancelled });
-                }
-            }
-            let left = match deadline {
-                Some(deadline) => deadline.checked_duration_since(Instant::now())?,
-                None => pause,
-            };
-            std::thread::sleep(pause.min(left));
-            pause = (pause * 2).min(Duration::from_millis(10));
-        }
+        join::join_all_timeout(&self.shared, timeout).then_some(ShutdownReport { cancelled })
     }
 
     /// On the global pool, logs why a shutdown is refused and returns true.
@@ -488,33 +460,9 @@ impl ThreadPool {
         self.owner.global
     }
 
-    /// Joins the monitor first (so no worker starts after), then every worker.
+    /// Waits for every thread of the pool (see `join.rs`).
     fn join_all(&self) {
-        let _joining = self
-            .owner
-            .joining
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let me = sync::thread::current().id();
-        let take_monitor = |threads: &mut Vec<WorkerThread>| {
-            let index = threads.iter().position(|t| t.serial == u64::MAX)?;
-            Some(threads.swap_remove(index))
-        };
-        let monitor = take_monitor(&mut self.shared.lock().threads);
-        if let Some(monitor) = monitor {
-            let _ = monitor.handle.join();
-        }
-        loop {
-            let threads = std::mem::take(&mut self.shared.lock().threads);
-            if threads.is_empty() {
-                return;
-            }
-            for thread in threads {
-                if thread.handle.thread().id() != me {
-                    let _ = thread.handle.join();
-                }
-            }
-        }
+        join::join_all(&self.shared);
     }
 }
 

@@ -22,8 +22,10 @@ use std::time::{Duration, Instant};
 
 use super::controller::{Decision, Limits, LoadView, Snapshot, decide};
 use super::load::{LoadProbe, LoadReading, MIN_WINDOW, SystemProbe};
+use super::panic_capture;
 use super::shared::{Phase, Shared, State, WorkerThread};
 use super::sync::{self, thread};
+use super::task::report;
 use super::worker;
 
 /// Starts the monitor thread, with the system probe unless `probe` replaces it.
@@ -32,20 +34,46 @@ pub(crate) fn start(
     probe: Option<Box<dyn LoadProbe>>,
 ) -> io::Result<WorkerThread> {
     let monitor_shared = Arc::clone(shared);
-    let handle = thread::Builder::new()
+    let mut state = shared.lock();
+    state.threads_alive += 1;
+    state.monitor_alive = true;
+    drop(state);
+    let spawned = thread::Builder::new()
         .name(format!("{}-monitor", shared.config.thread_name))
         .spawn(move || {
-            let probe = if monitor_shared.config.load_aware {
+            let guard = Finished(monitor_shared);
+            let probe = if guard.0.config.load_aware {
                 Some(probe.unwrap_or_else(|| Box::new(SystemProbe::new())))
             } else {
                 None
             };
-            Monitor::new(probe).run(&monitor_shared)
-        })?;
-    Ok(WorkerThread {
-        serial: u64::MAX,
-        handle,
-    })
+            Monitor::new(probe).run(&guard.0)
+        });
+    match spawned {
+        Ok(handle) => Ok(WorkerThread {
+            serial: u64::MAX,
+            handle,
+        }),
+        Err(err) => {
+            let mut state = shared.lock();
+            state.threads_alive -= 1;
+            state.monitor_alive = false;
+            shared.exited.notify_all();
+            Err(err)
+        }
+    }
+}
+
+/// Counts the monitor out of `threads_alive` when its thread ends, however it ends.
+struct Finished(Arc<Shared>);
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.threads_alive -= 1;
+        state.monitor_alive = false;
+        self.0.exited.notify_all();
+    }
 }
 
 /// Tracks when the pool last made progress (finished a run), by watching the
@@ -71,6 +99,7 @@ fn snapshot(
     load: LoadView,
     progress: &Progress,
     last_change: Instant,
+    tree: &TreeRate,
 ) -> Snapshot {
     Snapshot {
         queued: state.queue.len(),
@@ -80,7 +109,41 @@ fn snapshot(
         ceiling: state.ceiling,
         since_progress: progress.at.elapsed(),
         since_change: last_change.elapsed(),
+        our_cpu: tree.cores,
+        cpus: tree.cpus,
         load,
+    }
+}
+
+/// The cores this process's tree (child processes included) used over the latest
+/// window of at least [`MIN_WINDOW`], from the readings' `tree_cpu`.
+#[derive(Debug)]
+struct TreeRate {
+    /// Where the current measurement started: when, and the tree's CPU time then.
+    mark: Option<(Instant, Duration)>,
+    cores: Option<f64>,
+    /// Cores available to us (the latest reading's).
+    cpus: f64,
+}
+
+impl TreeRate {
+    fn observe(&mut self, reading: &LoadReading) {
+        self.cpus = reading.cpus.max(1.0);
+        let Some(cpu) = reading.tree_cpu else {
+            return;
+        };
+        let now = Instant::now();
+        match self.mark {
+            Some((at, before)) => {
+                let wall = now.duration_since(at);
+                if wall >= MIN_WINDOW {
+                    let used = cpu.saturating_sub(before).as_secs_f64();
+                    self.cores = Some(used / wall.as_secs_f64());
+                    self.mark = Some((now, cpu));
+                }
+            }
+            None => self.mark = Some((now, cpu)),
+        }
     }
 }
 
@@ -107,6 +170,7 @@ struct Monitor {
     /// allocating.
     last_available: Option<u64>,
     cost: CostEstimate,
+    tree: TreeRate,
 }
 
 /// What one busy worker costs in CPU: the process's CPU time (its own threads and its
@@ -154,15 +218,20 @@ impl Monitor {
             memory_per_job: None,
             last_available: None,
             cost: CostEstimate::default(),
+            tree: TreeRate {
+                mark: None,
+                cores: None,
+                cpus: super::load::available_cpus(),
+            },
         }
     }
 
     fn run(mut self, shared: &Arc<Shared>) {
         let min = shared.config.min_workers;
-        if let Some(probe) = self.probe.as_mut() {
-            // The pool has just started: nothing runs yet, so this is the memory
-            // baseline. (The CPU window starts with the first decision.)
-            self.idle_memory = probe.read().memory_available;
+        // The pool has just started: nothing runs yet, so this is the memory
+        // baseline. (The CPU window starts with the first decision.)
+        if let Some(reading) = self.read_probe() {
+            self.idle_memory = reading.memory_available;
         }
         let mut state = shared.lock();
         let mut progress = Progress {
@@ -199,7 +268,7 @@ impl Monitor {
 
             let load = self.load_view(shared, queued, busy, run_time);
             let mut state_now = shared.lock();
-            let s = snapshot(&state_now, min, load, &progress, last_change);
+            let s = snapshot(&state_now, min, load, &progress, last_change, &self.tree);
             let decision = decide(&s);
             state_now.monitor_listening = decision.wants_kicks();
             match decision {
@@ -212,10 +281,14 @@ impl Monitor {
                     self.restart_window(shared);
                 }
                 Decision::Shrink { target, reason } => {
-                    state_now.target = Some(target);
+                    // The same target again changes nothing: it must not hold off
+                    // starvation injection, which waits a second after a change.
+                    let changed = state_now.target.replace(target) != Some(target);
                     drop(state_now);
-                    log::debug!("backing off to {target} workers: {reason} ({s:?})");
-                    last_change = Instant::now();
+                    if changed {
+                        log::debug!("backing off to {target} workers: {reason} ({s:?})");
+                        last_change = Instant::now();
+                    }
                     self.restart_window(shared);
                 }
                 Decision::Hold { reason } => {
@@ -236,11 +309,13 @@ impl Monitor {
         busy: usize,
         run_time: Duration,
     ) -> LoadView {
-        let Some(probe) = self.probe.as_mut() else {
+        if self.probe.is_none() {
             return LoadView::Off;
-        };
+        }
         let Some(start) = self.window_start else {
-            let reading = probe.read();
+            let Some(reading) = self.read_probe() else {
+                return LoadView::Off;
+            };
             self.cost.update(reading.own_cpu, run_time);
             self.window_start = Some(Instant::now());
             self.cpus = reading.cpus.max(1.0);
@@ -259,7 +334,9 @@ impl Monitor {
                 self.unmeasured()
             };
         }
-        let reading = probe.read();
+        let Some(reading) = self.read_probe() else {
+            return LoadView::Off;
+        };
         self.cost.update(reading.own_cpu, run_time);
         self.window_start = Some(Instant::now());
         if reading.cpu_busy.is_none() && reading.memory_available.is_none() {
@@ -301,6 +378,34 @@ impl Monitor {
         }
     }
 
+    /// A reading from the probe, if there is one. A probe is user code: if it panics,
+    /// the panic is logged and the probe dropped, and the pool grows by its backlog
+    /// from then on — a dead monitor would never grow the pool or restore its
+    /// minimum again.
+    fn read_probe(&mut self) -> Option<LoadReading> {
+        let probe = self.probe.as_mut()?;
+        match panic_capture::catch(|| probe.read()) {
+            (Ok(reading), _) => {
+                self.tree.observe(&reading);
+                Some(reading)
+            }
+            (Err(payload), record) => {
+                let message = panic_capture::panic_message(payload.as_ref());
+                let _ = panic_capture::drop_contained(payload);
+                let at = record
+                    .and_then(|r| r.location)
+                    .map(|l| format!(" (at {l})"))
+                    .unwrap_or_default();
+                report(format_args!(
+                    "the load probe panicked: {message}{at}; growing by backlog from now on"
+                ));
+                // Dropping it is user code too.
+                let _ = panic_capture::drop_contained(self.probe.take());
+                None
+            }
+        }
+    }
+
     fn unmeasured(&self) -> LoadView {
         LoadView::Unmeasured {
             cpus: self.cpus,
@@ -310,8 +415,7 @@ impl Monitor {
 
     /// Starts a new window now: the next decision on load sees only what follows.
     fn restart_window(&mut self, shared: &Shared) {
-        if let Some(probe) = self.probe.as_mut() {
-            let reading = probe.read();
+        if let Some(reading) = self.read_probe() {
             self.cost.update(reading.own_cpu, shared.lock().run_time);
             self.window_start = Some(Instant::now());
         }

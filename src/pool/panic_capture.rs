@@ -1,13 +1,16 @@
 //! Captures where a task panicked, in the panicking thread, before it unwinds.
 //!
 //! `catch_unwind` hands us only the payload; the location and the backtrace exist
-//! only while the panic hook runs. So the pool installs, once per process, a hook that
-//! chains to the hook that was there before:
+//! only while the panic hook runs. So the pool installs, once per process (when the
+//! first pool is built), a hook that wraps the hook that was there before:
 //! - on a pool worker that is running user code (`IN_TASK` is set), it records the
 //!   location and `Backtrace::capture()` (which honours `RUST_BACKTRACE`) in a
-//!   thread-local and prints nothing: the panic becomes a [`Failure`](super::Failure)
-//!   that goes to the failure callback or, unhandled, to the log;
-//! - on every other thread it calls the previous hook unchanged.
+//!   thread-local, from which the panic becomes a [`Failure`](super::Failure) that
+//!   goes to the failure callback or, unhandled, to the log;
+//! - on every thread, task or not, it then calls the previous hook unchanged: a hook
+//!   the program set before building a pool sees task panics too, and the default
+//!   hook prints them as it prints any thread's panic (as with `std::thread`, rayon
+//!   or tokio's `spawn_blocking`).
 //!
 //! If the program later replaces the hook with `std::panic::set_hook`, failures simply
 //! lose their location and backtrace; nothing else depends on the hook.
@@ -43,9 +46,8 @@ pub(crate) fn install() {
                     backtrace: Some(Backtrace::capture()),
                 };
                 LAST_PANIC.with(|slot| *slot.borrow_mut() = Some(record));
-            } else {
-                previous(info);
             }
+            previous(info);
         }));
     });
 }

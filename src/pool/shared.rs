@@ -110,6 +110,17 @@ pub(crate) struct State {
     pub(crate) monitor_listening: bool,
     /// Threads to join: the monitor and every worker not yet joined.
     pub(crate) threads: Vec<WorkerThread>,
+    /// Pool threads (workers, reserved ones included, and the monitor) that have not
+    /// yet finished; each decrement notifies `Shared::exited`.
+    pub(crate) threads_alive: usize,
+    /// The monitor thread is counted in `threads_alive`.
+    pub(crate) monitor_alive: bool,
+    /// Threads of `threads` taken out by a shutdown that is joining them now.
+    pub(crate) joining: usize,
+    /// Workers whose task is inside `shutdown`, waiting for the other threads.
+    pub(crate) waiting_inside: usize,
+    /// Thread ids of the live workers: tells a `shutdown` called from a task apart.
+    pub(crate) worker_ids: Vec<sync::thread::ThreadId>,
     /// Serials of workers that have exited and can be joined without blocking long.
     pub(crate) exited: Vec<u64>,
     pub(crate) next_serial: u64,
@@ -128,6 +139,9 @@ pub(crate) struct Shared {
     /// `ThreadPool::wait_idle` waits here until the queue is empty and no worker is
     /// busy; notified only while `idle_waiters > 0`.
     pub(crate) idle_wakeup: Condvar,
+    /// Notified when a pool thread finishes or a shutdown finished joining some:
+    /// shutdowns wait here (see `join.rs`).
+    pub(crate) exited: Condvar,
     /// Whether the pool has a monitor (`min_workers < max_workers`).
     pub(crate) has_monitor: bool,
     /// Whether workers time their task runs: only for the load-aware monitor's cost
@@ -162,6 +176,11 @@ impl Shared {
                 monitor_kicked: false,
                 monitor_listening: false,
                 threads: Vec::new(),
+                threads_alive: 0,
+                monitor_alive: false,
+                joining: 0,
+                waiting_inside: 0,
+                worker_ids: Vec::new(),
                 exited: Vec::new(),
                 next_serial: 0,
                 infinite: Vec::new(),
@@ -169,6 +188,7 @@ impl Shared {
             }),
             monitor_wakeup: Condvar::new(),
             idle_wakeup: Condvar::new(),
+            exited: Condvar::new(),
             has_monitor,
             times_runs,
         }
@@ -283,6 +303,7 @@ impl State {
         };
         self.slots[slot] = true;
         self.live += 1;
+        self.threads_alive += 1;
         self.starting += 1;
         let serial = self.next_serial;
         self.next_serial += 1;

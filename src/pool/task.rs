@@ -724,7 +724,7 @@ fn report_unhandled(failure: &Failure) {
 /// Reports an unhandled failure at error level. When the program has installed no
 /// logger (or filters errors out), the report goes to stderr instead, so that a
 /// failure is never lost — the original ATP's silent default was a bug.
-fn report(message: fmt::Arguments<'_>) {
+pub(crate) fn report(message: fmt::Arguments<'_>) {
     if log::log_enabled!(log::Level::Error) {
         log::error!("{message}");
     } else {

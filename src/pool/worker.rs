@@ -51,6 +51,8 @@ pub(crate) fn start(shared: &Arc<Shared>) -> io::Result<()> {
         Err(err) => {
             state.started();
             state.release_worker(slot);
+            state.threads_alive -= 1;
+            shared.exited.notify_all();
             Err(err)
         }
     }
@@ -83,6 +85,10 @@ impl Drop for ExitGuard {
             state.release_worker(self.slot);
         }
         state.exited.push(self.serial);
+        let me = thread::current().id();
+        state.worker_ids.retain(|id| *id != me);
+        state.threads_alive -= 1;
+        self.shared.exited.notify_all();
         // Below the minimum the monitor must replace this worker (even mid-interval:
         // the minimum is a promise). While shutting down the monitor must re-check
         // whether the queue is drained, or it would sleep a whole `monitor_interval`
@@ -133,6 +139,7 @@ fn work(shared: &Shared, slot: usize) -> Exit {
     let mut yielded = false;
     let mut state = shared.lock();
     state.started();
+    state.worker_ids.push(thread::current().id());
     loop {
         if let Some(job) = state.queue.pop_front() {
             if job.infinite && (job.stop_requested() || state.phase != Phase::Running) {

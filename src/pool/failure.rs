@@ -12,8 +12,8 @@ use std::error::Error;
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
 
+use super::handle::TaskId;
 use super::panic_capture::{self, PanicRecord, panic_message};
-use super::task::TaskId;
 
 /// The error type a fallible target may return.
 pub type BoxError = Box<dyn Error + Send + Sync + 'static>;

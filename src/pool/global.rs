@@ -14,7 +14,8 @@ use std::fmt;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use super::config::{BuildError, Builder, Config};
-use super::task::{Submit, TaskHandle};
+use super::handle::TaskHandle;
+use super::task::Submit;
 use super::{SubmitError, ThreadPool};
 
 static GLOBAL: OnceLock<ThreadPool> = OnceLock::new();

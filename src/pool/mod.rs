@@ -9,7 +9,9 @@
 //! | `load/` | load readings: `/proc`, cgroups, the [`LoadProbe`] trait |
 //! | `monitor.rs` | the monitor thread that carries the decision out |
 //! | `join.rs` | waiting for the pool's threads at shutdown, from outside or from a task |
-//! | `task.rs` | [`Task`], [`TaskHandle`], [`StopToken`], [`TaskOutcome`] |
+//! | `task.rs` | [`Task`], [`InfiniteTask`], [`Submit`]: what a task is |
+//! | `handle.rs` | [`TaskHandle`], [`StopToken`], [`TaskOutcome`], [`TaskId`] and the state they share with a task |
+//! | `job.rs` | how a queued task runs and ends, every call into user code contained |
 //! | `failure.rs`, `panic_capture.rs` | [`Failure`] and where panics are captured |
 //! | `stats.rs` | [`Stats`] |
 //! | `global.rs` | the global pool and [`async_call`] |
@@ -20,6 +22,8 @@ mod config;
 mod controller;
 mod failure;
 mod global;
+mod handle;
+mod job;
 mod join;
 mod load;
 #[cfg(all(test, loom))]
@@ -43,13 +47,15 @@ pub use config::{
 };
 pub use failure::{BoxError, Failure, FailureKind};
 pub use global::{GlobalPoolError, async_call, global, init_global, try_global};
+pub use handle::{StopToken, TaskHandle, TaskId, TaskOutcome};
 pub use load::{LoadProbe, LoadReading, SystemProbe};
 pub use stats::Stats;
-pub use task::{InfiniteTask, StopToken, Submit, Task, TaskHandle, TaskId, TaskOutcome};
+pub use task::{InfiniteTask, Submit, Task};
 pub use worker::current_worker_slot;
 
+use handle::{HandleState, TaskState};
+use job::{Body, Job, Plain, SharedRunnable, SpawnCell};
 use shared::Shared;
-use task::{Body, HandleState, Job, Plain, SharedRunnable, SpawnCell, TaskState};
 
 /// A pool of worker threads that keeps `min_workers` alive, grows up to
 /// `max_workers` while tasks wait, and retires idle workers above the minimum.
@@ -284,7 +290,7 @@ impl ThreadPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let id = task::next_task_id();
+        let id = handle::next_task_id();
         let cell = Arc::new(SpawnCell {
             state: TaskState::new(id),
             f: sync::Mutex::new(Some(f)),
@@ -326,7 +332,7 @@ impl ThreadPool {
         F: FnOnce() + Send + 'static,
     {
         let job = Job {
-            id: task::next_task_id(),
+            id: handle::next_task_id(),
             state: None,
             infinite: false,
             body: Body::Boxed(Box::new(Plain(Some(f)))),

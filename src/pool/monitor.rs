@@ -21,11 +21,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::controller::{Decision, Limits, LoadView, Snapshot, decide};
+use super::job::report;
 use super::load::{LoadProbe, LoadReading, MIN_WINDOW, SystemProbe};
 use super::panic_capture;
 use super::shared::{Phase, Shared, State, WorkerThread};
 use super::sync::{self, thread};
-use super::task::report;
 use super::worker;
 
 /// Starts the monitor thread, with the system probe unless `probe` replaces it.

@@ -35,8 +35,9 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
 
 use super::config::Config;
+use super::handle::{TaskId, TaskState};
+use super::job::Job;
 use super::sync::{self, Condvar, Mutex, MutexGuard};
-use super::task::{Job, TaskId, TaskState};
 
 /// Lifecycle of a pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

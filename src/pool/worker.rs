@@ -14,9 +14,9 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::job::Job;
 use super::shared::{IdleWorker, Phase, Shared, WorkerThread, finish_job};
 use super::sync::{self, Condvar, thread};
-use super::task::Job;
 
 thread_local! {
     static CURRENT_SLOT: Cell<Option<usize>> = const { Cell::new(None) };

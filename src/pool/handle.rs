@@ -299,7 +299,7 @@ impl fmt::Debug for StopToken {
 
 /// The target and success stages of a one-shot task, every panic caught.
 /// What a [`TaskHandle`] holds: the task's state, alone or inside its job.
-pub(crate) trait HandleState<T>: Send + Sync {
+pub(crate) trait HandleState<T = ()>: Send + Sync {
     fn task_state(&self) -> &TaskState<T>;
 }
 

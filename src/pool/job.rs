@@ -17,7 +17,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::failure::{Failure, FailureKind};
-use super::handle::{HandleState, StopToken, TaskId, TaskOutcome, TaskState};
+use super::handle::{HandleState, StopToken, TaskId, TaskOutcome, TaskState, next_task_id};
 use super::panic_capture;
 use super::sync::{self, Mutex};
 use super::task::{InfiniteTask, Task, caught};
@@ -52,74 +52,6 @@ pub(crate) trait Runnable: Send {
 
     /// For `Sealed::from_job`: the concrete job, to take the task back.
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
-}
-
-/// A queued one-shot [`Task`], the state its handle shares, and its result between
-/// the run and the finish.
-pub(crate) struct OnceJob<T> {
-    /// `None` once it ran.
-    pub(crate) task: Option<Task<T>>,
-    pub(crate) state: Arc<TaskState<T>>,
-    pub(crate) result: Option<Result<T, Failure>>,
-}
-
-impl<T: Send + 'static> Runnable for OnceJob<T> {
-    fn run(&mut self, id: TaskId) -> RunReport {
-        let Some(Task { body, on_failure }) = self.task.take() else {
-            // Ran already: cannot happen, since one-shot jobs are never requeued.
-            return RunReport {
-                failed: false,
-                again: false,
-            };
-        };
-        // The body catches the panics of the target and the success callbacks; this
-        // catches what escapes them (an error whose `Display` panics, say).
-        let result = caught(id, FailureKind::Panicked, || body(id)).and_then(|r| r);
-        let failed = result.is_err();
-        self.state.count_only_run(failed);
-        self.result = Some(match result {
-            Ok(value) => Ok(value),
-            Err(failure) => match on_failure {
-                Some(callback) => {
-                    let copy = failure.copy_without_payload();
-                    deliver_failure(Some(callback), failure);
-                    Err(copy)
-                }
-                None => {
-                    report_unhandled(&failure);
-                    Err(failure)
-                }
-            },
-        });
-        RunReport {
-            failed,
-            again: false,
-        }
-    }
-
-    fn stop_requested(&self) -> bool {
-        self.state.stop_requested()
-    }
-
-    fn finish(self: Box<Self>, ended: Ended) {
-        let this = *self;
-        let (outcome, result) = match (ended, this.result) {
-            (Ended::Ran, Some(Ok(value))) => (TaskOutcome::Succeeded, Ok(value)),
-            (Ended::Ran, Some(Err(failure))) => (TaskOutcome::Failed, Err(failure)),
-            (_, _) => (
-                TaskOutcome::Cancelled,
-                Err(Failure::cancelled(this.state.id)),
-            ),
-        };
-        this.state.finish(outcome, result);
-        // Then the user code it still holds (only if it never ran): `Job::end` contains
-        // a panicking `Drop`.
-        drop(this.task);
-    }
-
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
-    }
 }
 
 /// A queued [`InfiniteTask`] and the token each of its runs gets.
@@ -257,33 +189,103 @@ pub(crate) trait SharedRunnable: Send + Sync {
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
 }
 
-/// A closure queued by [`ThreadPool::spawn`](crate::ThreadPool::spawn) and the state
-/// its handle shares, in one allocation: the queue and the handle hold the same
-/// `Arc`. (Tiny tasks are dominated by allocation: this one makes `spawn` cost no
-/// more allocations than the `threadpool` crate's `execute`.)
-pub(crate) struct SpawnCell<F, T> {
-    pub(crate) state: TaskState<T>,
-    /// `None` once it ran (or was taken back).
-    pub(crate) f: Mutex<Option<F>>,
+/// One-shot work a [`SpawnCell`] runs: a closure from
+/// [`ThreadPool::spawn`](crate::ThreadPool::spawn), or a [`Task`].
+pub(crate) trait OneShot<T>: Send + 'static {
+    /// Runs it once, every panic contained; a failure is handed to the failure
+    /// callback or reported, and returned for the handle (a copy without the payload
+    /// if the callback took it).
+    fn run_once(self, id: TaskId) -> Result<T, Failure>;
 }
 
-impl<F, T> SharedRunnable for SpawnCell<F, T>
+impl<F, T> OneShot<T> for F
 where
     F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
 {
+    fn run_once(self, id: TaskId) -> Result<T, Failure> {
+        let result = caught(id, FailureKind::Panicked, self);
+        if let Err(failure) = &result {
+            report_unhandled(failure);
+        }
+        result
+    }
+}
+
+impl<T: Send + 'static> OneShot<T> for Task<T> {
+    fn run_once(self, id: TaskId) -> Result<T, Failure> {
+        let Task { body, on_failure } = self;
+        // The body catches the panics of the target and the success callbacks; this
+        // catches what escapes them.
+        match caught(id, FailureKind::Panicked, || body(id)).and_then(|r| r) {
+            Ok(value) => Ok(value),
+            Err(failure) => match on_failure {
+                Some(callback) => {
+                    let copy = failure.copy_without_payload();
+                    deliver_failure(Some(callback), failure);
+                    Err(copy)
+                }
+                None => {
+                    report_unhandled(&failure);
+                    Err(failure)
+                }
+            },
+        }
+    }
+}
+
+/// A queued one-shot task — a closure from `spawn` or a [`Task`] — and the state its
+/// handle shares, in one allocation: the queue and the handle hold the same `Arc`.
+/// (Tiny tasks are dominated by allocation: this way `spawn` allocates no more than
+/// the `threadpool` crate's `execute`.) Its result is kept in the state from the run
+/// until the end, when the outcome is set.
+pub(crate) struct SpawnCell<W, T> {
+    pub(crate) state: TaskState<T>,
+    /// `None` once it ran (or was taken back).
+    pub(crate) work: Mutex<Option<W>>,
+}
+
+impl<W: OneShot<T>, T: Send + 'static> SpawnCell<W, T> {
+    pub(crate) fn new(work: W) -> SpawnCell<W, T> {
+        SpawnCell {
+            state: TaskState::new(next_task_id()),
+            work: Mutex::new(Some(work)),
+        }
+    }
+
+    /// The job for the queue and the state for the handle: one allocation.
+    pub(crate) fn into_job(self) -> (Job, Arc<dyn HandleState<T>>) {
+        let cell = Arc::new(self);
+        let job = Job {
+            id: cell.state.id,
+            state: None,
+            infinite: false,
+            body: Body::Shared(Arc::clone(&cell) as Arc<dyn SharedRunnable>),
+        };
+        (job, cell)
+    }
+
+    /// The work of a job that was refused.
+    pub(crate) fn take_back(job: Job) -> Option<W> {
+        match job.body {
+            Body::Shared(body) => {
+                let cell = body.into_any().downcast::<SpawnCell<W, T>>().ok()?;
+                sync::lock(&cell.work).take()
+            }
+            Body::Boxed(_) => None,
+        }
+    }
+}
+
+impl<W: OneShot<T>, T: Send + 'static> SharedRunnable for SpawnCell<W, T> {
     fn run(&self, id: TaskId) -> RunReport {
-        let Some(f) = sync::lock(&self.f).take() else {
+        let Some(work) = sync::lock(&self.work).take() else {
             return RunReport {
                 failed: false,
                 again: false,
             };
         };
-        let result = caught(id, FailureKind::Panicked, f);
+        let result = work.run_once(id);
         let failed = result.is_err();
-        if let Err(failure) = &result {
-            report_unhandled(failure);
-        }
         self.state.count_only_run(failed);
         // Kept beside the outcome, which `finish` sets once the run is recorded.
         self.state.store_result(result);
@@ -299,8 +301,8 @@ where
 
     fn finish(&self, _: Ended) {
         if !self.state.finish_stored() {
-            // The closure that never ran: `Job::end` contains a panicking `Drop`.
-            drop(sync::lock(&self.f).take());
+            // The work that never ran: `Job::end` contains a panicking `Drop`.
+            drop(sync::lock(&self.work).take());
         }
     }
 
@@ -309,7 +311,7 @@ where
     }
 }
 
-impl<F: Send, T: Send> HandleState<T> for SpawnCell<F, T> {
+impl<W: Send, T: Send> HandleState<T> for SpawnCell<W, T> {
     fn task_state(&self) -> &TaskState<T> {
         &self.state
     }

@@ -53,8 +53,8 @@ pub use stats::Stats;
 pub use task::{InfiniteTask, Submit, Task};
 pub use worker::current_worker_slot;
 
-use handle::{HandleState, TaskState};
-use job::{Body, Job, Plain, SharedRunnable, SpawnCell};
+use handle::HandleState;
+use job::{Body, Job, Plain, SpawnCell};
 use shared::Shared;
 
 /// A pool of worker threads that keeps `min_workers` alive, grows up to
@@ -290,26 +290,12 @@ impl ThreadPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let id = handle::next_task_id();
-        let cell = Arc::new(SpawnCell {
-            state: TaskState::new(id),
-            f: sync::Mutex::new(Some(f)),
-        });
-        let job = Job {
-            id,
-            state: None,
-            infinite: false,
-            body: Body::Shared(Arc::clone(&cell) as Arc<dyn SharedRunnable>),
-        };
+        let (job, state) = SpawnCell::new(f).into_job();
         match self.shared.submit(job) {
-            Ok(()) => Ok(self.handle(cell)),
+            Ok(()) => Ok(self.handle(state)),
             Err(job) => {
-                drop(cell);
-                let f = match job.body {
-                    Body::Shared(body) => body.into_any().downcast::<SpawnCell<F, T>>().ok(),
-                    Body::Boxed(_) => None,
-                }
-                .and_then(|cell| sync::lock(&cell.f).take());
+                drop(state);
+                let f = SpawnCell::<F, T>::take_back(job);
                 Err(SubmitError::ShutDown(
                     f.expect("a refused job is the closure, unrun"),
                 ))

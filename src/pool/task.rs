@@ -13,8 +13,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::failure::{BoxError, Failure, FailureKind};
-use super::handle::{StopToken, TaskId, TaskState, next_task_id};
-use super::job::{Body, InfiniteJob, Job, OnceJob};
+use super::handle::{HandleState, StopToken, TaskId, TaskState, next_task_id};
+use super::job::{Body, InfiniteJob, Job, SpawnCell};
 use super::panic_capture;
 
 type OnceBody<T> = Box<dyn FnOnce(TaskId) -> Result<T, Failure> + Send>;
@@ -192,7 +192,7 @@ impl<T> fmt::Debug for InfiniteTask<T> {
 pub(crate) mod sealed {
     use std::sync::Arc;
 
-    use super::super::handle::TaskState;
+    use super::super::handle::HandleState;
     use super::super::job::Job;
 
     /// Keeps [`Submit`](super::Submit) implemented by this crate's task types only,
@@ -202,7 +202,7 @@ pub(crate) mod sealed {
         type Joined: Send + 'static;
 
         /// Makes the queued job and the state its handle shares.
-        fn into_job(self) -> (Job, Arc<TaskState<Self::Joined>>);
+        fn into_job(self) -> (Job, Arc<dyn HandleState<Self::Joined>>);
 
         /// Takes the task back out of a job that was refused.
         fn from_job(job: Job) -> Self;
@@ -230,27 +230,12 @@ impl<T: Send + 'static> Submit for InfiniteTask<T> {
 impl<T: Send + 'static> sealed::Sealed for Task<T> {
     type Joined = T;
 
-    fn into_job(self) -> (Job, Arc<TaskState<T>>) {
-        let state = Arc::new(TaskState::new(next_task_id()));
-        let job = Job {
-            id: state.id,
-            state: None,
-            infinite: false,
-            body: Body::Boxed(Box::new(OnceJob {
-                task: Some(self),
-                state: Arc::clone(&state),
-                result: None,
-            })),
-        };
-        (job, state)
+    fn into_job(self) -> (Job, Arc<dyn HandleState<T>>) {
+        SpawnCell::new(self).into_job()
     }
 
     fn from_job(job: Job) -> Task<T> {
-        let body = match job.body {
-            Body::Boxed(body) => body.into_any().downcast::<OnceJob<T>>().ok(),
-            Body::Shared(_) => None,
-        };
-        body.and_then(|body| body.task)
+        SpawnCell::<Task<T>, T>::take_back(job)
             .expect("a refused job is the one-shot task it was made from, unrun")
     }
 }
@@ -261,7 +246,7 @@ impl<T: Send + 'static> sealed::Sealed for Task<T> {
 impl<T: Send + 'static> sealed::Sealed for InfiniteTask<T> {
     type Joined = ();
 
-    fn into_job(self) -> (Job, Arc<TaskState>) {
+    fn into_job(self) -> (Job, Arc<dyn HandleState>) {
         let state = Arc::new(TaskState::new(next_task_id()));
         let job = Job {
             id: state.id,

@@ -248,6 +248,40 @@ fn shutdown_timeout_gives_up_on_a_blocked_task_and_succeeds_once_it_ends() {
 }
 
 #[test]
+fn shutdown_timeout_from_a_task_waits_for_the_other_workers_only() {
+    let pool = fixed(2, "P-inside-tmo");
+    let gate = Gate::default();
+    let blocked = {
+        let gate = gate.clone();
+        pool.spawn(move || gate.wait()).unwrap()
+    };
+    eventually("the blocked task runs", || pool.stats().busy == 1);
+    let inside = pool.clone();
+    let (tx, rx) = mpsc::channel();
+    pool.execute(move || {
+        // The other worker is blocked: a short wait gives up...
+        let first = inside.shutdown_timeout(Duration::from_millis(20));
+        tx.send(first.is_none()).unwrap();
+        // ...and a long one returns once it has finished, not waiting for itself.
+        tx.send(inside.shutdown_timeout(PATIENCE).is_some())
+            .unwrap();
+    })
+    .unwrap();
+    assert!(
+        rx.recv().unwrap(),
+        "gave up while the other worker was blocked"
+    );
+    gate.open();
+    assert!(
+        rx.recv().unwrap(),
+        "returned once the other worker had finished"
+    );
+    assert_eq!(blocked.wait(), TaskOutcome::Succeeded);
+    assert!(pool.shutdown_timeout(PATIENCE).is_some());
+    assert_eq!(threads_named("P-inside-tmo"), 0);
+}
+
+#[test]
 fn an_infinite_task_stops_itself_through_its_token() {
     let pool = fixed(1, "P-self-stop");
     let runs = Arc::new(AtomicUsize::new(0));

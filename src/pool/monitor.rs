@@ -116,33 +116,43 @@ fn snapshot(
 }
 
 /// The cores this process's tree (child processes included) used over the latest
-/// window of at least [`MIN_WINDOW`], from the readings' `tree_cpu`.
+/// window of at least [`MIN_WINDOW`], from the readings' `tree_cpu` — only for
+/// windows that began with workers busy: one that began while the pool was idle says
+/// nothing of what its tasks cost, and taking it for cheap would fan out tasks that
+/// compute.
 #[derive(Debug)]
 struct TreeRate {
-    /// Where the current measurement started: when, and the tree's CPU time then.
-    mark: Option<(Instant, Duration)>,
+    /// Where the current measurement started: when, the tree's CPU time then, and
+    /// whether workers were busy then.
+    mark: Option<(Instant, Duration, bool)>,
     cores: Option<f64>,
     /// Cores available to us (the latest reading's).
     cpus: f64,
 }
 
 impl TreeRate {
-    fn observe(&mut self, reading: &LoadReading) {
+    fn observe(&mut self, reading: &LoadReading, busy: usize) {
         self.cpus = reading.cpus.max(1.0);
         let Some(cpu) = reading.tree_cpu else {
             return;
         };
         let now = Instant::now();
+        let busy = busy > 0;
         match self.mark {
-            Some((at, before)) => {
+            // Workers got busy since an idle mark: measure from now on.
+            Some((_, _, false)) if busy => {
+                self.mark = Some((now, cpu, busy));
+                self.cores = None;
+            }
+            Some((at, before, was_busy)) => {
                 let wall = now.duration_since(at);
                 if wall >= MIN_WINDOW {
                     let used = cpu.saturating_sub(before).as_secs_f64();
-                    self.cores = Some(used / wall.as_secs_f64());
-                    self.mark = Some((now, cpu));
+                    self.cores = was_busy.then(|| used / wall.as_secs_f64());
+                    self.mark = Some((now, cpu, busy));
                 }
             }
-            None => self.mark = Some((now, cpu)),
+            None => self.mark = Some((now, cpu, busy)),
         }
     }
 }
@@ -230,7 +240,7 @@ impl Monitor {
         let min = shared.config.min_workers;
         // The pool has just started: nothing runs yet, so this is the memory
         // baseline. (The CPU window starts with the first decision.)
-        if let Some(reading) = self.read_probe() {
+        if let Some(reading) = self.read_probe(0) {
             self.idle_memory = reading.memory_available;
         }
         let mut state = shared.lock();
@@ -249,8 +259,15 @@ impl Monitor {
                     state.monitor_listening = true;
                     sync::wait(&shared.monitor_wakeup, state)
                 } else {
+                    // Look again after the interval, or as soon as the current load
+                    // window is long enough to read, if that is sooner.
+                    let window_left = self
+                        .window_start
+                        .map(|start| MIN_WINDOW.saturating_sub(start.elapsed()))
+                        .filter(|left| !left.is_zero());
                     let interval = shared.config.monitor_interval;
-                    sync::wait_timeout(&shared.monitor_wakeup, state, interval).0
+                    let wait = window_left.map_or(interval, |left| left.min(interval));
+                    sync::wait_timeout(&shared.monitor_wakeup, state, wait).0
                 };
             }
             first = false;
@@ -313,7 +330,7 @@ impl Monitor {
             return LoadView::Off;
         }
         let Some(start) = self.window_start else {
-            let Some(reading) = self.read_probe() else {
+            let Some(reading) = self.read_probe(busy) else {
                 return LoadView::Off;
             };
             self.cost.update(reading.own_cpu, run_time);
@@ -334,7 +351,7 @@ impl Monitor {
                 self.unmeasured()
             };
         }
-        let Some(reading) = self.read_probe() else {
+        let Some(reading) = self.read_probe(busy) else {
             return LoadView::Off;
         };
         self.cost.update(reading.own_cpu, run_time);
@@ -382,11 +399,12 @@ impl Monitor {
     /// the panic is logged and the probe dropped, and the pool grows by its backlog
     /// from then on — a dead monitor would never grow the pool or restore its
     /// minimum again.
-    fn read_probe(&mut self) -> Option<LoadReading> {
+    /// `busy`: workers busy now, for the measure of what they use.
+    fn read_probe(&mut self, busy: usize) -> Option<LoadReading> {
         let probe = self.probe.as_mut()?;
         match panic_capture::catch(|| probe.read()) {
             (Ok(reading), _) => {
-                self.tree.observe(&reading);
+                self.tree.observe(&reading, busy);
                 Some(reading)
             }
             (Err(payload), record) => {
@@ -415,8 +433,12 @@ impl Monitor {
 
     /// Starts a new window now: the next decision on load sees only what follows.
     fn restart_window(&mut self, shared: &Shared) {
-        if let Some(reading) = self.read_probe() {
-            self.cost.update(reading.own_cpu, shared.lock().run_time);
+        let (busy, run_time) = {
+            let state = shared.lock();
+            (state.busy, state.run_time)
+        };
+        if let Some(reading) = self.read_probe(busy) {
+            self.cost.update(reading.own_cpu, run_time);
             self.window_start = Some(Instant::now());
         }
     }
@@ -500,6 +522,33 @@ mod tests {
             (cost.per_worker().unwrap() - 1.0).abs() < 1e-9,
             "no reading, no change"
         );
+    }
+
+    #[test]
+    fn the_tree_rate_covers_only_windows_that_began_with_busy_workers() {
+        let mut tree = TreeRate {
+            mark: None,
+            cores: None,
+            cpus: 2.0,
+        };
+        let mut reading = LoadReading::new(None, None, 2.0, None, None);
+        let started = Instant::now();
+        let at = |elapsed: Duration| Some(elapsed.mul_f64(1.5));
+        // Idle pool, then busy workers: the idle part is not measured.
+        reading.tree_cpu = Some(Duration::ZERO);
+        tree.observe(&reading, 0);
+        std::thread::sleep(MIN_WINDOW);
+        reading.tree_cpu = Some(Duration::ZERO);
+        tree.observe(&reading, 2);
+        assert_eq!(tree.cores, None, "the window began idle");
+        let busy_from = Instant::now();
+        std::thread::sleep(MIN_WINDOW);
+        // The tree used 1.5 cores since the workers got busy.
+        reading.tree_cpu = at(busy_from.elapsed());
+        tree.observe(&reading, 2);
+        let cores = tree.cores.expect("a window that began busy");
+        assert!((1.0..=1.5).contains(&cores), "{cores}");
+        assert!(started.elapsed() >= 2 * MIN_WINDOW);
     }
 
     #[test]

@@ -130,7 +130,18 @@ struct TreeRate {
     cpus: f64,
 }
 
+/// Shortest window for [`TreeRate`]. Shorter than [`MIN_WINDOW`]: a process's CPU
+/// time is counted in 10 ms ticks too, but the question here is coarse (a fraction of
+/// a core per worker, or a whole core), and a rounding error can only make waiting
+/// tasks look costlier, never computing ones cheaper than they are.
+const TREE_WINDOW: Duration = Duration::from_millis(30);
+
 impl TreeRate {
+    /// Whether the current measurement began with no worker busy.
+    fn measuring_idle(&self) -> bool {
+        matches!(self.mark, Some((_, _, false)))
+    }
+
     fn observe(&mut self, reading: &LoadReading, busy: usize) {
         self.cpus = reading.cpus.max(1.0);
         let Some(cpu) = reading.tree_cpu else {
@@ -146,7 +157,7 @@ impl TreeRate {
             }
             Some((at, before, was_busy)) => {
                 let wall = now.duration_since(at);
-                if wall >= MIN_WINDOW {
+                if wall >= TREE_WINDOW {
                     let used = cpu.saturating_sub(before).as_secs_f64();
                     self.cores = was_busy.then(|| used / wall.as_secs_f64());
                     self.mark = Some((now, cpu, busy));
@@ -344,7 +355,12 @@ impl Monitor {
             return self.unmeasured();
         };
         if queued == 0 && busy > 0 || start.elapsed() < MIN_WINDOW {
-            // Nothing to grow for, or the window is too short to trust.
+            // Nothing to grow for, or the window is too short to trust. But if
+            // workers just got busy, start measuring what they use now rather than
+            // at the next reading.
+            if busy > 0 && self.tree.measuring_idle() {
+                let _ = self.read_probe(busy);
+            }
             return if self.measured {
                 LoadView::Settling
             } else {

@@ -110,6 +110,7 @@ fn snapshot(
         since_progress: progress.at.elapsed(),
         since_change: last_change.elapsed(),
         our_cpu: tree.cores,
+        our_runnable: tree.runnable,
         cpus: tree.cpus,
         load,
     }
@@ -126,6 +127,12 @@ struct TreeRate {
     /// whether workers were busy then.
     mark: Option<(Instant, Duration, bool)>,
     cores: Option<f64>,
+    /// Runnable threads and processes of the tree, summed over the readings since
+    /// the mark, and how many readings.
+    runnable_sum: u64,
+    samples: u32,
+    /// Their mean over the latest window.
+    runnable: Option<f64>,
     /// Cores available to us (the latest reading's).
     cpus: f64,
 }
@@ -149,17 +156,26 @@ impl TreeRate {
         };
         let now = Instant::now();
         let busy = busy > 0;
+        if let Some(runnable) = reading.tree_runnable {
+            self.runnable_sum += u64::from(runnable);
+            self.samples += 1;
+        }
         match self.mark {
             // Workers got busy since an idle mark: measure from now on.
             Some((_, _, false)) if busy => {
                 self.mark = Some((now, cpu, busy));
                 self.cores = None;
+                self.runnable = None;
+                (self.runnable_sum, self.samples) = (0, 0);
             }
             Some((at, before, was_busy)) => {
                 let wall = now.duration_since(at);
                 if wall >= TREE_WINDOW {
                     let used = cpu.saturating_sub(before).as_secs_f64();
                     self.cores = was_busy.then(|| used / wall.as_secs_f64());
+                    self.runnable = (was_busy && self.samples > 0)
+                        .then(|| self.runnable_sum as f64 / f64::from(self.samples));
+                    (self.runnable_sum, self.samples) = (0, 0);
                     self.mark = Some((now, cpu, busy));
                 }
             }
@@ -242,6 +258,9 @@ impl Monitor {
             tree: TreeRate {
                 mark: None,
                 cores: None,
+                runnable_sum: 0,
+                samples: 0,
+                runnable: None,
                 cpus: super::load::available_cpus(),
             },
         }
@@ -545,6 +564,9 @@ mod tests {
         let mut tree = TreeRate {
             mark: None,
             cores: None,
+            runnable_sum: 0,
+            samples: 0,
+            runnable: None,
             cpus: 2.0,
         };
         let mut reading = LoadReading::new(None, None, 2.0, None, None);

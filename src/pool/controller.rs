@@ -378,7 +378,14 @@ fn grow_within_capacity(
             .saturating_mul(factor)
             .max(1),
     );
-    match (reading.cpu_busy, cost_per_worker.or(live_cost)) {
+    // The finished tasks' cost, or the live one, whichever is higher: on a machine
+    // others keep busy, finished computing tasks got a sliver of a core each, but
+    // the live measure sees them runnable.
+    let cost = match (cost_per_worker, live_cost) {
+        (Some(finished), Some(live)) => Some(finished.max(live)),
+        (finished, live) => finished.or(live),
+    };
+    match (reading.cpu_busy, cost) {
         (Some(busy), Some(r)) => {
             // What our busy workers use, what the rest of the machine uses, and what
             // we may use: the headroom under the threshold, but never less than a
@@ -940,6 +947,25 @@ mod tests {
             ..snap(10, 0, 2, 2, fresh(1.0, 1.0, 20 * GIB, None))
         };
         assert_eq!(decide(&sliver(Some(2.3))), hold(CpuBusy));
+        // Even when finished tasks measured a sliver of a core each.
+        let finished_cheap = match fresh(1.0, 1.0, 20 * GIB, None) {
+            LoadView::Fresh {
+                reading, limits, ..
+            } => LoadView::Fresh {
+                reading,
+                memory_per_job: None,
+                idle_memory: None,
+                memory_falling: false,
+                cost_per_worker: Some(0.1),
+                limits,
+            },
+            other => other,
+        };
+        let spinning = Snapshot {
+            load: finished_cheap,
+            ..sliver(Some(2.0))
+        };
+        assert_eq!(decide(&spinning), hold(CpuBusy));
         // Sleeping jobs on the same machine: nothing runnable, they fan out.
         assert_eq!(decide(&sliver(Some(0.1))), grow(8, SpareCapacity));
         // Four computing workers on 2 cores, each given a sliver: still ours to

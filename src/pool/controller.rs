@@ -63,6 +63,10 @@ pub(crate) struct Snapshot {
     /// the latest measured window, when known. Tells busy workers that compute from
     /// busy workers that are blocked, before any task has finished.
     pub(crate) our_cpu: Option<f64>,
+    /// How many of our threads and child processes were running or ready to run, on
+    /// average over the same window: a computing task keeps one runnable even when a
+    /// machine others keep busy gives it little CPU, a waiting one keeps none.
+    pub(crate) our_runnable: Option<f64>,
     /// Cores available to us.
     pub(crate) cpus: f64,
     /// What is known of the machine's load.
@@ -252,6 +256,8 @@ fn workers_blocked(s: &Snapshot) -> bool {
     let could_use = (s.busy as f64).min(s.cpus);
     s.our_cpu
         .is_none_or(|used| used < BLOCKED_SHARE * could_use)
+        && s.our_runnable
+            .is_none_or(|runnable| runnable < BLOCKED_SHARE * could_use)
 }
 
 /// Growth as the load view allows it (see the module docs).
@@ -308,7 +314,9 @@ fn back_off(
     // cost of finished tasks; else assumed — unless no task has finished for a
     // while, as when they wait on each other: then shrinking could deadlock them.
     let ours_load_the_cpu = match s.our_cpu {
-        Some(used) => used >= reading.cpus / 2.0,
+        Some(used) => {
+            used >= reading.cpus / 2.0 || s.our_runnable.is_some_and(|r| r >= reading.cpus)
+        }
         None => {
             cost_per_worker.is_none_or(|r| r * s.busy as f64 >= reading.cpus / 2.0)
                 && s.since_progress < STARVATION
@@ -349,10 +357,12 @@ fn grow_within_capacity(
     }
     // What one busy worker costs, measured live over the latest window (its child
     // processes included): known before any task has finished.
-    let live_cost = s
-        .our_cpu
-        .filter(|_| s.busy > 0)
-        .map(|used| used / s.busy as f64);
+    // A worker whose task keeps a thread or process runnable computes, and costs a
+    // core, however little of one a busy machine gives it.
+    let live_cost = s.our_cpu.filter(|_| s.busy > 0).map(|used| {
+        let runnable = s.our_runnable.unwrap_or(0.0);
+        used.max(runnable) / s.busy as f64
+    });
     // Slow start: at most triple per window; nine times while the busy workers are
     // measured nearly idle, so that a hundred waiting tasks get their workers in two
     // windows. Tasks that compute show their cost in the first window and are held
@@ -368,7 +378,14 @@ fn grow_within_capacity(
             .saturating_mul(factor)
             .max(1),
     );
-    match (reading.cpu_busy, cost_per_worker.or(live_cost)) {
+    // The finished tasks' cost, or the live one, whichever is higher: on a machine
+    // others keep busy, finished computing tasks got a sliver of a core each, but
+    // the live measure sees them runnable.
+    let cost = match (cost_per_worker, live_cost) {
+        (Some(finished), Some(live)) => Some(finished.max(live)),
+        (finished, live) => finished.or(live),
+    };
+    match (reading.cpu_busy, cost) {
         (Some(busy), Some(r)) => {
             // What our busy workers use, what the rest of the machine uses, and what
             // we may use: the headroom under the threshold, but never less than a
@@ -464,6 +481,7 @@ mod tests {
             since_progress: Duration::ZERO,
             since_change: Duration::ZERO,
             our_cpu: None,
+            our_runnable: None,
             cpus: 2.0,
             load,
         }
@@ -914,6 +932,56 @@ mod tests {
             ..snap(98, 0, 2, 2, fresh(0.97, 0.1, 20 * GIB, None))
         };
         assert_eq!(decide(&computing), hold(CpuBusy));
+    }
+
+    #[test]
+    fn computing_workers_given_a_sliver_of_a_busy_machine_are_not_cheap() {
+        // Two jobs computing on a machine others keep very busy: each gets a
+        // twentieth of a core, but keeps a process runnable. They once looked as
+        // cheap as sleeping jobs and fanned out to 12 workers on 2 cores.
+        let sliver = |runnable| Snapshot {
+            our_cpu: Some(0.1),
+            our_runnable: runnable,
+            since_progress: Duration::from_secs(5),
+            since_change: Duration::from_secs(5),
+            ..snap(10, 0, 2, 2, fresh(1.0, 1.0, 20 * GIB, None))
+        };
+        assert_eq!(decide(&sliver(Some(2.3))), hold(CpuBusy));
+        // Even when finished tasks measured a sliver of a core each.
+        let finished_cheap = match fresh(1.0, 1.0, 20 * GIB, None) {
+            LoadView::Fresh {
+                reading, limits, ..
+            } => LoadView::Fresh {
+                reading,
+                memory_per_job: None,
+                idle_memory: None,
+                memory_falling: false,
+                cost_per_worker: Some(0.1),
+                limits,
+            },
+            other => other,
+        };
+        let spinning = Snapshot {
+            load: finished_cheap,
+            ..sliver(Some(2.0))
+        };
+        assert_eq!(decide(&spinning), hold(CpuBusy));
+        // Sleeping jobs on the same machine: nothing runnable, they fan out.
+        assert_eq!(decide(&sliver(Some(0.1))), grow(8, SpareCapacity));
+        // Four computing workers on 2 cores, each given a sliver: still ours to
+        // shrink.
+        let four = Snapshot {
+            our_cpu: Some(0.2),
+            our_runnable: Some(4.5),
+            ..snap(10, 0, 4, 4, fresh(1.0, 1.0, 20 * GIB, None))
+        };
+        assert_eq!(
+            decide(&four),
+            Decision::Shrink {
+                target: 2,
+                reason: CpuOversubscribed
+            }
+        );
     }
 
     #[test]

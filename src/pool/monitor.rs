@@ -110,6 +110,7 @@ fn snapshot(
         since_progress: progress.at.elapsed(),
         since_change: last_change.elapsed(),
         our_cpu: tree.cores,
+        our_runnable: tree.runnable,
         cpus: tree.cpus,
         load,
     }
@@ -126,11 +127,28 @@ struct TreeRate {
     /// whether workers were busy then.
     mark: Option<(Instant, Duration, bool)>,
     cores: Option<f64>,
+    /// Runnable threads and processes of the tree, summed over the readings since
+    /// the mark, and how many readings.
+    runnable_sum: u64,
+    samples: u32,
+    /// Their mean over the latest window.
+    runnable: Option<f64>,
     /// Cores available to us (the latest reading's).
     cpus: f64,
 }
 
+/// Shortest window for [`TreeRate`]. Shorter than [`MIN_WINDOW`]: a process's CPU
+/// time is counted in 10 ms ticks too, but the question here is coarse (a fraction of
+/// a core per worker, or a whole core), and a rounding error can only make waiting
+/// tasks look costlier, never computing ones cheaper than they are.
+const TREE_WINDOW: Duration = Duration::from_millis(30);
+
 impl TreeRate {
+    /// Whether the current measurement began with no worker busy.
+    fn measuring_idle(&self) -> bool {
+        matches!(self.mark, Some((_, _, false)))
+    }
+
     fn observe(&mut self, reading: &LoadReading, busy: usize) {
         self.cpus = reading.cpus.max(1.0);
         let Some(cpu) = reading.tree_cpu else {
@@ -138,17 +156,26 @@ impl TreeRate {
         };
         let now = Instant::now();
         let busy = busy > 0;
+        if let Some(runnable) = reading.tree_runnable {
+            self.runnable_sum += u64::from(runnable);
+            self.samples += 1;
+        }
         match self.mark {
             // Workers got busy since an idle mark: measure from now on.
             Some((_, _, false)) if busy => {
                 self.mark = Some((now, cpu, busy));
                 self.cores = None;
+                self.runnable = None;
+                (self.runnable_sum, self.samples) = (0, 0);
             }
             Some((at, before, was_busy)) => {
                 let wall = now.duration_since(at);
-                if wall >= MIN_WINDOW {
+                if wall >= TREE_WINDOW {
                     let used = cpu.saturating_sub(before).as_secs_f64();
                     self.cores = was_busy.then(|| used / wall.as_secs_f64());
+                    self.runnable = (was_busy && self.samples > 0)
+                        .then(|| self.runnable_sum as f64 / f64::from(self.samples));
+                    (self.runnable_sum, self.samples) = (0, 0);
                     self.mark = Some((now, cpu, busy));
                 }
             }
@@ -231,6 +258,9 @@ impl Monitor {
             tree: TreeRate {
                 mark: None,
                 cores: None,
+                runnable_sum: 0,
+                samples: 0,
+                runnable: None,
                 cpus: super::load::available_cpus(),
             },
         }
@@ -344,7 +374,12 @@ impl Monitor {
             return self.unmeasured();
         };
         if queued == 0 && busy > 0 || start.elapsed() < MIN_WINDOW {
-            // Nothing to grow for, or the window is too short to trust.
+            // Nothing to grow for, or the window is too short to trust. But if
+            // workers just got busy, start measuring what they use now rather than
+            // at the next reading.
+            if busy > 0 && self.tree.measuring_idle() {
+                let _ = self.read_probe(busy);
+            }
             return if self.measured {
                 LoadView::Settling
             } else {
@@ -529,6 +564,9 @@ mod tests {
         let mut tree = TreeRate {
             mark: None,
             cores: None,
+            runnable_sum: 0,
+            samples: 0,
+            runnable: None,
             cpus: 2.0,
         };
         let mut reading = LoadReading::new(None, None, 2.0, None, None);

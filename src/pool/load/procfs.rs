@@ -103,6 +103,13 @@ pub(crate) fn parse_pid_stat_cpu(text: &str) -> Option<u64> {
         .try_fold(0u64, |sum, f| Some(sum + f.parse::<u64>().ok()?))
 }
 
+/// Whether `/proc/<pid>/stat` (or a thread's) says running or ready to run (`R`).
+pub(crate) fn parse_pid_stat_runnable(text: &str) -> bool {
+    text.rfind(')')
+        .and_then(|end| text[end + 1..].split_ascii_whitespace().next())
+        == Some("R")
+}
+
 /// The process ids listed in a `/proc/<pid>/task/<tid>/children` file.
 pub(crate) fn parse_children(text: &str) -> Vec<u32> {
     text.split_ascii_whitespace()
@@ -133,6 +140,8 @@ procs_blocked 0
         assert_eq!(parse_pid_stat_cpu(stat), Some(7 + 3 + 20 + 5));
         assert_eq!(parse_pid_stat_cpu("4242 (sh) S 1 2"), None);
         assert_eq!(parse_pid_stat_cpu("garbage"), None);
+        assert!(!parse_pid_stat_runnable(stat));
+        assert!(parse_pid_stat_runnable("7 (a) b) R 1 2"));
     }
 
     #[test]

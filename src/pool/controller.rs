@@ -315,7 +315,11 @@ fn back_off(
     // while, as when they wait on each other: then shrinking could deadlock them.
     let ours_load_the_cpu = match s.our_cpu {
         Some(used) => {
-            used >= reading.cpus / 2.0 || s.our_runnable.is_some_and(|r| r >= reading.cpus)
+            // Runnable: more than the cores, and for at least half the busy workers
+            // (a burst of jobs starting up is runnable for a moment too).
+            used >= reading.cpus / 2.0
+                || s.our_runnable
+                    .is_some_and(|r| r >= reading.cpus.max(s.busy as f64 / 2.0))
         }
         None => {
             cost_per_worker.is_none_or(|r| r * s.busy as f64 >= reading.cpus / 2.0)
@@ -968,6 +972,14 @@ mod tests {
         assert_eq!(decide(&spinning), hold(CpuBusy));
         // Sleeping jobs on the same machine: nothing runnable, they fan out.
         assert_eq!(decide(&sliver(Some(0.1))), grow(8, SpareCapacity));
+        // Eighteen sleeping jobs, a few of them still starting (runnable): no
+        // back-off.
+        let starting = Snapshot {
+            our_cpu: Some(0.08),
+            our_runnable: Some(2.5),
+            ..snap(82, 0, 18, 18, fresh(1.0, 1.0, 20 * GIB, None))
+        };
+        assert!(!matches!(decide(&starting), Decision::Shrink { .. }));
         // Four computing workers on 2 cores, each given a sliver: still ours to
         // shrink.
         let four = Snapshot {

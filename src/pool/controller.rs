@@ -25,13 +25,22 @@
 //!   cheap waiting tasks fan out even on a machine others keep busy. Waiting tasks (sleep, network) use no CPU, so
 //!   the pool fans out; computing tasks fill the CPU, so it holds near the cores;
 //!   memory-hungry ones stop growth before the machine runs short.
-//! - Starvation: while tasks wait and none has finished for a second, one more
+//! - What busy workers cost is also measured live, before any task finishes: the CPU
+//!   time of our process tree (child processes included) over the latest window, and
+//!   how many of its threads and processes are runnable — a computing task keeps one
+//!   runnable even when a busy machine gives it a sliver of a core. Workers measured
+//!   nearly idle grow nine times per window instead of three.
+//! - Starvation: while tasks wait, none has finished for a second and the busy
+//!   workers are blocked (they neither use the CPU nor are runnable), one more
 //!   worker a second whatever the CPU reads (as the .NET thread pool injects
 //!   threads), so tasks that wait on each other cannot deadlock the pool on a busy
-//!   machine; memory gates still apply.
-//! - Backing off: when CPU is oversubscribed (utilisation at the threshold, tasks
-//!   waiting for a CPU during at least half the window by the kernel's pressure stall
-//!   information, and more workers busy than there are cores) or memory is short (under half the reserve), the decision is a
+//!   machine; memory gates still apply. Workers that compute get none: another
+//!   would only oversubscribe the CPU.
+//! - Backing off: when CPU is oversubscribed by us (utilisation at the threshold,
+//!   tasks waiting for a CPU during at least half the window by the kernel's pressure
+//!   stall information, more workers busy than there are cores, and our tree using
+//!   or wanting a large part of the CPU — blocked workers do not count) or memory is
+//!   short (under half the reserve), the decision is a
 //!   [`Decision::Shrink`] to a target; workers above it retire after their current
 //!   task. Idle workers above the minimum retire on their own after the idle timeout.
 

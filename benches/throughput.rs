@@ -1,9 +1,9 @@
 //! Throughput of tiny tasks: submit N = 100 000 tasks that each increment an atomic,
-//! and wait for all of them, on four contenders with the same thread count (2):
-//! atp with `execute`, atp with `run(Task::new(..))` (a handle and callbacks slot per
-//! task), the `threadpool` crate, and a rayon pool with `spawn`. Every contender
-//! waits through the same [`common::Latch`]. The pools are built once, outside the
-//! measurement.
+//! and wait for all of them, on contenders with the same thread count (2): atp with
+//! `execute` (no handle), `spawn` (a handle per task, dropped at once) and
+//! `run(Task::new(..))` (a handle and the callback slots), the `threadpool` crate's
+//! `execute`, and a rayon pool with `spawn`. Every contender waits through the same
+//! [`common::Latch`]. The pools are built once, outside the measurement.
 //!
 //! `cargo bench --bench throughput -- --noplot`
 
@@ -50,6 +50,13 @@ fn throughput(c: &mut Criterion) {
         .unwrap();
     group.bench_function("atp_execute", |b| {
         b.iter(|| round(&counter, |job| pool.execute(job).unwrap()))
+    });
+    group.bench_function("atp_spawn", |b| {
+        b.iter(|| {
+            round(&counter, |job| {
+                drop(pool.spawn(job).unwrap());
+            })
+        })
     });
     group.bench_function("atp_run_task", |b| {
         b.iter(|| {

@@ -45,7 +45,7 @@ fn catch_fail(error: atp::Failure) {
     panic!("re-raised: {error}");
 }
 
-fn main() -> Result<(), atp::SubmitError> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Errors (the default level) go to stderr; RUST_LOG can change that.
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("error")).init();
 

@@ -31,7 +31,7 @@ fn increase(kill: &atp::StopToken, arg: &Mutex<Vec<u32>>) {
     }
 }
 
-fn main() -> Result<(), atp::SubmitError> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let result = Arc::new(Mutex::new(vec![1]));
     // Capacity 1 and `try_send`: the task reruns until stopped (that is what an
     // infinite task does), and must not fill an unbounded channel meanwhile.

@@ -38,7 +38,7 @@ fn target(args: (i32, i32, i32), a: i32, b: i32) -> String {
 
 /// A task running `target(args=(1,2,3), a=1, b=2)` whose success callback sends the
 /// result to `results`, labelled with how it was submitted.
-fn task(label: &'static str, results: &mpsc::Sender<String>) -> atp::Task<String> {
+fn task(label: &'static str, results: &mpsc::Sender<String>) -> atp::Task<()> {
     let results = results.clone();
     atp::Task::new(|| target((1, 2, 3), 1, 2))
         .on_success(move |s| results.send(format!("{label:<28} {s}")).unwrap())

@@ -25,7 +25,7 @@ fn caps(string: &str) -> String {
     string.to_uppercase()
 }
 
-fn main() -> Result<(), atp::SubmitError> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let task = atp::Task::new(|| caps("hello world!")).on_success(print_string);
     let handle = atp::async_call(task, None)?;
     // Returns once the target *and* its success callback have run.

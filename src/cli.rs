@@ -5,8 +5,6 @@
 //! (`tests/generated_docs.rs` checks the committed ones are fresh). Turning these raw
 //! arguments into validated settings is `run::options`'s job, not this file's.
 
-#![warn(missing_debug_implementations)]
-
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;

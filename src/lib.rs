@@ -13,7 +13,56 @@
 //! failures are reported.
 //!
 //! The crate also holds the engine of `atp-run`, a command-line parallel command
-//! executor built on the pool (module [`run`]; its command line is [`cli`]).
+//! executor built on the pool (modules `run` and `cli`, behind the default cargo
+//! feature `cli`). A program that wants only the pool depends on it without that
+//! feature, and gets a crate whose only dependencies are `log` and `nix` (for
+//! `getrusage`):
+//!
+//! ```toml
+//! [dependencies]
+//! atp = { version = "0.1", default-features = false }
+//! ```
+//!
+//! ## Values, panics and the handle
+//!
+//! [`ThreadPool::spawn`] runs a closure and returns a [`TaskHandle`] whose
+//! [`join`](TaskHandle::join) gives its value, or a [`Failure`] holding the panic
+//! payload (so `resume_unwind` re-raises it where you join), as `std::thread` does.
+//! [`TaskHandle::wait`] reports only how the task ended ([`TaskOutcome`]).
+//!
+//! ```
+//! let pool = atp::ThreadPool::new()?;
+//! let sum = pool.spawn(|| (1..=10u32).sum::<u32>())?;
+//! assert_eq!(sum.join()?, 55);
+//!
+//! let failed = pool.spawn(|| -> u32 { panic!("no value today") })?;
+//! let failure = failed.join().unwrap_err();
+//! assert_eq!(failure.kind(), atp::FailureKind::Panicked);
+//! assert_eq!(failure.message(), "no value today");
+//! // failure.resume_unwind() would re-raise the original panic here.
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Coming from threadpool, rayon or tokio
+//!
+//! | you wrote | with atp |
+//! |---|---|
+//! | `threadpool::ThreadPool::new(n)` | [`ThreadPool::builder()`](ThreadPool::builder)`.fixed_workers(n).build()?` — or let it adapt: [`ThreadPool::new`] |
+//! | `pool.execute(f)` (threadpool) | [`pool.execute(f)?`](ThreadPool::execute): same, and an error (giving `f` back) once the pool is shut down |
+//! | `pool.join()` (threadpool) | [`pool.wait_idle()`](ThreadPool::wait_idle): named apart from [`TaskHandle::join`] |
+//! | `rayon::spawn(f)`, `pool.spawn(f)` | [`pool.spawn(f)?`](ThreadPool::spawn), whose handle also joins to `f`'s value |
+//! | `std::thread::spawn(f).join()` | `pool.spawn(f)?.join()`: `Err` holds the panic payload ([`Failure::into_panic`], [`Failure::resume_unwind`]) |
+//! | `tokio::task::spawn_blocking(f).await` | `pool.spawn(f)?.join()` — the pool grows for blocking work the way tokio's blocking pool does, but only while the CPU and memory have room, and it shrinks |
+//! | `JoinHandle::abort()` (tokio) | [`TaskHandle::stop`]: a queued task never runs; a running infinite task stops after its current run; a running one-shot task runs to its end |
+//! | `Runtime::shutdown_timeout(d)` (tokio) | [`ThreadPool::shutdown_timeout`]; [`shutdown`](ThreadPool::shutdown) waits for good, [`shutdown_now`](ThreadPool::shutdown_now) drops the queue |
+//! | `Arc<ThreadPool>` to share it | [`ThreadPool`] is `Clone` (a cheap handle); tasks that submit to their own pool hold a [`WeakThreadPool`] |
+//! | `rayon::ThreadPoolBuilder::build_global()` | [`init_global`] (an error if already set up otherwise), [`global`] |
+//!
+//! What atp adds: callbacks ([`Task::on_success`], [`Task::on_failure`]), infinite
+//! tasks that share the workers fairly ([`Task::infinite`], [`StopToken`]), a
+//! minimum and a maximum, and growth gated on the machine's load. What it does not
+//! do: work stealing and parallel iterators (use rayon for computing over data),
+//! `async` (use tokio for I/O-bound futures).
 //!
 //! ## A local pool
 //!
@@ -117,8 +166,8 @@
 //!
 //! ```
 //! let handle = atp::async_call(atp::Task::new(|| 6 * 7), None)?;
-//! handle.wait();
-//! # Ok::<(), atp::SubmitError>(())
+//! assert_eq!(handle.join()?, 42);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! ## Growth, shrinking and the monitor
@@ -134,14 +183,123 @@
 //!
 //! [`ThreadPool::shutdown`] lets queued tasks finish, stops infinite tasks and joins
 //! every thread; [`ThreadPool::shutdown_now`] drops queued tasks instead and reports
-//! how many. Dropping a pool never blocks. [`ThreadPool::stats`] reads live, busy,
-//! idle and queued counts, completed and failed runs and the peak worker count in one
-//! short lock.
+//! how many; [`ThreadPool::shutdown_timeout`] waits at most so long;
+//! [`ThreadPool::wait_idle`] waits for the queue to drain without shutting down.
+//! Clones of a [`ThreadPool`] share one pool; dropping the last one shuts it down
+//! without blocking. The global pool is never shut down. [`ThreadPool::stats`] reads
+//! live, busy, idle and queued counts, completed and failed runs and the peak worker
+//! count in one short lock.
+//!
+//! ## The original ATP's examples
+//!
+//! Each example of the Python library's README, and its counterpart (`examples/` has
+//! them as programs: `cargo run --example infinite_task`, …).
+//!
+//! ```python
+//! atp.GlobalThreadPool(min_workers = 2, stack_size = 512)
+//! tp = atp.ThreadPool(min_workers = 2, stack_size = 512)
+//! ```
+//! ```
+//! let builder = || atp::ThreadPool::builder().min_workers(2).stack_size_kib(512);
+//! atp::init_global(builder())?;
+//! let tp = builder().build()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//! ```python
+//! task = atp.Task(target=<callable>, success=<callable>, args=(1,2,3,), kwargs={'a':1, 'b':2})
+//! atp.GlobalThreadPool().run(task)
+//! task = atp.async_call(<callable>, success=<callable>, args=(1,2,3,),
+//!         kwargs={'a':1, 'b':2}, pool=atp.GlobalThreadPool())
+//! ```
+//! ```
+//! fn target(args: (i32, i32, i32), a: i32, b: i32) -> i32 {
+//!     args.0 + args.1 + args.2 + a + b
+//! }
+//! let (tx, rx) = std::sync::mpsc::channel();
+//! let success = move |sum: i32| tx.send(sum).unwrap();
+//! // args and kwargs become the closure's captures.
+//! let task = atp::Task::new(|| target((1, 2, 3), 1, 2)).on_success(success.clone());
+//! atp::global().run(task)?;
+//! let task = atp::Task::new(|| target((1, 2, 3), 1, 2)).on_success(success);
+//! atp::async_call(task, Some(atp::global()))?;
+//! assert_eq!((rx.recv()?, rx.recv()?), (9, 9));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//! ```python
+//! def print_string(string):
+//!     print string
+//! def caps(string):
+//!     return string.upper()
+//! task = atp.async_call(caps, 'hello world!', success=print_string)
+//! time.sleep(0.1) # 100ms
+//! ```
+//! ```
+//! fn print_string(string: String) {
+//!     println!("{string}");
+//! }
+//! fn caps(string: &str) -> String {
+//!     string.to_uppercase()
+//! }
+//! let task = atp::async_call(atp::Task::new(|| caps("hello world!")).on_success(print_string), None)?;
+//! task.wait(); // instead of sleeping and hoping
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//! ```python
+//! result = [1]
+//! def increase(kill, arg):
+//!     while not kill.is_set() and arg[-1] < 100:
+//!         arg.append(arg[-1] + 1)
+//! task = atp.async_call(increase, result, infinite=True)
+//! time.sleep(0.1) # 100ms
+//! task.stop()
+//! assert len(result) == 100
+//! ```
+//! ```
+//! use std::sync::{Arc, Mutex};
+//!
+//! fn increase(kill: &atp::StopToken, arg: &Mutex<Vec<u32>>) {
+//!     let mut arg = arg.lock().unwrap();
+//!     while !kill.is_stopped() && *arg.last().unwrap() < 100 {
+//!         let next = arg.last().unwrap() + 1;
+//!         arg.push(next);
+//!     }
+//!     if arg.len() == 100 {
+//!         kill.stop(); // full: no need to run again (the original could set its event)
+//!     }
+//! }
+//! let result = Arc::new(Mutex::new(vec![1]));
+//! let arg = Arc::clone(&result);
+//! let task = atp::async_call(atp::Task::infinite(move |kill: &atp::StopToken| increase(kill, &arg)), None)?;
+//! task.wait(); // instead of sleeping: it stopped itself (task.stop() stops it from outside)
+//! assert_eq!(result.lock().unwrap().len(), 100);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//! ```python
+//! def will_fail():
+//!     throw RuntimeError("fake error")
+//! def catch_fail(error):
+//!     throw error.exception, error.message, error.traceback
+//! task = atp.async_call(will_fail, failure=catch_fail)
+//! ```
+//! ```
+//! fn will_fail() {
+//!     panic!("fake error");
+//! }
+//! fn catch_fail(error: atp::Failure) {
+//!     error.resume_unwind(); // re-raise: the pool catches it and logs it at error level
+//! }
+//! let task = atp::async_call(atp::Task::new(will_fail).on_failure(catch_fail), None)?;
+//! assert_eq!(task.wait(), atp::TaskOutcome::Failed);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![warn(missing_debug_implementations)]
 
+#[cfg(feature = "cli")]
 pub mod cli;
 mod pool;
+#[cfg(feature = "cli")]
 pub mod run;
 
 pub use pool::*;

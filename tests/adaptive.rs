@@ -25,6 +25,23 @@ impl LoadProbe for Fixed {
     }
 }
 
+/// A probe for a machine whose CPU our own workers keep busy: a fixed reading whose
+/// process-tree CPU time grows by `cores` seconds per second, as if the busy workers
+/// computed (so the controller never takes them for blocked ones).
+struct OursCompute {
+    reading: LoadReading,
+    cores: f64,
+    since: Instant,
+}
+
+impl LoadProbe for OursCompute {
+    fn read(&mut self) -> LoadReading {
+        let mut reading = self.reading;
+        reading.tree_cpu = Some(self.since.elapsed().mul_f64(self.cores));
+        reading
+    }
+}
+
 const GIB: u64 = 1 << 30;
 
 /// Runs `tasks` tasks that each block until all have started or `hold` passes, and
@@ -64,10 +81,15 @@ fn an_idle_machine_lets_waiting_tasks_fan_out_to_the_backlog() {
 fn a_saturated_cpu_stops_growth_at_the_cores() {
     let _turn = serial();
     let busy = LoadReading::new(Some(1.0), Some(0.0), 4.0, Some(20 * GIB), Some(24 * GIB));
-    let builder = ThreadPool::builder().min_workers(1).load_probe(Fixed(busy));
-    // Up to the 4 cores before anything is measured, then no further. Tasks end
-    // every 200 ms, far from the 1 s without progress that starvation injection
-    // waits for, so a slow machine cannot turn this into a growth.
+    let probe = OursCompute {
+        reading: busy,
+        cores: 4.0,
+        since: Instant::now(),
+    };
+    let builder = ThreadPool::builder().min_workers(1).load_probe(probe);
+    // Up to the 4 cores before anything is measured, then no further. The probe
+    // shows our workers computing, so however slowly the tasks end on a loaded
+    // machine, starvation injection (for blocked workers only) cannot add one.
     assert_eq!(peak_with(builder, 20, Duration::from_millis(200)), 4);
 }
 
@@ -120,6 +142,40 @@ fn tasks_waiting_on_each_other_never_starve_on_a_busy_machine() {
     assert_eq!(pool.stats().peak_workers, 6);
 }
 
+#[test]
+fn tasks_waiting_on_each_other_never_starve_on_a_stalled_machine() {
+    let _turn = serial();
+    // Saturated and stalled by others (90 % of the time some task waits for a CPU),
+    // with more of our workers busy than there are cores: once the rule that shrinks
+    // an oversubscribed pool counted our blocked workers as CPU users and overrode
+    // starvation injection, and the pool stayed at 3 workers for good.
+    let stalled = LoadReading::new(Some(1.0), Some(0.9), 2.0, Some(20 * GIB), Some(24 * GIB));
+    let pool = ThreadPool::builder()
+        .min_workers(2)
+        .load_probe(Fixed(stalled))
+        .build()
+        .unwrap();
+    let barrier = Arc::new(std::sync::Barrier::new(6));
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let barrier = Arc::clone(&barrier);
+            pool.run(Task::new(move || {
+                barrier.wait();
+            }))
+            .unwrap()
+        })
+        .collect();
+    for h in &handles {
+        assert_eq!(
+            h.wait_timeout(Duration::from_secs(30)),
+            Some(atp::TaskOutcome::Succeeded),
+            "deadlocked at {:?}",
+            pool.stats()
+        );
+    }
+    assert_eq!(pool.stats().peak_workers, 6);
+}
+
 fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
@@ -128,7 +184,8 @@ fn cpus() -> usize {
 fn the_real_probe_fans_out_for_sleeping_tasks() {
     let _turn = serial();
     let pool = ThreadPool::builder().min_workers(1).build().unwrap();
-    let handles: Vec<_> = (0..64)
+    // Enough tasks to need more workers than cores on any machine.
+    let handles: Vec<_> = (0..4 * cpus() + 8)
         .map(|_| {
             pool.run(Task::new(|| std::thread::sleep(Duration::from_millis(300))))
                 .unwrap()

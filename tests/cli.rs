@@ -4,6 +4,7 @@
 //!
 //! Templates are in `cli_template.rs`, grouped output and a closed stdout in
 //! `cli_output.rs`, signals and `--repeat` in `cli_signals.rs`.
+#![cfg(feature = "cli")]
 
 mod common;
 

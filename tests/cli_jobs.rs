@@ -6,6 +6,7 @@
 //!
 //! Jobs that must be running when something happens carry a unique
 //! `sleep 1000.<marker>`; nothing they start may outlive a test.
+#![cfg(feature = "cli")]
 
 mod common;
 

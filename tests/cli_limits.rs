@@ -2,6 +2,7 @@
 //! signals before the first job, oversized input records, many input files, and
 //! resource limits (open files, processes). Each test runs the real binary with
 //! real processes.
+#![cfg(feature = "cli")]
 
 mod common;
 

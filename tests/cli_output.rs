@@ -1,6 +1,7 @@
 //! CLI tests of `atp-run`'s output: big outputs of parallel jobs arrive as whole
 //! blocks, never interleaved; a standard output closed by its reader (`| head -1`)
 //! stops the run quietly with exit status 141 and leaves nothing running.
+#![cfg(feature = "cli")]
 
 mod common;
 

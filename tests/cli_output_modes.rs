@@ -7,6 +7,7 @@
 //! Jobs that must finish in a given order wait for files other jobs create (with
 //! bounded shell loops), never for tuned sleeps; the test polls with generous
 //! deadlines.
+#![cfg(feature = "cli")]
 
 mod common;
 

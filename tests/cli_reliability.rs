@@ -4,6 +4,7 @@
 //! nobody reads), give a false verdict (atp-run stopped and continued under
 //! `--timeout`, an interrupt while leftovers are cleaned up), or orphan a process
 //! (SIGQUIT and the other terminating signals, a job's `setsid` daemon).
+#![cfg(feature = "cli")]
 
 mod common;
 

@@ -3,6 +3,7 @@
 //! which only ever end by a signal. After every run, nothing it started may be left
 //! running: each test's jobs carry a unique `sleep 1000.<marker>`, and the process
 //! groups of the jobs are checked too (a pipeline's `cat` carries no marker).
+#![cfg(feature = "cli")]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! CLI tests of template mode (`atp-run -- TEMPLATE`): every placeholder, append
 //! mode, and hostile input values that must stay arguments, never become code.
 //! Outputs are compared byte for byte; `-j 1` keeps them in input order.
+#![cfg(feature = "cli")]
 
 mod common;
 

@@ -6,6 +6,7 @@
 //! ```sh
 //! ATP_REGENERATE=1 cargo test --test generated_docs
 //! ```
+#![cfg(feature = "cli")]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -3,6 +3,7 @@
 //!
 //! Each test first checks that Slurm answers. When it does not: with `CI=true` the
 //! test fails; otherwise it prints why it is skipped and passes.
+#![cfg(feature = "cli")]
 
 use std::fs;
 use std::io::Write;

@@ -5,6 +5,7 @@
 //! the test fails; otherwise it prints why it is skipped and passes, so a plain
 //! `cargo test` works on a machine without them. The tests share the hosts (one
 //! kills host2 and starts it again), so they run one at a time.
+#![cfg(feature = "cli")]
 
 use std::fs;
 use std::io::Write;

@@ -8,6 +8,7 @@
 //! Nothing here depends on timing: every condition is polled with a generous
 //! deadline; the one pause (Ctrl-Z) checks that a stopped job's file does not
 //! grow, which no load can make it do.
+#![cfg(feature = "cli")]
 
 mod common;
 

@@ -179,7 +179,7 @@ impl Builder {
         self
     }
     /// How often the monitor re-checks the pool when no submission wakes it
-    /// (default 50 ms, must be above zero).
+    /// (default 20 ms, must be above zero).
     pub fn monitor_interval(mut self, interval: Duration) -> Builder {
         self.monitor_interval = Some(interval);
         self
@@ -281,9 +281,22 @@ impl Builder {
 
     /// Checks the settings and starts the pool: the minimum number of workers and the
     /// monitor thread.
+    ///
+    /// The first pool built in a process installs a panic hook that wraps the one
+    /// already set: for a panic in a task it records the location and backtrace for
+    /// the [`Failure`](crate::Failure), then — for every panic — calls the previous
+    /// hook, so a hook set before sees task panics too (the default hook prints them,
+    /// as it does for any thread). A hook set later replaces ours: failures then lose
+    /// their location and backtrace, nothing else.
     pub fn build(&self) -> Result<crate::ThreadPool, BuildError> {
-        let probe = self.probe.as_ref().and_then(ProbeSlot::take);
-        crate::ThreadPool::with_probe(self.config()?, probe)
+        let config = self.config()?;
+        crate::ThreadPool::with_probe(config, self.take_probe())
+    }
+
+    /// The custom probe given with [`load_probe`](Self::load_probe), taken out (it goes
+    /// to exactly one pool).
+    pub(crate) fn take_probe(&self) -> Option<Box<dyn LoadProbe>> {
+        self.probe.as_ref().and_then(ProbeSlot::take)
     }
 }
 
@@ -449,6 +462,30 @@ mod tests {
         assert_eq!(config.memory_reserve_for(Some(4096 * MIB)), 4096 * MIB / 20);
         let fixed = Builder::new().memory_reserve(5).config().unwrap();
         assert_eq!(fixed.memory_reserve_for(Some(1 << 40)), 5);
+    }
+
+    /// The builder's docs state each default in words; they must say what the
+    /// constants are (the monitor interval's once said 50 ms while it was 20 ms).
+    #[test]
+    fn the_builder_docs_state_the_real_defaults() {
+        let source = include_str!("config.rs");
+        let documented = [
+            format!("(default {})", DEFAULT_MIN_WORKERS),
+            format!("(default {}, at least 1)", DEFAULT_MAX_WORKERS),
+            format!(
+                "(default {}, at least {MIN_STACK_SIZE_KIB})",
+                DEFAULT_STACK_SIZE_KIB
+            ),
+            format!("(default {} s)", DEFAULT_IDLE_TIMEOUT.as_secs()),
+            format!("(default {} ms,", DEFAULT_MONITOR_INTERVAL.as_millis()),
+            format!("(default {},", DEFAULT_CPU_THRESHOLD_PERCENT),
+        ];
+        for text in documented {
+            assert!(
+                source.contains(&text),
+                "the Builder docs should say {text:?}"
+            );
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! # The policy
 //!
 //! - Never fewer than `min` workers.
-//! - Grow only while tasks wait that no idle (or already woken) worker will take, and
+//! - Grow only while tasks wait that no worker free of a task will take, and
 //!   never past the ceiling (`max_workers`, lowered after a spawn failure).
 //! - Without load information (disabled, or not Linux) that is all: grow by the
 //!   backlog (the rule of the original ATP, bounded).
@@ -25,13 +25,22 @@
 //!   cheap waiting tasks fan out even on a machine others keep busy. Waiting tasks (sleep, network) use no CPU, so
 //!   the pool fans out; computing tasks fill the CPU, so it holds near the cores;
 //!   memory-hungry ones stop growth before the machine runs short.
-//! - Starvation: while tasks wait and none has finished for a second, one more
+//! - What busy workers cost is also measured live, before any task finishes: the CPU
+//!   time of our process tree (child processes included) over the latest window, and
+//!   how many of its threads and processes are runnable — a computing task keeps one
+//!   runnable even when a busy machine gives it a sliver of a core. Workers measured
+//!   nearly idle grow nine times per window instead of three.
+//! - Starvation: while tasks wait, none has finished for a second and the busy
+//!   workers are blocked (they neither use the CPU nor are runnable), one more
 //!   worker a second whatever the CPU reads (as the .NET thread pool injects
 //!   threads), so tasks that wait on each other cannot deadlock the pool on a busy
-//!   machine; memory gates still apply.
-//! - Backing off: when CPU is oversubscribed (utilisation at the threshold, tasks
-//!   waiting for a CPU during at least half the window by the kernel's pressure stall
-//!   information, and more workers busy than there are cores) or memory is short (under half the reserve), the decision is a
+//!   machine; memory gates still apply. Workers that compute get none: another
+//!   would only oversubscribe the CPU.
+//! - Backing off: when CPU is oversubscribed by us (utilisation at the threshold,
+//!   tasks waiting for a CPU during at least half the window by the kernel's pressure
+//!   stall information, more workers busy than there are cores, and our tree using
+//!   or wanting a large part of the CPU — blocked workers do not count) or memory is
+//!   short (under half the reserve), the decision is a
 //!   [`Decision::Shrink`] to a target; workers above it retire after their current
 //!   task. Idle workers above the minimum retire on their own after the idle timeout.
 
@@ -45,15 +54,11 @@ use super::load::LoadReading;
 pub(crate) struct Snapshot {
     /// Tasks in the queue.
     pub(crate) queued: usize,
-    /// Idle workers nobody has woken yet.
-    pub(crate) idle: usize,
-    /// Workers woken for a task that have not yet taken it.
-    pub(crate) waking: usize,
-    /// Workers started that have not yet reached the queue.
-    pub(crate) starting: usize,
     /// Workers running a task.
     pub(crate) busy: usize,
-    /// Live workers.
+    /// Live workers. Every live worker that is not busy will look at the queue
+    /// before it sleeps: idle ones were or will be woken, and the others are starting,
+    /// just woken, or between two tasks (those take queued tasks without being woken).
     pub(crate) live: usize,
     /// The configured minimum.
     pub(crate) min: usize,
@@ -63,6 +68,16 @@ pub(crate) struct Snapshot {
     pub(crate) since_progress: Duration,
     /// Time since the monitor last started or retired workers (or since it started).
     pub(crate) since_change: Duration,
+    /// Cores our process tree — worker threads and every child process — used over
+    /// the latest measured window, when known. Tells busy workers that compute from
+    /// busy workers that are blocked, before any task has finished.
+    pub(crate) our_cpu: Option<f64>,
+    /// How many of our threads and child processes were running or ready to run, on
+    /// average over the same window: a computing task keeps one runnable even when a
+    /// machine others keep busy gives it little CPU, a waiting one keeps none.
+    pub(crate) our_runnable: Option<f64>,
+    /// Cores available to us.
+    pub(crate) cpus: f64,
     /// What is known of the machine's load.
     pub(crate) load: LoadView,
 }
@@ -113,6 +128,26 @@ pub(crate) enum Decision {
     Hold { reason: Reason },
     /// Workers above `target` retire after their current task.
     Shrink { target: usize, reason: Reason },
+}
+
+impl Decision {
+    /// Whether more tasks could change this decision before the monitor's next
+    /// periodic check: it grew (and a new burst may need more), or it held because
+    /// workers were free. Decisions held by the load gates or the ceiling change only
+    /// with a new reading or an exit, so the monitor need not be woken per task.
+    pub(crate) fn wants_kicks(&self) -> bool {
+        !matches!(
+            self,
+            Decision::Shrink { .. }
+                | Decision::Hold {
+                    reason: Reason::AtCeiling
+                        | Reason::Settling
+                        | Reason::CpuBusy
+                        | Reason::MemoryLow
+                        | Reason::MemoryRamping
+                }
+        )
+    }
 }
 
 /// Why, for the debug log.
@@ -181,7 +216,9 @@ pub(crate) fn decide(s: &Snapshot) -> Decision {
     if s.queued == 0 {
         return hold(Reason::NothingQueued);
     }
-    let unclaimed = s.queued.saturating_sub(s.idle + s.waking + s.starting);
+    // Workers not running a task take queued tasks before they sleep: idle, woken
+    // and starting ones, but also those between two tasks, which no wake-up counts.
+    let unclaimed = s.queued.saturating_sub(s.live - s.busy);
     if unclaimed == 0 {
         return hold(Reason::IdleWorkersWillTakeIt);
     }
@@ -194,21 +231,43 @@ pub(crate) fn decide(s: &Snapshot) -> Decision {
     // Starvation injection (as the .NET thread pool does): tasks that wait on each
     // other (a gate opened by a task still queued) make no progress and use no CPU,
     // and a machine kept busy by others would hold the load gates shut for ever. So
-    // while tasks wait and nothing has finished for a second, one more worker a
-    // second, whatever the CPU says — but never against the memory gates, and
-    // not while our own workers oversubscribe the CPU (that is `back_off`'s case).
+    // while tasks wait, nothing has finished for a second and the busy workers are
+    // blocked rather than computing, one more worker a second, whatever the CPU says
+    // — but never against the memory gates. Workers that compute (in their own
+    // thread or through child processes) are not starving, only slow: another one
+    // would just oversubscribe the CPU.
     match decision {
         Decision::Hold {
             reason: Reason::CpuBusy | Reason::Settling,
-        } if s.since_progress >= STARVATION && s.since_change >= STARVATION => {
-            grow(1, Reason::Starvation)
-        }
+        } if starving(s) && workers_blocked(s) => grow(1, Reason::Starvation),
         other => other,
     }
 }
 
 /// How long without progress before starvation injection, and its pace.
 const STARVATION: Duration = Duration::from_secs(1);
+
+/// Busy workers that together use less than this share of the cores they could use
+/// (one each, up to the cores) are blocked, not computing. A quarter leaves room for
+/// computing workers slowed by others' load: with two other busy processes per core
+/// they still get a third of a core each.
+const BLOCKED_SHARE: f64 = 0.25;
+
+/// Tasks wait, no run has finished for [`STARVATION`], nor has the pool changed.
+fn starving(s: &Snapshot) -> bool {
+    s.since_progress >= STARVATION && s.since_change >= STARVATION
+}
+
+/// Whether the busy workers are blocked rather than computing, by the CPU time our
+/// process tree used in the latest window. When that is unknown (a probe without
+/// `tree_cpu`), assume blocked: a deadlock is worse than a worker too many.
+fn workers_blocked(s: &Snapshot) -> bool {
+    let could_use = (s.busy as f64).min(s.cpus);
+    s.our_cpu
+        .is_none_or(|used| used < BLOCKED_SHARE * could_use)
+        && s.our_runnable
+            .is_none_or(|runnable| runnable < BLOCKED_SHARE * could_use)
+}
 
 /// Growth as the load view allows it (see the module docs).
 fn gated_growth(s: &Snapshot, wanted: usize) -> Decision {
@@ -259,13 +318,28 @@ fn back_off(
             reason: Reason::MemoryShort,
         });
     }
+    // Our workers are a large part of the load: by the CPU time our process tree
+    // used in the latest window when known (blocked workers use none); else by the
+    // cost of finished tasks; else assumed — unless no task has finished for a
+    // while, as when they wait on each other: then shrinking could deadlock them.
+    let ours_load_the_cpu = match s.our_cpu {
+        Some(used) => {
+            // Runnable: more than the cores, and for at least half the busy workers
+            // (a burst of jobs starting up is runnable for a moment too).
+            used >= reading.cpus / 2.0
+                || s.our_runnable
+                    .is_some_and(|r| r >= reading.cpus.max(s.busy as f64 / 2.0))
+        }
+        None => {
+            cost_per_worker.is_none_or(|r| r * s.busy as f64 >= reading.cpus / 2.0)
+                && s.since_progress < STARVATION
+        }
+    };
     if let (Some(busy), Some(stall)) = (reading.cpu_busy, reading.cpu_stall)
         && busy >= limits.cpu_threshold
         && stall >= 0.5
         && s.busy > cores(reading.cpus)
-        // Not when our workers are known to be a small part of the load: shrinking
-        // them would not relieve the CPU.
-        && cost_per_worker.is_none_or(|r| r * s.busy as f64 >= reading.cpus / 2.0)
+        && ours_load_the_cpu
     {
         return Some(Decision::Shrink {
             target: cores(reading.cpus).max(s.min),
@@ -294,9 +368,37 @@ fn grow_within_capacity(
     {
         return hold(Reason::MemoryLow);
     }
-    // Slow start: at most triple per window.
-    let mut step = wanted.min(s.live.max(cores(reading.cpus)).saturating_mul(2).max(1));
-    match (reading.cpu_busy, cost_per_worker) {
+    // What one busy worker costs, measured live over the latest window (its child
+    // processes included): known before any task has finished.
+    // A worker whose task keeps a thread or process runnable computes, and costs a
+    // core, however little of one a busy machine gives it.
+    let live_cost = s.our_cpu.filter(|_| s.busy > 0).map(|used| {
+        let runnable = s.our_runnable.unwrap_or(0.0);
+        used.max(runnable) / s.busy as f64
+    });
+    // Slow start: at most triple per window; nine times while the busy workers are
+    // measured nearly idle, so that a hundred waiting tasks get their workers in two
+    // windows. Tasks that compute show their cost in the first window and are held
+    // by the CPU gate below, whatever the factor.
+    let factor = if live_cost.is_some_and(|r| r < CHEAP_WORKER) {
+        8
+    } else {
+        2
+    };
+    let mut step = wanted.min(
+        s.live
+            .max(cores(reading.cpus))
+            .saturating_mul(factor)
+            .max(1),
+    );
+    // The finished tasks' cost, or the live one, whichever is higher: on a machine
+    // others keep busy, finished computing tasks got a sliver of a core each, but
+    // the live measure sees them runnable.
+    let cost = match (cost_per_worker, live_cost) {
+        (Some(finished), Some(live)) => Some(finished.max(live)),
+        (finished, live) => finished.or(live),
+    };
+    match (reading.cpu_busy, cost) {
         (Some(busy), Some(r)) => {
             // What our busy workers use, what the rest of the machine uses, and what
             // we may use: the headroom under the threshold, but never less than a
@@ -352,6 +454,10 @@ fn grow_within_capacity(
     grow(step, Reason::SpareCapacity)
 }
 
+/// Cores a busy worker uses, at most, to count as nearly idle (waiting on a timer,
+/// the network or another process) for the faster slow start.
+const CHEAP_WORKER: f64 = 0.1;
+
 /// Whole cores, at least one (a quota of 1.5 cores allows 2 workers to start with).
 fn cores(cpus: f64) -> usize {
     (cpus.ceil() as usize).max(1)
@@ -376,18 +482,20 @@ mod tests {
         memory_reserve: GIB,
     };
 
-    fn snap(queued: usize, idle: usize, busy: usize, live: usize, load: LoadView) -> Snapshot {
+    /// `_idle` only documents the case: the controller counts every live worker
+    /// that is not busy as free, idle or not.
+    fn snap(queued: usize, _idle: usize, busy: usize, live: usize, load: LoadView) -> Snapshot {
         Snapshot {
             queued,
-            idle,
-            waking: 0,
-            starting: 0,
             busy,
             live,
             min: 2,
             ceiling: 512,
             since_progress: Duration::ZERO,
             since_change: Duration::ZERO,
+            our_cpu: None,
+            our_runnable: None,
+            cpus: 2.0,
             load,
         }
     }
@@ -458,17 +566,19 @@ mod tests {
             (snap(600, 0, 2, 2, off), grow(510, Backlog)),
             (snap(100, 0, 512, 512, off), hold(AtCeiling)),
         ]);
-        let woken = Snapshot {
-            waking: 2,
-            ..snap(2, 0, 0, 2, off)
+        // Woken, starting and between-tasks workers are not busy and not on the idle
+        // stack, but will take queued tasks too: no worker is started for them.
+        let free = |queued, busy, live| Snapshot {
+            queued,
+            busy,
+            live,
+            ..snap(0, 0, 0, 0, off)
         };
-        assert_eq!(decide(&woken), hold(IdleWorkersWillTakeIt));
-        // Workers still starting will take tasks too: no double counting.
-        let starting = Snapshot {
-            starting: 3,
-            ..snap(5, 0, 2, 5, off)
-        };
-        assert_eq!(decide(&starting), grow(2, Backlog));
+        assert_eq!(decide(&free(2, 0, 2)), hold(IdleWorkersWillTakeIt));
+        assert_eq!(decide(&free(5, 2, 5)), grow(2, Backlog));
+        // Four workers that just finished short tasks and have not gone idle yet,
+        // 20 new tasks: 16 more workers, not 20 (the pool once reached 24).
+        assert_eq!(decide(&free(20, 0, 4)), grow(16, Backlog));
     }
 
     #[test]
@@ -717,6 +827,7 @@ mod tests {
         let oversubscribed = Snapshot {
             since_progress: Duration::from_secs(5),
             since_change: Duration::from_secs(5),
+            our_cpu: Some(2.0),
             ..snap(50, 0, 8, 8, fresh(1.0, 0.9, 20 * GIB, None))
         };
         assert!(matches!(decide(&oversubscribed), Decision::Shrink { .. }));
@@ -727,6 +838,171 @@ mod tests {
             ..snap(50, 0, 4, 4, fresh(1.0, 0.1, 20 * GIB, None))
         };
         assert_eq!(decide(&paced), hold(CpuBusy));
+    }
+
+    /// No progress for five seconds, and our tree used `our_cpu` cores lately.
+    fn stuck(queued: usize, busy: usize, our_cpu: Option<f64>, load: LoadView) -> Snapshot {
+        Snapshot {
+            since_progress: Duration::from_secs(5),
+            since_change: Duration::from_secs(5),
+            our_cpu,
+            ..snap(queued, 0, busy, busy, load)
+        }
+    }
+
+    #[test]
+    fn tasks_waiting_on_each_other_get_workers_even_when_the_cpu_is_oversubscribed() {
+        // Six tasks wait on a barrier; three hold workers and use no CPU, while others
+        // keep the CPU busy and stalled. Once the oversubscription rule shrank the
+        // pool to the cores here, overriding starvation injection: a deadlock.
+        let stalled = fresh(1.0, 0.9, 20 * GIB, None);
+        check(&[
+            // Measured blocked, they cost nothing: room for all three waiting.
+            (stuck(3, 3, Some(0.0), stalled), grow(3, SpareCapacity)),
+            // A probe that cannot tell (no tree CPU time): liveness first.
+            (stuck(3, 3, None, stalled), grow(1, Starvation)),
+            // Our workers really compute: they are the oversubscription.
+            (
+                stuck(3, 3, Some(2.0), stalled),
+                Decision::Shrink {
+                    target: 2,
+                    reason: CpuOversubscribed,
+                },
+            ),
+        ]);
+        // Right after an injection (the pool just changed), no new one yet, but no
+        // shrinking either: a shrink now would undo the injection.
+        let just_grew = Snapshot {
+            since_change: Duration::from_millis(100),
+            ..stuck(3, 3, None, stalled)
+        };
+        assert_eq!(decide(&just_grew), hold(CpuBusy));
+        // Eight blocked workers on a stalled machine are not shrunk either.
+        assert!(matches!(
+            decide(&stuck(3, 8, Some(0.1), stalled)),
+            Decision::Grow { .. }
+        ));
+    }
+
+    #[test]
+    fn workers_that_compute_get_no_starvation_worker() {
+        // Two tasks of 1.3 s computing on both cores (through child processes):
+        // nothing finishes for over a second, but another worker would only
+        // oversubscribe the CPU. It once got one.
+        let busy = fresh(1.0, 0.2, 20 * GIB, None);
+        check(&[
+            (stuck(10, 2, Some(1.95), busy), hold(CpuBusy)),
+            // Slowed by two other busy processes per core, still computing.
+            (stuck(10, 2, Some(0.7), busy), hold(CpuBusy)),
+            (stuck(10, 2, Some(1.95), LoadView::Settling), hold(Settling)),
+            // Blocked ones are cheap: they fan out.
+            (stuck(10, 2, Some(0.01), busy), grow(10, SpareCapacity)),
+        ]);
+        // Finished tasks cost a core each but the busy ones now wait: starvation.
+        let costly = match fresh(1.0, 0.2, 20 * GIB, None) {
+            LoadView::Fresh {
+                reading, limits, ..
+            } => LoadView::Fresh {
+                reading,
+                memory_per_job: None,
+                idle_memory: None,
+                memory_falling: false,
+                cost_per_worker: Some(1.0),
+                limits,
+            },
+            other => other,
+        };
+        check(&[
+            (stuck(10, 2, Some(0.01), costly), grow(1, Starvation)),
+            (stuck(10, 2, Some(1.95), costly), hold(CpuBusy)),
+        ]);
+    }
+
+    #[test]
+    fn nearly_idle_workers_measured_live_fan_out_nine_times_per_window() {
+        let cheap = |queued, busy, used| Snapshot {
+            our_cpu: Some(used),
+            ..snap(queued, 0, busy, busy, fresh(0.05, 0.0, 20 * GIB, None))
+        };
+        check(&[
+            // 98 sleeping jobs wait, 2 workers use 0.02 cores: 16 more, then 82.
+            (cheap(98, 2, 0.02), grow(16, SpareCapacity)),
+            (cheap(82, 18, 0.1), grow(82, SpareCapacity)),
+            // Workers that compute are not cheap: the slow start stays at triple.
+            (cheap(98, 2, 0.5), grow(4, SpareCapacity)),
+        ]);
+        // On a machine others keep busy, before any task has finished: the live
+        // measurement shows the workers cheap, so they fan out (they once held until
+        // tasks finished).
+        let loaded = Snapshot {
+            our_cpu: Some(0.02),
+            ..snap(98, 0, 2, 2, fresh(1.0, 0.9, 20 * GIB, None))
+        };
+        assert_eq!(decide(&loaded), grow(16, SpareCapacity));
+        // And jobs that compute from the start hold at the cores.
+        let computing = Snapshot {
+            our_cpu: Some(1.9),
+            ..snap(98, 0, 2, 2, fresh(0.97, 0.1, 20 * GIB, None))
+        };
+        assert_eq!(decide(&computing), hold(CpuBusy));
+    }
+
+    #[test]
+    fn computing_workers_given_a_sliver_of_a_busy_machine_are_not_cheap() {
+        // Two jobs computing on a machine others keep very busy: each gets a
+        // twentieth of a core, but keeps a process runnable. They once looked as
+        // cheap as sleeping jobs and fanned out to 12 workers on 2 cores.
+        let sliver = |runnable| Snapshot {
+            our_cpu: Some(0.1),
+            our_runnable: runnable,
+            since_progress: Duration::from_secs(5),
+            since_change: Duration::from_secs(5),
+            ..snap(10, 0, 2, 2, fresh(1.0, 1.0, 20 * GIB, None))
+        };
+        assert_eq!(decide(&sliver(Some(2.3))), hold(CpuBusy));
+        // Even when finished tasks measured a sliver of a core each.
+        let finished_cheap = match fresh(1.0, 1.0, 20 * GIB, None) {
+            LoadView::Fresh {
+                reading, limits, ..
+            } => LoadView::Fresh {
+                reading,
+                memory_per_job: None,
+                idle_memory: None,
+                memory_falling: false,
+                cost_per_worker: Some(0.1),
+                limits,
+            },
+            other => other,
+        };
+        let spinning = Snapshot {
+            load: finished_cheap,
+            ..sliver(Some(2.0))
+        };
+        assert_eq!(decide(&spinning), hold(CpuBusy));
+        // Sleeping jobs on the same machine: nothing runnable, they fan out.
+        assert_eq!(decide(&sliver(Some(0.1))), grow(8, SpareCapacity));
+        // Eighteen sleeping jobs, a few of them still starting (runnable): no
+        // back-off.
+        let starting = Snapshot {
+            our_cpu: Some(0.08),
+            our_runnable: Some(2.5),
+            ..snap(82, 0, 18, 18, fresh(1.0, 1.0, 20 * GIB, None))
+        };
+        assert!(!matches!(decide(&starting), Decision::Shrink { .. }));
+        // Four computing workers on 2 cores, each given a sliver: still ours to
+        // shrink.
+        let four = Snapshot {
+            our_cpu: Some(0.2),
+            our_runnable: Some(4.5),
+            ..snap(10, 0, 4, 4, fresh(1.0, 1.0, 20 * GIB, None))
+        };
+        assert_eq!(
+            decide(&four),
+            Decision::Shrink {
+                target: 2,
+                reason: CpuOversubscribed
+            }
+        );
     }
 
     #[test]

@@ -5,12 +5,17 @@
 //!
 //! A second set-up with *different* settings is an error ([`GlobalPoolError`]), never
 //! silently ignored; the same settings again return the existing pool.
+//!
+//! The global pool lives as long as the process: it is shared by every library that
+//! uses it, so no one of them may shut it down (the shutdown methods do nothing on it
+//! but log a warning), and it is never set up a second time.
 
 use std::fmt;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use super::config::{BuildError, Builder, Config};
-use super::task::{Task, TaskHandle};
+use super::handle::TaskHandle;
+use super::task::Submit;
 use super::{SubmitError, ThreadPool};
 
 static GLOBAL: OnceLock<ThreadPool> = OnceLock::new();
@@ -83,8 +88,10 @@ pub fn init_global(builder: Builder) -> Result<&'static ThreadPool, GlobalPoolEr
             })
         };
     }
-    let pool = ThreadPool::with_config(requested).map_err(GlobalPoolError::Build)?;
-    Ok(GLOBAL.get_or_init(|| pool))
+    // With the builder's probe, if it has one: the probe is not part of the settings.
+    let pool =
+        ThreadPool::with_probe(requested, builder.take_probe()).map_err(GlobalPoolError::Build)?;
+    Ok(GLOBAL.get_or_init(|| pool.into_global()))
 }
 
 /// The global pool, set up with default settings if nothing set it up before.
@@ -99,7 +106,7 @@ pub fn try_global() -> Result<&'static ThreadPool, BuildError> {
         return Ok(pool);
     }
     let pool = ThreadPool::with_config(Config::default())?;
-    Ok(GLOBAL.get_or_init(|| pool))
+    Ok(GLOBAL.get_or_init(|| pool.into_global()))
 }
 
 /// The global pool, set up with default settings if nothing set it up before.
@@ -127,12 +134,15 @@ pub fn global() -> &'static ThreadPool {
 /// assert_eq!(rx.recv().unwrap(), "HELLO WORLD!");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn async_call<T: Send + 'static>(
-    task: Task<T>,
+pub fn async_call<S: Submit>(
+    task: S,
     pool: Option<&ThreadPool>,
-) -> Result<TaskHandle, SubmitError> {
+) -> Result<TaskHandle<S::Output>, SubmitError<S>> {
     match pool {
         Some(pool) => pool.run(task),
-        None => try_global().map_err(SubmitError::GlobalPool)?.run(task),
+        None => match try_global() {
+            Ok(pool) => pool.run(task),
+            Err(err) => Err(SubmitError::GlobalPool(err, task)),
+        },
     }
 }

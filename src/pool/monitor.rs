@@ -21,7 +21,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::controller::{Decision, Limits, LoadView, Snapshot, decide};
+use super::job::report;
 use super::load::{LoadProbe, LoadReading, MIN_WINDOW, SystemProbe};
+use super::panic_capture;
 use super::shared::{Phase, Shared, State, WorkerThread};
 use super::sync::{self, thread};
 use super::worker;
@@ -32,20 +34,46 @@ pub(crate) fn start(
     probe: Option<Box<dyn LoadProbe>>,
 ) -> io::Result<WorkerThread> {
     let monitor_shared = Arc::clone(shared);
-    let handle = thread::Builder::new()
+    let mut state = shared.lock();
+    state.threads_alive += 1;
+    state.monitor_alive = true;
+    drop(state);
+    let spawned = thread::Builder::new()
         .name(format!("{}-monitor", shared.config.thread_name))
         .spawn(move || {
-            let probe = if monitor_shared.config.load_aware {
+            let guard = Finished(monitor_shared);
+            let probe = if guard.0.config.load_aware {
                 Some(probe.unwrap_or_else(|| Box::new(SystemProbe::new())))
             } else {
                 None
             };
-            Monitor::new(probe).run(&monitor_shared)
-        })?;
-    Ok(WorkerThread {
-        serial: u64::MAX,
-        handle,
-    })
+            Monitor::new(probe).run(&guard.0)
+        });
+    match spawned {
+        Ok(handle) => Ok(WorkerThread {
+            serial: u64::MAX,
+            handle,
+        }),
+        Err(err) => {
+            let mut state = shared.lock();
+            state.threads_alive -= 1;
+            state.monitor_alive = false;
+            shared.exited.notify_all();
+            Err(err)
+        }
+    }
+}
+
+/// Counts the monitor out of `threads_alive` when its thread ends, however it ends.
+struct Finished(Arc<Shared>);
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.threads_alive -= 1;
+        state.monitor_alive = false;
+        self.0.exited.notify_all();
+    }
 }
 
 /// Tracks when the pool last made progress (finished a run), by watching the
@@ -71,19 +99,88 @@ fn snapshot(
     load: LoadView,
     progress: &Progress,
     last_change: Instant,
+    tree: &TreeRate,
 ) -> Snapshot {
     Snapshot {
         queued: state.queue.len(),
-        idle: state.idle.len(),
-        waking: state.waking,
-        starting: state.starting,
         busy: state.busy,
         live: state.live,
         min,
         ceiling: state.ceiling,
         since_progress: progress.at.elapsed(),
         since_change: last_change.elapsed(),
+        our_cpu: tree.cores,
+        our_runnable: tree.runnable,
+        cpus: tree.cpus,
         load,
+    }
+}
+
+/// The cores this process's tree (child processes included) used over the latest
+/// window of at least [`MIN_WINDOW`], from the readings' `tree_cpu` — only for
+/// windows that began with workers busy: one that began while the pool was idle says
+/// nothing of what its tasks cost, and taking it for cheap would fan out tasks that
+/// compute.
+#[derive(Debug)]
+struct TreeRate {
+    /// Where the current measurement started: when, the tree's CPU time then, and
+    /// whether workers were busy then.
+    mark: Option<(Instant, Duration, bool)>,
+    cores: Option<f64>,
+    /// Runnable threads and processes of the tree, summed over the readings since
+    /// the mark, and how many readings.
+    runnable_sum: u64,
+    samples: u32,
+    /// Their mean over the latest window.
+    runnable: Option<f64>,
+    /// Cores available to us (the latest reading's).
+    cpus: f64,
+}
+
+/// Shortest window for [`TreeRate`]. Shorter than [`MIN_WINDOW`]: a process's CPU
+/// time is counted in 10 ms ticks too, but the question here is coarse (a fraction of
+/// a core per worker, or a whole core), and a rounding error can only make waiting
+/// tasks look costlier, never computing ones cheaper than they are.
+const TREE_WINDOW: Duration = Duration::from_millis(30);
+
+impl TreeRate {
+    /// Whether the current measurement began with no worker busy.
+    fn measuring_idle(&self) -> bool {
+        matches!(self.mark, Some((_, _, false)))
+    }
+
+    fn observe(&mut self, reading: &LoadReading, busy: usize) {
+        self.cpus = reading.cpus.max(1.0);
+        let Some(cpu) = reading.tree_cpu else {
+            return;
+        };
+        let now = Instant::now();
+        let busy = busy > 0;
+        if let Some(runnable) = reading.tree_runnable {
+            self.runnable_sum += u64::from(runnable);
+            self.samples += 1;
+        }
+        match self.mark {
+            // Workers got busy since an idle mark: measure from now on.
+            Some((_, _, false)) if busy => {
+                self.mark = Some((now, cpu, busy));
+                self.cores = None;
+                self.runnable = None;
+                (self.runnable_sum, self.samples) = (0, 0);
+            }
+            Some((at, before, was_busy)) => {
+                let wall = now.duration_since(at);
+                if wall >= TREE_WINDOW {
+                    let used = cpu.saturating_sub(before).as_secs_f64();
+                    self.cores = was_busy.then(|| used / wall.as_secs_f64());
+                    self.runnable = (was_busy && self.samples > 0)
+                        .then(|| self.runnable_sum as f64 / f64::from(self.samples));
+                    (self.runnable_sum, self.samples) = (0, 0);
+                    self.mark = Some((now, cpu, busy));
+                }
+            }
+            None => self.mark = Some((now, cpu, busy)),
+        }
     }
 }
 
@@ -110,6 +207,7 @@ struct Monitor {
     /// allocating.
     last_available: Option<u64>,
     cost: CostEstimate,
+    tree: TreeRate,
 }
 
 /// What one busy worker costs in CPU: the process's CPU time (its own threads and its
@@ -157,15 +255,23 @@ impl Monitor {
             memory_per_job: None,
             last_available: None,
             cost: CostEstimate::default(),
+            tree: TreeRate {
+                mark: None,
+                cores: None,
+                runnable_sum: 0,
+                samples: 0,
+                runnable: None,
+                cpus: super::load::available_cpus(),
+            },
         }
     }
 
     fn run(mut self, shared: &Arc<Shared>) {
         let min = shared.config.min_workers;
-        if let Some(probe) = self.probe.as_mut() {
-            // The pool has just started: nothing runs yet, so this is the memory
-            // baseline. (The CPU window starts with the first decision.)
-            self.idle_memory = probe.read().memory_available;
+        // The pool has just started: nothing runs yet, so this is the memory
+        // baseline. (The CPU window starts with the first decision.)
+        if let Some(reading) = self.read_probe(0) {
+            self.idle_memory = reading.memory_available;
         }
         let mut state = shared.lock();
         let mut progress = Progress {
@@ -174,19 +280,24 @@ impl Monitor {
         };
         let mut last_change = Instant::now();
         // Decide first, then wait: tasks submitted before the monitor first took the
-        // lock did not kick it (it was not parked yet), so it must look at once.
+        // lock did not kick it (it was not listening yet), so it must look at once.
         let mut first = true;
         loop {
             if !first && !state.monitor_kicked {
                 state = if state.queue.is_empty() && state.phase == Phase::Running {
                     // Nothing to decide until a submission finds no idle worker.
-                    state.monitor_parked = true;
-                    let mut state = sync::wait(&shared.monitor_wakeup, state);
-                    state.monitor_parked = false;
-                    state
+                    state.monitor_listening = true;
+                    sync::wait(&shared.monitor_wakeup, state)
                 } else {
+                    // Look again after the interval, or as soon as the current load
+                    // window is long enough to read, if that is sooner.
+                    let window_left = self
+                        .window_start
+                        .map(|start| MIN_WINDOW.saturating_sub(start.elapsed()))
+                        .filter(|left| !left.is_zero());
                     let interval = shared.config.monitor_interval;
-                    sync::wait_timeout(&shared.monitor_wakeup, state, interval).0
+                    let wait = window_left.map_or(interval, |left| left.min(interval));
+                    sync::wait_timeout(&shared.monitor_wakeup, state, wait).0
                 };
             }
             first = false;
@@ -204,8 +315,10 @@ impl Monitor {
 
             let load = self.load_view(shared, queued, busy, run_time);
             let mut state_now = shared.lock();
-            let s = snapshot(&state_now, min, load, &progress, last_change);
-            match decide(&s) {
+            let s = snapshot(&state_now, min, load, &progress, last_change, &self.tree);
+            let decision = decide(&s);
+            state_now.monitor_listening = decision.wants_kicks();
+            match decision {
                 Decision::Grow { workers, reason } => {
                     state_now.target = None;
                     drop(state_now);
@@ -215,10 +328,14 @@ impl Monitor {
                     self.restart_window(shared);
                 }
                 Decision::Shrink { target, reason } => {
-                    state_now.target = Some(target);
+                    // The same target again changes nothing: it must not hold off
+                    // starvation injection, which waits a second after a change.
+                    let changed = state_now.target.replace(target) != Some(target);
                     drop(state_now);
-                    log::debug!("backing off to {target} workers: {reason} ({s:?})");
-                    last_change = Instant::now();
+                    if changed {
+                        log::debug!("backing off to {target} workers: {reason} ({s:?})");
+                        last_change = Instant::now();
+                    }
                     self.restart_window(shared);
                 }
                 Decision::Hold { reason } => {
@@ -239,11 +356,13 @@ impl Monitor {
         busy: usize,
         run_time: Duration,
     ) -> LoadView {
-        let Some(probe) = self.probe.as_mut() else {
+        if self.probe.is_none() {
             return LoadView::Off;
-        };
+        }
         let Some(start) = self.window_start else {
-            let reading = probe.read();
+            let Some(reading) = self.read_probe(busy) else {
+                return LoadView::Off;
+            };
             self.cost.update(reading.own_cpu, run_time);
             self.window_start = Some(Instant::now());
             self.cpus = reading.cpus.max(1.0);
@@ -255,14 +374,21 @@ impl Monitor {
             return self.unmeasured();
         };
         if queued == 0 && busy > 0 || start.elapsed() < MIN_WINDOW {
-            // Nothing to grow for, or the window is too short to trust.
+            // Nothing to grow for, or the window is too short to trust. But if
+            // workers just got busy, start measuring what they use now rather than
+            // at the next reading.
+            if busy > 0 && self.tree.measuring_idle() {
+                let _ = self.read_probe(busy);
+            }
             return if self.measured {
                 LoadView::Settling
             } else {
                 self.unmeasured()
             };
         }
-        let reading = probe.read();
+        let Some(reading) = self.read_probe(busy) else {
+            return LoadView::Off;
+        };
         self.cost.update(reading.own_cpu, run_time);
         self.window_start = Some(Instant::now());
         if reading.cpu_busy.is_none() && reading.memory_available.is_none() {
@@ -304,6 +430,35 @@ impl Monitor {
         }
     }
 
+    /// A reading from the probe, if there is one. A probe is user code: if it panics,
+    /// the panic is logged and the probe dropped, and the pool grows by its backlog
+    /// from then on — a dead monitor would never grow the pool or restore its
+    /// minimum again.
+    /// `busy`: workers busy now, for the measure of what they use.
+    fn read_probe(&mut self, busy: usize) -> Option<LoadReading> {
+        let probe = self.probe.as_mut()?;
+        match panic_capture::catch(|| probe.read()) {
+            (Ok(reading), _) => {
+                self.tree.observe(&reading, busy);
+                Some(reading)
+            }
+            (Err(payload), record) => {
+                let message = panic_capture::panic_message(payload.as_ref());
+                let _ = panic_capture::drop_contained(payload);
+                let at = record
+                    .and_then(|r| r.location)
+                    .map(|l| format!(" (at {l})"))
+                    .unwrap_or_default();
+                report(format_args!(
+                    "the load probe panicked: {message}{at}; growing by backlog from now on"
+                ));
+                // Dropping it is user code too.
+                let _ = panic_capture::drop_contained(self.probe.take());
+                None
+            }
+        }
+    }
+
     fn unmeasured(&self) -> LoadView {
         LoadView::Unmeasured {
             cpus: self.cpus,
@@ -313,9 +468,12 @@ impl Monitor {
 
     /// Starts a new window now: the next decision on load sees only what follows.
     fn restart_window(&mut self, shared: &Shared) {
-        if let Some(probe) = self.probe.as_mut() {
-            let reading = probe.read();
-            self.cost.update(reading.own_cpu, shared.lock().run_time);
+        let (busy, run_time) = {
+            let state = shared.lock();
+            (state.busy, state.run_time)
+        };
+        if let Some(reading) = self.read_probe(busy) {
+            self.cost.update(reading.own_cpu, run_time);
             self.window_start = Some(Instant::now());
         }
     }
@@ -399,6 +557,36 @@ mod tests {
             (cost.per_worker().unwrap() - 1.0).abs() < 1e-9,
             "no reading, no change"
         );
+    }
+
+    #[test]
+    fn the_tree_rate_covers_only_windows_that_began_with_busy_workers() {
+        let mut tree = TreeRate {
+            mark: None,
+            cores: None,
+            runnable_sum: 0,
+            samples: 0,
+            runnable: None,
+            cpus: 2.0,
+        };
+        let mut reading = LoadReading::new(None, None, 2.0, None, None);
+        let started = Instant::now();
+        let at = |elapsed: Duration| Some(elapsed.mul_f64(1.5));
+        // Idle pool, then busy workers: the idle part is not measured.
+        reading.tree_cpu = Some(Duration::ZERO);
+        tree.observe(&reading, 0);
+        std::thread::sleep(MIN_WINDOW);
+        reading.tree_cpu = Some(Duration::ZERO);
+        tree.observe(&reading, 2);
+        assert_eq!(tree.cores, None, "the window began idle");
+        let busy_from = Instant::now();
+        std::thread::sleep(MIN_WINDOW);
+        // The tree used 1.5 cores since the workers got busy.
+        reading.tree_cpu = at(busy_from.elapsed());
+        tree.observe(&reading, 2);
+        let cores = tree.cores.expect("a window that began busy");
+        assert!((1.0..=1.5).contains(&cores), "{cores}");
+        assert!(started.elapsed() >= 2 * MIN_WINDOW);
     }
 
     #[test]

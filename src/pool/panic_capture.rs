@@ -1,17 +1,21 @@
 //! Captures where a task panicked, in the panicking thread, before it unwinds.
 //!
 //! `catch_unwind` hands us only the payload; the location and the backtrace exist
-//! only while the panic hook runs. So the pool installs, once per process, a hook that
-//! chains to the hook that was there before:
+//! only while the panic hook runs. So the pool installs, once per process (when the
+//! first pool is built), a hook that wraps the hook that was there before:
 //! - on a pool worker that is running user code (`IN_TASK` is set), it records the
 //!   location and `Backtrace::capture()` (which honours `RUST_BACKTRACE`) in a
-//!   thread-local and prints nothing: the panic becomes a [`Failure`](super::Failure)
-//!   that goes to the failure callback or, unhandled, to the log;
-//! - on every other thread it calls the previous hook unchanged.
+//!   thread-local, from which the panic becomes a [`Failure`](super::Failure) that
+//!   goes to the failure callback or, unhandled, to the log;
+//! - on every thread, task or not, it then calls the previous hook unchanged: a hook
+//!   the program set before building a pool sees task panics too, and the default
+//!   hook prints them as it prints any thread's panic (as with `std::thread`, rayon
+//!   or tokio's `spawn_blocking`).
 //!
 //! If the program later replaces the hook with `std::panic::set_hook`, failures simply
 //! lose their location and backtrace; nothing else depends on the hook.
 
+use std::any::Any;
 use std::backtrace::Backtrace;
 use std::cell::{Cell, RefCell};
 use std::panic::{self, PanicHookInfo};
@@ -42,9 +46,8 @@ pub(crate) fn install() {
                     backtrace: Some(Backtrace::capture()),
                 };
                 LAST_PANIC.with(|slot| *slot.borrow_mut() = Some(record));
-            } else {
-                previous(info);
             }
+            previous(info);
         }));
     });
 }
@@ -52,15 +55,44 @@ pub(crate) fn install() {
 /// Runs `f` (user code) with panics recorded rather than printed; returns its result
 /// and the record of the panic it raised, if any.
 pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> (std::thread::Result<R>, Option<PanicRecord>) {
-    IN_TASK.with(|flag| flag.set(true));
+    // Catches nest (a value dropped inside a callback's catch): restore, not clear.
+    let outer = IN_TASK.with(|flag| flag.replace(true));
     let result = panic::catch_unwind(panic::AssertUnwindSafe(f));
-    IN_TASK.with(|flag| flag.set(false));
+    IN_TASK.with(|flag| flag.set(outer));
     let record = if result.is_err() {
         LAST_PANIC.with(|slot| slot.borrow_mut().take())
     } else {
         None
     };
     (result, record)
+}
+
+/// Drops `value` — user data: a task's value, error, captures or panic payload, any of
+/// whose `Drop` may panic — without letting a panic escape into the pool's code.
+/// Returns the message of the panic, if there was one.
+pub(crate) fn drop_contained<T>(value: T) -> Result<(), String> {
+    match catch(move || drop(value)) {
+        (Ok(()), _) => Ok(()),
+        (Err(payload), _) => {
+            let message = panic_message(payload.as_ref());
+            // The payload is user data too, and dropping it might panic again:
+            // leaking one box is the lesser harm.
+            std::mem::forget(payload);
+            Err(message)
+        }
+    }
+}
+
+/// The text of a panic payload: `panic!("...")` gives `&str` or `String`; anything
+/// else (`panic_any`) has no text we can show.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
 }
 
 #[cfg(test)]
@@ -76,6 +108,24 @@ mod tests {
         let location = record.location.unwrap();
         assert!(location.contains("panic_capture.rs"), "{location}");
         assert!(record.backtrace.is_some());
+    }
+
+    #[test]
+    fn a_panicking_drop_is_contained_and_a_nested_catch_keeps_the_outer_one_recording() {
+        install();
+        struct Bomb;
+        impl Drop for Bomb {
+            fn drop(&mut self) {
+                panic!("drop bomb");
+            }
+        }
+        let (result, record) = catch(|| {
+            assert_eq!(drop_contained(Bomb), Err("drop bomb".to_owned()));
+            panic!("after");
+        });
+        assert!(result.is_err());
+        assert!(record.is_some(), "the outer catch still records its panic");
+        assert_eq!(drop_contained(5), Ok(()));
     }
 
     #[test]

@@ -35,8 +35,9 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
 
 use super::config::Config;
+use super::handle::{TaskId, TaskState};
+use super::job::Job;
 use super::sync::{self, Condvar, Mutex, MutexGuard};
-use super::task::{Job, TaskId, TaskOutcome, TaskState};
 
 /// Lifecycle of a pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,13 +78,15 @@ pub(crate) struct State {
     pub(crate) starting: usize,
     /// Indexed by slot: held by a live (or reserved) worker.
     pub(crate) slots: Vec<bool>,
-    /// Workers started or reserved by the monitor and not yet exited.
+    /// Workers started or reserved by the monitor that have neither exited nor
+    /// retired (a retiring worker leaves `live` when it decides to retire).
     pub(crate) live: usize,
     /// Workers running a job.
     pub(crate) busy: usize,
     /// Current bound on `live`: `max_workers`, lowered when the OS refuses a thread.
     pub(crate) ceiling: usize,
-    /// Highest `live` ever seen.
+    /// Highest `live` ever seen with every counted worker actually started (a
+    /// reservation the OS then refuses is never counted).
     pub(crate) peak: usize,
     /// Set by the controller when backing off: workers above it (and above the
     /// minimum) retire after their current task. `None` while growth is allowed.
@@ -99,17 +102,33 @@ pub(crate) struct State {
     pub(crate) cancelled: u64,
     /// Set by a submission that found no idle worker; cleared by the monitor.
     pub(crate) monitor_kicked: bool,
-    /// The monitor is parked until kicked (the queue was empty when it last looked).
-    /// While it is not, it re-checks every interval anyway, so submissions need not
-    /// wake it: a wake-up per submission would cost a context switch per task.
-    pub(crate) monitor_parked: bool,
+    /// Whether a submission that finds no free worker should kick the monitor: while
+    /// it is parked (the queue was empty when it last looked), and after a round
+    /// whose decision more tasks could change (it grew, or held because workers were
+    /// free). After a round held by the load gates or the ceiling it re-checks on its
+    /// own every interval, so kicks are skipped: a wake-up per submission would cost
+    /// a context switch per task in a burst. Exits and shutdown always kick.
+    pub(crate) monitor_listening: bool,
     /// Threads to join: the monitor and every worker not yet joined.
     pub(crate) threads: Vec<WorkerThread>,
+    /// Pool threads (workers, reserved ones included, and the monitor) that have not
+    /// yet finished; each decrement notifies `Shared::exited`.
+    pub(crate) threads_alive: usize,
+    /// The monitor thread is counted in `threads_alive`.
+    pub(crate) monitor_alive: bool,
+    /// Threads of `threads` taken out by a shutdown that is joining them now.
+    pub(crate) joining: usize,
+    /// Workers whose task is inside `shutdown`, waiting for the other threads.
+    pub(crate) waiting_inside: usize,
+    /// Thread ids of the live workers: tells a `shutdown` called from a task apart.
+    pub(crate) worker_ids: Vec<sync::thread::ThreadId>,
     /// Serials of workers that have exited and can be joined without blocking long.
     pub(crate) exited: Vec<u64>,
     pub(crate) next_serial: u64,
     /// Infinite tasks that may still be queued or running, to stop at shutdown.
     pub(crate) infinite: Vec<Weak<TaskState>>,
+    /// Threads blocked in `ThreadPool::wait_idle` (on `Shared::idle_wakeup`).
+    pub(crate) idle_waiters: usize,
 }
 
 /// The shared part of a pool: its settings, its state and the monitor's wake-up.
@@ -118,6 +137,12 @@ pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
     /// The monitor waits here between checks.
     pub(crate) monitor_wakeup: Condvar,
+    /// `ThreadPool::wait_idle` waits here until the queue is empty and no worker is
+    /// busy; notified only while `idle_waiters > 0`.
+    pub(crate) idle_wakeup: Condvar,
+    /// Notified when a pool thread finishes or a shutdown finished joining some:
+    /// shutdowns wait here (see `join.rs`).
+    pub(crate) exited: Condvar,
     /// Whether the pool has a monitor (`min_workers < max_workers`).
     pub(crate) has_monitor: bool,
     /// Whether workers time their task runs: only for the load-aware monitor's cost
@@ -150,13 +175,21 @@ impl Shared {
                 run_time: std::time::Duration::ZERO,
                 cancelled: 0,
                 monitor_kicked: false,
-                monitor_parked: false,
+                monitor_listening: false,
                 threads: Vec::new(),
+                threads_alive: 0,
+                monitor_alive: false,
+                joining: 0,
+                waiting_inside: 0,
+                worker_ids: Vec::new(),
                 exited: Vec::new(),
                 next_serial: 0,
                 infinite: Vec::new(),
+                idle_waiters: 0,
             }),
             monitor_wakeup: Condvar::new(),
+            idle_wakeup: Condvar::new(),
+            exited: Condvar::new(),
             has_monitor,
             times_runs,
         }
@@ -180,7 +213,10 @@ impl Shared {
             state.infinite.push(Arc::downgrade(task));
         }
         state.queue.push_back(job);
-        if !state.wake_one_idle() && self.has_monitor {
+        if !state.wake_one_idle() && self.has_monitor && state.queue.len() > state.live - state.busy
+        {
+            // More tasks wait than workers free of a task (starting, just woken, or
+            // between two tasks) will take: the monitor may need to grow.
             state.kick_monitor(self);
         }
         Ok(())
@@ -194,6 +230,7 @@ impl Shared {
         };
         let job = state.queue.remove(index).expect("index came from position");
         state.cancelled += 1;
+        state.notify_if_idle(self);
         drop(state);
         job.abandon();
     }
@@ -212,9 +249,15 @@ impl Shared {
             if state.phase == Phase::Running {
                 state.phase = Phase::Draining;
             }
-            Vec::new()
+            // Queued infinite tasks will never run again: drop them here, where the
+            // report counts them, rather than let a worker drop them uncounted.
+            let (infinite, rest): (VecDeque<Job>, VecDeque<Job>) =
+                state.queue.drain(..).partition(|job| job.infinite);
+            state.queue = rest;
+            infinite.into()
         };
         state.cancelled += dropped.len() as u64;
+        state.notify_if_idle(self);
         while state.wake_one_idle() {}
         state.monitor_kicked = true;
         self.monitor_wakeup.notify_all();
@@ -261,8 +304,8 @@ impl State {
         };
         self.slots[slot] = true;
         self.live += 1;
+        self.threads_alive += 1;
         self.starting += 1;
-        self.peak = self.peak.max(self.live);
         let serial = self.next_serial;
         self.next_serial += 1;
         (slot, serial)
@@ -290,15 +333,22 @@ impl State {
         }
     }
 
-    /// Tells the monitor that tasks wait and no idle worker will take them: wakes it
-    /// if it is parked (otherwise its next interval tick sees the queue), and only
-    /// once: a kick already pending covers later tasks too, since the monitor clears
-    /// the flag and takes its snapshot in one critical section. Skipping the
-    /// notification (a system call) matters when tasks are submitted in bursts.
+    /// Tells the monitor that tasks wait that no free worker will take: wakes it if
+    /// it listens (see `monitor_listening`), and only once: a kick already pending
+    /// covers later tasks too, since the monitor clears the flag before it takes its
+    /// snapshot. Skipping the notification (a system call) matters when tasks are
+    /// submitted in bursts.
     pub(crate) fn kick_monitor(&mut self, shared: &Shared) {
-        if self.monitor_parked && !self.monitor_kicked {
+        if self.monitor_listening && !self.monitor_kicked {
             self.monitor_kicked = true;
             shared.monitor_wakeup.notify_one();
+        }
+    }
+
+    /// Wakes the threads in `ThreadPool::wait_idle` if no task is queued or running.
+    pub(crate) fn notify_if_idle(&self, shared: &Shared) {
+        if self.idle_waiters > 0 && self.busy == 0 && self.queue.is_empty() {
+            shared.idle_wakeup.notify_all();
         }
     }
 
@@ -312,15 +362,6 @@ impl State {
 
 /// Ends a job that will not run again because the pool is shutting down or the task
 /// was stopped.
-pub(crate) fn finish_job(job: Job, failed_last_run: bool) {
-    let outcome = if job.infinite {
-        TaskOutcome::Stopped
-    } else if failed_last_run {
-        TaskOutcome::Failed
-    } else {
-        TaskOutcome::Succeeded
-    };
-    if let Some(state) = &job.state {
-        state.finish(outcome);
-    }
+pub(crate) fn finish_job(job: Job, _failed_last_run: bool) {
+    job.finish();
 }

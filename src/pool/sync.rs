@@ -21,14 +21,7 @@ pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
 #[cfg(not(loom))]
 pub(crate) use std::thread;
 
-use std::time::{Duration, Instant};
-
-/// The instant `timeout` from now, or `None` ("never") when that is past what an
-/// [`Instant`] can hold: a timeout too long to ever elapse saturates to no timeout
-/// rather than panicking (`Instant + Duration` overflows) or firing at once.
-pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
-    Instant::now().checked_add(timeout)
-}
+use std::time::Duration;
 
 /// Locks `mutex`, ignoring poisoning.
 ///
@@ -50,8 +43,10 @@ pub(crate) fn wait<'a, T>(cv: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<
 
 /// Waits on `cv` for at most `timeout`; returns the guard and whether the wait timed out.
 ///
-/// Under loom, time is not modelled: the wait is a plain wait that never times out,
-/// and the loom models are built so that every waiter is eventually notified.
+/// Under loom, time is not modelled: a wait for a zero timeout times out at once (so a
+/// model can make workers retire with `idle_timeout(ZERO)`); any other wait is a
+/// plain wait that never times out, and the loom models are built so that every
+/// waiter is eventually notified.
 pub(crate) fn wait_timeout<'a, T>(
     cv: &Condvar,
     guard: MutexGuard<'a, T>,
@@ -59,7 +54,9 @@ pub(crate) fn wait_timeout<'a, T>(
 ) -> (MutexGuard<'a, T>, bool) {
     #[cfg(loom)]
     {
-        let _ = timeout;
+        if timeout.is_zero() {
+            return (guard, true);
+        }
         (wait(cv, guard), false)
     }
     #[cfg(not(loom))]
@@ -68,17 +65,5 @@ pub(crate) fn wait_timeout<'a, T>(
             .wait_timeout(guard, timeout)
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         (guard, result.timed_out())
-    }
-}
-
-#[cfg(all(test, not(loom)))]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_timeout_too_long_to_elapse_has_no_deadline() {
-        assert_eq!(deadline_after(Duration::MAX), None);
-        assert_eq!(deadline_after(Duration::from_secs(u64::MAX)), None);
-        assert!(deadline_after(Duration::from_secs(1)).is_some_and(|d| d > Instant::now()));
     }
 }

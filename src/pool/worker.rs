@@ -14,9 +14,9 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::job::Job;
 use super::shared::{IdleWorker, Phase, Shared, WorkerThread, finish_job};
 use super::sync::{self, Condvar, thread};
-use super::task::Job;
 
 thread_local! {
     static CURRENT_SLOT: Cell<Option<usize>> = const { Cell::new(None) };
@@ -43,12 +43,16 @@ pub(crate) fn start(shared: &Arc<Shared>) -> io::Result<()> {
     let mut state = shared.lock();
     match spawned {
         Ok(handle) => {
+            // Counted only now: a reservation the OS refuses never ran.
+            state.peak = state.peak.max(state.live);
             state.threads.push(WorkerThread { serial, handle });
             Ok(())
         }
         Err(err) => {
             state.started();
             state.release_worker(slot);
+            state.threads_alive -= 1;
+            shared.exited.notify_all();
             Err(err)
         }
     }
@@ -63,19 +67,28 @@ fn finish_ended(ended: &mut Option<(Job, bool)>) {
 }
 
 /// Returns the worker's slot and live count when the worker thread ends, however it
-/// ends; kicks the monitor if that leaves the pool below its minimum or the pool is
-/// shutting down.
+/// ends (unless it retired, which returned them already); kicks the monitor if that
+/// leaves the pool below its minimum or the pool is shutting down.
 struct ExitGuard {
     shared: Arc<Shared>,
     slot: usize,
     serial: u64,
+    /// The worker retired: its slot and live count were returned in the same
+    /// critical section as the decision.
+    released: bool,
 }
 
 impl Drop for ExitGuard {
     fn drop(&mut self) {
         let mut state = self.shared.lock();
-        state.release_worker(self.slot);
+        if !self.released {
+            state.release_worker(self.slot);
+        }
         state.exited.push(self.serial);
+        let me = thread::current().id();
+        state.worker_ids.retain(|id| *id != me);
+        state.threads_alive -= 1;
+        self.shared.exited.notify_all();
         // Below the minimum the monitor must replace this worker (even mid-interval:
         // the minimum is a promise). While shutting down the monitor must re-check
         // whether the queue is drained, or it would sleep a whole `monitor_interval`
@@ -90,12 +103,25 @@ impl Drop for ExitGuard {
 
 fn run(shared: Arc<Shared>, slot: usize, serial: u64) {
     CURRENT_SLOT.with(|s| s.set(Some(slot + 1)));
-    let guard = ExitGuard {
+    let mut guard = ExitGuard {
         shared,
         slot,
         serial,
+        released: false,
     };
-    work(&guard.shared, slot);
+    guard.released = work(&guard.shared, slot) == Exit::Retired;
+}
+
+/// Why [`work`] returned.
+#[derive(PartialEq, Eq)]
+enum Exit {
+    /// The pool shut down and the queue is empty.
+    Drained,
+    /// The worker retired, and already returned its slot and live count: the check
+    /// that the pool stays at or above its minimum and the decrement happen in one
+    /// critical section, so workers retiring together cannot all pass the check on
+    /// the same count and undercut the minimum.
+    Retired,
 }
 
 /// The claim/run/idle loop. Returns (with the lock released) when the worker should
@@ -105,7 +131,7 @@ fn run(shared: Arc<Shared>, slot: usize, serial: u64) {
 /// records a run also claims the next job, and the job that ended is finished (its
 /// handle told, its callbacks dropped) only after the lock is released — always
 /// after its run was recorded, so the stats already count a run when `wait` returns.
-fn work(shared: &Shared, slot: usize) {
+fn work(shared: &Shared, slot: usize) -> Exit {
     let wakeup = Arc::new(Condvar::new());
     // A job whose last run is recorded, to finish once the lock is released.
     let mut ended: Option<(Job, bool)> = None;
@@ -113,6 +139,7 @@ fn work(shared: &Shared, slot: usize) {
     let mut yielded = false;
     let mut state = shared.lock();
     state.started();
+    state.worker_ids.push(thread::current().id());
     loop {
         if let Some(job) = state.queue.pop_front() {
             if job.infinite && (job.stop_requested() || state.phase != Phase::Running) {
@@ -120,6 +147,7 @@ fn work(shared: &Shared, slot: usize) {
                 // shutting down and is about to stop it: never again. Counted like a
                 // queued task that `TaskHandle::stop` removes.
                 state.cancelled += 1;
+                state.notify_if_idle(shared);
                 drop(state);
                 finish_ended(&mut ended);
                 job.abandon();
@@ -145,6 +173,7 @@ fn work(shared: &Shared, slot: usize) {
             } else {
                 ended = Some((job, report.failed));
             }
+            state.notify_if_idle(shared);
             if state
                 .target
                 .is_some_and(|target| state.live > target.max(shared.config.min_workers))
@@ -155,9 +184,10 @@ fn work(shared: &Shared, slot: usize) {
                     state.live,
                     state.target
                 );
+                state.release_worker(slot);
                 drop(state);
                 finish_ended(&mut ended);
-                return;
+                return Exit::Retired;
             }
             continue;
         }
@@ -169,7 +199,7 @@ fn work(shared: &Shared, slot: usize) {
             continue;
         }
         if state.phase != Phase::Running {
-            return;
+            return Exit::Drained;
         }
         if !yielded {
             // Before going idle, let the submitters run once: in a burst of short
@@ -188,18 +218,18 @@ fn work(shared: &Shared, slot: usize) {
             wakeup: Arc::clone(&wakeup),
         });
         let timeout = shared.config.idle_timeout;
-        // None: an idle timeout too long to ever elapse, so never retiring.
-        let mut deadline = sync::deadline_after(timeout);
+        // `None`: a timeout too long to express as an instant (`Duration::MAX`) never
+        // passes.
+        let mut deadline = Instant::now().checked_add(timeout);
         loop {
             let at_minimum = state.live <= shared.config.min_workers;
             state = match deadline {
-                // Never retires: no timeout needed (and none wanted when it is zero).
-                _ if at_minimum => sync::wait(&wakeup, state),
-                None => sync::wait(&wakeup, state),
-                Some(deadline) => {
+                Some(deadline) if !at_minimum => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     sync::wait_timeout(&wakeup, state, left).0
                 }
+                // Never retires: no timeout needed (and none wanted when it is zero).
+                _ => sync::wait(&wakeup, state),
             };
             if state.woken[slot] {
                 state.woken[slot] = false;
@@ -216,9 +246,10 @@ fn work(shared: &Shared, slot: usize) {
                         state.live,
                         shared.config.min_workers
                     );
-                    return;
+                    state.release_worker(slot);
+                    return Exit::Retired;
                 }
-                deadline = sync::deadline_after(timeout);
+                deadline = Instant::now().checked_add(timeout);
             }
         }
     }

@@ -25,8 +25,6 @@
 //! | `report/` | the reporter and one file per sink |
 //! | `completion.rs`, `coordinator.rs`, `signals.rs` | counting jobs done, the one shutdown path, every signal |
 
-#![warn(missing_debug_implementations)]
-
 mod completion;
 mod control;
 mod coordinator;

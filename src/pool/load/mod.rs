@@ -40,6 +40,17 @@ pub struct LoadReading {
     /// (`getrusage` of self and children): with the run times of finished tasks, it
     /// tells what one busy worker costs, apart from whatever else loads the machine.
     pub own_cpu: Option<Duration>,
+    /// CPU time used so far by this process's whole tree: `own_cpu` plus every live
+    /// descendant process (its own time and its reaped children's). Unlike
+    /// `own_cpu`, it grows while a task's child processes run, so the controller can
+    /// tell busy workers that compute (through their children too) from blocked ones
+    /// before any task has finished.
+    pub tree_cpu: Option<Duration>,
+    /// How many of this process's threads (but the one taking the reading) and of
+    /// its live descendant processes were running or ready to run at the reading. A
+    /// task that computes keeps one runnable even when a busy machine gives it little
+    /// CPU; a task that waits (a timer, the network, another process) keeps none.
+    pub tree_runnable: Option<u32>,
 }
 
 impl LoadReading {
@@ -58,6 +69,8 @@ impl LoadReading {
             memory_available,
             memory_total,
             own_cpu: None,
+            tree_cpu: None,
+            tree_runnable: None,
         }
     }
 }
@@ -75,6 +88,68 @@ pub(crate) fn own_cpu_time() -> Option<Duration> {
     }
     let micros = total(UsageWho::RUSAGE_SELF)? + total(UsageWho::RUSAGE_CHILDREN)?;
     Some(Duration::from_micros(micros))
+}
+
+/// What one walk of this process's tree found: the CPU time of its live descendants
+/// (each one's own and its reaped children's), and how many of our other threads and
+/// of those processes were running or ready to run. Found through the `children`
+/// files of our threads and theirs (Linux 3.5+ with `CONFIG_PROC_CHILDREN`); `None`
+/// where they cannot be read.
+///
+/// A descendant reaped between two walks moves its time into its parent's
+/// reaped-children figure, so the sum with [`own_cpu_time`] keeps growing.
+pub(crate) fn sample_tree() -> Option<(Duration, u32)> {
+    let mut ticks = 0u64;
+    let mut runnable = 0u32;
+    // The thread taking the reading is running, whatever the tasks do.
+    let me = std::fs::read_link("/proc/thread-self").ok();
+    let mut pending = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let Ok(task) = task else { continue };
+        let path = task.path();
+        if let Ok(text) = std::fs::read_to_string(path.join("children")) {
+            pending.extend(procfs::parse_children(&text));
+        }
+        let is_me = me.as_ref().is_some_and(|me| me.ends_with(task.file_name()));
+        if !is_me
+            && let Ok(stat) = std::fs::read_to_string(path.join("stat"))
+            && procfs::parse_pid_stat_runnable(&stat)
+        {
+            runnable += 1;
+        }
+    }
+    // A process tree is acyclic, but pids can be reused mid-walk: bound the walk.
+    let mut budget = 100_000usize;
+    while let Some(pid) = pending.pop() {
+        budget = budget.checked_sub(1)?;
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue; // It just ended.
+        };
+        ticks += procfs::parse_pid_stat_cpu(&stat).unwrap_or(0);
+        runnable += u32::from(procfs::parse_pid_stat_runnable(&stat));
+        pending.extend(children_of(&pid.to_string()).unwrap_or_default());
+    }
+    // `/proc` reports these in USER_HZ ticks, which the kernel ABI fixes at 100 per
+    // second on the architectures we build for (it is what `getconf CLK_TCK` says).
+    const TICKS_PER_SECOND: u64 = 100;
+    Some((
+        Duration::from_micros(ticks * 1_000_000 / TICKS_PER_SECOND),
+        runnable,
+    ))
+}
+
+/// The children of every thread of process `pid` (`"self"` for us).
+fn children_of(pid: &str) -> Option<Vec<u32>> {
+    let mut children = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let Ok(task) = task else { continue };
+        let mut path = task.path();
+        path.push("children");
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            children.extend(procfs::parse_children(&text));
+        }
+    }
+    Some(children)
 }
 
 /// Takes [`LoadReading`]s for the pool's controller. Implement it to feed the pool
@@ -193,6 +268,8 @@ impl LoadProbe for SystemProbe {
         };
         self.last_stall = stall;
         self.last = mark;
+        let own_cpu = own_cpu_time();
+        let tree = sample_tree();
         let host = std::fs::read_to_string("/proc/meminfo")
             .ok()
             .and_then(|s| procfs::parse_meminfo(&s));
@@ -213,7 +290,9 @@ impl LoadProbe for SystemProbe {
             cpus: self.cpus,
             memory_available,
             memory_total,
-            own_cpu: own_cpu_time(),
+            own_cpu,
+            tree_cpu: own_cpu.zip(tree).map(|(own, (kids, _))| own + kids),
+            tree_runnable: tree.map(|(_, runnable)| runnable),
         }
     }
 }
@@ -251,6 +330,34 @@ mod tests {
             x = std::hint::black_box(x.wrapping_mul(3));
         }
         assert!(own_cpu_time().unwrap() > before);
+    }
+
+    #[test]
+    fn the_tree_cpu_time_counts_a_child_that_computes_before_it_ends() {
+        if !cfg!(target_os = "linux") {
+            return;
+        }
+        let tree_cpu = || sample_tree().expect("our children can be listed").0;
+        let before = tree_cpu();
+        // A child that computes for a while, still running when we look.
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "while :; do :; done"])
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut seen = Duration::ZERO;
+        while seen < Duration::from_millis(50) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+            seen = tree_cpu().saturating_sub(before);
+        }
+        let runnable = sample_tree().unwrap().1;
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(
+            seen >= Duration::from_millis(50),
+            "saw {seen:?} of a spinning child"
+        );
+        assert!(runnable >= 1, "the spinning child is runnable");
     }
 
     #[test]

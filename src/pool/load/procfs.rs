@@ -83,6 +83,40 @@ pub(crate) fn parse_meminfo(text: &str) -> Option<MemInfo> {
     })
 }
 
+/// CPU time, in clock ticks, that `/proc/<pid>/stat` reports for a process: its own
+/// (`utime`, `stime`) and its reaped children's (`cutime`, `cstime`). `None` if the
+/// text is malformed. The command name (field 2) may hold spaces and parentheses, so
+/// fields are counted from the last `)`.
+pub(crate) fn parse_pid_stat_cpu(text: &str) -> Option<u64> {
+    let after_name = &text[text.rfind(')')? + 1..];
+    // Field 3 (state) is the first after the name; utime is field 14.
+    let fields: Vec<&str> = after_name
+        .split_ascii_whitespace()
+        .skip(11)
+        .take(4)
+        .collect();
+    if fields.len() < 4 {
+        return None;
+    }
+    fields
+        .iter()
+        .try_fold(0u64, |sum, f| Some(sum + f.parse::<u64>().ok()?))
+}
+
+/// Whether `/proc/<pid>/stat` (or a thread's) says running or ready to run (`R`).
+pub(crate) fn parse_pid_stat_runnable(text: &str) -> bool {
+    text.rfind(')')
+        .and_then(|end| text[end + 1..].split_ascii_whitespace().next())
+        == Some("R")
+}
+
+/// The process ids listed in a `/proc/<pid>/task/<tid>/children` file.
+pub(crate) fn parse_children(text: &str) -> Vec<u32> {
+    text.split_ascii_whitespace()
+        .filter_map(|pid| pid.parse().ok())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +131,24 @@ processes 2915
 procs_running 3
 procs_blocked 0
 ";
+
+    #[test]
+    fn a_process_stat_gives_own_and_reaped_children_cpu_ticks() {
+        // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt
+        // cmajflt utime stime cutime cstime ...
+        let stat = "4242 (sh -c (x)) S 1 4242 4242 0 -1 4194304 90 0 0 0 7 3 20 5 20 0 1 0";
+        assert_eq!(parse_pid_stat_cpu(stat), Some(7 + 3 + 20 + 5));
+        assert_eq!(parse_pid_stat_cpu("4242 (sh) S 1 2"), None);
+        assert_eq!(parse_pid_stat_cpu("garbage"), None);
+        assert!(!parse_pid_stat_runnable(stat));
+        assert!(parse_pid_stat_runnable("7 (a) b) R 1 2"));
+    }
+
+    #[test]
+    fn children_files_list_pids() {
+        assert_eq!(parse_children("7011 7020 \n"), vec![7011, 7020]);
+        assert_eq!(parse_children(""), Vec::<u32>::new());
+    }
 
     #[test]
     fn stat_sums_busy_and_total_ticks() {

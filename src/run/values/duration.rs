@@ -13,7 +13,7 @@
 //!   [`parse_duration`].
 //! - A duration up to `u64::MAX` seconds is accepted. One too long to ever elapse
 //!   (past what a monotonic clock reading can hold) saturates to "never" where it is
-//!   used: no timeout, no retirement, no next run (see `pool::sync::deadline_after`
+//!   used: no timeout, no retirement, no next run (`Instant::checked_add` giving `None`, in the pool
 //!   and the `--timeout` timer), never a panic and never "at once".
 //! - Formatting rounds half up at the precision shown, and a value that
 //!   rounds up to the next unit is shown in that unit (`59.96s` → `1m00s`).

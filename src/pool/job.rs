@@ -1,0 +1,406 @@
+//! How the pool runs a task: the type-erased [`Job`] the queue holds, one run of it
+//! ([`Runnable::run`]), and its end ([`Job::finish`], [`Job::abandon`]), which tells
+//! the handle and then drops what is left of the task.
+//!
+//! Invariants:
+//! - every call into user code (targets, callbacks, `Drop` of values, captures,
+//!   errors and panic payloads) is contained: a panic there is a failure of the run or
+//!   a report, never an unwinding worker;
+//! - a one-shot job keeps its result from its run to its end, when the handle gets it
+//!   with the outcome; a spawned closure shares one allocation with its handle's
+//!   state ([`SpawnCell`]);
+//! - a failure no callback takes is reported (logged, or written to stderr without a
+//!   logger), never dropped silently.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+use super::failure::{Failure, FailureKind};
+use super::handle::{HandleState, StopToken, TaskId, TaskOutcome, TaskState, next_task_id};
+use super::panic_capture;
+use super::sync::{self, Mutex};
+use super::task::{InfiniteTask, Task, caught};
+
+/// What one run of a queued job reported back to its worker.
+pub(crate) struct RunReport {
+    pub(crate) failed: bool,
+    /// The job wants another run (infinite and not stopped).
+    pub(crate) again: bool,
+}
+
+/// How a job ended, for [`Runnable::finish`].
+pub(crate) enum Ended {
+    /// It will never run (again): stopped while queued, or the pool shut down.
+    Abandoned,
+    /// Its last run is over (the job kept its result).
+    Ran,
+}
+
+/// A type-erased task, as the queue holds it.
+pub(crate) trait Runnable: Send {
+    /// Runs the target once and then the callbacks; never panics.
+    fn run(&mut self, id: TaskId) -> RunReport;
+
+    /// Whether the task was asked to stop.
+    fn stop_requested(&self) -> bool {
+        false
+    }
+
+    /// Tells the handle how the task ended, after its last run was recorded.
+    fn finish(self: Box<Self>, ended: Ended);
+
+    /// For `Sealed::from_job`: the concrete job, to take the task back.
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+}
+
+/// A queued [`InfiniteTask`] and the token each of its runs gets.
+pub(crate) struct InfiniteJob<T> {
+    pub(crate) task: InfiniteTask<T>,
+    pub(crate) token: StopToken,
+}
+
+impl<T: Send + 'static> Runnable for InfiniteJob<T> {
+    fn run(&mut self, id: TaskId) -> RunReport {
+        let task = &mut self.task;
+        let token = &self.token;
+        let failure = match caught(id, FailureKind::Panicked, || (task.target)(token)) {
+            Ok(Ok(value)) => match &mut task.on_success {
+                Some(callback) => {
+                    caught(id, FailureKind::SuccessCallbackPanicked, || callback(value)).err()
+                }
+                // Dropped here, where a panicking `Drop` is a failure of the run.
+                None => caught(id, FailureKind::Panicked, move || drop(value)).err(),
+            },
+            Ok(Err(error)) => Some(Failure::from_error(id, error)),
+            Err(failure) => Some(failure),
+        };
+        let failed = failure.is_some();
+        if let Some(failure) = failure {
+            deliver_failure(task.on_failure.as_mut(), failure);
+        }
+        self.token.state.count_run(failed);
+        RunReport {
+            failed,
+            again: !self.token.is_stopped(),
+        }
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.token.is_stopped()
+    }
+
+    fn finish(self: Box<Self>, _: Ended) {
+        self.token.state.finish(TaskOutcome::Stopped, Ok(()));
+        // Then the target and callbacks are dropped: `Job::end` contains a panicking
+        // `Drop`.
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+/// Hands a failure to its failure callback; a panic in the callback is reported.
+/// Failures are never dropped silently.
+pub(crate) fn deliver_failure(callback: Option<impl FnOnce(Failure)>, failure: Failure) {
+    let Some(callback) = callback else {
+        report_unhandled(&failure);
+        // It holds user data (the error, the panic payload), whose `Drop` may panic.
+        let id = failure.task_id();
+        if let Err(panic) = panic_capture::drop_contained(failure) {
+            report(format_args!(
+                "dropping the error of task {id} panicked: {panic}"
+            ));
+        }
+        return;
+    };
+    let id = failure.task_id();
+    if let Err(panic) = caught(id, FailureKind::Panicked, || callback(failure)) {
+        report(format_args!(
+            "the failure callback of task {id} panicked: {}{}",
+            panic.message(),
+            panic
+                .location()
+                .map(|l| format!(" (at {l})"))
+                .unwrap_or_default()
+        ));
+        let _ = panic_capture::drop_contained(panic);
+    }
+}
+
+/// Reports a failure that no failure callback took.
+fn report_unhandled(failure: &Failure) {
+    report(format_args!("{failure} (no failure callback)"));
+}
+
+/// Reports an unhandled failure at error level. When the program has installed no
+/// logger (or filters errors out), the report goes to stderr instead, so that a
+/// failure is never lost — the original ATP's silent default was a bug.
+pub(crate) fn report(message: fmt::Arguments<'_>) {
+    if log::log_enabled!(log::Level::Error) {
+        log::error!("{message}");
+    } else {
+        eprintln!("atp: {message}");
+    }
+}
+
+/// A task wrapper for [`ThreadPool::execute`](crate::ThreadPool::execute): a plain
+/// closure with no callbacks and no handle.
+pub(crate) struct Plain<F>(pub(crate) Option<F>);
+
+impl<F: FnOnce() + Send + 'static> Runnable for Plain<F> {
+    fn run(&mut self, id: TaskId) -> RunReport {
+        let Some(f) = self.0.take() else {
+            return RunReport {
+                failed: false,
+                again: false,
+            };
+        };
+        let failed = match caught(id, FailureKind::Panicked, f) {
+            Ok(()) => false,
+            Err(failure) => {
+                deliver_failure(None::<fn(Failure)>, failure);
+                true
+            }
+        };
+        RunReport {
+            failed,
+            again: false,
+        }
+    }
+
+    fn finish(self: Box<Self>, _: Ended) {}
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+/// Jobs that share their allocation with their handle's state.
+pub(crate) trait SharedRunnable: Send + Sync {
+    /// As [`Runnable::run`].
+    fn run(&self, id: TaskId) -> RunReport;
+    /// As [`Runnable::stop_requested`].
+    fn stop_requested(&self) -> bool;
+    /// As [`Runnable::finish`].
+    fn finish(&self, ended: Ended);
+    /// For taking the closure back out of a refused job.
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+}
+
+/// One-shot work a [`SpawnCell`] runs: a closure from
+/// [`ThreadPool::spawn`](crate::ThreadPool::spawn), or a [`Task`].
+pub(crate) trait OneShot<T>: Send + 'static {
+    /// Runs it once, every panic contained; a failure is handed to the failure
+    /// callback or reported, and returned for the handle (a copy without the payload
+    /// if the callback took it).
+    fn run_once(self, id: TaskId) -> Result<T, Failure>;
+}
+
+impl<F, T> OneShot<T> for F
+where
+    F: FnOnce() -> T + Send + 'static,
+{
+    fn run_once(self, id: TaskId) -> Result<T, Failure> {
+        let result = caught(id, FailureKind::Panicked, self);
+        if let Err(failure) = &result {
+            report_unhandled(failure);
+        }
+        result
+    }
+}
+
+impl<T: Send + 'static> OneShot<T> for Task<T> {
+    fn run_once(self, id: TaskId) -> Result<T, Failure> {
+        let Task { body, on_failure } = self;
+        // The body catches the panics of the target and the success callbacks; this
+        // catches what escapes them.
+        match caught(id, FailureKind::Panicked, || body(id)).and_then(|r| r) {
+            Ok(value) => Ok(value),
+            Err(failure) => match on_failure {
+                Some(callback) => {
+                    let copy = failure.copy_without_payload();
+                    deliver_failure(Some(callback), failure);
+                    Err(copy)
+                }
+                None => {
+                    report_unhandled(&failure);
+                    Err(failure)
+                }
+            },
+        }
+    }
+}
+
+/// A queued one-shot task — a closure from `spawn` or a [`Task`] — and the state its
+/// handle shares, in one allocation: the queue and the handle hold the same `Arc`.
+/// (Tiny tasks are dominated by allocation: this way `spawn` allocates no more than
+/// the `threadpool` crate's `execute`.) Its result is kept in the state from the run
+/// until the end, when the outcome is set.
+pub(crate) struct SpawnCell<W, T> {
+    pub(crate) state: TaskState<T>,
+    /// `None` once it ran (or was taken back).
+    pub(crate) work: Mutex<Option<W>>,
+}
+
+impl<W: OneShot<T>, T: Send + 'static> SpawnCell<W, T> {
+    pub(crate) fn new(work: W) -> SpawnCell<W, T> {
+        SpawnCell {
+            state: TaskState::new(next_task_id()),
+            work: Mutex::new(Some(work)),
+        }
+    }
+
+    /// The job for the queue and the state for the handle: one allocation.
+    pub(crate) fn into_job(self) -> (Job, Arc<dyn HandleState<T>>) {
+        let cell = Arc::new(self);
+        let job = Job {
+            id: cell.state.id,
+            state: None,
+            infinite: false,
+            body: Body::Shared(Arc::clone(&cell) as Arc<dyn SharedRunnable>),
+        };
+        (job, cell)
+    }
+
+    /// The work of a job that was refused.
+    pub(crate) fn take_back(job: Job) -> Option<W> {
+        match job.body {
+            Body::Shared(body) => {
+                let cell = body.into_any().downcast::<SpawnCell<W, T>>().ok()?;
+                sync::lock(&cell.work).take()
+            }
+            Body::Boxed(_) => None,
+        }
+    }
+}
+
+impl<W: OneShot<T>, T: Send + 'static> SharedRunnable for SpawnCell<W, T> {
+    fn run(&self, id: TaskId) -> RunReport {
+        let Some(work) = sync::lock(&self.work).take() else {
+            return RunReport {
+                failed: false,
+                again: false,
+            };
+        };
+        let result = work.run_once(id);
+        let failed = result.is_err();
+        self.state.count_only_run(failed);
+        // Kept beside the outcome, which `finish` sets once the run is recorded.
+        self.state.store_result(result);
+        RunReport {
+            failed,
+            again: false,
+        }
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.state.stop_requested()
+    }
+
+    fn finish(&self, _: Ended) {
+        if !self.state.finish_stored() {
+            // The work that never ran: `Job::end` contains a panicking `Drop`.
+            drop(sync::lock(&self.work).take());
+        }
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+}
+
+impl<W: Send, T: Send> HandleState<T> for SpawnCell<W, T> {
+    fn task_state(&self) -> &TaskState<T> {
+        &self.state
+    }
+}
+
+/// A job as the queue holds it.
+pub(crate) enum Body {
+    /// Its own allocation, apart from any handle's state.
+    Boxed(Box<dyn Runnable>),
+    /// Sharing its allocation with its handle's state.
+    Shared(Arc<dyn SharedRunnable>),
+}
+
+/// A queued unit of work: the erased task.
+pub(crate) struct Job {
+    pub(crate) id: TaskId,
+    /// An infinite task's state, so that shutdown can stop it; `None` for one-shot
+    /// tasks (their state lives in `body`).
+    pub(crate) state: Option<Arc<TaskState>>,
+    pub(crate) body: Body,
+    pub(crate) infinite: bool,
+}
+
+impl Job {
+    /// Ends a job that will not run (again): `Stopped` for infinite tasks,
+    /// `Cancelled` for one-shot tasks that never ran.
+    pub(crate) fn abandon(self) {
+        self.end(Ended::Abandoned);
+    }
+
+    /// Ends a job after its last run.
+    pub(crate) fn finish(self) {
+        self.end(Ended::Ran);
+    }
+
+    /// Tells the handle how the task ended, then drops what is left of it: its
+    /// target and callbacks, and its value if no handle will take it — user code,
+    /// whose `Drop` may panic, which is reported, never let loose on the worker.
+    fn end(self, ended: Ended) {
+        let (id, body) = (self.id, self.body);
+        let end = move || match body {
+            Body::Boxed(body) => body.finish(ended),
+            Body::Shared(body) => body.finish(ended),
+        };
+        if let (Err(payload), _) = panic_capture::catch(end) {
+            let message = panic_capture::panic_message(payload.as_ref());
+            let _ = panic_capture::drop_contained(payload);
+            report(format_args!(
+                "dropping task {id} (its target, callbacks or value) panicked: {message}"
+            ));
+        }
+    }
+
+    /// Whether the job's task was asked to stop.
+    pub(crate) fn stop_requested(&self) -> bool {
+        match &self.body {
+            Body::Boxed(body) => body.stop_requested(),
+            Body::Shared(body) => body.stop_requested(),
+        }
+    }
+
+    /// Runs the job once (see [`Runnable::run`]).
+    ///
+    /// [`Runnable::run`] contains the user code it calls; this is the last line of
+    /// defence for what it cannot (a logger that panics while a failure is reported):
+    /// such a run counts as failed and the task ends, but the worker lives on.
+    ///
+    /// [`Runnable::run`] contains the user code it calls; this is the last line of
+    /// defence for what it cannot (a logger that panics while a failure is reported):
+    /// such a run counts as failed and the task ends, but the worker lives on.
+    pub(crate) fn run_once(&mut self) -> RunReport {
+        let (id, body) = (self.id, &mut self.body);
+        let run = || match body {
+            Body::Boxed(body) => body.run(id),
+            Body::Shared(body) => body.run(id),
+        };
+        match panic_capture::catch(run) {
+            (Ok(report), _) => report,
+            (Err(payload), _) => {
+                let message = panic_capture::panic_message(payload.as_ref());
+                let _ = panic_capture::drop_contained(payload);
+                report(format_args!(
+                    "task {id}: a panic escaped its run's own handling: {message}"
+                ));
+                RunReport {
+                    failed: true,
+                    again: false,
+                }
+            }
+        }
+    }
+}

@@ -31,6 +31,9 @@
 //!   line comes back. Job durations are wall-clock times: the time spent stopped
 //!   is not taken out of them (that would take tracking every stop per job).
 //!   SIGTTIN and SIGTTOU keep their default actions.
+//! - SIGCHLD is the one signal caught elsewhere: by the executor's reaper of
+//!   adopted processes (`exec/adopted.rs`), which has nothing to tell the
+//!   coordinator.
 //!
 //! Invariants: no unsafe code here. SIGUSR1 is caught, not blocked with `sigwait`:
 //! std does not reset the signal mask of the processes it spawns (a job's `SigBlk`

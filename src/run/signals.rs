@@ -31,6 +31,9 @@
 //!   line comes back. Job durations are wall-clock times: the time spent stopped
 //!   is not taken out of them (that would take tracking every stop per job).
 //!   SIGTTIN and SIGTTOU keep their default actions.
+//! - SIGCHLD is the one signal caught elsewhere: by the executor's reaper of
+//!   adopted processes (`exec/adopted.rs`), which has nothing to tell the
+//!   coordinator.
 //!
 //! - From the first line of `main` ([`catch_early`]) until [`install`], the same
 //!   signals only raise flags, so that one arriving within the first milliseconds

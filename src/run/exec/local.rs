@@ -78,6 +78,7 @@ impl LocalExecutor {
     /// ones reaps every child left once the pool has stopped.
     pub(crate) fn adopting_orphans() -> LocalExecutor {
         adopted::become_subreaper();
+        adopted::reap_on_sigchld();
         LocalExecutor {
             registry: ProcessRegistry::default(),
             adopts: true,
@@ -302,9 +303,9 @@ impl LocalExecutor {
         };
         if self.adopts && pid.as_raw() > 1 && killpg(pid, None).is_ok() {
             // The job left members behind, now ours (live, or zombies): reap those
-            // that ended, this job's and earlier ones'. Only then is the group's
+            // that ended, and the others as they die. Only then is the group's
             // liveness scanned, as before; a job that leaves nothing costs nothing.
-            adopted::reap_orphaned_members();
+            adopted::members_left();
         }
         let alive = group_alive(pid);
         if alive {

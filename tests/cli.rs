@@ -11,7 +11,10 @@ use std::fs::File;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 
-use common::{RUN_LIMIT, Run, Running, Sandbox, assert_status_line, eventually, summary_line};
+use common::background::Running;
+use common::outcome::{Run, assert_status_line, status_lines, summary_line};
+use common::sandbox::{Sandbox, bin};
+use common::{RUN_LIMIT, eventually};
 
 // ---------------------------------------------------------------- exit statuses
 
@@ -21,12 +24,7 @@ fn exit_status_is_0_when_every_job_succeeds() {
     let run = sb.run(["--no-progress"], "true\necho hi\n");
     run.assert_code(0);
     assert_eq!(run.stdout, b"hi\n");
-    assert!(
-        run.summary()
-            .starts_with("atp-run: 2 jobs ran, 2 succeeded, 0 failed in "),
-        "{}",
-        run.summary()
-    );
+    run.assert_summary_starts_with("atp-run: 2 jobs ran, 2 succeeded, 0 failed in ");
 }
 
 #[test]
@@ -42,12 +40,7 @@ fn exit_status_is_1_when_a_job_fails() {
     let run = sb.run(Vec::<&str>::new(), "true\nexit 3\ntrue\n");
     run.assert_code(1);
     assert_status_line(run.status_of(2), "2", "failed with exit code 3", "exit 3");
-    assert!(
-        run.summary()
-            .starts_with("atp-run: 3 jobs ran, 2 succeeded, 1 failed in "),
-        "{}",
-        run.summary()
-    );
+    run.assert_summary_starts_with("atp-run: 3 jobs ran, 2 succeeded, 1 failed in ");
 }
 
 #[test]
@@ -151,18 +144,15 @@ fn a_job_killed_by_a_signal_names_the_signal() {
     assert_status_line(run.status_of(1), "1", "killed by SIGTERM", "kill -TERM $$");
     assert_status_line(run.status_of(2), "2", "killed by SIGKILL", "kill -KILL $$");
     assert_status_line(run.status_of(3), "3", "killed by SIGUSR1", "kill -USR1 $$");
-    assert!(
-        run.summary()
-            .starts_with("atp-run: 4 jobs ran, 1 succeeded, 3 failed (3 killed by a signal)"),
-        "{}",
-        run.summary()
+    run.assert_summary_starts_with(
+        "atp-run: 4 jobs ran, 1 succeeded, 3 failed (3 killed by a signal)",
     );
 }
 
 // ------------------------------------------------------------------------ input
 
 /// Job number → command, from the status lines.
-fn numbered_commands(run: &common::Run) -> Vec<(u64, String)> {
+fn numbered_commands(run: &Run) -> Vec<(u64, String)> {
     let mut jobs: Vec<(u64, String)> = run
         .status_lines()
         .iter()
@@ -206,12 +196,7 @@ fn blank_lines_are_skipped_and_crlf_is_tolerated() {
     run.assert_code(0);
     assert_eq!(run.sorted_stdout_lines(), ["one", "three", "two"]);
     assert!(!run.stdout.contains(&b'\r'), "a CR reached a job");
-    assert!(
-        run.summary()
-            .starts_with("atp-run: 3 jobs ran, 3 succeeded"),
-        "{}",
-        run.summary()
-    );
+    run.assert_summary_starts_with("atp-run: 3 jobs ran, 3 succeeded");
 }
 
 #[test]
@@ -221,12 +206,7 @@ fn nul_separated_records_keep_their_newlines() {
     let run = sb.run(["-0"], "echo one\necho two\0echo three\0");
     run.assert_code(0);
     assert_eq!(run.sorted_stdout_lines(), ["one", "three", "two"]);
-    assert!(
-        run.summary()
-            .starts_with("atp-run: 2 jobs ran, 2 succeeded"),
-        "{}",
-        run.summary()
-    );
+    run.assert_summary_starts_with("atp-run: 2 jobs ran, 2 succeeded");
     // The status line keeps the command on one line.
     assert_status_line(run.status_of(1), "1", "ok", "echo one\\necho two");
 }
@@ -260,12 +240,7 @@ fn cat_as_a_job_does_not_swallow_the_command_list() {
     let lines = run.sorted_stdout_lines();
     assert_eq!(lines.len(), 20, "{lines:?}");
     assert!(lines.iter().all(|l| l.starts_with("line")), "{lines:?}");
-    assert!(
-        run.summary()
-            .starts_with("atp-run: 22 jobs ran, 22 succeeded"),
-        "{}",
-        run.summary()
-    );
+    run.assert_summary_starts_with("atp-run: 22 jobs ran, 22 succeeded");
 }
 
 #[test]
@@ -284,14 +259,9 @@ fn the_first_job_starts_before_the_input_ends() {
     let finished = running.wait_for_exit(RUN_LIMIT);
     finished.run.assert_code(0);
     assert!(sb.exists("SECOND"));
-    assert!(
-        finished
-            .run
-            .summary()
-            .starts_with("atp-run: 2 jobs ran, 2 succeeded"),
-        "{}",
-        finished.run.summary()
-    );
+    finished
+        .run
+        .assert_summary_starts_with("atp-run: 2 jobs ran, 2 succeeded");
 }
 
 // --------------------------------------------------- errors: exit 2, nothing runs
@@ -335,11 +305,7 @@ fn assert_usage_error(sb: &Sandbox, args: &[&str], message: &str) {
             run.stderr
         );
     }
-    assert!(
-        common::status_lines(&run.stderr).is_empty(),
-        "{}",
-        run.stderr
-    );
+    assert!(status_lines(&run.stderr).is_empty(), "{}", run.stderr);
 }
 
 fn jobs_sandbox() -> Sandbox {
@@ -459,32 +425,33 @@ fn counting_jobs(n: usize) -> String {
         .collect()
 }
 
-fn max_count(sb: &Sandbox) -> usize {
-    sb.read_string("counts")
+/// Runs 12 [`counting_jobs`] under `args`; asserts that at most `max` ran at once.
+fn assert_at_most_at_once(args: &[&str], max: usize) {
+    let sb = Sandbox::new();
+    std::fs::create_dir(sb.join("running")).unwrap();
+    let run = sb.run(args, counting_jobs(12));
+    run.assert_code(0);
+    let seen = sb
+        .read_string("counts")
         .lines()
         .map(|l| l.trim().parse::<usize>().unwrap())
         .max()
-        .unwrap()
+        .unwrap();
+    assert!(
+        seen <= max,
+        "{seen} jobs ran at once with {}",
+        args.join(" ")
+    );
 }
 
 #[test]
 fn max_workers_caps_the_jobs_running_at_once() {
-    let sb = Sandbox::new();
-    std::fs::create_dir(sb.join("running")).unwrap();
-    let run = sb.run(["--max-workers", "2"], counting_jobs(12));
-    run.assert_code(0);
-    let max = max_count(&sb);
-    assert!(max <= 2, "{max} jobs ran at once with --max-workers 2");
+    assert_at_most_at_once(&["--max-workers", "2"], 2);
 }
 
 #[test]
 fn j3_runs_at_most_3_jobs_at_once() {
-    let sb = Sandbox::new();
-    std::fs::create_dir(sb.join("running")).unwrap();
-    let run = sb.run(["-j", "3"], counting_jobs(12));
-    run.assert_code(0);
-    let max = max_count(&sb);
-    assert!(max <= 3, "{max} jobs ran at once with -j 3");
+    assert_at_most_at_once(&["-j", "3"], 3);
 }
 
 #[test]
@@ -513,12 +480,7 @@ fn the_worker_slot_never_exceeds_the_maximum() {
 fn an_unusable_tmpdir_is_an_error_before_anything_runs() {
     let sb = jobs_sandbox();
     let missing = sb.join("no-such-tmpdir");
-    let run = Run::from(
-        sb.command(["jobs"])
-            .env("TMPDIR", &missing)
-            .output()
-            .unwrap(),
-    );
+    let run = Run::of(sb.command(["jobs"]).env("TMPDIR", &missing));
     run.assert_code(2);
     assert!(!sb.exists("RAN"), "a job ran: {}", run.stderr);
     assert!(run.stderr.contains("no-such-tmpdir"), "{}", run.stderr);
@@ -532,15 +494,13 @@ fn a_low_open_file_limit_caps_the_workers_instead_of_failing_jobs() {
     sb.write("jobs", jobs);
     // 128 open files leave room for 16 workers; growing to 60 would fail jobs with
     // "Too many open files".
-    let script = format!("ulimit -n 128 && exec '{}' jobs", common::bin().display());
-    let run = Run::from(
+    let script = format!("ulimit -n 128 && exec '{}' jobs", bin().display());
+    let run = Run::of(
         std::process::Command::new("/bin/sh")
             .arg("-c")
             .arg(script)
             .current_dir(sb.path())
-            .stdin(Stdio::null())
-            .output()
-            .unwrap(),
+            .stdin(Stdio::null()),
     );
     run.assert_code(0);
     assert!(run.summary().contains("60 succeeded"), "{}", run.stderr);
@@ -557,11 +517,9 @@ fn repeat_with_no_commands_ends_at_once() {
 fn repeat_reports_an_input_error_and_exits_2() {
     let sb = Sandbox::new();
     std::fs::create_dir(sb.join("dir")).unwrap();
-    let run = Run::from(
+    let run = Run::of(
         sb.command(["--repeat", "-"])
-            .stdin(File::open(sb.join("dir")).unwrap())
-            .output()
-            .unwrap(),
+            .stdin(File::open(sb.join("dir")).unwrap()),
     );
     run.assert_code(2);
     assert!(run.stderr.contains("Is a directory"), "{}", run.stderr);
@@ -571,11 +529,9 @@ fn repeat_reports_an_input_error_and_exits_2() {
 fn a_failing_stdout_is_reported_in_one_line_with_status_2() {
     let sb = Sandbox::new();
     sb.write("jobs", "echo hi\n");
-    let run = Run::from(
+    let run = Run::of(
         sb.command(["jobs"])
-            .stdout(File::create("/dev/full").unwrap())
-            .output()
-            .unwrap(),
+            .stdout(File::create("/dev/full").unwrap()),
     );
     run.assert_code(2);
     assert!(
@@ -590,12 +546,7 @@ fn a_failing_stdout_is_reported_in_one_line_with_status_2() {
 fn an_input_read_error_is_reported_once() {
     let sb = Sandbox::new();
     std::fs::create_dir(sb.join("dir")).unwrap();
-    let run = Run::from(
-        sb.command(["-"])
-            .stdin(File::open(sb.join("dir")).unwrap())
-            .output()
-            .unwrap(),
-    );
+    let run = Run::of(sb.command(["-"]).stdin(File::open(sb.join("dir")).unwrap()));
     run.assert_code(2);
     assert_eq!(
         run.stderr.matches("Is a directory").count(),

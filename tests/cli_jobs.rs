@@ -10,11 +10,16 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::sys::signal::Signal;
 
-use common::{RUN_LIMIT, Reaper, Sandbox, assert_nothing_left, eventually, marker, sleepers};
+use common::outcome::json_lines;
+use common::procs::{assert_nothing_left, sleepers};
+use common::sandbox::Sandbox;
+use common::shell::{wait_for, wait_for_all};
+use common::timeout::{READY, until_ready_in_time};
+use common::{RUN_LIMIT, eventually};
 
 const HEADER: &str = "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand";
 
@@ -258,9 +263,7 @@ fn gnu_parallel_resumes_from_our_joblog() {
 
 #[test]
 fn after_kill_9_resume_runs_every_job_rerunning_only_those_in_flight() {
-    let sb = Sandbox::new();
-    let m = marker();
-    let _reaper = Reaper::new(&m);
+    let (sb, m) = Sandbox::with_marker();
     let input: String = (1..=12).map(|i| format!("{i}\n")).collect();
     sb.write("input", &input);
     // Jobs 1-4 end at once; later ones sleep until the file `go` exists.
@@ -285,7 +288,7 @@ fn after_kill_9_resume_runs_every_job_rerunning_only_those_in_flight() {
     let logged_before: Vec<u64> = rows_by_seq(&sb.read_string("log")).into_keys().collect();
     assert_eq!(logged_before, [1, 2, 3, 4]);
     // The orphaned sleepers are not ours to wait for.
-    drop(Reaper::new(&m));
+    m.reap();
     sb.write("go", "");
 
     let resume = [
@@ -342,12 +345,7 @@ fn retries_rerun_a_failing_job_and_only_the_last_attempt_counts() {
     );
     assert!(lines[1].contains("(attempt 2 of 3)"), "{}", lines[1]);
     assert!(lines[2].starts_with("[1] ok after ") && lines[2].contains("(attempt 3 of 3)"));
-    assert!(
-        run.summary()
-            .starts_with("atp-run: 1 job ran, 1 succeeded, 0 failed"),
-        "{}",
-        run.summary()
-    );
+    run.assert_summary_starts_with("atp-run: 1 job ran, 1 succeeded, 0 failed");
     // GNU parallel logs a retried job once, with its last attempt.
     let rows = rows_by_seq(&sb.read_string("log"));
     assert_eq!(rows.len(), 1);
@@ -356,19 +354,12 @@ fn retries_rerun_a_failing_job_and_only_the_last_attempt_counts() {
     let run = sb.run(["--retries", "2"], "exit 7\n");
     run.assert_code(1);
     assert_eq!(run.status_lines().len(), 2, "{}", run.stderr);
-    assert!(
-        run.summary()
-            .starts_with("atp-run: 1 job ran, 0 succeeded, 1 failed"),
-        "{}",
-        run.summary()
-    );
+    run.assert_summary_starts_with("atp-run: 1 job ran, 0 succeeded, 1 failed");
 }
 
 #[test]
 fn timeout_terminates_the_whole_group_and_counts_as_failed() {
-    let sb = Sandbox::new();
-    let m = marker();
-    let _reaper = Reaper::new(&m);
+    let (sb, m) = Sandbox::with_marker();
     let jobs = format!("sleep {m} | cat\ntrue\n");
     let run = sb.run(["--timeout", "1s", "--joblog", "log"], &jobs);
     run.assert_code(1);
@@ -389,14 +380,12 @@ fn timeout_terminates_the_whole_group_and_counts_as_failed() {
 
 #[test]
 fn termseq_escalates_for_jobs_that_ignore_sigterm() {
-    let sb = Sandbox::new();
-    let m = marker();
-    let _reaper = Reaper::new(&m);
-    let job = format!("trap '' TERM; sleep {m}\n");
-    let run = sb.run(
-        ["--timeout", "500ms", "--termseq", "TERM,200,KILL,25"],
-        &job,
-    );
+    let (sb, m) = Sandbox::with_marker();
+    // The job must ignore SIGTERM before its time is up.
+    let job = format!("trap '' TERM; : >{READY}; sleep {m}\n");
+    let (run, _) = until_ready_in_time(&sb, Duration::from_millis(500), |limit| {
+        sb.run(["--timeout", limit, "--termseq", "TERM,200,KILL,25"], &job)
+    });
     run.assert_code(1);
     let line = run.status_of(1);
     assert!(
@@ -425,13 +414,11 @@ fn bad_job_control_values_name_the_flag_and_exit_2() {
 
 #[test]
 fn halt_now_on_a_failure_kills_the_running_jobs_and_exits_with_its_status() {
-    let sb = Sandbox::new();
-    let m = marker();
-    let _reaper = Reaper::new(&m);
-    // Job 1 fails once jobs 2 and 3 are running (bounded wait, ~30 s at most).
+    let (sb, m) = Sandbox::with_marker();
+    // Job 1 fails once jobs 2 and 3 are running.
     let jobs = format!(
-        "i=0; while [ ! -e s2 ] || [ ! -e s3 ]; do [ $i -gt 600 ] && break; sleep 0.05; i=$((i+1)); done; exit 4\n\
-         touch s2; sleep {m}\ntouch s3; sleep {m}\ntouch never\n"
+        "{}; exit 4\ntouch s2; sleep {m}\ntouch s3; sleep {m}\ntouch never\n",
+        wait_for_all(&["s2", "s3"])
     );
     let run = sb.run(
         ["-j", "3", "--halt", "now,fail=1", "--joblog", "log"],
@@ -460,10 +447,20 @@ fn halt_now_on_a_failure_kills_the_running_jobs_and_exits_with_its_status() {
 #[test]
 fn halt_soon_lets_running_jobs_finish_and_starts_no_more() {
     let sb = Sandbox::new();
-    let jobs = "i=0; while [ ! -e b_running ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; exit 5\n\
-                touch b_running; sleep 0.5; touch b_done\n\
-                touch c\ntouch d\ntouch e\n";
-    let run = sb.run(["-j", "2", "--halt", "soon,fail=1"], jobs);
+    // Job 1 fails once job 2 runs; job 2 ends only when the test has seen the halt
+    // decided, so it is running then however slowly job 1 sees its file.
+    let jobs = format!(
+        "{}; exit 5\ntouch b_running; {}; touch b_done\ntouch c\ntouch d\ntouch e\n",
+        wait_for("b_running"),
+        wait_for("halted")
+    );
+    sb.write("jobs", &jobs);
+    let mut running = sb.spawn(["-j", "2", "--halt", "soon,fail=1", "jobs"]);
+    eventually("the halt to be decided", || {
+        running.stderr_so_far().contains("starting no more jobs")
+    });
+    sb.write("halted", "");
+    let run = running.wait_for_exit(RUN_LIMIT).run;
     run.assert_code(5);
     assert!(sb.exists("b_done"), "the running job was not let finish");
     assert!(
@@ -525,9 +522,7 @@ fn dry_run_prints_the_commands_and_runs_nothing() {
 
 #[test]
 fn sigusr1_lists_the_running_jobs_and_stops_nothing() {
-    let sb = Sandbox::new();
-    let m = marker();
-    let _reaper = Reaper::new(&m);
+    let (sb, m) = Sandbox::with_marker();
     // Job 2 checks that jobs get SIGUSR1's default action (the mask is not inherited).
     sb.write("jobs", format!("sleep {m}\nkill -USR1 $$\n"));
     let mut running = sb.spawn(["-j", "2", "jobs"]);
@@ -543,10 +538,7 @@ fn sigusr1_lists_the_running_jobs_and_stops_nothing() {
     });
     assert!(running.stderr_so_far().contains(&format!(": sleep {m}\n")));
     assert_eq!(sleepers(&m).len(), 1, "SIGUSR1 stopped a job");
-    assert!(
-        running.child.try_wait().unwrap().is_none(),
-        "SIGUSR1 stopped atp-run"
-    );
+    assert!(running.is_running(), "SIGUSR1 stopped atp-run");
     running.signal(Signal::SIGTERM);
     running.wait_for_exit(RUN_LIMIT).run.assert_code(130);
     assert_nothing_left(&m, &[]);
@@ -554,18 +546,6 @@ fn sigusr1_lists_the_running_jobs_and_stops_nothing() {
 
 // Job control combined with the output-shaping flags (--keep-order, --line-buffer,
 // --json, --tag).
-
-/// A shell snippet waiting (at most about 60 s) until `file` exists.
-fn wait_for(file: &str) -> String {
-    format!("n=0; while [ ! -e {file} ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done")
-}
-
-fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
-    let text = std::str::from_utf8(stdout).expect("--json output is UTF-8");
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
-        .collect()
-}
 
 #[test]
 fn retries_with_keep_order_print_each_job_once_in_its_turn() {
@@ -621,12 +601,7 @@ fn retries_with_keep_order_print_each_job_once_in_its_turn() {
     }
     assert!(!run.stderr.contains("err1-1") && !run.stderr.contains("err2-1"));
     assert_eq!(run.status_lines().len(), 3 + 2 + 1, "{}", run.stderr);
-    assert!(
-        run.summary()
-            .starts_with("atp-run: 3 jobs ran, 3 succeeded, 0 failed"),
-        "{}",
-        run.summary()
-    );
+    run.assert_summary_starts_with("atp-run: 3 jobs ran, 3 succeeded, 0 failed");
     // One row per job, for its final attempt.
     let rows = rows_by_seq(&sb.read_string("log"));
     assert_eq!(rows.keys().copied().collect::<Vec<_>>(), [1, 2, 3]);
@@ -660,12 +635,7 @@ fn retries_with_json_give_one_object_per_job_for_its_final_attempt() {
     );
     // The retried attempts are status lines on stderr; stdout is only JSON.
     assert_eq!(run.status_lines().len(), 2 + 2, "{}", run.stderr);
-    assert!(
-        run.summary()
-            .starts_with("atp-run: 2 jobs ran, 1 succeeded, 1 failed"),
-        "{}",
-        run.summary()
-    );
+    run.assert_summary_starts_with("atp-run: 2 jobs ran, 1 succeeded, 1 failed");
 }
 
 #[test]
@@ -681,9 +651,7 @@ fn resume_with_keep_order_releases_the_skipped_jobs_turns() {
     );
     sb.write("jobs", &jobs);
     let mut running = sb.spawn(["-j", "2", "-k", "--joblog", "log", "--resume", "jobs"]);
-    eventually("job 3's output", || {
-        running.stdout.as_ref().unwrap().text() == "three\n"
-    });
+    eventually("job 3's output", || running.stdout_so_far() == "three\n");
     sb.write("go", "");
     let run = running.wait_for_exit(RUN_LIMIT).run;
     run.assert_code(0);
@@ -694,23 +662,22 @@ fn resume_with_keep_order_releases_the_skipped_jobs_turns() {
 
 #[test]
 fn timeout_with_line_buffer_kills_on_time_and_the_line_was_shown() {
-    let sb = Sandbox::new();
-    let m = marker();
-    let _reaper = Reaper::new(&m);
-    let job = format!("echo shown; sleep {m}\n");
-    let started = std::time::Instant::now();
-    let run = sb.run(
-        [
+    let (sb, m) = Sandbox::with_marker();
+    // The line must be printed before the job's time is up.
+    let job = format!("echo shown; : >{READY}; sleep {m}\n");
+    let ((run, took), limit) = until_ready_in_time(&sb, Duration::from_secs(1), |limit| {
+        let started = Instant::now();
+        let args = [
             "--line-buffer",
             "--tag",
             "--timeout",
-            "1s",
+            limit,
             "--joblog",
             "log",
-        ],
-        &job,
-    );
-    let took = started.elapsed();
+        ];
+        let run = sb.run(args, &job);
+        (run, started.elapsed())
+    });
     run.assert_code(1);
     assert_eq!(run.stdout_str(), format!("{}\tshown\n", job.trim_end()));
     let line = run.status_of(1);
@@ -718,15 +685,18 @@ fn timeout_with_line_buffer_kills_on_time_and_the_line_was_shown() {
         line.starts_with("[1] timed out after ") && line.contains("(killed by SIGTERM)"),
         "{line}"
     );
-    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+    assert!(took < limit + Duration::from_secs(19), "{took:?}");
     let rows = rows_by_seq(&sb.read_string("log"));
     assert_eq!((rows[&1][6].as_str(), rows[&1][7].as_str()), ("-1", "15"));
     let runtime: f64 = rows[&1][3].trim().parse().unwrap();
-    assert!((1.0..15.0).contains(&runtime), "{runtime}");
+    let limit = limit.as_secs_f64();
+    assert!((limit..limit + 14.0).contains(&runtime), "{runtime}");
     assert_nothing_left(&m, &[]);
 
     // --ungroup too (the job writes to our stdout itself).
-    let run = sb.run(["-u", "--timeout", "500ms"], &job);
+    let (run, _) = until_ready_in_time(&sb, Duration::from_millis(500), |limit| {
+        sb.run(["-u", "--timeout", limit], &job)
+    });
     run.assert_code(1);
     assert_eq!(run.stdout_str(), "shown\n");
     assert!(run.status_of(1).starts_with("[1] timed out after "));
@@ -735,23 +705,22 @@ fn timeout_with_line_buffer_kills_on_time_and_the_line_was_shown() {
 
 #[test]
 fn timeout_with_json_is_in_the_object_and_the_joblog_rows_stay_exact() {
-    let sb = Sandbox::new();
-    let m = marker();
-    let _reaper = Reaper::new(&m);
-    let jobs = format!("echo partial; sleep {m}\necho fine\nexit 2\n");
-    let run = sb.run(
-        [
+    let (sb, m) = Sandbox::with_marker();
+    // Job 1's line must be printed before its time is up.
+    let jobs = format!("echo partial; : >{READY}; sleep {m}\necho fine\nexit 2\n");
+    let (run, limit) = until_ready_in_time(&sb, Duration::from_secs(1), |limit| {
+        let args = [
             "-j",
             "3",
             "--json",
             "-k",
             "--timeout",
-            "1s",
+            limit,
             "--joblog",
             "log",
-        ],
-        &jobs,
-    );
+        ];
+        sb.run(args, &jobs)
+    });
     run.assert_code(1);
     let objects = json_lines(&run.stdout);
     assert_eq!(objects.len(), 3, "{}", run.stdout_str());
@@ -761,7 +730,10 @@ fn timeout_with_json_is_in_the_object_and_the_joblog_rows_stay_exact() {
     assert_eq!(slow["signal"], "SIGTERM");
     assert!(slow["exit_code"].is_null());
     assert_eq!(slow["stdout"], "partial\n");
-    assert!(slow["duration"].as_f64().unwrap() >= 1.0, "{slow}");
+    assert!(
+        slow["duration"].as_f64().unwrap() >= limit.as_secs_f64(),
+        "{slow}"
+    );
     assert_eq!(
         (&fine["seq"], &fine["timed_out"], &fine["exit_code"]),
         (&2.into(), &false.into(), &0.into())
@@ -783,9 +755,7 @@ fn timeout_with_json_is_in_the_object_and_the_joblog_rows_stay_exact() {
 
 #[test]
 fn halt_now_with_keep_order_prints_every_reported_job_in_order() {
-    let sb = Sandbox::new();
-    let m = marker();
-    let _reaper = Reaper::new(&m);
+    let (sb, m) = Sandbox::with_marker();
     // Job 2 fails while job 1 runs: job 2's block waits for job 1's, and job 1
     // is then killed by the halt; both are printed, in order.
     let jobs = format!(
@@ -828,13 +798,11 @@ fn dry_run_with_output_flags() {
 
 #[test]
 fn sigusr1_lists_running_jobs_under_line_buffer() {
-    let sb = Sandbox::new();
-    let m = marker();
-    let _reaper = Reaper::new(&m);
+    let (sb, m) = Sandbox::with_marker();
     sb.write("jobs", format!("echo started; sleep {m}\n"));
     let mut running = sb.spawn(["--line-buffer", "jobs"]);
     eventually("the job's first line", || {
-        running.stdout.as_ref().unwrap().text() == "started\n"
+        running.stdout_so_far() == "started\n"
     });
     running.signal(Signal::SIGUSR1);
     eventually("the list of running jobs", || {

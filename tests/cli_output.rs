@@ -7,9 +7,10 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use common::{
-    RUN_LIMIT, Reaper, Running, Sandbox, assert_nothing_left, eventually, marker, sleepers,
-};
+use common::background::Running;
+use common::procs::{assert_nothing_left, sleepers};
+use common::sandbox::Sandbox;
+use common::{RUN_LIMIT, eventually};
 
 const JOBS: usize = 50;
 const BLOCK: usize = 1_000_000;
@@ -101,9 +102,7 @@ fn stdout_and_stderr_of_a_job_each_arrive_as_one_block() {
 fn a_closed_stdout_stops_the_run_quietly_with_141() {
     // `atp-run jobs | head -1`, with many jobs producing output and one that would
     // run forever.
-    let sb = Sandbox::new();
-    let m = marker();
-    let _reaper = Reaper::new(&m);
+    let (sb, m) = Sandbox::with_marker();
     let mut jobs = format!("sleep {m}\n");
     for _ in 0..300 {
         jobs.push_str("seq 1 2000\n");

@@ -15,12 +15,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
-use common::{RUN_LIMIT, Reaper, Sandbox, assert_nothing_left, eventually, marker, sleepers};
-
-/// A shell snippet waiting (at most about 60 s) until `file` exists.
-fn wait_for(file: &str) -> String {
-    format!("n=0; while [ ! -e {file} ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done")
-}
+use common::outcome;
+use common::procs::{assert_nothing_left, sleepers};
+use common::sandbox::Sandbox;
+use common::shell::wait_for;
+use common::{RUN_LIMIT, eventually};
 
 /// Peak resident memory of a running process, in KiB (VmHWM), if readable.
 fn peak_rss_kib(pid: u32) -> Option<u64> {
@@ -94,7 +93,7 @@ fn keep_order_holds_big_outputs_on_disk_not_in_memory() {
         (2..=N).all(|i| sb.exists(&format!("done.{i}")))
     });
     // Job N's status can only be printed after job 1's: nothing on stdout yet.
-    assert!(running.stdout.as_ref().unwrap().text().is_empty());
+    assert!(running.stdout_so_far().is_empty());
     let mut peak = peak_rss_kib(pid).expect("cannot read atp-run's VmHWM");
     sb.write("go", "");
     while let Ok(None) = running.child.try_wait() {
@@ -125,9 +124,7 @@ fn keep_order_holds_big_outputs_on_disk_not_in_memory() {
 fn keep_order_flushes_what_it_holds_when_interrupted() {
     // Job 1 never ends; job 2 finishes and is held behind it; jobs after the
     // interruption are cancelled. Ctrl-C must still print job 2's output.
-    let sb = Sandbox::new();
-    let m = marker();
-    let _reaper = Reaper::new(&m);
+    let (sb, m) = Sandbox::with_marker();
     let mut jobs = format!("sleep {m}\necho two; touch done.2\nsleep {m}\n");
     for i in 4..40 {
         jobs.push_str(&format!("echo {i}\n"));
@@ -244,15 +241,12 @@ fn line_buffer_shows_lines_while_the_job_runs() {
     let mut running = sb.spawn(["--line-buffer", "--tag", "jobs"]);
     let tag = job.trim_end();
     eventually("the first line to be printed", || {
-        running.stdout.as_ref().unwrap().text() == format!("{tag}\tfirst\n")
+        running.stdout_so_far() == format!("{tag}\tfirst\n")
     });
     eventually("the first error line to be printed", || {
         running.stderr_so_far().contains(&format!("{tag}\tearly\n"))
     });
-    assert!(
-        running.child.try_wait().unwrap().is_none(),
-        "the job ended early"
-    );
+    assert!(running.is_running(), "the job ended early");
     assert!(!running.stderr_so_far().contains("[1]"));
     sb.write("go", "");
     let run = running.wait_for_exit(RUN_LIMIT).run;
@@ -286,7 +280,7 @@ fn ungroup_passes_output_straight_through() {
             .next()
             .is_some()
     });
-    let first = running.stdout.as_ref().unwrap().text();
+    let first = running.stdout_so_far();
     assert_eq!(first.trim_end(), ours.to_string_lossy());
     eventually("the job's error line", || {
         running.stderr_so_far().contains("to-stderr\n")
@@ -303,12 +297,14 @@ fn ungroup_passes_output_straight_through() {
     );
 }
 
+/// The `--json` objects, after checking that the last one ends its line.
 fn json_lines(stdout: &[u8]) -> Vec<Value> {
-    let text = std::str::from_utf8(stdout).expect("--json output is UTF-8");
-    assert!(text.ends_with('\n'), "{text:?}");
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
-        .collect()
+    assert!(
+        stdout.ends_with(b"\n"),
+        "{:?}",
+        String::from_utf8_lossy(stdout)
+    );
+    outcome::json_lines(stdout)
 }
 
 #[test]

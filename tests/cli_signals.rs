@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use common::{
-    RUN_LIMIT, Reaper, Running, Sandbox, assert_nothing_left, eventually, marker, sleepers,
-    status_lines, summary_line,
-};
+use common::background::Running;
+use common::outcome::{Run, status_lines, summary_line};
+use common::procs::{assert_nothing_left, sleepers};
+use common::sandbox::{Sandbox, bin};
+use common::{RUN_LIMIT, eventually};
 
 /// Waits until `count` `sleep <marker>` processes run, each in its own process group
 /// (not atp-run's); returns the groups.
@@ -55,9 +56,7 @@ fn wait_delivered(running: &Running, signal: Signal) {
 /// 8 running `sleep | cat` pipelines, then `signal` to atp-run: exit 130, an
 /// "interrupted" summary, every job killed, nothing left.
 fn interrupt_with(signal: Signal) {
-    let sb = Sandbox::new();
-    let m = marker();
-    let _reaper = Reaper::new(&m);
+    let (sb, m) = Sandbox::with_marker();
     let jobs: String = (0..8).map(|_| format!("sleep {m} | cat\n")).collect();
     sb.write("jobs", &jobs);
     let mut running = sb.spawn(["-j", "8", "jobs"]);
@@ -109,7 +108,7 @@ fn start_stubborn_jobs(sb: &Sandbox, m: &str, grace: &str) -> (Running, Vec<i32>
     (running, groups)
 }
 
-fn assert_all_killed_by_sigkill(run: &common::Run) {
+fn assert_all_killed_by_sigkill(run: &Run) {
     let lines = run.status_lines();
     assert_eq!(lines.len(), 2, "{}", run.stderr);
     for line in lines {
@@ -119,9 +118,7 @@ fn assert_all_killed_by_sigkill(run: &common::Run) {
 
 #[test]
 fn jobs_ignoring_sigterm_are_killed_after_the_grace_period() {
-    let sb = Sandbox::new();
-    let m = marker();
-    let _reaper = Reaper::new(&m);
+    let (sb, m) = Sandbox::with_marker();
     let (mut running, groups) = start_stubborn_jobs(&sb, &m, "300ms");
 
     let sent = Instant::now();
@@ -134,15 +131,15 @@ fn jobs_ignoring_sigterm_are_killed_after_the_grace_period() {
         finished.ended - sent
     );
     assert_all_killed_by_sigkill(&finished.run);
-    assert!(finished.run.summary().starts_with("atp-run: interrupted: "));
+    finished
+        .run
+        .assert_summary_starts_with("atp-run: interrupted: ");
     assert_nothing_left(&m, &groups);
 }
 
 #[test]
 fn a_second_sigint_kills_at_once() {
-    let sb = Sandbox::new();
-    let m = marker();
-    let _reaper = Reaper::new(&m);
+    let (sb, m) = Sandbox::with_marker();
     let (mut running, groups) = start_stubborn_jobs(&sb, &m, "1000s");
 
     running.signal(Signal::SIGINT);
@@ -196,9 +193,7 @@ fn runs_of(stderr: &str, number: u64) -> Vec<(u64, String)> {
 
 #[test]
 fn repeat_reruns_every_command_until_sigint_and_counts_runs() {
-    let sb = Sandbox::new();
-    let m = marker();
-    let _reaper = Reaper::new(&m);
+    let (sb, m) = Sandbox::with_marker();
     sb.write("jobs", format!("echo tick\nsleep {m}\nfalse\n"));
     let mut running = sb.spawn(["--repeat", "jobs"]);
     let groups = running_job_groups(&running, &m, 1);
@@ -278,9 +273,7 @@ fn stamps(sb: &Sandbox) -> Vec<u128> {
 
 #[test]
 fn repeat_with_an_interval_waits_between_runs() {
-    let sb = Sandbox::new();
-    let m = marker();
-    let _reaper = Reaper::new(&m);
+    let (sb, m) = Sandbox::with_marker();
     sb.write("jobs", format!("date +%s%N >> stamps\nsleep {m}\n"));
     let mut running = sb.spawn(["--repeat", "--interval", "300ms", "jobs"]);
     let groups = running_job_groups(&running, &m, 1);
@@ -302,9 +295,7 @@ fn repeat_with_an_interval_waits_between_runs() {
 
 #[test]
 fn sigint_cuts_a_long_interval_short() {
-    let sb = Sandbox::new();
-    let m = marker();
-    let _reaper = Reaper::new(&m);
+    let (sb, m) = Sandbox::with_marker();
     sb.write("jobs", format!("date +%s%N >> stamps\nsleep {m}\n"));
     let mut running = sb.spawn(["--repeat", "--interval", "1000s", "jobs"]);
     let groups = running_job_groups(&running, &m, 1);
@@ -340,10 +331,7 @@ fn a_job_that_uses_the_terminal_is_killed_instead_of_hanging_the_run() {
     }
     let sb = Sandbox::new();
     sb.write("jobs", "stty sane < /dev/tty; echo done\necho fine\n");
-    let command = format!(
-        "'{}' --no-progress --color never jobs",
-        common::bin().display()
-    );
+    let command = format!("'{}' --no-progress --color never jobs", bin().display());
     let mut child = std::process::Command::new("script")
         .args(["-qec", &command, "/dev/null"])
         .current_dir(sb.path())

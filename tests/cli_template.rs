@@ -7,7 +7,7 @@ mod common;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
-use common::Sandbox;
+use common::sandbox::Sandbox;
 
 /// The template that prints each of its arguments in brackets on its own line.
 const SHOW: &str = "printf '[%s]\\n'";

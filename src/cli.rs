@@ -133,6 +133,110 @@ pub struct Cli {
     #[arg(short = '0', long = "null", help_heading = "Input")]
     pub null: bool,
 
+    /// Read arguments from FILE, like `:::: FILE` (GNU parallel and xargs -a);
+    /// may be repeated, each FILE is one more input source.
+    #[arg(
+        short = 'a',
+        long = "arg-file",
+        value_name = "FILE",
+        help_heading = "Input"
+    )]
+    pub arg_files: Vec<PathBuf>,
+
+    /// Pair the input sources up instead of combining every value of each with
+    /// every value of the others: job i takes value i of each source, and the
+    /// shorter sources are recycled (GNU parallel --link). `:::+` and `::::+` pair
+    /// one source with the one before it and stop at the shorter.
+    #[arg(long, help_heading = "Input")]
+    pub link: bool,
+
+    /// Split each input line into columns at this regular expression (e.g. '\t',
+    /// ',', ' +'); the columns are {1}, {2}, … as if each were an input source.
+    #[arg(long, value_name = "REGEX", help_heading = "Input")]
+    pub colsep: Option<String>,
+
+    /// `:` — the first line of each input source names its columns, used as
+    /// {name} in the template (with --colsep, one name per column); N — skip
+    /// the first N lines of each source.
+    #[arg(long, value_name = ":|N", help_heading = "Input")]
+    pub header: Option<String>,
+
+    /// Give each job up to N arguments (input lines, or combinations of input
+    /// sources), separated by spaces where {} is (xargs -n, parallel -n).
+    #[arg(
+        short = 'n',
+        long = "max-args",
+        value_name = "N",
+        value_parser = parse_positive,
+        conflicts_with_all = ["max_replace_args", "max_lines"],
+        help_heading = "Arguments per job"
+    )]
+    pub max_args: Option<usize>,
+
+    /// Give each job N arguments, {1} … {N} being the first … N-th (the last
+    /// job may have fewer; the missing ones are empty), as parallel -N.
+    #[arg(
+        short = 'N',
+        value_name = "N",
+        value_parser = parse_positive,
+        conflicts_with = "max_lines",
+        help_heading = "Arguments per job"
+    )]
+    pub max_replace_args: Option<usize>,
+
+    /// Up to N input lines per job (xargs -L, parallel -L); a line is one
+    /// argument (use --colsep to split it).
+    #[arg(
+        short = 'L',
+        long = "max-lines",
+        value_name = "N",
+        value_parser = parse_positive,
+        help_heading = "Arguments per job"
+    )]
+    pub max_lines: Option<usize>,
+
+    /// As many arguments per job as fit the command-line limits, repeating the
+    /// word around {} for each (context replace: `-X -- mv {} dir/` and
+    /// `x{}y` → `xay xby`), as parallel -X. Jobs are filled up to the kernel's
+    /// limits (128 KiB per argument, ARG_MAX less the environment).
+    #[arg(
+        short = 'X',
+        conflicts_with = "multiple",
+        help_heading = "Arguments per job"
+    )]
+    pub context_replace: bool,
+
+    /// As many arguments per job as fit the command-line limits, {} standing
+    /// for all of them separated by spaces, as parallel -m.
+    #[arg(short = 'm', help_heading = "Arguments per job")]
+    pub multiple: bool,
+
+    /// Fill each job's command up to N bytes at most (xargs -s, parallel -s);
+    /// never more than the kernel allows.
+    #[arg(
+        short = 's',
+        long = "max-chars",
+        value_name = "N",
+        value_parser = parse_positive,
+        help_heading = "Arguments per job"
+    )]
+    pub max_chars: Option<usize>,
+
+    /// Use STR instead of {} as the placeholder for the arguments (xargs -I,
+    /// parallel -I); {} is then plain text.
+    #[arg(
+        short = 'I',
+        long = "replace",
+        value_name = "STR",
+        help_heading = "Arguments per job"
+    )]
+    pub replace: Option<String>,
+
+    /// Shell-quote the template words too, so a word like `'$x'` or `a|b`
+    /// reaches the command as it is (GNU parallel's -q; our -q is --quiet).
+    #[arg(long, help_heading = "Arguments per job")]
+    pub quote: bool,
+
     /// Run exactly N jobs at a time: a fixed pool of N workers (like parallel -j N
     /// or xargs -P N). Cannot be combined with --min-workers or --max-workers.
     #[arg(

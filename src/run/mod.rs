@@ -81,9 +81,9 @@ use report::ungrouped::Ungrouped;
 /// See [`RunError`].
 pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, RunError> {
     let started = Instant::now();
-    let inputs = input::sources::open_sources(&options.inputs)?;
+    let mut options = options;
+    let records = input::pipeline::open(&options.input, options.template.as_mut())?;
     let skip = resume_skips(&options)?;
-    let records = inputs.records(options.separator);
     if options.control.dry_run {
         let (template, tag) = (options.template.as_ref(), options.output.tag);
         return Ok(report::dry_run::print(records, template, tag, |n| {

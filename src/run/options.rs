@@ -12,7 +12,8 @@ use crate::cli::{Cli, ColorChoice};
 use crate::{BuildError, Builder, Config};
 
 use crate::run::control::resume::Resume;
-use crate::run::input::sources::Separator;
+use crate::run::input::pipeline::InputSettings;
+use crate::run::input::settings::from_cli as input_settings;
 use crate::run::input::template::Template;
 use crate::run::report::joblog::JoblogTarget;
 use crate::run::values::halt_spec::HaltSpec;
@@ -21,10 +22,8 @@ use crate::run::values::termseq::TermSeq;
 /// Settings of one run.
 #[derive(Debug)]
 pub struct Options {
-    /// Input operands as given (`-` is standard input; empty means standard input).
-    pub(crate) inputs: Vec<PathBuf>,
-    /// Record separator of the input.
-    pub(crate) separator: Separator,
+    /// Where the input comes from and how it becomes jobs.
+    pub(crate) input: InputSettings,
     /// The command template, in template mode.
     pub(crate) template: Option<Template>,
     /// The pool, as the command line sets it up (built once, here).
@@ -103,12 +102,8 @@ pub struct OutputOptions {
 
 impl Options {
     /// Validates the parsed command line.
-    pub fn from_cli(cli: Cli) -> Result<Options, UsageError> {
-        let template = if cli.template.is_empty() {
-            None
-        } else {
-            Some(Template::parse(&cli.template).map_err(|e| UsageError(e.to_string()))?)
-        };
+    pub fn from_cli(mut cli: Cli) -> Result<Options, UsageError> {
+        let (input, template) = input_settings(&mut cli).map_err(UsageError)?;
         let mut builder = Builder::new().thread_name("atp-run");
         if let Some(n) = cli.jobs {
             builder = builder.fixed_workers(n);
@@ -161,12 +156,7 @@ impl Options {
         };
         Ok(Options {
             pool_builder: builder,
-            inputs: cli.files,
-            separator: if cli.null {
-                Separator::Nul
-            } else {
-                Separator::Newline
-            },
+            input,
             template,
             pool,
             repeat: cli.repeat,

@@ -22,7 +22,7 @@ use crossbeam_channel::Sender;
 use crate::run::completion::{Completion, DoneGuard};
 use crate::run::control::attempts::Jobs;
 use crate::run::events::Event;
-use crate::run::input::sources::Records;
+use crate::run::input::pipeline::RecordStream;
 use crate::run::lock::{lock, wait};
 use crate::{StopToken, Task, TaskHandle, ThreadPool};
 
@@ -122,7 +122,7 @@ pub(crate) struct Feeder {
 
 impl Feeder {
     /// Feeds every record; ends with [`Event::InputEnded`].
-    pub(crate) fn run(self, records: Records) {
+    pub(crate) fn run(self, records: RecordStream) {
         let (jobs_ctx, completion) = (&self.shared.jobs, &self.shared.completion);
         let mut jobs = 0u64;
         let mut error = None;

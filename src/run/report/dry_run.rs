@@ -13,14 +13,15 @@
 
 use std::io::{self, BufWriter, Write};
 
-use crate::run::input::sources::Records;
+use crate::run::input::job_args::JobArgs;
+use crate::run::input::pipeline::RecordStream;
 use crate::run::input::template::Template;
 use crate::run::outcome::Outcome;
 
 /// Prints the commands of `records` (`tag`: after their `--tag` prefix);
 /// `skip(number)` says whether a job is skipped.
 pub fn print(
-    records: Records,
+    records: RecordStream,
     template: Option<&Template>,
     tag: bool,
     skip: impl Fn(u64) -> bool,
@@ -41,7 +42,11 @@ pub fn print(
         if skip(number) {
             continue;
         }
-        if tag && write_tag(&mut out, &record).is_err() {
+        let tag_text = match template {
+            Some(_) => JobArgs::decode(&record).tag(),
+            None => record.clone(),
+        };
+        if tag && write_tag(&mut out, &tag_text).is_err() {
             return Outcome::StdoutClosed;
         }
         let command = match template {

@@ -50,9 +50,9 @@ pub(crate) enum Stop {
     Halted,
 }
 
-/// What the coordinator works with.
+/// The parts of a run the coordinator works with.
 #[derive(Debug)]
-pub(crate) struct Run<'a> {
+pub(crate) struct Parts<'a> {
     /// The jobs' context (executor, reporter, halt).
     pub jobs: &'a Jobs,
     /// Counting jobs in and out.
@@ -74,8 +74,8 @@ pub(crate) struct Run<'a> {
 /// Waits for every job to be done (never, with `--repeat`), a signal, or a closed
 /// stdout. After a `--halt soon`, every job handed to the pool being done is
 /// enough (the input may never end); a `--halt now` stops at once.
-pub(crate) fn coordinate(inbox: &Receiver<Event>, run: &Run<'_>) -> Stop {
-    let reporter = &run.jobs.reporter;
+pub(crate) fn coordinate(inbox: &Receiver<Event>, parts: &Parts<'_>) -> Stop {
+    let reporter = &parts.jobs.reporter;
     let mut all_done = false;
     let mut input_ended = false;
     let mut input_error = None;
@@ -89,7 +89,7 @@ pub(crate) fn coordinate(inbox: &Receiver<Event>, run: &Run<'_>) -> Stop {
             Event::AllDone => all_done = true,
             Event::InputEnded { jobs, error } => {
                 input_ended = true;
-                if run.repeat {
+                if parts.repeat {
                     // Watchdogs run until Ctrl-C, but a read error must not wait for
                     // it to be reported, and no watchdog at all means nothing to do.
                     if let Some(err) = error {
@@ -100,37 +100,38 @@ pub(crate) fn coordinate(inbox: &Receiver<Event>, run: &Run<'_>) -> Stop {
                     }
                 }
                 input_error = error;
-                if !run.repeat {
+                if !parts.repeat {
                     reporter.progress().set_total(jobs);
                 }
-                run.jobs
-                    .input_ended(jobs.saturating_sub(run.completion.skipped()));
+                parts
+                    .jobs
+                    .input_ended(jobs.saturating_sub(parts.completion.skipped()));
             }
             Event::Interrupt => return Stop::Interrupted,
             Event::ListRunning => {
-                let mut running = run.jobs.executor.running();
+                let mut running = parts.jobs.executor.running();
                 reporter.message(&running_list::describe(&mut running, Instant::now()));
             }
             Event::StdoutClosed => return Stop::StdoutClosed,
             Event::StdoutFailed(err) => return Stop::StdoutFailed(err),
-            Event::Halt => match run.jobs.halted() {
+            Event::Halt => match parts.jobs.halted() {
                 Some(h) if h.when == When::Now => return Stop::Halted,
                 _ => halting = true,
             },
         }
-        if !run.repeat && input_ended && all_done {
+        if !parts.repeat && input_ended && all_done {
             return Stop::Finished { input_error };
         }
-        if halting && run.completion.all_submitted_done() {
+        if halting && parts.completion.all_submitted_done() {
             return Stop::Finished { input_error };
         }
     }
 }
 
 /// Ends the run as `stop` requires; returns how it ended.
-pub(crate) fn shut_down(stop: Stop, run: &Run<'_>) -> Outcome {
-    let (jobs, reporter, executor) = (run.jobs, &run.jobs.reporter, &run.jobs.executor);
-    let skipped = run.completion.skipped();
+pub(crate) fn shut_down(stop: Stop, parts: &Parts<'_>) -> Outcome {
+    let (jobs, reporter, executor) = (parts.jobs, &parts.jobs.reporter, &parts.jobs.executor);
+    let skipped = parts.completion.skipped();
     if skipped > 0 && !reporter.is_quiet() {
         reporter.message(&format!(
             "atp-run: skipped {} already in the joblog",
@@ -139,9 +140,9 @@ pub(crate) fn shut_down(stop: Stop, run: &Run<'_>) -> Outcome {
     }
     match stop {
         Stop::Finished { input_error } => {
-            run.pool.shutdown();
-            executor.stop_leftovers(run.grace);
-            finish(run, None);
+            parts.pool.shutdown();
+            executor.stop_leftovers(parts.grace);
+            finish(parts, None);
             if let Some(err) = input_error {
                 reporter.message(&format!("atp-run: {}", error_chain(&err)));
                 Outcome::InputFailed
@@ -155,26 +156,26 @@ pub(crate) fn shut_down(stop: Stop, run: &Run<'_>) -> Outcome {
         }
         Stop::Halted => {
             // --halt now: like an interrupt, with the --termseq sequence.
-            stop_starting(run);
-            let report = executor.terminate_all(run.termseq);
+            stop_starting(parts);
+            let report = executor.terminate_all(parts.termseq);
             log::debug!("halt termination: {report:?}");
-            run.pool.shutdown_now();
-            executor.stop_leftovers(run.grace);
-            finish(run, None);
+            parts.pool.shutdown_now();
+            executor.stop_leftovers(parts.grace);
+            finish(parts, None);
             Outcome::Halted(jobs.halted().map_or(1, |h| h.exit_code))
         }
         stop => {
-            stop_starting(run);
-            let report = executor.terminate_all(&TermSeq::term_then_kill(run.grace));
+            stop_starting(parts);
+            let report = executor.terminate_all(&TermSeq::term_then_kill(parts.grace));
             log::debug!("termination: {report:?}");
-            let cancelled = run.pool.shutdown_now().cancelled;
+            let cancelled = parts.pool.shutdown_now().cancelled;
             match stop {
                 Stop::Interrupted => {
-                    finish(run, Some(cancelled));
+                    finish(parts, Some(cancelled));
                     Outcome::Interrupted
                 }
                 Stop::RepeatInputFailed(err) => {
-                    finish(run, None);
+                    finish(parts, None);
                     reporter.message(&format!("atp-run: {}", error_chain(&err)));
                     Outcome::InputFailed
                 }
@@ -194,23 +195,24 @@ pub(crate) fn shut_down(stop: Stop, run: &Run<'_>) -> Outcome {
 
 /// Starts no job any more: the feeder stops, the executor refuses new jobs, the
 /// watchdogs stop.
-fn stop_starting(run: &Run<'_>) {
-    run.jobs
+fn stop_starting(parts: &Parts<'_>) {
+    parts
+        .jobs
         .stopping
         .store(true, std::sync::atomic::Ordering::SeqCst);
-    run.jobs.executor.close();
-    for watchdog in lock(run.watchdogs).iter() {
+    parts.jobs.executor.close();
+    for watchdog in lock(parts.watchdogs).iter() {
         watchdog.handle.stop();
     }
 }
 
 /// Flushes what is held, removes the progress display and prints the `--repeat`
 /// table and the summary.
-fn finish(run: &Run<'_>, not_started: Option<usize>) {
-    let reporter = &run.jobs.reporter;
+fn finish(parts: &Parts<'_>, not_started: Option<usize>) {
+    let reporter = &parts.jobs.reporter;
     reporter.run_ended();
     let tally = reporter.tally();
-    let watchdogs = lock(run.watchdogs);
+    let watchdogs = lock(parts.watchdogs);
     if !watchdogs.is_empty() {
         let rows = watchdogs
             .iter()
@@ -221,19 +223,22 @@ fn finish(run: &Run<'_>, not_started: Option<usize>) {
     if reporter.is_quiet() && counts.failed == 0 && not_started.is_none() {
         return;
     }
-    let peak = run.pool.stats().peak_workers;
-    reporter.message(&summary(&counts, not_started, peak, run.started.elapsed()));
+    let peak = parts.pool.stats().peak_workers;
+    reporter.message(&summary(
+        &counts,
+        not_started,
+        peak,
+        parts.started.elapsed(),
+    ));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::Arc;
-    use std::sync::atomic::AtomicBool;
 
     use crossbeam_channel::Sender;
 
-    use crate::run::control::halt::HaltTracker;
     use crate::run::exec::executor::Executor;
     use crate::run::exec::mock::MockExecutor;
     use crate::run::report::grouped::Grouped;
@@ -269,17 +274,8 @@ mod tests {
             events.clone(),
         );
         let executor = Arc::new(MockExecutor::default());
-        let jobs = Jobs {
-            template: None,
-            executor: Arc::clone(&executor) as Arc<dyn Executor>,
-            reporter: Arc::new(reporter),
-            tmpdir: std::env::temp_dir(),
-            timeouts: None,
-            attempts: 1,
-            halt: halt.map(|spec| Mutex::new(HaltTracker::new(spec.parse().unwrap()))),
-            stopping: AtomicBool::new(false),
-            events: events.clone(),
-        };
+        let executor_dyn = Arc::clone(&executor) as Arc<dyn Executor>;
+        let jobs = Jobs::for_test(executor_dyn, reporter, 1, halt, events.clone());
         Fixture {
             jobs,
             executor,
@@ -293,8 +289,8 @@ mod tests {
     }
 
     impl Fixture {
-        fn run(&self, repeat: bool) -> Run<'_> {
-            Run {
+        fn parts(&self, repeat: bool) -> Parts<'_> {
+            Parts {
                 jobs: &self.jobs,
                 completion: &self.completion,
                 pool: &self.pool,
@@ -329,12 +325,12 @@ mod tests {
             error: None,
         });
         f.completion.input_ended(2);
-        let stop = coordinate(&f.inbox, &f.run(false));
+        let stop = coordinate(&f.inbox, &f.parts(false));
         assert!(
             matches!(stop, Stop::Finished { input_error: None }),
             "{stop:?}"
         );
-        assert_eq!(shut_down(stop, &f.run(false)), Outcome::JobsFailed);
+        assert_eq!(shut_down(stop, &f.parts(false)), Outcome::JobsFailed);
     }
 
     #[test]
@@ -342,9 +338,9 @@ mod tests {
         let f = fixture(None);
         f.send(Event::AllDone);
         f.send(Event::Interrupt);
-        let stop = coordinate(&f.inbox, &f.run(false));
+        let stop = coordinate(&f.inbox, &f.parts(false));
         assert!(matches!(stop, Stop::Interrupted), "{stop:?}");
-        assert_eq!(shut_down(stop, &f.run(false)), Outcome::Interrupted);
+        assert_eq!(shut_down(stop, &f.parts(false)), Outcome::Interrupted);
         assert!(f.executor.is_closed(), "no job starts after an interrupt");
         assert!(f.jobs.is_stopping());
     }
@@ -353,9 +349,9 @@ mod tests {
     fn halt_now_stops_at_once_with_the_jobs_status() {
         let f = fixture(Some("now,fail=1"));
         f.job(1, b"exit 4");
-        let stop = coordinate(&f.inbox, &f.run(false));
+        let stop = coordinate(&f.inbox, &f.parts(false));
         assert!(matches!(stop, Stop::Halted), "{stop:?}");
-        assert_eq!(shut_down(stop, &f.run(false)), Outcome::Halted(4));
+        assert_eq!(shut_down(stop, &f.parts(false)), Outcome::Halted(4));
         assert!(f.executor.is_closed());
     }
 
@@ -367,7 +363,7 @@ mod tests {
         f.job(2, b"exit 5");
         let stop = coordinate_after(&f, || f.completion.job_done());
         assert!(matches!(stop, Stop::Finished { .. }), "{stop:?}");
-        assert_eq!(shut_down(stop, &f.run(false)), Outcome::Halted(5));
+        assert_eq!(shut_down(stop, &f.parts(false)), Outcome::Halted(5));
     }
 
     /// Sends a second `Halt` (as the last job's task does) after `end_job`.
@@ -375,19 +371,19 @@ mod tests {
         assert!(!f.completion.all_submitted_done());
         end_job();
         f.send(Event::Halt);
-        coordinate(&f.inbox, &f.run(false))
+        coordinate(&f.inbox, &f.parts(false))
     }
 
     #[test]
     fn stdout_closing_or_failing_ends_the_run_with_its_own_status() {
         let f = fixture(None);
         f.send(Event::StdoutClosed);
-        let stop = coordinate(&f.inbox, &f.run(false));
-        assert_eq!(shut_down(stop, &f.run(false)), Outcome::StdoutClosed);
+        let stop = coordinate(&f.inbox, &f.parts(false));
+        assert_eq!(shut_down(stop, &f.parts(false)), Outcome::StdoutClosed);
         let f = fixture(None);
         f.send(Event::StdoutFailed("disk full".into()));
-        let stop = coordinate(&f.inbox, &f.run(false));
-        assert_eq!(shut_down(stop, &f.run(false)), Outcome::OutputFailed);
+        let stop = coordinate(&f.inbox, &f.parts(false));
+        assert_eq!(shut_down(stop, &f.parts(false)), Outcome::OutputFailed);
     }
 
     #[test]
@@ -397,15 +393,15 @@ mod tests {
             jobs: 1,
             error: Some(InputError::StdinRepeated),
         });
-        let stop = coordinate(&f.inbox, &f.run(true));
+        let stop = coordinate(&f.inbox, &f.parts(true));
         assert!(matches!(stop, Stop::RepeatInputFailed(_)), "{stop:?}");
-        assert_eq!(shut_down(stop, &f.run(true)), Outcome::InputFailed);
+        assert_eq!(shut_down(stop, &f.parts(true)), Outcome::InputFailed);
         let f = fixture(None);
         f.send(Event::InputEnded {
             jobs: 0,
             error: None,
         });
-        let stop = coordinate(&f.inbox, &f.run(true));
-        assert_eq!(shut_down(stop, &f.run(true)), Outcome::Success);
+        let stop = coordinate(&f.inbox, &f.parts(true));
+        assert_eq!(shut_down(stop, &f.parts(true)), Outcome::Success);
     }
 }

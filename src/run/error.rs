@@ -35,7 +35,7 @@ pub enum RunError {
         source: io::Error,
     },
     /// Job output cannot be buffered in the temporary directory.
-    #[error("{0} (set TMPDIR to a writable directory)")]
+    #[error("cannot buffer job output (set TMPDIR to a writable directory)")]
     TempDir(#[source] io::Error),
     /// The worker pool cannot start.
     #[error("cannot start the worker pool")]
@@ -52,4 +52,22 @@ pub enum RunError {
     /// The signal handlers cannot be installed.
     #[error(transparent)]
     Signals(#[from] SignalError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::job::error_chain;
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let err = RunError::TempDir(io::Error::other("cannot create a file in /x"));
+        assert_eq!(
+            error_chain(&err),
+            "cannot buffer job output (set TMPDIR to a writable directory): \
+             cannot create a file in /x"
+        );
+        let err = RunError::from(InputError::StdinRepeated);
+        assert_eq!(error_chain(&err), InputError::StdinRepeated.to_string());
+    }
 }

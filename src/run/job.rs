@@ -11,6 +11,7 @@ use std::fmt;
 use std::io;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use nix::sys::signal::Signal;
@@ -115,83 +116,18 @@ impl fmt::Display for ExitStatusKind {
 /// Name of signal `signo`: `"SIGKILL"` for known signals, `"signal 42"` for
 /// others in 0..=64 (e.g. real-time signals), `"unknown signal"` beyond.
 pub(crate) fn signal_name(signo: i32) -> &'static str {
+    /// `"signal N"` for every N in 0..=64, made once.
+    static FALLBACK: OnceLock<[String; 65]> = OnceLock::new();
     match Signal::try_from(signo) {
         Ok(sig) => sig.as_str(),
-        Err(_) => usize::try_from(signo)
-            .ok()
-            .and_then(|i| SIGNAL_FALLBACK_NAMES.get(i))
-            .copied()
-            .unwrap_or("unknown signal"),
+        Err(_) => match usize::try_from(signo) {
+            Ok(i) if i < 65 => {
+                FALLBACK.get_or_init(|| std::array::from_fn(|i| format!("signal {i}")))[i].as_str()
+            }
+            _ => "unknown signal",
+        },
     }
 }
-
-const SIGNAL_FALLBACK_NAMES: [&str; 65] = [
-    "signal 0",
-    "signal 1",
-    "signal 2",
-    "signal 3",
-    "signal 4",
-    "signal 5",
-    "signal 6",
-    "signal 7",
-    "signal 8",
-    "signal 9",
-    "signal 10",
-    "signal 11",
-    "signal 12",
-    "signal 13",
-    "signal 14",
-    "signal 15",
-    "signal 16",
-    "signal 17",
-    "signal 18",
-    "signal 19",
-    "signal 20",
-    "signal 21",
-    "signal 22",
-    "signal 23",
-    "signal 24",
-    "signal 25",
-    "signal 26",
-    "signal 27",
-    "signal 28",
-    "signal 29",
-    "signal 30",
-    "signal 31",
-    "signal 32",
-    "signal 33",
-    "signal 34",
-    "signal 35",
-    "signal 36",
-    "signal 37",
-    "signal 38",
-    "signal 39",
-    "signal 40",
-    "signal 41",
-    "signal 42",
-    "signal 43",
-    "signal 44",
-    "signal 45",
-    "signal 46",
-    "signal 47",
-    "signal 48",
-    "signal 49",
-    "signal 50",
-    "signal 51",
-    "signal 52",
-    "signal 53",
-    "signal 54",
-    "signal 55",
-    "signal 56",
-    "signal 57",
-    "signal 58",
-    "signal 59",
-    "signal 60",
-    "signal 61",
-    "signal 62",
-    "signal 63",
-    "signal 64",
-];
 
 /// Result of a job that ran to completion (whatever its exit status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

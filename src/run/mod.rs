@@ -1,9 +1,9 @@
 //! The engine of `atp-run`: reading commands, running each as a task on the adaptive
 //! pool, reporting what happened, and stopping cleanly.
 //!
-//! The flow, one directory per stage (the protocol between the threads, and its
-//! invariants, is in [`PROTOCOL.md`](https://github.com/atp/atp/blob/main/src/run/PROTOCOL.md),
-//! beside this file):
+//! The flow, one directory per stage (the protocol between the threads and its
+//! invariants is written down in `src/run/PROTOCOL.md`, beside this file: read it
+//! before changing the feeder, the completion counting or the shutdown path):
 //!
 //! ```text
 //! input/     sources ─► records ─► feeder ─► pool task per job
@@ -45,6 +45,10 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crossbeam_channel::Sender;
+
+use crate::ThreadPool;
+
 pub use error::RunError;
 pub use outcome::Outcome;
 pub use report::progress::init_logging;
@@ -53,7 +57,8 @@ use completion::Completion;
 use control::attempts::Jobs;
 use control::halt::HaltTracker;
 use control::resume;
-use coordinator::{Run, coordinate, shut_down};
+use coordinator::{Parts, coordinate, shut_down};
+use events::Event;
 use exec::capture::Capture;
 use exec::executor::{Executor, SignalJob};
 use exec::fdlimit;
@@ -86,9 +91,8 @@ pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, R
     let skip = resume_skips(&options)?;
     if options.control.dry_run {
         let (template, tag) = (options.template.as_ref(), options.output.tag);
-        return Ok(report::dry_run::print(records, template, tag, |n| {
-            skip.contains(&n)
-        }));
+        let skipped = |n| skip.contains(&n);
+        return Ok(report::dry_run::print(records, template, tag, skipped));
     }
     // Job output is buffered in temporary files: find out now, not at every job,
     // if that cannot work.
@@ -101,80 +105,106 @@ pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, R
         signals::install(&events, Arc::clone(&executor) as Arc<dyn Executor>)?;
     }
     let reporter = Arc::new(reporter(&options, events.clone())?);
-    let tally = Arc::clone(reporter.tally());
-    let stats_pool = Arc::clone(&pool);
-    reporter.progress().start_ticker(move || {
-        let s = stats_pool.stats();
-        report::progress::ticker_message(tally.counts().failed, s.live, s.busy)
-    });
-    let timeouts = match options.control.timeout {
-        Some(limit) => Some(
-            Timeouts::start(
-                limit,
-                options.control.termseq.clone(),
-                Arc::clone(&executor) as Arc<dyn SignalJob>,
-            )
-            .map_err(|source| RunError::Thread {
-                what: "--timeout timer",
-                source,
-            })?,
-        ),
-        None => None,
-    };
-    let jobs = Arc::new(Jobs {
-        template: options.template,
-        executor,
-        reporter,
-        tmpdir: options.tmpdir,
-        timeouts,
-        attempts: options.control.attempts.max(1),
-        halt: options
-            .control
-            .halt
-            .map(|spec| Mutex::new(HaltTracker::new(spec))),
-        stopping: AtomicBool::new(false),
-        events: events.clone(),
-    });
-    // With --keep-order, finished jobs wait for their turn holding their files:
-    // half the hold budget in flight keeps held jobs within the budget's 1.5x.
-    let window = match options.output.keep_order {
-        true => KEEP_ORDER_AHEAD / 2,
-        false => in_flight_limit(max_workers),
-    };
+    start_ticker(&reporter, &pool);
+    let window = Window::new(window_size(&options, max_workers));
+    let (repeat, interval, grace) = (options.repeat, options.interval, options.grace);
+    let termseq = options.control.termseq.clone();
+    let jobs = Arc::new(jobs(options, executor, reporter, events.clone())?);
+    let completion = Completion::new(events.clone());
     let shared = Arc::new(Shared {
         jobs: Arc::clone(&jobs),
-        completion: Completion::new(events.clone()),
-        window: Window::new(window),
+        completion,
+        window,
     });
     let watchdogs = Arc::new(Mutex::new(Vec::new()));
     let feeder = Feeder {
         pool: Arc::clone(&pool),
         shared: Arc::clone(&shared),
         skip,
-        repeat: options.repeat,
-        interval: options.interval,
+        repeat,
+        interval,
         watchdogs: Arc::clone(&watchdogs),
         events,
     };
+    spawn_feeder(feeder, records)?;
+
+    let completion = &shared.completion;
+    let parts = Parts {
+        jobs: &jobs,
+        completion,
+        pool: &pool,
+        watchdogs: &watchdogs,
+        repeat,
+        grace,
+        termseq: &termseq,
+        started,
+    };
+    let stop = coordinate(&inbox, &parts);
+    Ok(shut_down(stop, &parts))
+}
+
+/// Starts the feeder thread on `records`.
+fn spawn_feeder(feeder: Feeder, records: input::pipeline::RecordStream) -> Result<(), RunError> {
     std::thread::Builder::new()
         .name("atp-run-feeder".into())
-        .spawn(move || feeder.run(records))
+        .spawn(move || feeder.feed(records))
+        .map(drop)
         .map_err(|source| RunError::Thread {
             what: "input reader",
             source,
-        })?;
-    let run = Run {
-        jobs: &jobs,
-        completion: &shared.completion,
-        pool: &pool,
-        watchdogs: &watchdogs,
-        repeat: options.repeat,
-        grace: options.grace,
-        termseq: &options.control.termseq,
-        started,
+        })
+}
+
+/// What every job's task shares: the template, the executor, the reporter, the
+/// `--timeout` timer, `--retries` and the `--halt` tracker.
+fn jobs(
+    options: Options,
+    executor: Arc<LocalExecutor>,
+    reporter: Arc<Reporter>,
+    events: Sender<Event>,
+) -> Result<Jobs, RunError> {
+    let control = options.control;
+    let timeouts = match control.timeout {
+        Some(limit) => {
+            let target = Arc::clone(&executor) as Arc<dyn SignalJob>;
+            let timer = Timeouts::start(limit, control.termseq, target);
+            Some(timer.map_err(|source| RunError::Thread {
+                what: "--timeout timer",
+                source,
+            })?)
+        }
+        None => None,
     };
-    let stop = coordinate(&inbox, &run);
-    Ok(shut_down(stop, &run))
+    Ok(Jobs {
+        template: options.template,
+        executor,
+        reporter,
+        tmpdir: options.tmpdir,
+        timeouts,
+        attempts: control.attempts.max(1),
+        halt: control.halt.map(|spec| Mutex::new(HaltTracker::new(spec))),
+        stopping: AtomicBool::new(false),
+        events,
+    })
+}
+
+/// Most jobs queued or running at once. With --keep-order, finished jobs wait for
+/// their turn holding their files: half the hold budget in flight keeps held jobs
+/// within the budget's 1.5x.
+fn window_size(options: &Options, max_workers: usize) -> usize {
+    match options.output.keep_order {
+        true => KEEP_ORDER_AHEAD / 2,
+        false => in_flight_limit(max_workers),
+    }
+}
+
+/// Refreshes the progress display's failures and worker counts (on a terminal).
+fn start_ticker(reporter: &Reporter, pool: &Arc<ThreadPool>) {
+    let (tally, pool) = (Arc::clone(reporter.tally()), Arc::clone(pool));
+    reporter.progress().start_ticker(move || {
+        let s = pool.stats();
+        report::progress::ticker_message(tally.counts().failed, s.live, s.busy)
+    });
 }
 
 /// The jobs `--resume` skips (none without it).
@@ -192,7 +222,7 @@ fn resume_skips(options: &Options) -> Result<std::collections::HashSet<u64>, Run
 
 /// The pool as options.rs set it up, with at most as many workers as the open-file
 /// limit allows (each holds up to 4 files); and that maximum.
-fn build_pool(options: &Options) -> Result<(crate::ThreadPool, usize), RunError> {
+fn build_pool(options: &Options) -> Result<(ThreadPool, usize), RunError> {
     let (configured, keep_order) = (options.pool.max_workers(), options.output.keep_order);
     let builder = match fdlimit::open_file_limit() {
         Some(limit) if fdlimit::worker_cap(limit, keep_order) < configured => {

@@ -51,7 +51,7 @@ pub struct Options {
     pub(crate) control: ControlOptions,
 }
 
-/// The job-control settings (see `control.rs`).
+/// The job-control settings (see `control/`).
 #[derive(Debug, Clone)]
 pub(crate) struct ControlOptions {
     /// `--joblog [+]FILE`.
@@ -77,7 +77,7 @@ pub struct UsageError(String);
 
 /// How a job's output reaches ours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Captured in files, printed as blocks when the job ends (the default).
     #[default]
     Grouped,
@@ -89,7 +89,7 @@ pub enum Mode {
 
 /// The output settings of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct OutputOptions {
+pub(crate) struct OutputOptions {
     /// How output flows.
     pub mode: Mode,
     /// `--keep-order` (grouped mode only).
@@ -104,31 +104,7 @@ impl Options {
     /// Validates the parsed command line.
     pub fn from_cli(mut cli: Cli) -> Result<Options, UsageError> {
         let (input, template) = input_settings(&mut cli).map_err(UsageError)?;
-        let mut builder = Builder::new().thread_name("atp-run");
-        if let Some(n) = cli.jobs {
-            builder = builder.fixed_workers(n);
-        }
-        if let Some(n) = cli.min_workers {
-            builder = builder.min_workers(n);
-        }
-        if let Some(n) = cli.max_workers {
-            builder = builder.max_workers(n);
-        }
-        if let Some(t) = cli.idle_timeout {
-            builder = builder.idle_timeout(t);
-        }
-        if let Some(kib) = cli.stack_size {
-            builder = builder.stack_size_kib(kib);
-        }
-        if let Some(percent) = cli.cpu_threshold {
-            builder = builder.cpu_threshold_percent(percent);
-        }
-        if let Some(bytes) = cli.memory_reserve {
-            builder = builder.memory_reserve(bytes);
-        }
-        if cli.ignore_load {
-            builder = builder.load_aware(false);
-        }
+        let builder = pool_builder(&cli);
         let pool = builder
             .config()
             .map_err(|err| UsageError(pool_error(&err)))?;
@@ -170,6 +146,36 @@ impl Options {
             output,
         })
     }
+}
+
+/// The pool as the command line sets it up: the one place its options are built.
+fn pool_builder(cli: &Cli) -> Builder {
+    let mut builder = Builder::new().thread_name("atp-run");
+    if let Some(n) = cli.jobs {
+        builder = builder.fixed_workers(n);
+    }
+    if let Some(n) = cli.min_workers {
+        builder = builder.min_workers(n);
+    }
+    if let Some(n) = cli.max_workers {
+        builder = builder.max_workers(n);
+    }
+    if let Some(t) = cli.idle_timeout {
+        builder = builder.idle_timeout(t);
+    }
+    if let Some(kib) = cli.stack_size {
+        builder = builder.stack_size_kib(kib);
+    }
+    if let Some(percent) = cli.cpu_threshold {
+        builder = builder.cpu_threshold_percent(percent);
+    }
+    if let Some(bytes) = cli.memory_reserve {
+        builder = builder.memory_reserve(bytes);
+    }
+    if cli.ignore_load {
+        builder = builder.load_aware(false);
+    }
+    builder
 }
 
 /// The output flags (clap refuses the combinations that cannot work).

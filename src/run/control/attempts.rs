@@ -147,7 +147,7 @@ impl Jobs {
             let result = self
                 .reporter
                 .with_job_output(job, capture.as_deref_mut(), |output| {
-                    self.executor.run(&spec, output, watch)
+                    self.executor.execute(&spec, output, watch)
                 });
             let ok = result.as_ref().is_ok_and(JobEnd::success);
             let last = retries::is_last(ok, job.attempt, attempts, self.is_stopping());
@@ -218,6 +218,30 @@ impl Jobs {
             self.reporter.message(&halt_message(spec, halt, running));
         }
         let _ = self.events.send(Event::Halt);
+    }
+}
+
+#[cfg(test)]
+impl Jobs {
+    /// Jobs of a test run: no template, no timer.
+    pub(crate) fn for_test(
+        executor: Arc<dyn Executor>,
+        reporter: Reporter,
+        attempts: u32,
+        halt: Option<&str>,
+        events: Sender<Event>,
+    ) -> Jobs {
+        Jobs {
+            template: None,
+            executor,
+            reporter: Arc::new(reporter),
+            tmpdir: std::env::temp_dir(),
+            timeouts: None,
+            attempts,
+            halt: halt.map(|spec| Mutex::new(HaltTracker::new(spec.parse().expect("halt spec")))),
+            stopping: AtomicBool::new(false),
+            events,
+        }
     }
 }
 
@@ -342,19 +366,13 @@ mod tests {
         )
         .with_joblog(joblog);
         let executor = Arc::new(MockExecutor::default());
-        let jobs = Jobs {
-            template: None,
-            executor: Arc::clone(&executor) as Arc<dyn Executor>,
-            reporter: Arc::new(reporter),
-            tmpdir: std::env::temp_dir(),
-            timeouts: None,
+        let jobs = Jobs::for_test(
+            Arc::clone(&executor) as Arc<dyn Executor>,
+            reporter,
             attempts,
-            halt: settings
-                .halt
-                .map(|spec| Mutex::new(HaltTracker::new(spec.parse().expect("halt spec")))),
-            stopping: AtomicBool::new(false),
+            settings.halt,
             events,
-        };
+        );
         Harness {
             jobs,
             executor,

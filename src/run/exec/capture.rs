@@ -40,10 +40,10 @@ enum State {
 
 /// Reusable capture of one job's stdout and stderr (one per worker thread).
 ///
-/// Typical cycle, driven by [`crate::run::exec::local::run_job`]: the job's output lands in
+/// Typical cycle, driven by an executor (`Executor::execute`): the job's output lands in
 /// the files; the caller then prints the blocks with
 /// [`write_stdout_to`](Self::write_stdout_to) /
-/// [`write_stderr_to`](Self::write_stderr_to); the next `run_job` (or an
+/// [`write_stderr_to`](Self::write_stderr_to); the next job (or an
 /// explicit [`reset`](Self::reset)) makes the capture clean again.
 #[derive(Debug)]
 pub struct Capture {
@@ -134,8 +134,8 @@ impl Capture {
     /// Makes the capture clean for the next job: empties and rewinds both
     /// files, or, if the capture is tainted, replaces them with fresh files.
     ///
-    /// Cheap no-op when already clean. [`crate::run::exec::local::run_job`] calls it
-    /// itself, so callers need not.
+    /// Cheap no-op when already clean. [`files_for_job`](Self::files_for_job)
+    /// calls it itself, so executors need not.
     ///
     /// # Errors
     /// Truncate/seek errors, or failure to create replacement files (the

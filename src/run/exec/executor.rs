@@ -21,7 +21,7 @@
 //!   an executor adds to [`JobEnd`] for the joblog's Host column and `{host}`.
 //!
 //! Invariants every executor keeps:
-//! - [`Executor::run`] blocks the calling worker until the job has ended and nothing
+//! - [`Executor::execute`] blocks the calling worker until the job has ended and nothing
 //!   of it can be signalled any more; once [`Executor::close`] has run, a job being
 //!   started is refused or killed at once and reported as [`JobError::Cancelled`].
 //! - A job is registered under its key from the moment it can be signalled until
@@ -109,7 +109,7 @@ pub(crate) trait Executor: SignalJob {
     /// # Errors
     /// [`JobError::Cancelled`] once closed; otherwise the job could not be started
     /// or followed. A job that fails or is killed is not an error (see [`JobEnd`]).
-    fn run(
+    fn execute(
         &self,
         spec: &JobSpec<'_>,
         output: JobOutput<'_>,

@@ -74,7 +74,7 @@ impl SignalJob for LocalExecutor {
 }
 
 impl Executor for LocalExecutor {
-    fn run(
+    fn execute(
         &self,
         spec: &JobSpec<'_>,
         output: JobOutput<'_>,
@@ -187,28 +187,7 @@ impl LocalExecutor {
     ) -> Result<Reaped, JobError> {
         let start = Instant::now();
         let started = SystemTime::now();
-        let stdin = match spec.stdin {
-            JobStdin::Null => Stdio::null(),
-        };
-        // The Command (holding our copies of the dup'd descriptors) drops here.
-        let spawned = Command::new(SHELL)
-            .arg("-c")
-            .arg(OsStr::from_bytes(spec.command))
-            .stdin(stdin)
-            .stdout(stdout)
-            .stderr(stderr)
-            .process_group(0)
-            .spawn();
-        let mut child = spawned.map_err(|source| JobError::Spawn {
-            program: SHELL.into(),
-            source,
-        })?;
-        let Some(pid) = i32::try_from(child.id()).ok().map(Pid::from_raw) else {
-            // Cannot happen on Linux (pid_max <= 2^22); stay correct anyway.
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(JobError::Wait(io::Error::other("child pid out of range")));
-        };
+        let (mut child, pid) = spawn(spec, stdout, stderr)?;
         let key = spec.key;
         if self
             .registry
@@ -262,6 +241,36 @@ impl LocalExecutor {
             group_alive: alive,
             timed_out,
         })
+    }
+}
+
+/// Starts `sh -c <command>` in a process group of its own; returns it and its pid
+/// (which is its pgid).
+fn spawn(spec: &JobSpec<'_>, stdout: Stdio, stderr: Stdio) -> Result<(Child, Pid), JobError> {
+    let stdin = match spec.stdin {
+        JobStdin::Null => Stdio::null(),
+    };
+    // The Command (holding our copies of the dup'd descriptors) drops here.
+    let spawned = Command::new(SHELL)
+        .arg("-c")
+        .arg(OsStr::from_bytes(spec.command))
+        .stdin(stdin)
+        .stdout(stdout)
+        .stderr(stderr)
+        .process_group(0)
+        .spawn();
+    let mut child = spawned.map_err(|source| JobError::Spawn {
+        program: SHELL.into(),
+        source,
+    })?;
+    match i32::try_from(child.id()) {
+        Ok(pid) => Ok((child, Pid::from_raw(pid))),
+        Err(_) => {
+            // Cannot happen on Linux (pid_max <= 2^22); stay correct anyway.
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(JobError::Wait(io::Error::other("child pid out of range")))
+        }
     }
 }
 
@@ -388,7 +397,7 @@ mod tests {
             command: cmd,
             stdin: JobStdin::Null,
         };
-        exec.run(&spec, JobOutput::Capture(cap), None)
+        exec.execute(&spec, JobOutput::Capture(cap), None)
     }
 
     fn capture() -> Capture {

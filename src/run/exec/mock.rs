@@ -89,7 +89,7 @@ impl SignalJob for MockExecutor {
 }
 
 impl Executor for MockExecutor {
-    fn run(
+    fn execute(
         &self,
         spec: &JobSpec<'_>,
         output: JobOutput<'_>,

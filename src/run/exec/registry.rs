@@ -1,12 +1,13 @@
-//! Registry of the process groups of running jobs, for signalling and shutdown.
+//! The local executor's registry: its running jobs by [`JobKey`] (process group,
+//! start time, command), for signalling, listing and shutdown.
 //!
-//! Owns: the set of running jobs' process groups (pgid == leader pid, start
-//! time, whether its `--timeout` fired), the set of "lingering" groups (members outlived their reaped
-//! leader), the closed flag and the kill-now flag.
+//! Owns: the running jobs (pgid == leader pid), the set of "lingering" groups
+//! (members outlived their reaped leader), the closed flag and the kill-now flag.
 //!
 //! Invariants:
 //! - The registry only signals, it never reaps: each leader is reaped by the
-//!   worker blocked in `Child::wait()`, which then calls [`ProcessRegistry::finish`].
+//!   worker blocked in `Child::wait()`, which calls [`ProcessRegistry::forget`]
+//!   before reaping it.
 //! - Once [`ProcessRegistry::close`] has run (also implied by
 //!   [`ProcessRegistry::terminate_all`] and [`ProcessRegistry::kill_now`]),
 //!   [`ProcessRegistry::register`] refuses every new group; the closed flag
@@ -14,7 +15,7 @@
 //!   `signal_all`/`terminate_all` or refused (and killed by its spawner) —
 //!   never missed. Spawning itself happens outside the lock.
 //! - A running group is signalled only under the registry lock and only while
-//!   it is in the running set; the executor removes it ([`ProcessRegistry::finish`])
+//!   it is in the running set; the executor removes it ([`ProcessRegistry::forget`])
 //!   *before* it reaps the leader (it waits with `WNOWAIT` first), so the pgid of a
 //!   running group cannot have been reused by someone else's processes.
 //! - Signals are only ever sent to groups > 1 (never to our own group via

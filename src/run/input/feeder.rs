@@ -122,7 +122,7 @@ pub(crate) struct Feeder {
 
 impl Feeder {
     /// Feeds every record; ends with [`Event::InputEnded`].
-    pub(crate) fn run(self, records: RecordStream) {
+    pub(crate) fn feed(self, records: RecordStream) {
         let (jobs_ctx, completion) = (&self.shared.jobs, &self.shared.completion);
         let mut jobs = 0u64;
         let mut error = None;

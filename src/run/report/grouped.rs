@@ -13,7 +13,7 @@ use std::io::{self, BufWriter, Read, Write};
 
 use crate::run::exec::capture::Capture;
 use crate::run::job::{JobEnd, JobError, JobLabel};
-use crate::run::report::sink::{OutputSink, Rendered};
+use crate::run::report::sink::{OutputSink, Rendered, write_status};
 use crate::run::report::stdout::StdoutHealth;
 use crate::run::report::tagger::Tagger;
 
@@ -60,15 +60,6 @@ pub(crate) fn tag_of(job: &JobLabel<'_>) -> Vec<u8> {
     tag.extend_from_slice(job.record);
     tag.push(b'\t');
     tag
-}
-
-/// Writes a status line to stderr in one write.
-pub(crate) fn write_status(status: Option<&str>) {
-    if let Some(status) = status {
-        let mut err = io::stderr().lock();
-        let _ = err.write_all(status.as_bytes());
-        let _ = err.flush();
-    }
 }
 
 /// Copies a job's captured stdout to ours and its stderr to ours, each as one

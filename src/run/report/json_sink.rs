@@ -1,6 +1,5 @@
 //! `--json`: one JSON object per job on stdout, with its output inside, and nothing
-//! else on stdout (status lines still go to stderr... except that with `--json` they
-//! are not printed for jobs: the object says it all).
+//! else on stdout; jobs get no status line (the object says it all).
 //!
 //! Owns: the fields of a job's object ([`json_fields`]) and printing the object,
 //! its output encoded while being copied from the capture files (see `json.rs`).

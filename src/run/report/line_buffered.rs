@@ -11,10 +11,9 @@
 
 use std::io::{self, Write};
 
-use crate::run::exec::capture::Capture;
-use crate::run::job::{JobEnd, JobError, JobLabel, Stream};
-use crate::run::report::grouped::{tag_of, write_status};
-use crate::run::report::sink::{OutputKind, OutputSink, Rendered};
+use crate::run::job::{JobLabel, Stream};
+use crate::run::report::grouped::tag_of;
+use crate::run::report::sink::{OutputKind, OutputSink};
 use crate::run::report::stdout::StdoutHealth;
 use crate::run::report::tagger::Tagger;
 
@@ -26,29 +25,6 @@ pub(crate) struct LineBuffered;
 impl OutputSink for LineBuffered {
     fn output_kind(&self) -> OutputKind {
         OutputKind::Lines
-    }
-
-    fn render(
-        &self,
-        _job: &JobLabel<'_>,
-        _result: &Result<JobEnd, JobError>,
-        status: Option<String>,
-    ) -> Rendered {
-        Rendered {
-            status,
-            ..Rendered::default()
-        }
-    }
-
-    fn print(
-        &self,
-        _number: u64,
-        rendered: Rendered,
-        _capture: Option<&mut Capture>,
-        _stdout: &StdoutHealth,
-    ) -> bool {
-        write_status(rendered.status.as_deref());
-        false
     }
 }
 

@@ -202,18 +202,6 @@ mod tests {
     struct Recorder(Mutex<Vec<String>>);
 
     impl OutputSink for Arc<Recorder> {
-        fn render(
-            &self,
-            _job: &JobLabel<'_>,
-            _result: &Result<JobEnd, JobError>,
-            status: Option<String>,
-        ) -> Rendered {
-            Rendered {
-                status,
-                ..Rendered::default()
-            }
-        }
-
         fn print(
             &self,
             _number: u64,

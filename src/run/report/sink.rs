@@ -11,6 +11,7 @@
 //! counted attempt (its last, or a success), once.
 
 use std::fmt;
+use std::io::{self, Write};
 
 use crate::run::exec::capture::Capture;
 use crate::run::job::{JobEnd, JobError, JobLabel};
@@ -53,23 +54,32 @@ pub(crate) trait OutputSink: Send + Sync + fmt::Debug {
     }
 
     /// Prepares what job `job` prints besides its output; `status` is its status
-    /// line if shown.
+    /// line if shown. By default: the status line alone.
     fn render(
         &self,
-        job: &JobLabel<'_>,
-        result: &Result<JobEnd, JobError>,
+        _job: &JobLabel<'_>,
+        _result: &Result<JobEnd, JobError>,
         status: Option<String>,
-    ) -> Rendered;
+    ) -> Rendered {
+        Rendered {
+            status,
+            ..Rendered::default()
+        }
+    }
 
     /// Prints job `number`: `rendered` and its captured output. Returns whether jobs
-    /// held back were released (the feeder may have room again).
+    /// held back were released (the feeder may have room again). By default: the
+    /// status line alone (the job's output did not pass through the sink).
     fn print(
         &self,
-        number: u64,
+        _number: u64,
         rendered: Rendered,
-        capture: Option<&mut Capture>,
-        stdout: &StdoutHealth,
-    ) -> bool;
+        _capture: Option<&mut Capture>,
+        _stdout: &StdoutHealth,
+    ) -> bool {
+        write_status(rendered.status.as_deref());
+        false
+    }
 
     /// Job `number` will never be printed (skipped, or cancelled before it ran).
     fn skip(&self, _number: u64, _stdout: &StdoutHealth) -> bool {
@@ -81,4 +91,13 @@ pub(crate) trait OutputSink: Send + Sync + fmt::Debug {
 
     /// Blocks the feeder while the sink holds too much (`--keep-order`).
     fn wait_for_room(&self) {}
+}
+
+/// Writes a status line to stderr in one write.
+pub(crate) fn write_status(status: Option<&str>) {
+    if let Some(status) = status {
+        let mut err = io::stderr().lock();
+        let _ = err.write_all(status.as_bytes());
+        let _ = err.flush();
+    }
 }

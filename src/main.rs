@@ -19,6 +19,11 @@ fn main() -> ExitCode {
             eprintln!("atp-run: {}", line.strip_prefix("error: ").unwrap_or(line));
             return ExitCode::from(2);
         }
+        Err(err) if err.kind() == clap::error::ErrorKind::UnknownArgument => {
+            // clap's tip ("use '-- --x'") would make it a template word.
+            eprintln!("atp-run: {}", run::unknown_flag::from_clap(&err));
+            return ExitCode::from(2);
+        }
         Err(err) => {
             // --help and --version print to stdout and succeed; usage errors exit 2.
             let _ = err.print();

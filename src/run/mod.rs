@@ -39,6 +39,7 @@ pub mod options;
 mod outcome;
 mod report;
 mod signals;
+pub mod unknown_flag;
 pub(crate) mod values;
 
 use std::sync::atomic::AtomicBool;

@@ -6,7 +6,7 @@ complete -c atp-run -s N -d 'Give each job N arguments, {1} … {N} being the fi
 complete -c atp-run -s L -l max-lines -d 'Up to N input lines per job (xargs -L, parallel -L); a line is one argument (use --colsep to split it)' -r
 complete -c atp-run -s s -l max-chars -d 'Fill each job\'s command up to N bytes at most (xargs -s, parallel -s); never more than the kernel allows' -r
 complete -c atp-run -s I -l replace -d 'Use STR instead of {} as the placeholder for the arguments (xargs -I, parallel -I); {} is then plain text' -r
-complete -c atp-run -s j -l jobs -d 'Run exactly N jobs at a time: a fixed pool of N workers (like parallel -j N or xargs -P N). Cannot be combined with --min-workers or --max-workers' -r
+complete -c atp-run -s j -l jobs -d 'Run exactly N jobs at a time: a fixed pool of N workers (like parallel -j N or xargs -P N). As in GNU parallel, N% is that share of the cores, +N and -N the cores plus or minus N; 0 means as many as possible: the adaptive pool, grown while CPU and memory allow (the default without -j). Cannot be combined with --min-workers or --max-workers' -r
 complete -c atp-run -l min-workers -d 'Workers kept alive at all times, even when idle [default: 2]' -r
 complete -c atp-run -l max-workers -d 'Most workers (so jobs) at once [default: 512]' -r
 complete -c atp-run -l idle-timeout -d 'How long a worker above the minimum may sit idle before it retires, e.g. 500ms, 5s, 1m [default: 5s]' -r

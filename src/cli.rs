@@ -15,6 +15,7 @@ use clap::{ArgAction, CommandFactory, Parser, ValueEnum};
 
 use crate::run::values::duration::parse_duration;
 use crate::run::values::halt_spec::{HaltPolicy, parse_halt_policy};
+use crate::run::values::jobs_spec::{JobsSpec, parse_jobs};
 use crate::run::values::size::parse_size;
 use crate::run::values::termseq::{self, TermSeq, parse_termseq};
 
@@ -238,16 +239,20 @@ pub struct Cli {
     pub quote: bool,
 
     /// Run exactly N jobs at a time: a fixed pool of N workers (like parallel -j N
-    /// or xargs -P N). Cannot be combined with --min-workers or --max-workers.
+    /// or xargs -P N). As in GNU parallel, N% is that share of the cores, +N and
+    /// -N the cores plus or minus N; 0 means as many as possible: the adaptive
+    /// pool, grown while CPU and memory allow (the default without -j). Cannot be
+    /// combined with --min-workers or --max-workers.
     #[arg(
         short = 'j',
         long,
         value_name = "N",
-        value_parser = parse_positive,
+        value_parser = parse_jobs,
+        allow_hyphen_values = true,
         conflicts_with_all = ["min_workers", "max_workers"],
         help_heading = "Pool"
     )]
-    pub jobs: Option<usize>,
+    pub jobs: Option<JobsSpec>,
 
     /// Workers kept alive at all times, even when idle [default: 2].
     #[arg(long, value_name = "N", help_heading = "Pool")]
@@ -513,7 +518,9 @@ mod tests {
     fn jobs_conflicts_with_min_and_max() {
         let err = Cli::try_parse_from(["atp-run", "-j", "4", "--max-workers", "8"]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
-        assert!(Cli::try_parse_from(["atp-run", "-j", "0"]).is_err());
+        assert!(Cli::try_parse_from(["atp-run", "-j", "x"]).is_err());
+        let cli = Cli::try_parse_from(["atp-run", "-j", "-1", "f"]).unwrap();
+        assert_eq!(cli.jobs, Some(JobsSpec::Relative(-1)));
     }
 
     #[test]

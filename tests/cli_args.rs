@@ -297,3 +297,12 @@ fn values_after_a_marker_are_values_not_options() {
     assert_eq!(out(&sb, &args, ""), "[-n]\n[{}]\n[$(touch PWNED)]\n");
     assert!(!sb.exists("PWNED"));
 }
+
+#[test]
+fn gnu_job_counts_relative_to_the_cores() {
+    let sb = Sandbox::new();
+    for jobs in ["0", "100%", "+1", "-0"] {
+        let args = ["-j", jobs, "--", "echo", ":::", "a", "b"];
+        assert_eq!(out(&sb, &args, ""), "a\nb\n", "-j {jobs}");
+    }
+}

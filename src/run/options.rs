@@ -104,7 +104,11 @@ impl Options {
     /// Validates the parsed command line.
     pub fn from_cli(mut cli: Cli) -> Result<Options, UsageError> {
         let (input, template) = input_settings(&mut cli).map_err(UsageError)?;
-        let builder = pool_builder(&cli);
+        let fixed_workers = match cli.jobs {
+            Some(spec) => spec.workers(cores()).map_err(UsageError)?,
+            None => None,
+        };
+        let builder = pool_builder(&cli, fixed_workers);
         let pool = builder
             .config()
             .map_err(|err| UsageError(pool_error(&err)))?;
@@ -148,10 +152,17 @@ impl Options {
     }
 }
 
+/// The cores `-j N%`, `-j +N` and `-j -N` count from: those this process may
+/// run on (its affinity and cgroup quota), as GNU parallel counts cores.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
 /// The pool as the command line sets it up: the one place its options are built.
-fn pool_builder(cli: &Cli) -> Builder {
+/// `fixed_workers` is `-j` resolved against the cores (None: adaptive).
+fn pool_builder(cli: &Cli, fixed_workers: Option<usize>) -> Builder {
     let mut builder = Builder::new().thread_name("atp-run");
-    if let Some(n) = cli.jobs {
+    if let Some(n) = fixed_workers {
         builder = builder.fixed_workers(n);
     }
     if let Some(n) = cli.min_workers {
@@ -234,6 +245,22 @@ mod tests {
     fn jobs_means_a_fixed_pool() {
         let o = options(&["-j", "3"]).unwrap();
         assert_eq!((o.pool.min_workers(), o.pool.max_workers()), (3, 3));
+    }
+
+    #[test]
+    fn gnu_relative_jobs_count_from_the_cores_and_zero_is_adaptive() {
+        let n = cores();
+        let o = options(&["-j", "+1"]).unwrap();
+        assert_eq!(o.pool.max_workers(), n + 1);
+        let o = options(&["-j", "200%"]).unwrap();
+        assert_eq!((o.pool.min_workers(), o.pool.max_workers()), (2 * n, 2 * n));
+        let default = options(&[]).unwrap();
+        let o = options(&["-j", "0"]).unwrap();
+        assert_eq!(o.pool.max_workers(), default.pool.max_workers());
+        assert_eq!(o.pool.min_workers(), default.pool.min_workers());
+        let minus = format!("-{n}");
+        let err = options(&["-j", &minus]).unwrap_err();
+        assert!(err.to_string().contains("leaves no job to run"), "{err}");
     }
 
     #[test]

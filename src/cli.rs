@@ -33,6 +33,11 @@ pub const EXAMPLES: &str = "  Run every line of jobs.txt as a shell command, at 
   Watchdogs: rerun each command every 5 s until Ctrl-C:
     atp-run --repeat --interval 5s watchdogs.txt
 
+  GNU parallel style: every combination of two input sources, then
+  touch 20,000 files in as few jobs as the kernel's limits allow:
+    atp-run -- convert -resize {2} {1} {1.}-{2}.png ::: *.jpg ::: 50% 200%
+    seq -f 'f%g' 20000 | atp-run -X -- touch
+
   Exactly 8 jobs at a time, like parallel -j8 or xargs -P8:
     atp-run -j 8 jobs.txt
 
@@ -45,6 +50,23 @@ pub const EXAMPLES: &str = "  Run every line of jobs.txt as a shell command, at 
   Up to 3 attempts of at most 5 minutes per job, logged, output in input
   order; after an interruption, the same command with --resume finishes:
     atp-run --retries 3 --timeout 5m --joblog jobs.log -k jobs.txt";
+
+/// For users of GNU parallel and xargs: what differs on purpose, for `--help`
+/// (long) and the man page's COMING FROM GNU PARALLEL / XARGS section.
+pub const COMING_FROM_GNU: &str = "  Input sources, placeholders and batching have GNU parallel's meanings:
+  ::: ARGS, :::: FILES, -a FILE, :::+ and ::::+, --link, {1} {2.} {3/} ...,
+  --colsep, --header, -n, -N, -L, -X, -m, -s, -I, {#}, {%}. What differs:
+  -q         is --quiet here; GNU's -q (quote the command) is --quote
+  -v         is more diagnostics (-vv, -vvv); to see commands use --dry-run
+  -j         not given: the pool adapts to the load instead of one job per
+             core; -j 0 is that adaptive pool, -j N, N%, +N, -N as in GNU
+  -X, -m     fill each job up to the kernel's limits (128 KiB per argument,
+             ARG_MAX less the environment), not spread over the job slots
+  {foo}      left as it is without --header (shell and awk code use braces);
+             an unknown {3}, {1x} or {=...=} is an error, not text
+  FILE       operands are files of commands (or of arguments, with a
+             TEMPLATE after --), not GNU's command; a command is a TEMPLATE
+  -P N       (xargs) is -j N; -r is not needed: no input runs no job";
 
 /// Exit statuses, shown in `--help` and the man page.
 pub const EXIT_STATUS: &str = "  0    every job succeeded (or there was no job)
@@ -102,7 +124,10 @@ pub enum ColorChoice {
 /// template, as with xargs or GNU parallel: {} is the line, {.} the line without
 /// extension, {/} its basename, {//} its directory, {/.} the basename without
 /// extension, {#} the job number and {%} the worker slot. Values are shell-quoted;
-/// with no placeholder the line is appended as the last argument.
+/// with no placeholder the line is appended as the last argument. Arguments can
+/// also come from the command line (::: ARGS) and from argument files (:::: FILES),
+/// several sources combining as in GNU parallel, {1}, {2}, ... being the first,
+/// second, ... source ({1.} {1/} {1//} {1/.} too).
 #[derive(Debug, Parser)]
 #[command(
     name = "atp-run",
@@ -110,8 +135,8 @@ pub enum ColorChoice {
     max_term_width = 100,
     after_help = format!("Examples:\n{EXAMPLES}\n\nExit status:\n{EXIT_STATUS}"),
     after_long_help = format!(
-        "Examples:\n{EXAMPLES}\n\nExit status:\n{EXIT_STATUS}\n\nSignals:\n{SIGNALS}\n\n\
-         Environment:\n{ENVIRONMENT}"
+        "Examples:\n{EXAMPLES}\n\nComing from GNU parallel / xargs:\n{COMING_FROM_GNU}\n\n\
+         Exit status:\n{EXIT_STATUS}\n\nSignals:\n{SIGNALS}\n\nEnvironment:\n{ENVIRONMENT}"
     ),
 )]
 pub struct Cli {

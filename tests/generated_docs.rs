@@ -27,6 +27,7 @@ fn man_page() -> Vec<u8> {
     man.render_options_section(&mut out).unwrap();
     for (title, body) in [
         ("EXAMPLES", cli::EXAMPLES),
+        ("COMING FROM GNU PARALLEL / XARGS", cli::COMING_FROM_GNU),
         ("EXIT STATUS", cli::EXIT_STATUS),
         ("SIGNALS", cli::SIGNALS),
         ("ENVIRONMENT", cli::ENVIRONMENT),
@@ -107,6 +108,7 @@ fn the_man_page_has_the_sections_users_look_for() {
         "SYNOPSIS",
         "OPTIONS",
         "EXAMPLES",
+        "COMING FROM GNU PARALLEL / XARGS",
         "EXIT STATUS",
         "SIGNALS",
         "ENVIRONMENT",

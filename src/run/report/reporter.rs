@@ -305,4 +305,32 @@ mod tests {
             }
         );
     }
+
+    #[test]
+    fn each_sink_gets_the_job_output_it_prints_from() {
+        use crate::run::report::line_buffered::LineBuffered;
+        use crate::run::report::ungrouped::Ungrouped;
+
+        let job = JobLabel {
+            number: 1,
+            run: None,
+            attempt: 1,
+            slot: 1,
+            command: b"x",
+            record: b"x",
+            started: SystemTime::UNIX_EPOCH,
+        };
+        let output_of = |sink: Box<dyn OutputSink>, capture: Option<&mut Capture>| {
+            let mut r = reporter(1);
+            r.sink = sink;
+            r.with_job_output(&job, capture, |output| format!("{output:?}"))
+        };
+        let mut capture = Capture::new(std::env::temp_dir()).unwrap();
+        assert_eq!(
+            output_of(Box::new(Grouped { tag: false }), Some(&mut capture)),
+            "Capture"
+        );
+        assert_eq!(output_of(Box::new(LineBuffered), None), "Lines");
+        assert_eq!(output_of(Box::new(Ungrouped), None), "Inherit");
+    }
 }

@@ -306,3 +306,23 @@ fn gnu_job_counts_relative_to_the_cores() {
         assert_eq!(out(&sb, &args, ""), "a\nb\n", "-j {jobs}");
     }
 }
+
+#[test]
+fn dry_run_prints_each_jobs_command_and_tag() {
+    let sb = Sandbox::new();
+    let args = ["--dry-run", "-N2", "--", "echo", ":::", "a b", "c", "d"];
+    assert_eq!(out(&sb, &args, ""), "echo 'a b' c\necho d\n");
+    let args = [
+        "--dry-run",
+        "--tag",
+        "--",
+        "echo",
+        "{2}",
+        ":::",
+        "x",
+        ":::",
+        "1",
+        "2",
+    ];
+    assert_eq!(out(&sb, &args, ""), "x\t1\techo 1\nx\t2\techo 2\n");
+}

@@ -193,10 +193,11 @@ fn jobs(
 /// their turn holding their files: half the hold budget in flight keeps held jobs
 /// within the budget's 1.5x.
 fn window_size(options: &Options, max_workers: usize) -> usize {
-    match options.output.keep_order {
+    let size = match options.output.keep_order {
         true => KEEP_ORDER_AHEAD / 2,
         false => in_flight_limit(max_workers),
-    }
+    };
+    input::batch::cap_window(size, options.input.batch)
 }
 
 /// Refreshes the progress display's failures and worker counts (on a terminal).

@@ -35,6 +35,20 @@ pub struct BatchLimits {
     pub max_len: Option<usize>,
 }
 
+/// Bytes of packed jobs (`-X`, `-m`, `-s`) the feeder may keep queued or
+/// running: such a job holds up to ~128 KiB of arguments, so the in-flight
+/// window, counted in jobs, is capped to keep memory flat.
+const IN_FLIGHT_BYTES: usize = 2 * 1024 * 1024;
+
+/// The feeder's window of `size` jobs, capped for packed jobs to
+/// [`IN_FLIGHT_BYTES`] (and at least 4 jobs, so the pool still sees a backlog).
+pub fn cap_window(size: usize, limits: BatchLimits) -> usize {
+    match limits.max_len {
+        Some(len) => size.min((IN_FLIGHT_BYTES / len.max(1)).max(4)),
+        None => size,
+    }
+}
+
 /// The longest command a job may have: the smaller of MAX_ARG_STRLEN and
 /// ARG_MAX less the environment, less a margin.
 pub fn command_limit() -> usize {
@@ -312,6 +326,27 @@ mod tests {
         let b = Batches::new(rows(&["a"]), BatchLimits::default(), None, 2);
         let err = b.into_iter().next().unwrap().unwrap_err();
         assert!(err.to_string().contains("has 1 column"), "{err}");
+    }
+
+    #[test]
+    fn packed_jobs_get_a_window_bounded_in_bytes() {
+        let packed = BatchLimits {
+            max_rows: None,
+            max_len: Some(128 * 1024),
+        };
+        assert_eq!(cap_window(1024, packed), 16);
+        assert_eq!(cap_window(8, packed), 8);
+        let tiny = BatchLimits {
+            max_rows: None,
+            max_len: Some(100),
+        };
+        assert_eq!(cap_window(64, tiny), 64);
+        assert_eq!(cap_window(1024, BatchLimits::default()), 1024);
+        let huge = BatchLimits {
+            max_rows: None,
+            max_len: Some(usize::MAX),
+        };
+        assert_eq!(cap_window(64, huge), 4);
     }
 
     #[test]

@@ -53,7 +53,8 @@ pub const EXAMPLES: &str = "  Run every line of jobs.txt as a shell command, at 
 
 /// For users of GNU parallel and xargs: what differs on purpose, for `--help`
 /// (long) and the man page's COMING FROM GNU PARALLEL / XARGS section.
-pub const COMING_FROM_GNU: &str = "  Input sources, placeholders and batching have GNU parallel's meanings:
+pub const COMING_FROM_GNU: &str =
+    "  Input sources, placeholders and batching have GNU parallel's meanings:
   ::: ARGS, :::: FILES, -a FILE, :::+ and ::::+, --link, {1} {2.} {3/} ...,
   --colsep, --header, -n, -N, -L, -X, -m, -s, -I, {#}, {%}. What differs:
   -q         is --quiet here; GNU's -q (quote the command) is --quote

@@ -12,6 +12,8 @@ pub(crate) mod combine;
 pub(crate) mod feeder;
 pub(crate) mod job_args;
 pub(crate) mod pipeline;
+#[cfg(test)]
+mod proptests;
 pub(crate) mod settings;
 pub(crate) mod sources;
 pub(crate) mod template;

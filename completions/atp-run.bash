@@ -23,7 +23,7 @@ _atp__run() {
 
     case "${cmd}" in
         atp__run)
-            opts="-0 -a -n -N -L -X -m -s -I -j -q -k -u -v -h -V --null --arg-file --link --colsep --header --max-args --max-lines --max-chars --replace --quote --jobs --min-workers --max-workers --idle-timeout --stack-size --cpu-threshold --memory-reserve --ignore-load --repeat --interval --grace --joblog --resume --resume-failed --retries --timeout --termseq --halt --dry-run --quiet --keep-order --tag --line-buffer --ungroup --json --no-progress --color --verbose --help --version"
+            opts="-0 -a -n -N -L -X -m -s -I -j -q -k -u -v -h -V --null --arg-file --link --colsep --header --max-args --max-lines --max-chars --replace --er --extensionreplace --bnr --basenamereplace --dnr --dirnamereplace --bner --basenameextensionreplace --seqreplace --slotreplace --quote --jobs --min-workers --max-workers --idle-timeout --stack-size --cpu-threshold --memory-reserve --ignore-load --repeat --interval --grace --joblog --resume --resume-failed --retries --timeout --termseq --halt --dry-run --quiet --keep-order --tag --line-buffer --ungroup --json --no-progress --color --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -78,6 +78,46 @@ _atp__run() {
                     return 0
                     ;;
                 -I)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --extensionreplace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --er)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --basenamereplace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bnr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dirnamereplace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dnr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --basenameextensionreplace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bner)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seqreplace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --slotreplace)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -6,6 +6,12 @@ complete -c atp-run -s N -d 'Give each job N arguments, {1} … {N} being the fi
 complete -c atp-run -s L -l max-lines -d 'Up to N input lines per job (xargs -L, parallel -L); a line is one argument (use --colsep to split it)' -r
 complete -c atp-run -s s -l max-chars -d 'Fill each job\'s command up to N bytes at most (xargs -s, parallel -s); never more than the kernel allows' -r
 complete -c atp-run -s I -l replace -d 'Use STR instead of {} as the placeholder for the arguments (xargs -I, parallel -I); {} is then plain text' -r
+complete -c atp-run -l extensionreplace -l er -d 'Use STR instead of {.} (the argument without extension), as parallel --er' -r
+complete -c atp-run -l basenamereplace -l bnr -d 'Use STR instead of {/} (the basename), as parallel --bnr' -r
+complete -c atp-run -l dirnamereplace -l dnr -d 'Use STR instead of {//} (the dirname), as parallel --dnr' -r
+complete -c atp-run -l basenameextensionreplace -l bner -d 'Use STR instead of {/.} (basename without extension), as parallel --bner' -r
+complete -c atp-run -l seqreplace -d 'Use STR instead of {#} (the job number), as parallel --seqreplace' -r
+complete -c atp-run -l slotreplace -d 'Use STR instead of {%} (the worker slot), as parallel --slotreplace' -r
 complete -c atp-run -s j -l jobs -d 'Run exactly N jobs at a time: a fixed pool of N workers (like parallel -j N or xargs -P N). As in GNU parallel, N% is that share of the cores, +N and -N the cores plus or minus N; 0 means as many as possible: the adaptive pool, grown while CPU and memory allow (the default without -j). Cannot be combined with --min-workers or --max-workers' -r
 complete -c atp-run -l min-workers -d 'Workers kept alive at all times, even when idle [default: 2]' -r
 complete -c atp-run -l max-workers -d 'Most workers (so jobs) at once [default: 512]' -r

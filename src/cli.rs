@@ -259,6 +259,50 @@ pub struct Cli {
     )]
     pub replace: Option<String>,
 
+    /// Use STR instead of {.} (the argument without extension), as parallel --er.
+    #[arg(
+        long,
+        visible_alias = "er",
+        value_name = "STR",
+        help_heading = "Arguments per job"
+    )]
+    pub extensionreplace: Option<String>,
+
+    /// Use STR instead of {/} (the basename), as parallel --bnr.
+    #[arg(
+        long,
+        visible_alias = "bnr",
+        value_name = "STR",
+        help_heading = "Arguments per job"
+    )]
+    pub basenamereplace: Option<String>,
+
+    /// Use STR instead of {//} (the dirname), as parallel --dnr.
+    #[arg(
+        long,
+        visible_alias = "dnr",
+        value_name = "STR",
+        help_heading = "Arguments per job"
+    )]
+    pub dirnamereplace: Option<String>,
+
+    /// Use STR instead of {/.} (basename without extension), as parallel --bner.
+    #[arg(
+        long,
+        visible_alias = "bner",
+        value_name = "STR",
+        help_heading = "Arguments per job"
+    )]
+    pub basenameextensionreplace: Option<String>,
+
+    /// Use STR instead of {#} (the job number), as parallel --seqreplace.
+    #[arg(long, value_name = "STR", help_heading = "Arguments per job")]
+    pub seqreplace: Option<String>,
+
+    /// Use STR instead of {%} (the worker slot), as parallel --slotreplace.
+    #[arg(long, value_name = "STR", help_heading = "Arguments per job")]
+    pub slotreplace: Option<String>,
+
     /// Shell-quote the template words too, so a word like `'$x'` or `a|b`
     /// reaches the command as it is (GNU parallel's -q; our -q is --quiet).
     #[arg(long, help_heading = "Arguments per job")]

@@ -326,3 +326,38 @@ fn dry_run_prints_each_jobs_command_and_tag() {
     ];
     assert_eq!(out(&sb, &args, ""), "x\t1\techo 1\nx\t2\techo 2\n");
 }
+
+#[test]
+fn gnu_replacement_strings_can_be_renamed() {
+    let sb = Sandbox::new();
+    // parallel --er EXT --bnr BN --dnr DN --bner BNE --seqreplace SQ --slotreplace SL
+    let args = [
+        "-j1",
+        "--er",
+        "EXT",
+        "--bnr",
+        "BN",
+        "--dnr",
+        "DN",
+        "--bner",
+        "BNE",
+        "--seqreplace",
+        "SQ",
+        "--slotreplace",
+        "SL",
+        "--",
+        "echo",
+        "EXT",
+        "BN",
+        "DN",
+        "BNE",
+        "SQ",
+        "SL",
+        ":::",
+        "a/b.c",
+    ];
+    assert_eq!(out(&sb, &args, ""), "a/b b.c a b 1 1\n");
+    // The placeholder renamed is plain text then (GNU: parallel --er EXT echo {.} EXT ::: a.b).
+    let args = ["--er", "EXT", "--", "echo", "{.}", "EXT", ":::", "a.b"];
+    assert_eq!(out(&sb, &args, ""), "{.} a\n");
+}

@@ -70,7 +70,26 @@ pub fn from_cli(cli: &mut Cli) -> Result<(InputSettings, Option<Template>), Stri
         }
         None
     } else {
+        let renamed: Vec<(Vec<u8>, &'static [u8])> = [
+            (&cli.extensionreplace, &b"."[..]),
+            (&cli.basenamereplace, b"/"),
+            (&cli.dirnamereplace, b"//"),
+            (&cli.basenameextensionreplace, b"/."),
+            (&cli.seqreplace, b"#"),
+            (&cli.slotreplace, b"%"),
+        ]
+        .into_iter()
+        .filter_map(|(custom, builtin)| Some((custom.clone()?.into_bytes(), builtin)))
+        .collect();
+        if renamed.iter().any(|(custom, _)| custom.is_empty()) {
+            return Err(
+                "a replacement string (--er, --bnr, --dnr, --bner, --seqreplace, \
+                        --slotreplace) cannot be empty"
+                    .into(),
+            );
+        }
         let options = TemplateOptions {
+            renamed,
             replace: cli.replace.clone().map(String::into_bytes),
             quote: cli.quote,
             context: cli.context_replace,

@@ -189,6 +189,10 @@ enum Part {
 pub struct TemplateOptions {
     /// `-I STR`: STR means `{}` (and `{}` is then plain text).
     pub replace: Option<Vec<u8>>,
+    /// `--extensionreplace STR` and the like: STR means the placeholder whose
+    /// brace content is given (`.`, `/`, `//`, `/.`, `#`, `%`), which is then
+    /// plain text.
+    pub renamed: Vec<(Vec<u8>, &'static [u8])>,
     /// `--quote`: the template words are quoted too (GNU parallel `-q`).
     pub quote: bool,
     /// `-X`: repeat the words holding a placeholder once per argument.
@@ -507,19 +511,21 @@ fn parse_word(word: &[u8], options: &TemplateOptions) -> Result<Vec<Part>, Templ
             literal.clear();
         }
     };
+    let renames = renames(options);
     let mut i = 0;
-    while i < word.len() {
-        if let Some(replace) = options.replace.as_deref().filter(|r| !r.is_empty())
-            && word[i..].starts_with(replace)
-        {
-            flush(&mut literal, &mut parts);
-            parts.push(Part::Value {
-                index: None,
-                modifier: Modifier::Whole,
-                written: String::from_utf8_lossy(replace).into(),
-            });
-            i += replace.len();
-            continue;
+    'scan: while i < word.len() {
+        for (custom, builtin) in &renames {
+            if word[i..].starts_with(custom) {
+                flush(&mut literal, &mut parts);
+                let mut part = classify(builtin, &TemplateOptions::default())?
+                    .expect("a built-in placeholder");
+                if let Part::Value { written, .. } = &mut part {
+                    *written = String::from_utf8_lossy(custom).into();
+                }
+                parts.push(part);
+                i += custom.len();
+                continue 'scan;
+            }
         }
         // `${NAME}` is the shell's.
         if word[i] == b'{'
@@ -542,6 +548,20 @@ fn parse_word(word: &[u8], options: &TemplateOptions) -> Result<Vec<Part>, Templ
     Ok(parts)
 }
 
+/// The custom replacement strings (longest first, so one that starts another
+/// wins) and the built-in placeholder content each stands for.
+fn renames(options: &TemplateOptions) -> Vec<(&[u8], &'static [u8])> {
+    let mut all: Vec<(&[u8], &'static [u8])> = options
+        .replace
+        .iter()
+        .map(|r| (r.as_slice(), &b""[..]))
+        .chain(options.renamed.iter().map(|(c, b)| (c.as_slice(), *b)))
+        .filter(|(custom, _)| !custom.is_empty())
+        .collect();
+    all.sort_by_key(|(custom, _)| std::cmp::Reverse(custom.len()));
+    all
+}
+
 /// What the brace text `{content}` is: a placeholder, an error, or (None)
 /// shell code. See the module documentation for the rule.
 fn classify(content: &[u8], options: &TemplateOptions) -> Result<Option<Part>, TemplateError> {
@@ -551,7 +571,13 @@ fn classify(content: &[u8], options: &TemplateOptions) -> Result<Option<Part>, T
         modifier,
         written: written().into(),
     };
-    if content.is_empty() && options.replace.is_some() {
+    // A placeholder given another name (-I, --extensionreplace…) is plain text.
+    if (content.is_empty() && options.replace.is_some())
+        || options
+            .renamed
+            .iter()
+            .any(|(_, builtin)| *builtin == content)
+    {
         return Ok(None);
     }
     if let Some(modifier) = Modifier::from_suffix(content) {
@@ -1025,6 +1051,31 @@ mod tests {
         assert_eq!(s(&t.render(&job, 1, 1)), "echo 'b c'-a");
         assert_eq!(s(&t.render(&rows(&[&["e"]]), 1, 1)), "echo -e");
         assert!(bound(&["echo {3}"], &TemplateOptions::default(), n2).is_err());
+    }
+
+    #[test]
+    fn every_placeholder_can_be_renamed() {
+        let options = TemplateOptions {
+            replace: Some(b"%%".to_vec()),
+            renamed: vec![
+                (b"EXT".to_vec(), b"."),
+                (b"BASE".to_vec(), b"/"),
+                (b"DIR".to_vec(), b"//"),
+                (b"BASEEXT".to_vec(), b"/."),
+                (b"SEQ".to_vec(), b"#"),
+                (b"SLOT".to_vec(), b"%"),
+            ],
+            ..TemplateOptions::default()
+        };
+        let t = Template::parse_with(
+            &words(&["%% EXT BASE DIR BASEEXT SEQ SLOT {.} {#}"]),
+            &options,
+        )
+        .unwrap();
+        assert_eq!(
+            s(&t.render_value(b"d/f.c", 4, 2)),
+            "d/f.c d/f f.c d f 4 2 {.} {#}"
+        );
     }
 
     #[test]

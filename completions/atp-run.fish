@@ -31,6 +31,7 @@ always\t'Always colour'
 never\t'Never colour'"
 complete -c atp-run -s 0 -l null -d 'Input records are separated by NUL bytes instead of newlines (for `find -print0`); newlines and spaces inside records are kept'
 complete -c atp-run -l link -d 'Pair the input sources up instead of combining every value of each with every value of the others: job i takes value i of each source, and the shorter sources are recycled (GNU parallel --link). `:::+` and `::::+` pair one source with the one before it and stop at the shorter'
+complete -c atp-run -l csv -d 'Read each input line as CSV (RFC 4180), as GNU parallel --csv: its fields are the columns {1}, {2}, …; a quoted field may hold commas, "" for a quote, and newlines'
 complete -c atp-run -s X -d 'As many arguments per job as fit the command-line limits, repeating the word around {} for each (context replace: `-X -- mv {} dir/` and `x{}y` → `xay xby`), as parallel -X. Jobs are filled up to the kernel\'s limits (128 KiB per argument, ARG_MAX less the environment)'
 complete -c atp-run -s m -d 'As many arguments per job as fit the command-line limits, {} standing for all of them separated by spaces, as parallel -m'
 complete -c atp-run -l quote -d 'Shell-quote the template words too, so a word like `\'$x\'` or `a|b` reaches the command as it is (GNU parallel\'s -q; our -q is --quiet)'

@@ -182,6 +182,12 @@ pub struct Cli {
     #[arg(long, value_name = "REGEX", help_heading = "Input")]
     pub colsep: Option<String>,
 
+    /// Read each input line as CSV (RFC 4180), as GNU parallel --csv: its fields
+    /// are the columns {1}, {2}, …; a quoted field may hold commas, "" for a quote,
+    /// and newlines.
+    #[arg(long, conflicts_with = "colsep", help_heading = "Input")]
+    pub csv: bool,
+
     /// `:` — the first line of each input source names its columns, used as
     /// {name} in the template (with --colsep, one name per column); N — skip
     /// the first N lines of each source.

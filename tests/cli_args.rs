@@ -361,3 +361,36 @@ fn gnu_replacement_strings_can_be_renamed() {
     let args = ["--er", "EXT", "--", "echo", "{.}", "EXT", ":::", "a.b"];
     assert_eq!(out(&sb, &args, ""), "{.} a\n");
 }
+
+#[test]
+fn csv_fields_may_hold_commas_quotes_and_newlines() {
+    let sb = Sandbox::new();
+    sb.write(
+        "people.csv",
+        "name,note\n\"Smith, J\",\"say \"\"hi\"\"\"\nplain,\"two\nlines\"\n",
+    );
+    let args = [
+        "--csv",
+        "--",
+        "echo",
+        "[{2}]",
+        "[{1}]",
+        "::::",
+        "people.csv",
+    ];
+    assert_eq!(
+        out(&sb, &args, ""),
+        "[note] [name]\n[say \"hi\"] [Smith, J]\n[two\nlines] [plain]\n"
+    );
+    let args = [
+        "--header",
+        ":",
+        "--csv",
+        "--",
+        "echo",
+        "{note}",
+        "::::",
+        "people.csv",
+    ];
+    assert_eq!(out(&sb, &args, ""), "say \"hi\"\ntwo\nlines\n");
+}

@@ -26,6 +26,7 @@
 use regex::bytes::Regex;
 
 use crate::run::input::arg_sources::Values;
+use crate::run::input::csv_records;
 use crate::run::input::sources::InputError;
 
 /// One argument row: a value per source (or per column).
@@ -53,13 +54,34 @@ pub struct Combine {
     pub header: Option<Header>,
     /// `--link`: pair every source, recycling the shorter ones.
     pub link: bool,
+    /// `--csv`: records are CSV, their fields the columns.
+    pub csv: bool,
 }
 
-/// Splits a value into its columns.
-fn columns(colsep: Option<&Regex>, value: Vec<u8>) -> Row {
-    match colsep {
-        Some(re) => re.split(&value).map(<[u8]>::to_vec).collect(),
-        None => vec![value],
+/// How a value becomes columns: `--colsep`, `--csv`, or one column.
+#[derive(Debug, Clone)]
+enum Split {
+    Whole,
+    Regex(Regex),
+    Csv,
+}
+
+impl Split {
+    fn of(combine: &Combine) -> Split {
+        match (&combine.colsep, combine.csv) {
+            (_, true) => Split::Csv,
+            (Some(re), false) => Split::Regex(re.clone()),
+            (None, false) => Split::Whole,
+        }
+    }
+
+    /// Splits a value into its columns.
+    fn columns(&self, value: Vec<u8>) -> Row {
+        match self {
+            Split::Regex(re) => re.split(&value).map(<[u8]>::to_vec).collect(),
+            Split::Csv => csv_records::fields(&value),
+            Split::Whole => vec![value],
+        }
     }
 }
 
@@ -77,12 +99,17 @@ impl Combine {
     /// A read error while reading a header or a source that is held.
     pub fn rows(&self, sources: Vec<(Values, bool)>) -> Result<(Rows, Vec<Vec<u8>>), InputError> {
         let mut names = Vec::new();
+        let splitter = Split::of(self);
         let mut split = Vec::with_capacity(sources.len());
-        for (mut values, linked) in sources {
+        for (values, linked) in sources {
+            let mut values = match self.csv {
+                true => csv_records::records(values),
+                false => values,
+            };
             match &self.header {
                 Some(Header::Names) => {
                     if let Some(first) = values.next() {
-                        names.extend(columns(self.colsep.as_ref(), first?));
+                        names.extend(splitter.columns(first?));
                     }
                 }
                 Some(Header::Skip(n)) => {
@@ -100,17 +127,14 @@ impl Combine {
         let Some(first) = split.next() else {
             return Ok((Box::new(std::iter::empty()), names));
         };
-        let colsep = self.colsep.clone();
-        let first_rows: Rows = Box::new(
-            first
-                .values
-                .map(move |v| v.map(|v| columns(colsep.as_ref(), v))),
-        );
+        let first_split = splitter.clone();
+        let first_rows: Rows =
+            Box::new(first.values.map(move |v| v.map(|v| first_split.columns(v))));
         let mut held = Vec::new();
         for source in split {
             let rows = source
                 .values
-                .map(|v| v.map(|v| columns(self.colsep.as_ref(), v)))
+                .map(|v| v.map(|v| splitter.columns(v)))
                 .collect::<Result<Vec<Row>, _>>()?;
             held.push((rows, source.linked));
         }
@@ -410,6 +434,7 @@ mod tests {
             colsep: Some(Regex::new("\t").unwrap()),
             header: Some(Header::Names),
             link: false,
+            csv: false,
         };
         let (rows, names) = combine
             .rows(vec![(source(&["h1\th2", "A\tB", "C\tD"]), false)])

@@ -9,6 +9,7 @@
 pub(crate) mod arg_sources;
 pub(crate) mod batch;
 pub(crate) mod combine;
+pub(crate) mod csv_records;
 pub(crate) mod feeder;
 pub(crate) mod job_args;
 pub(crate) mod pipeline;

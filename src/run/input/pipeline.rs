@@ -79,9 +79,9 @@ pub fn open(
     for source in &operands.sources {
         sources.push((open_values(source.kind.clone(), sep)?, source.linked));
     }
-    let width = match settings.combine.colsep {
-        Some(_) => None,
-        None => Some(sources.len()),
+    let width = match (&settings.combine.colsep, settings.combine.csv) {
+        (None, false) => Some(sources.len()),
+        _ => None,
     };
     let (rows, names) = settings.combine.rows(sources)?;
     let mut needed = 0;

@@ -111,6 +111,7 @@ pub fn from_cli(cli: &mut Cli) -> Result<(InputSettings, Option<Template>), Stri
             colsep,
             header,
             link: cli.link,
+            csv: cli.csv,
         },
         batch,
     };

@@ -6,7 +6,7 @@
 //! before changing the feeder, the completion counting or the shutdown path):
 //!
 //! ```text
-//! input/     sources ─► records ─► feeder ─► pool task per job
+//! input/     sources (FILEs, :::, ::::) ─► rows (combine) ─► jobs (batch) ─► feeder ─► pool task per job
 //! control/   attempts (--retries) ─► exec/ Executor::run(JobSpec, JobOutput) ─► JobEnd
 //! report/    Reporter ─► tally │ status lines │ grouped │ ordered │ line-buffered │
 //!                        ungrouped │ JSON │ joblog │ progress │ running list
@@ -18,7 +18,7 @@
 //! | `options.rs` | validated settings of a run, the pool's builder |
 //! | `job.rs`, `events.rs`, `outcome.rs`, `error.rs`, `lock.rs` | shared leaf types: a job's key, spec and end; the coordinator's events; how a run ends; why it could not start; lock recovery |
 //! | `values/` | values the command line and the runner share (durations, sizes, `--termseq`, `--halt` specs) |
-//! | `input/` | sources, templates, the feeder and its in-flight window |
+//! | `input/` | sources (FILEs, stdin, `:::`, `::::`, `-a`), combining them (products, `--link`, `--colsep`, `--header`, `--csv`), several arguments per job, templates, the feeder and its in-flight window |
 //! | `exec/` | the executor boundary, the local process-group executor, capture files, the registry, timeouts |
 //! | `control/` | attempts and `--retries`, `--halt`, `--resume` |
 //! | `report/` | the reporter and one file per sink |

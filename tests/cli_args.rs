@@ -179,11 +179,11 @@ fn gnu_several_arguments_per_job() {
         out(&sb, &args, "")
     };
     assert_eq!(
-        run(with(&["-X", "--", "echo", "pre-{}-post"])),
+        run(with(&["-j1", "-X", "--", "echo", "pre-{}-post"])),
         "pre-A-post pre-B-post pre-C-post pre-D-post pre-E-post pre-F-post pre-G-post\n"
     );
     assert_eq!(
-        run(with(&["-m", "--", "echo", "pre-{}-post"])),
+        run(with(&["-j1", "-m", "--", "echo", "pre-{}-post"])),
         "pre-A B C D E F G-post\n"
     );
     assert_eq!(run(with(&["-N3", "--", "echo"])), "A B C\nD E F\nG\n");

@@ -83,8 +83,12 @@ impl Jobs {
         let (command, record): (&[u8], &[u8]) = match &self.template {
             Some(t) => {
                 rendered = t.render(record, number, slot);
-                // A job's input is its encoded arguments: --tag shows them.
-                tag = JobArgs::decode(record).tag();
+                // A job's input is its encoded arguments: --tag shows them
+                // (made only then: with -X that is another ~128 KiB per job).
+                tag = match self.reporter.tags() {
+                    true => JobArgs::decode(record).tag(),
+                    false => Vec::new(),
+                };
                 (&rendered, &tag)
             }
             None => (record, record),

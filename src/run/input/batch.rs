@@ -15,6 +15,8 @@
 //! long for the limit on its own is a job of its own (it is not split); the
 //! last job may be short. Memory: one job's rows at a time.
 
+use std::collections::VecDeque;
+
 use crate::run::input::combine::{Row, Rows};
 use crate::run::input::job_args;
 use crate::run::input::sources::{InputError, Record};
@@ -38,7 +40,7 @@ pub struct BatchLimits {
 /// Bytes of packed jobs (`-X`, `-m`, `-s`) the feeder may keep queued or
 /// running: such a job holds up to ~128 KiB of arguments, so the in-flight
 /// window, counted in jobs, is capped to keep memory flat.
-const IN_FLIGHT_BYTES: usize = 2 * 1024 * 1024;
+const IN_FLIGHT_BYTES: usize = 1024 * 1024;
 
 /// The feeder's window of `size` jobs, capped for packed jobs to
 /// [`IN_FLIGHT_BYTES`] (and at least 4 jobs, so the pool still sees a backlog).
@@ -68,6 +70,69 @@ pub fn command_limit() -> usize {
         .max(1)
 }
 
+/// Rows read ahead, packed: each row's values encoded back to back in one
+/// buffer (as [`job_args`] encodes them), so that holding tens of thousands of
+/// short arguments costs their bytes, not allocations per value.
+#[derive(Debug, Default)]
+struct Ahead {
+    bytes: Vec<u8>,
+    /// Where the first row still held starts in `bytes`.
+    start: usize,
+    /// Per row: its encoded length, its width and its cost.
+    rows: VecDeque<(usize, usize, usize)>,
+    /// The rows' total cost.
+    cost: usize,
+}
+
+impl Ahead {
+    fn push(&mut self, row: &Row, cost: usize) {
+        let before = self.bytes.len();
+        for value in row {
+            job_args::push_value(&mut self.bytes, value);
+        }
+        self.rows
+            .push_back((self.bytes.len() - before, row.len(), cost));
+        self.cost += cost;
+    }
+
+    /// Takes the first `n` rows: one encoded job if they have the same width,
+    /// else the rows themselves (to be padded).
+    fn take_encoded(&mut self, n: usize) -> Result<Vec<u8>, Vec<Row>> {
+        let taken: Vec<(usize, usize, usize)> = self.rows.drain(..n).collect();
+        let len: usize = taken.iter().map(|r| r.0).sum();
+        self.cost -= taken.iter().map(|r| r.2).sum::<usize>();
+        let end = self.start + len;
+        let width = taken[0].1;
+        let result = if taken.iter().all(|r| r.1 == width) {
+            Ok(job_args::encode_packed(width, &self.bytes[self.start..end]))
+        } else {
+            let mut at = self.start;
+            Err(taken
+                .iter()
+                .map(|&(len, width, _)| {
+                    let row = job_args::encode_packed(width, &self.bytes[at..at + len]);
+                    at += len;
+                    rows_of(&row).remove(0)
+                })
+                .collect())
+        };
+        self.start = end;
+        if self.start * 2 > self.bytes.len() {
+            self.bytes.drain(..self.start);
+            self.start = 0;
+        }
+        result
+    }
+}
+
+/// The rows of an encoded job.
+fn rows_of(encoded: &[u8]) -> Vec<Row> {
+    let args = job_args::JobArgs::decode(encoded);
+    (0..args.rows())
+        .map(|r| args.row(r).iter().map(|v| v.to_vec()).collect())
+        .collect()
+}
+
 /// Groups rows into jobs.
 pub struct Batches {
     rows: Rows,
@@ -79,6 +144,13 @@ pub struct Batches {
     pending: Option<Row>,
     rows_read: u64,
     done: bool,
+    /// Packed jobs: the rows read ahead (with their cost), so that when the
+    /// input ends the last rows can be shared out over `spread` jobs.
+    ahead: Ahead,
+    /// Job slots to share the last rows over (1: no read-ahead).
+    spread: usize,
+    /// Once the input has ended: the cost each of the last jobs aims at.
+    tail_target: Option<usize>,
 }
 
 impl std::fmt::Debug for Batches {
@@ -106,7 +178,70 @@ impl Batches {
             pending: None,
             rows_read: 0,
             done: false,
+            ahead: Ahead::default(),
+            spread: 1,
+            tail_target: None,
         }
+    }
+
+    /// With packing (`-X`, `-m`, `-s`), share the last rows of the input out
+    /// over `slots` jobs instead of leaving one full job and one short one, as
+    /// GNU parallel does, so that every job slot has work at the end. Costs a
+    /// read-ahead of `slots` full jobs.
+    pub fn spread_tail(mut self, slots: usize) -> Batches {
+        self.spread = slots.max(1);
+        self
+    }
+
+    /// The next packed job, reading `spread` jobs ahead (see [`Self::spread_tail`]).
+    fn next_spread(
+        &mut self,
+        max_len: usize,
+        max_rows: usize,
+    ) -> Option<Result<Record, InputError>> {
+        let base = self.template.as_ref().map_or(0, Template::base_len);
+        let room = max_len.saturating_sub(base).max(1);
+        while self.tail_target.is_none() && self.ahead.cost < self.spread.saturating_mul(room) {
+            match self.next_row() {
+                Some(Ok(row)) => {
+                    let cost = self.cost(&row);
+                    self.ahead.push(&row, cost);
+                }
+                Some(Err(err)) => {
+                    self.done = true;
+                    return Some(Err(err));
+                }
+                None => {
+                    // The input ended: what is left goes into at least `spread`
+                    // jobs of about equal cost (each still within the limit).
+                    let jobs = self.spread.max(self.ahead.cost.div_ceil(room));
+                    self.tail_target = Some(self.ahead.cost.div_ceil(jobs).max(1));
+                }
+            }
+        }
+        let target = self.tail_target.unwrap_or(room);
+        let (mut n, mut cost) = (0, 0);
+        while let Some(&(_, _, next)) = self.ahead.rows.get(n) {
+            if n > 0 && (cost + next > room || cost >= target || n >= max_rows) {
+                break;
+            }
+            cost += next;
+            n += 1;
+        }
+        if n == 0 {
+            self.done = true;
+            return None;
+        }
+        let bytes = match (&self.template, self.ahead.take_encoded(n)) {
+            (Some(_), Ok(encoded)) => encoded,
+            (_, Ok(encoded)) => self.record(rows_of(&encoded)),
+            (_, Err(rows)) => self.record(rows),
+        };
+        Some(Ok(Record {
+            bytes,
+            source_index: 0,
+            line: self.rows_read,
+        }))
     }
 
     fn next_row(&mut self) -> Option<Result<Row, InputError>> {
@@ -175,6 +310,11 @@ impl Iterator for Batches {
             } => 1,
             BatchLimits { max_rows, .. } => max_rows.unwrap_or(usize::MAX),
         };
+        if let Some(max_len) = self.limits.max_len
+            && self.spread > 1
+        {
+            return self.next_spread(max_len, max_rows);
+        }
         let base = self.template.as_ref().map_or(0, Template::base_len);
         let mut job = Vec::new();
         let mut len = base;
@@ -297,6 +437,40 @@ mod tests {
     }
 
     #[test]
+    fn the_last_rows_are_shared_out_over_the_slots() {
+        let t = template(&["touch"], true);
+        let names: Vec<String> = (0..100).map(|i| format!("f{i:03}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        // Room for 40 names a job: without spreading 40, 40, 20.
+        let each = t.cost_of(&[b"f000"]);
+        let limits = BatchLimits {
+            max_rows: None,
+            max_len: Some(t.base_len() + 40 * each),
+        };
+        let plain = Batches::new(rows(&names), limits, Some(t.clone()), 0);
+        let sizes = |b: Batches| -> Vec<usize> {
+            b.map(|r| JobArgs::decode(&r.unwrap().bytes).rows())
+                .collect()
+        };
+        assert_eq!(sizes(plain), [40, 40, 20]);
+        let spread = Batches::new(rows(&names), limits, Some(t.clone()), 0).spread_tail(2);
+        assert_eq!(sizes(spread), [40, 30, 30]);
+        // Little input: one job per slot, not one job.
+        let spread = Batches::new(rows(&names[..10]), limits, Some(t.clone()), 0).spread_tail(2);
+        assert_eq!(sizes(spread), [5, 5]);
+        let spread = Batches::new(rows(&names[..1]), limits, Some(t.clone()), 0).spread_tail(4);
+        assert_eq!(sizes(spread), [1]);
+        // Every name once, in order, and no job over the limit.
+        let spread = Batches::new(rows(&names), limits, Some(t.clone()), 0).spread_tail(3);
+        let all: Vec<String> = spread
+            .map(|r| String::from_utf8(t.render(&r.unwrap().bytes, 1, 1)).unwrap())
+            .inspect(|c| assert!(c.len() <= limits.max_len.unwrap(), "{c}"))
+            .flat_map(|c| c.split(' ').skip(1).map(str::to_owned).collect::<Vec<_>>())
+            .collect();
+        assert_eq!(all, names);
+    }
+
+    #[test]
     fn a_row_longer_than_the_limit_is_a_job_of_its_own() {
         let t = template(&["echo"], false);
         let long = "z".repeat(300);
@@ -334,7 +508,7 @@ mod tests {
             max_rows: None,
             max_len: Some(128 * 1024),
         };
-        assert_eq!(cap_window(1024, packed), 16);
+        assert_eq!(cap_window(1024, packed), 8);
         assert_eq!(cap_window(8, packed), 8);
         let tiny = BatchLimits {
             max_rows: None,

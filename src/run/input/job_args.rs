@@ -47,6 +47,21 @@ where
     out
 }
 
+/// Appends one value's encoding (its length, then its bytes).
+pub fn push_value(out: &mut Vec<u8>, value: &[u8]) {
+    push_u32(out, value.len());
+    out.extend_from_slice(value);
+}
+
+/// A job of rows of `width` values whose encodings ([`push_value`]) are
+/// `values`, back to back.
+pub fn encode_packed(width: usize, values: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + values.len());
+    push_u32(&mut out, width);
+    out.extend_from_slice(values);
+    out
+}
+
 fn push_u32(out: &mut Vec<u8>, n: usize) {
     let n = u32::try_from(n).expect("an argument longer than 4 GiB");
     out.extend_from_slice(&n.to_le_bytes());

@@ -36,6 +36,8 @@ pub struct InputSettings {
     pub combine: Combine,
     /// `-n`, `-X`, …
     pub batch: BatchLimits,
+    /// Job slots the last packed jobs are shared out over (`-j`, or the cores).
+    pub slots: usize,
 }
 
 /// Opens the input and binds `template` to it.
@@ -96,12 +98,9 @@ pub fn open(
         }
         None => None,
     };
-    Ok(Box::new(Batches::new(
-        rows,
-        settings.batch,
-        template,
-        needed,
-    )))
+    Ok(Box::new(
+        Batches::new(rows, settings.batch, template, needed).spread_tail(settings.slots),
+    ))
 }
 
 fn is_dash(path: &Path) -> bool {

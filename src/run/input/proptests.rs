@@ -138,6 +138,7 @@ proptest! {
     fn packed_jobs_never_exceed_the_limit(
         names in prop::collection::vec(value(), 1..60),
         max_len in 40usize..400,
+        spread in 1usize..4,
     ) {
         let options = TemplateOptions { context: true, ..TemplateOptions::default() };
         let mut t = Template::parse_with(&words(&["touch", "p/{}"]), &options).unwrap();
@@ -146,14 +147,17 @@ proptest! {
         let rows: Rows = Box::new(rows.into_iter().map(Ok));
         let limits = BatchLimits { max_rows: None, max_len: Some(max_len) };
         let mut total = 0;
-        for record in Batches::new(rows, limits, Some(t.clone()), 0) {
+        let mut seen = Vec::new();
+        for record in Batches::new(rows, limits, Some(t.clone()), 0).spread_tail(spread) {
             let record = record.unwrap();
             let job = JobArgs::decode(&record.bytes);
             let command = t.render(&record.bytes, 1, 1);
             prop_assert!(job.rows() == 1 || command.len() <= max_len, "{} > {}", command.len(), max_len);
             total += job.rows();
+            seen.extend((0..job.rows()).map(|r| job.row(r)[0].to_vec()));
         }
         prop_assert_eq!(total, names.len());
+        prop_assert_eq!(seen, names);
     }
 }
 

@@ -47,6 +47,7 @@ pub fn from_cli(cli: &mut Cli) -> Result<(InputSettings, Option<Template>), Stri
             ));
         }
     };
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let packs = cli.context_replace || cli.multiple || cli.max_chars.is_some();
     let limit = command_limit();
     if let Some(n) = cli.max_chars
@@ -114,6 +115,12 @@ pub fn from_cli(cli: &mut Cli) -> Result<(InputSettings, Option<Template>), Stri
             csv: cli.csv,
         },
         batch,
+        // The job slots: -j N, or the cores (where the adaptive pool holds
+        // jobs that compute).
+        slots: cli
+            .jobs
+            .and_then(|spec| spec.workers(cores).ok().flatten())
+            .unwrap_or(cores),
     };
     Ok((settings, template))
 }

@@ -62,7 +62,8 @@ pub const COMING_FROM_GNU: &str =
   -j         not given: the pool adapts to the load instead of one job per
              core; -j 0 is that adaptive pool, -j N, N%, +N, -N as in GNU
   -X, -m     fill each job up to the kernel's limits (128 KiB per argument,
-             ARG_MAX less the environment), not spread over the job slots
+             ARG_MAX less the environment); the last arguments are shared
+             over the job slots (-j N, or the cores) as GNU does
   {foo}      left as it is without --header (shell and awk code use braces);
              an unknown {3}, {1x} or {=...=} is an error, not text
   FILE       operands are files of commands (or of arguments, with a

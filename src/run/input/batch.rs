@@ -13,7 +13,9 @@
 //!
 //! Invariants: rows keep their order; a job has at least one row; a row too
 //! long for the limit on its own is a job of its own (it is not split); the
-//! last job may be short. Memory: one job's rows at a time.
+//! last job may be short, except that packed jobs share the rows left at the
+//! end of the input over the job slots ([`Batches::spread_tail`]). Memory: one
+//! job's rows at a time, or with `spread_tail(n)` n jobs' worth, packed.
 
 use std::collections::VecDeque;
 

@@ -9,7 +9,8 @@
 #
 #   benches/compare.sh                 # build atp-run (release) and compare
 #   RUNS=5 benches/compare.sh          # more runs per cell
-#   MILLION=0 benches/compare.sh       # skip the 1,000,000-line workload
+#   MILLION=0 benches/compare.sh       # skip the 1,000,000-line workloads
+#   ONLY=args benches/compare.sh       # only the argument workloads (touch, 1M args)
 #   ATP_RUN=/path/to/atp-run benches/compare.sh
 #
 # Every tool runs at its defaults except xargs, which has no parallel default and
@@ -67,8 +68,37 @@ run_cell() {
   printf '%s %s\n' "$(printf '%s\n' "${times[@]}" | median)" "$peak"
 }
 
+args_workloads() {
+  # Several arguments per job: touch 20,000 files (names on stdin), each tool in
+  # its own batching mode; then atp-run alone with 1,000,000 arguments.
+  seq -f 'file-%g' 20000 > "$work/names20k"
+  mkdir -p "$work/touch"
+  local touch_tools=("atp-run -X" "$ATP_RUN -q -X -- touch"
+                     "xargs -P$CORES -n1000" "xargs -P$CORES -n1000 touch")
+  if command -v parallel >/dev/null && parallel --version 2>/dev/null | grep -q GNU; then
+    touch_tools+=("GNU parallel -X" "parallel --will-cite -X touch")
+  fi
+  local base= t name cmd secs kb
+  for ((t = 0; t < ${#touch_tools[@]}; t += 2)); do
+    name=${touch_tools[t]} cmd="cd '$work/touch' && ${touch_tools[t+1]}"
+    read -r secs kb < <(run_cell "$work/names20k" "$cmd")
+    [ -n "$base" ] || base=$secs
+    printf '%-34s %-16s %10.2f %7d KB %7.2fx\n' "touch 20,000 files" "$name" "$secs" "$kb" \
+      "$(awk -v a="$secs" -v b="$base" 'BEGIN {print (b > 0 ? a / b : 0)}')"
+  done
+  if [ "$MILLION" = 1 ]; then
+    seq 1000000 > "$work/args1m"
+    for how in "stdin|$ATP_RUN -q -X -- true" "::::|$ATP_RUN -q -X -- true :::: $work/args1m"; do
+      read -r secs kb < <(run_cell "$work/args1m" "${how#*|}")
+      printf '%-34s %-16s %10.2f %7d KB\n' "1,000,000 args via ${how%%|*}" "atp-run -X" "$secs" "$kb"
+    done
+  fi
+}
+
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); $RUNS runs per cell"
 printf '%-34s %-16s %10s %10s %8s\n' workload tool "median s" "peak RSS" "ratio"
+args_workloads
+[ "${ONLY:-}" = args ] && exit 0
 for workload in true5000:"5000 x true" sleep100:"100 x sleep 0.2" \
                 cpu12:"12 x sha256sum of 200 MB" out200:"200 x 200 KB of output" \
                 true1m:"1,000,000 x true"; do

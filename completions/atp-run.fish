@@ -1,4 +1,18 @@
-complete -c atp-run -s j -l jobs -d 'Run exactly N jobs at a time: a fixed pool of N workers (like parallel -j N or xargs -P N). Cannot be combined with --min-workers or --max-workers' -r
+complete -c atp-run -s a -l arg-file -d 'Read arguments from FILE, like `:::: FILE` (GNU parallel and xargs -a); may be repeated, each FILE is one more input source' -r -F
+complete -c atp-run -l colsep -d 'Split each input line into columns at this regular expression (e.g. \'\\t\', \',\', \' +\'); the columns are {1}, {2}, … as if each were an input source' -r
+complete -c atp-run -l header -d '`:` — the first line of each input source names its columns, used as {name} in the template (with --colsep, one name per column); N — skip the first N lines of each source' -r
+complete -c atp-run -s n -l max-args -d 'Give each job up to N arguments (input lines, or combinations of input sources), separated by spaces where {} is (xargs -n, parallel -n)' -r
+complete -c atp-run -s N -d 'Give each job N arguments, {1} … {N} being the first … N-th (the last job may have fewer; the missing ones are empty), as parallel -N' -r
+complete -c atp-run -s L -l max-lines -d 'Up to N input lines per job (xargs -L, parallel -L); a line is one argument (use --colsep to split it)' -r
+complete -c atp-run -s s -l max-chars -d 'Fill each job\'s command up to N bytes at most (xargs -s, parallel -s); never more than the kernel allows' -r
+complete -c atp-run -s I -l replace -d 'Use STR instead of {} as the placeholder for the arguments (xargs -I, parallel -I); {} is then plain text' -r
+complete -c atp-run -l extensionreplace -l er -d 'Use STR instead of {.} (the argument without extension), as parallel --er' -r
+complete -c atp-run -l basenamereplace -l bnr -d 'Use STR instead of {/} (the basename), as parallel --bnr' -r
+complete -c atp-run -l dirnamereplace -l dnr -d 'Use STR instead of {//} (the dirname), as parallel --dnr' -r
+complete -c atp-run -l basenameextensionreplace -l bner -d 'Use STR instead of {/.} (basename without extension), as parallel --bner' -r
+complete -c atp-run -l seqreplace -d 'Use STR instead of {#} (the job number), as parallel --seqreplace' -r
+complete -c atp-run -l slotreplace -d 'Use STR instead of {%} (the worker slot), as parallel --slotreplace' -r
+complete -c atp-run -s j -l jobs -d 'Run exactly N jobs at a time: a fixed pool of N workers (like parallel -j N or xargs -P N). As in GNU parallel, N% is that share of the cores, +N and -N the cores plus or minus N; 0 means as many as possible: the adaptive pool, grown while CPU and memory allow (the default without -j). Cannot be combined with --min-workers or --max-workers' -r
 complete -c atp-run -s S -l sshlogin -d 'Run jobs on these hosts over ssh: a comma-separated list of LOGIN or N/LOGIN, repeatable. LOGIN is host or user@host, a whole ssh command whose last word is the host (e.g. "ssh -p 2222 user@host"), or \':\' for this machine. N/ runs N jobs at once there; otherwise as many as it has cores. One ControlMaster per host is held for the run; nothing needs to be installed on the hosts. A host that stops answering is left out and its jobs run elsewhere (at least once)' -r
 complete -c atp-run -l slf -d 'Read -S logins from FILE, one list per line (\'#\' starts a comment line)' -r -F
 complete -c atp-run -l ssh -d 'The ssh command for -S logins, with its options [default: ssh]' -r
@@ -19,6 +33,11 @@ complete -c atp-run -l color -d 'Colour status lines: auto (when standard error 
 always\t'Always colour'
 never\t'Never colour'"
 complete -c atp-run -s 0 -l null -d 'Input records are separated by NUL bytes instead of newlines (for `find -print0`); newlines and spaces inside records are kept'
+complete -c atp-run -l link -d 'Pair the input sources up instead of combining every value of each with every value of the others: job i takes value i of each source, and the shorter sources are recycled (GNU parallel --link). `:::+` and `::::+` pair one source with the one before it and stop at the shorter'
+complete -c atp-run -l csv -d 'Read each input line as CSV (RFC 4180), as GNU parallel --csv: its fields are the columns {1}, {2}, …; a quoted field may hold commas, "" for a quote, and newlines'
+complete -c atp-run -s X -d 'As many arguments per job as fit the command-line limits, repeating the word around {} for each (context replace: `-X -- mv {} dir/` and `x{}y` → `xay xby`), as parallel -X. Jobs are filled up to the kernel\'s limits (128 KiB per argument, ARG_MAX less the environment)'
+complete -c atp-run -s m -d 'As many arguments per job as fit the command-line limits, {} standing for all of them separated by spaces, as parallel -m'
+complete -c atp-run -l quote -d 'Shell-quote the template words too, so a word like `\'$x\'` or `a|b` reaches the command as it is (GNU parallel\'s -q; our -q is --quiet)'
 complete -c atp-run -l slurm -d 'Run each job as a step of the current Slurm allocation (inside salloc or sbatch): srun --exact -N1 -n1 -c1, as many at once as the allocation has CPUs. A step\'s processes are stopped the way local jobs are, and nothing is left when atp-run ends, even by SIGKILL'
 complete -c atp-run -l ignore-load -d 'Grow by the backlog alone, up to --max-workers, ignoring CPU and memory load'
 complete -c atp-run -l repeat -d 'Turn every command into a watchdog: rerun it each time it ends, until Ctrl-C. Failed runs are reported and the loop goes on, backing off (consecutive failures wait 10 ms, doubling up to 1 s or --interval; a success resets it); the summary counts runs and failures per command'

@@ -13,6 +13,7 @@ use clap::{ArgAction, CommandFactory, Parser, ValueEnum};
 
 use crate::run::values::duration::parse_duration;
 use crate::run::values::halt_spec::{HaltPolicy, parse_halt_policy};
+use crate::run::values::jobs_spec::{JobsSpec, parse_jobs};
 use crate::run::values::size::{parse_kib, parse_size};
 use crate::run::values::termseq::{self, TermSeq, parse_termseq};
 
@@ -30,6 +31,11 @@ pub const EXAMPLES: &str = "  Run every line of jobs.txt as a shell command, at 
   Watchdogs: rerun each command every 5 s until Ctrl-C:
     atp-run --repeat --interval 5s watchdogs.txt
 
+  GNU parallel style: every combination of two input sources, then
+  touch 20,000 files in as few jobs as the kernel's limits allow:
+    atp-run -- convert -resize {2} {1} {1.}-{2}.png ::: *.jpg ::: 50% 200%
+    seq -f 'f%g' 20000 | atp-run -X -- touch
+
   Exactly 8 jobs at a time, like parallel -j8 or xargs -P8:
     atp-run -j 8 jobs.txt
 
@@ -42,6 +48,25 @@ pub const EXAMPLES: &str = "  Run every line of jobs.txt as a shell command, at 
   Up to 3 attempts of at most 5 minutes per job, logged, output in input
   order; after an interruption, the same command with --resume finishes:
     atp-run --retries 3 --timeout 5m --joblog jobs.log -k jobs.txt";
+
+/// For users of GNU parallel and xargs: what differs on purpose, for `--help`
+/// (long) and the man page's COMING FROM GNU PARALLEL / XARGS section.
+pub const COMING_FROM_GNU: &str =
+    "  Input sources, placeholders and batching have GNU parallel's meanings:
+  ::: ARGS, :::: FILES, -a FILE, :::+ and ::::+, --link, {1} {2.} {3/} ...,
+  --colsep, --header, -n, -N, -L, -X, -m, -s, -I, {#}, {%}. What differs:
+  -q         is --quiet here; GNU's -q (quote the command) is --quote
+  -v         is more diagnostics (-vv, -vvv); to see commands use --dry-run
+  -j         not given: the pool adapts to the load instead of one job per
+             core; -j 0 is that adaptive pool, -j N, N%, +N, -N as in GNU
+  -X, -m     fill each job up to the kernel's limits (128 KiB per argument,
+             ARG_MAX less the environment); the last arguments are shared
+             over the job slots (-j N, or the cores) as GNU does
+  {foo}      left as it is without --header (shell and awk code use braces);
+             an unknown {3}, {1x} or {=...=} is an error, not text
+  FILE       operands are files of commands (or of arguments, with a
+             TEMPLATE after --), not GNU's command; a command is a TEMPLATE
+  -P N       (xargs) is -j N; -r is not needed: no input runs no job";
 
 /// Exit statuses, shown in `--help` and the man page.
 pub const EXIT_STATUS: &str = "  0    every job succeeded (or there was no job)
@@ -151,7 +176,10 @@ pub enum ColorChoice {
 /// template, as with xargs or GNU parallel: {} is the line, {.} the line without
 /// extension, {/} its basename, {//} its directory, {/.} the basename without
 /// extension, {#} the job number and {%} the worker slot. Values are shell-quoted;
-/// with no placeholder the line is appended as the last argument.
+/// with no placeholder the line is appended as the last argument. Arguments can
+/// also come from the command line (::: ARGS) and from argument files (:::: FILES),
+/// several sources combining as in GNU parallel, {1}, {2}, ... being the first,
+/// second, ... source ({1.} {1/} {1//} {1/.} too).
 #[derive(Debug, Parser)]
 #[command(
     name = "atp-run",
@@ -162,9 +190,9 @@ pub enum ColorChoice {
         "Placeholders:\n{PLACEHOLDERS}\n\nExamples:\n{EXAMPLES}\n\nExit status:\n{EXIT_STATUS}"
     ),
     after_long_help = format!(
-        "Placeholders:\n{PLACEHOLDERS}\n\nExamples:\n{EXAMPLES}\n\nExit status:\n\
-         {EXIT_STATUS}\n\nProgress and status lines:\n{DISPLAY}\n\nSignals:\n{SIGNALS}\n\n\
-         Environment:\n{ENVIRONMENT}"
+        "Placeholders:\n{PLACEHOLDERS}\n\nExamples:\n{EXAMPLES}\n\nComing from GNU parallel / xargs:\n\
+         {COMING_FROM_GNU}\n\nExit status:\n{EXIT_STATUS}\n\nProgress and status lines:\n{DISPLAY}\n\n\
+         Signals:\n{SIGNALS}\n\nEnvironment:\n{ENVIRONMENT}"
     ),
 )]
 pub struct Cli {
@@ -187,17 +215,175 @@ pub struct Cli {
     #[arg(short = '0', long = "null", help_heading = "Input")]
     pub null: bool,
 
+    /// Read arguments from FILE, like `:::: FILE` (GNU parallel and xargs -a);
+    /// may be repeated, each FILE is one more input source.
+    #[arg(
+        short = 'a',
+        long = "arg-file",
+        value_name = "FILE",
+        help_heading = "Input"
+    )]
+    pub arg_files: Vec<PathBuf>,
+
+    /// Pair the input sources up instead of combining every value of each with
+    /// every value of the others: job i takes value i of each source, and the
+    /// shorter sources are recycled (GNU parallel --link). `:::+` and `::::+` pair
+    /// one source with the one before it and stop at the shorter.
+    #[arg(long, help_heading = "Input")]
+    pub link: bool,
+
+    /// Split each input line into columns at this regular expression (e.g. '\t',
+    /// ',', ' +'); the columns are {1}, {2}, … as if each were an input source.
+    #[arg(long, value_name = "REGEX", help_heading = "Input")]
+    pub colsep: Option<String>,
+
+    /// Read each input line as CSV (RFC 4180), as GNU parallel --csv: its fields
+    /// are the columns {1}, {2}, …; a quoted field may hold commas, "" for a quote,
+    /// and newlines.
+    #[arg(long, conflicts_with = "colsep", help_heading = "Input")]
+    pub csv: bool,
+
+    /// `:` — the first line of each input source names its columns, used as
+    /// {name} in the template (with --colsep, one name per column); N — skip
+    /// the first N lines of each source.
+    #[arg(long, value_name = ":|N", help_heading = "Input")]
+    pub header: Option<String>,
+
+    /// Give each job up to N arguments (input lines, or combinations of input
+    /// sources), separated by spaces where {} is (xargs -n, parallel -n).
+    #[arg(
+        short = 'n',
+        long = "max-args",
+        value_name = "N",
+        value_parser = parse_positive,
+        conflicts_with_all = ["max_replace_args", "max_lines"],
+        help_heading = "Arguments per job"
+    )]
+    pub max_args: Option<usize>,
+
+    /// Give each job N arguments, {1} … {N} being the first … N-th (the last
+    /// job may have fewer; the missing ones are empty), as parallel -N.
+    #[arg(
+        short = 'N',
+        value_name = "N",
+        value_parser = parse_positive,
+        conflicts_with = "max_lines",
+        help_heading = "Arguments per job"
+    )]
+    pub max_replace_args: Option<usize>,
+
+    /// Up to N input lines per job (xargs -L, parallel -L); a line is one
+    /// argument (use --colsep to split it).
+    #[arg(
+        short = 'L',
+        long = "max-lines",
+        value_name = "N",
+        value_parser = parse_positive,
+        help_heading = "Arguments per job"
+    )]
+    pub max_lines: Option<usize>,
+
+    /// As many arguments per job as fit the command-line limits, repeating the
+    /// word around {} for each (context replace: `-X -- mv {} dir/` and
+    /// `x{}y` → `xay xby`), as parallel -X. Jobs are filled up to the kernel's
+    /// limits (128 KiB per argument, ARG_MAX less the environment).
+    #[arg(
+        short = 'X',
+        conflicts_with = "multiple",
+        help_heading = "Arguments per job"
+    )]
+    pub context_replace: bool,
+
+    /// As many arguments per job as fit the command-line limits, {} standing
+    /// for all of them separated by spaces, as parallel -m.
+    #[arg(short = 'm', help_heading = "Arguments per job")]
+    pub multiple: bool,
+
+    /// Fill each job's command up to N bytes at most (xargs -s, parallel -s);
+    /// never more than the kernel allows.
+    #[arg(
+        short = 's',
+        long = "max-chars",
+        value_name = "N",
+        value_parser = parse_positive,
+        help_heading = "Arguments per job"
+    )]
+    pub max_chars: Option<usize>,
+
+    /// Use STR instead of {} as the placeholder for the arguments (xargs -I,
+    /// parallel -I); {} is then plain text.
+    #[arg(
+        short = 'I',
+        long = "replace",
+        value_name = "STR",
+        help_heading = "Arguments per job"
+    )]
+    pub replace: Option<String>,
+
+    /// Use STR instead of {.} (the argument without extension), as parallel --er.
+    #[arg(
+        long,
+        visible_alias = "er",
+        value_name = "STR",
+        help_heading = "Arguments per job"
+    )]
+    pub extensionreplace: Option<String>,
+
+    /// Use STR instead of {/} (the basename), as parallel --bnr.
+    #[arg(
+        long,
+        visible_alias = "bnr",
+        value_name = "STR",
+        help_heading = "Arguments per job"
+    )]
+    pub basenamereplace: Option<String>,
+
+    /// Use STR instead of {//} (the dirname), as parallel --dnr.
+    #[arg(
+        long,
+        visible_alias = "dnr",
+        value_name = "STR",
+        help_heading = "Arguments per job"
+    )]
+    pub dirnamereplace: Option<String>,
+
+    /// Use STR instead of {/.} (basename without extension), as parallel --bner.
+    #[arg(
+        long,
+        visible_alias = "bner",
+        value_name = "STR",
+        help_heading = "Arguments per job"
+    )]
+    pub basenameextensionreplace: Option<String>,
+
+    /// Use STR instead of {#} (the job number), as parallel --seqreplace.
+    #[arg(long, value_name = "STR", help_heading = "Arguments per job")]
+    pub seqreplace: Option<String>,
+
+    /// Use STR instead of {%} (the worker slot), as parallel --slotreplace.
+    #[arg(long, value_name = "STR", help_heading = "Arguments per job")]
+    pub slotreplace: Option<String>,
+
+    /// Shell-quote the template words too, so a word like `'$x'` or `a|b`
+    /// reaches the command as it is (GNU parallel's -q; our -q is --quiet).
+    #[arg(long, help_heading = "Arguments per job")]
+    pub quote: bool,
+
     /// Run exactly N jobs at a time: a fixed pool of N workers (like parallel -j N
-    /// or xargs -P N). Cannot be combined with --min-workers or --max-workers.
+    /// or xargs -P N). As in GNU parallel, N% is that share of the cores, +N and
+    /// -N the cores plus or minus N; 0 means as many as possible: the adaptive
+    /// pool, grown while CPU and memory allow (the default without -j). Cannot be
+    /// combined with --min-workers or --max-workers.
     #[arg(
         short = 'j',
         long,
         value_name = "N",
-        value_parser = parse_positive,
+        value_parser = parse_jobs,
+        allow_hyphen_values = true,
         conflicts_with_all = ["min_workers", "max_workers"],
         help_heading = "Pool"
     )]
-    pub jobs: Option<usize>,
+    pub jobs: Option<JobsSpec>,
 
     /// Run jobs on these hosts over ssh: a comma-separated list of LOGIN or N/LOGIN,
     /// repeatable. LOGIN is host or user@host, a whole ssh command whose last word is the host (e.g. "ssh -p
@@ -505,7 +691,9 @@ mod tests {
     fn jobs_conflicts_with_min_and_max() {
         let err = Cli::try_parse_from(["atp-run", "-j", "4", "--max-workers", "8"]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
-        assert!(Cli::try_parse_from(["atp-run", "-j", "0"]).is_err());
+        assert!(Cli::try_parse_from(["atp-run", "-j", "x"]).is_err());
+        let cli = Cli::try_parse_from(["atp-run", "-j", "-1", "f"]).unwrap();
+        assert_eq!(cli.jobs, Some(JobsSpec::Relative(-1)));
     }
 
     #[test]

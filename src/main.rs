@@ -19,6 +19,12 @@ fn main() -> ExitCode {
             let _ = err.print();
             return ExitCode::SUCCESS;
         }
+        // An unknown option: clap's tip ("use '-- --x'") would make it a template
+        // word; ours says what to write instead.
+        Err(err) if err.kind() == clap::error::ErrorKind::UnknownArgument => {
+            eprintln!("atp-run: {}", run::unknown_flag::from_clap(&err));
+            return ExitCode::from(2);
+        }
         // Usage errors: one line, like every error found after parsing.
         Err(err) => {
             eprintln!("atp-run: {}", run::usage::one_line(&err));

@@ -348,7 +348,7 @@ fn bad_flag_values_are_errors_before_anything_runs() {
     let sb = jobs_sandbox();
     let cases: &[(&[&str], &str)] = &[
         (&["--min-workers", "x", "jobs"], "--min-workers"),
-        (&["-j", "0", "jobs"], "at least 1"),
+        (&["-j", "-999", "jobs"], "leaves no job to run"),
         (&["-j", "many", "jobs"], "--jobs"),
         (&["--max-workers", "0", "jobs"], "--max-workers"),
         (&["--idle-timeout", "5x", "jobs"], "--idle-timeout"),

@@ -30,6 +30,7 @@ fn man_page() -> Vec<u8> {
     for (title, body) in [
         ("PLACEHOLDERS", cli::PLACEHOLDERS),
         ("EXAMPLES", cli::EXAMPLES),
+        ("COMING FROM GNU PARALLEL / XARGS", cli::COMING_FROM_GNU),
         ("EXIT STATUS", cli::EXIT_STATUS),
         ("PROGRESS AND STATUS LINES", cli::DISPLAY),
         ("SIGNALS", cli::SIGNALS),
@@ -111,6 +112,7 @@ fn the_man_page_has_the_sections_users_look_for() {
         "SYNOPSIS",
         "OPTIONS",
         "EXAMPLES",
+        "COMING FROM GNU PARALLEL / XARGS",
         "EXIT STATUS",
         "SIGNALS",
         "ENVIRONMENT",

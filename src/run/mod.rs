@@ -6,7 +6,7 @@
 //! before changing the feeder, the completion counting or the shutdown path):
 //!
 //! ```text
-//! input/     sources ─► records ─► feeder ─► pool task per job
+//! input/     sources (FILEs, :::, ::::) ─► rows (combine) ─► jobs (batch) ─► feeder ─► pool task per job
 //! control/   attempts (--retries) ─► exec/ Executor::run(JobSpec, JobOutput) ─► JobEnd
 //! report/    Reporter ─► tally │ status lines │ grouped │ ordered │ line-buffered │
 //!                        ungrouped │ JSON │ joblog │ progress │ running list
@@ -19,7 +19,7 @@
 //! | `usage.rs` | a command-line parse error shown on one line |
 //! | `job.rs`, `events.rs`, `outcome.rs`, `error.rs`, `lock.rs` | shared leaf types: a job's key, spec and end; the coordinator's events; how a run ends; why it could not start; lock recovery |
 //! | `values/` | values the command line and the runner share (durations, sizes, `--termseq`, `--halt` specs) |
-//! | `input/` | sources, templates, the feeder and its in-flight window |
+//! | `input/` | sources (FILEs, stdin, `:::`, `::::`, `-a`), combining them (products, `--link`, `--colsep`, `--header`, `--csv`), several arguments per job, templates, the feeder and its in-flight window |
 //! | `exec/` | the executor boundary, the local process-group executor, capture files, the registry, timeouts |
 //! | `control/` | attempts and `--retries`, `--halt`, `--resume` |
 //! | `report/` | the reporter and one file per sink |
@@ -38,6 +38,7 @@ pub mod options;
 mod outcome;
 mod report;
 mod signals;
+pub mod unknown_flag;
 pub mod usage;
 pub(crate) mod values;
 
@@ -99,9 +100,9 @@ pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, R
         true => Some(signals::install(&events, Arc::clone(&executor))?),
         false => None,
     };
-    let inputs = input::sources::open_sources(&options.inputs)?;
+    let mut options = options;
+    let records = input::pipeline::open(&options.input, options.template.as_mut())?;
     let skip = resume_skips(&options)?;
-    let records = inputs.records(options.separator);
     if options.control.dry_run {
         let (template, tag) = (options.template.as_ref(), options.output.tag);
         let skipped = |n| skip.contains(&n);
@@ -172,7 +173,7 @@ fn executor(options: &Options) -> Result<(Arc<dyn Executor>, Option<usize>), Run
 }
 
 /// Starts the feeder thread on `records`.
-fn spawn_feeder(feeder: Feeder, records: input::sources::Records) -> Result<(), RunError> {
+fn spawn_feeder(feeder: Feeder, records: input::pipeline::RecordStream) -> Result<(), RunError> {
     std::thread::Builder::new()
         .name("atp-run-feeder".into())
         .spawn(move || feeder.feed(records))
@@ -220,10 +221,11 @@ fn jobs(
 /// their turn holding their files: half the hold budget in flight keeps held jobs
 /// within the budget's 1.5x.
 fn window_size(options: &Options, max_workers: usize) -> usize {
-    match options.output.keep_order {
+    let size = match options.output.keep_order {
         true => KEEP_ORDER_AHEAD / 2,
         false => in_flight_limit(max_workers),
-    }
+    };
+    input::batch::cap_window(size, options.input.batch)
 }
 
 /// Redraws the progress display (on a terminal) from the run's figures.

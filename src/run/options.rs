@@ -14,7 +14,8 @@ use crate::{BuildError, Builder, Config};
 use crate::run::control::resume::Resume;
 use crate::run::exec::slurm;
 use crate::run::exec::ssh::{self, Login, Target};
-use crate::run::input::sources::Separator;
+use crate::run::input::pipeline::InputSettings;
+use crate::run::input::settings::from_cli as input_settings;
 use crate::run::input::template::Template;
 use crate::run::report::joblog::JoblogTarget;
 use crate::run::report::terminal;
@@ -24,10 +25,8 @@ use crate::run::values::termseq::TermSeq;
 /// Settings of one run.
 #[derive(Debug)]
 pub struct Options {
-    /// Input operands as given (`-` is standard input; empty means standard input).
-    pub(crate) inputs: Vec<PathBuf>,
-    /// Record separator of the input.
-    pub(crate) separator: Separator,
+    /// Where the input comes from and how it becomes jobs.
+    pub(crate) input: InputSettings,
     /// The command template, in template mode.
     pub(crate) template: Option<Template>,
     /// The pool, as the command line sets it up (built once, here).
@@ -115,13 +114,13 @@ pub(crate) struct OutputOptions {
 
 impl Options {
     /// Validates the parsed command line.
-    pub fn from_cli(cli: Cli) -> Result<Options, UsageError> {
-        let template = if cli.template.is_empty() {
-            None
-        } else {
-            Some(Template::parse(&cli.template).map_err(|e| UsageError(e.to_string()))?)
+    pub fn from_cli(mut cli: Cli) -> Result<Options, UsageError> {
+        let (input, template) = input_settings(&mut cli).map_err(UsageError)?;
+        let fixed_workers = match cli.jobs {
+            Some(spec) => spec.workers(cores()).map_err(UsageError)?,
+            None => None,
         };
-        let builder = pool_builder(&cli);
+        let builder = pool_builder(&cli, fixed_workers);
         let pool = builder
             .config()
             .map_err(|err| UsageError(pool_error(&err)))?;
@@ -150,15 +149,10 @@ impl Options {
         };
         Ok(Options {
             pool_builder: builder,
-            inputs: cli.files,
-            separator: if cli.null {
-                Separator::Nul
-            } else {
-                Separator::Newline
-            },
+            input,
             template,
             pool,
-            jobs_requested: cli.jobs.or(cli.min_workers),
+            jobs_requested: fixed_workers.or(cli.min_workers),
             repeat: cli.repeat,
             interval: cli.interval,
             grace: cli.grace,
@@ -208,10 +202,17 @@ fn hosts(cli: &Cli) -> Result<Vec<Login>, String> {
     Ok(hosts)
 }
 
+/// The cores `-j N%`, `-j +N` and `-j -N` count from: those this process may
+/// run on (its affinity and cgroup quota), as GNU parallel counts cores.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
 /// The pool as the command line sets it up: the one place its options are built.
-fn pool_builder(cli: &Cli) -> Builder {
+/// `fixed_workers` is `-j` resolved against the cores (None: adaptive).
+fn pool_builder(cli: &Cli, fixed_workers: Option<usize>) -> Builder {
     let mut builder = Builder::new().thread_name("atp-run");
-    if let Some(n) = cli.jobs {
+    if let Some(n) = fixed_workers {
         builder = builder.fixed_workers(n);
     }
     if let Some(n) = cli.min_workers {
@@ -294,6 +295,22 @@ mod tests {
     fn jobs_means_a_fixed_pool() {
         let o = options(&["-j", "3"]).unwrap();
         assert_eq!((o.pool.min_workers(), o.pool.max_workers()), (3, 3));
+    }
+
+    #[test]
+    fn gnu_relative_jobs_count_from_the_cores_and_zero_is_adaptive() {
+        let n = cores();
+        let o = options(&["-j", "+1"]).unwrap();
+        assert_eq!(o.pool.max_workers(), n + 1);
+        let o = options(&["-j", "200%"]).unwrap();
+        assert_eq!((o.pool.min_workers(), o.pool.max_workers()), (2 * n, 2 * n));
+        let default = options(&[]).unwrap();
+        let o = options(&["-j", "0"]).unwrap();
+        assert_eq!(o.pool.max_workers(), default.pool.max_workers());
+        assert_eq!(o.pool.min_workers(), default.pool.min_workers());
+        let minus = format!("-{n}");
+        let err = options(&["-j", &minus]).unwrap_err();
+        assert!(err.to_string().contains("leaves no job to run"), "{err}");
     }
 
     #[test]

@@ -27,6 +27,7 @@ use crate::run::events::Event;
 use crate::run::exec::capture::Capture;
 use crate::run::exec::executor::{Executor, JobWatch};
 use crate::run::exec::timeout::Timeouts;
+use crate::run::input::job_args::JobArgs;
 use crate::run::input::template::Template;
 use crate::run::job::{JobEnd, JobError, JobKey, JobLabel, JobSpec, JobStdin};
 use crate::run::lock::lock;
@@ -78,12 +79,19 @@ impl Jobs {
         }
         let rendered;
         let slot = crate::current_worker_slot().unwrap_or(1);
-        let command: &[u8] = match &self.template {
+        let tag;
+        let (command, record): (&[u8], &[u8]) = match &self.template {
             Some(t) => {
                 rendered = t.render(record, number, slot);
-                &rendered
+                // A job's input is its encoded arguments: --tag shows them
+                // (made only then: with -X that is another ~128 KiB per job).
+                tag = match self.reporter.tags() {
+                    true => JobArgs::decode(record).tag(),
+                    false => Vec::new(),
+                };
+                (&rendered, &tag)
             }
-            None => record,
+            None => (record, record),
         };
         let attempts = if run.is_some() { 1 } else { self.attempts };
         let mut attempt = 1;

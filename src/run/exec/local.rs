@@ -29,30 +29,27 @@
 //!   the registry's lingering set and taints the capture (its files are replaced
 //!   before the next job).
 
-use std::ffi::OsStr;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use tempfile::TempPath;
 
 use crate::run::control::backoff::Backoff;
 use crate::run::exec::adopted;
 use crate::run::exec::executor::{
     Executor, JobOutput, JobWatch, RunningJob, SignalJob, TerminationReport,
 };
+use crate::run::exec::long_command::{SHELL, shell_command};
 use crate::run::exec::pump::pump;
 use crate::run::exec::registry::{ProcessRegistry, group_alive};
 use crate::run::exec::spawn_limit::{SpawnLimit, is_refused};
 use crate::run::exec::wait::wait_exited_nowait;
 use crate::run::job::{ExitStatusKind, JobEnd, JobError, JobKey, JobSpec, JobStdin};
 use crate::run::values::termseq::TermSeq;
-
-/// The shell every job runs under.
-const SHELL: &str = "/bin/sh";
 
 /// Runs jobs as local process groups.
 #[derive(Debug, Default)]
@@ -261,7 +258,8 @@ impl LocalExecutor {
     ) -> Result<Reaped, JobError> {
         let start = Instant::now();
         let started = SystemTime::now();
-        let (mut child, pid) = spawn(spec, stdout, stderr)?;
+        // `_script` (a command too long for `sh -c`) lives until the job ended.
+        let (mut child, pid, _script) = spawn(spec, stdout, stderr)?;
         let key = spec.key;
         if self
             .registry
@@ -326,25 +324,29 @@ impl LocalExecutor {
 
 /// Starts `sh -c <command>` in a process group of its own; returns it and its pid
 /// (which is its pgid).
-fn spawn(spec: &JobSpec<'_>, stdout: Stdio, stderr: Stdio) -> Result<(Child, Pid), JobError> {
+fn spawn(
+    spec: &JobSpec<'_>,
+    stdout: Stdio,
+    stderr: Stdio,
+) -> Result<(Child, Pid, Option<TempPath>), JobError> {
     let stdin = match spec.stdin {
         JobStdin::Null => Stdio::null(),
     };
+    let spawn_error = |source| JobError::Spawn {
+        program: SHELL.into(),
+        source,
+    };
+    let (mut shell, script) = shell_command(spec.command).map_err(spawn_error)?;
     // The Command (holding our copies of the dup'd descriptors) drops here.
-    let spawned = Command::new(SHELL)
-        .arg("-c")
-        .arg(OsStr::from_bytes(spec.command))
+    let spawned = shell
         .stdin(stdin)
         .stdout(stdout)
         .stderr(stderr)
         .process_group(0)
         .spawn();
-    let mut child = spawned.map_err(|source| JobError::Spawn {
-        program: SHELL.into(),
-        source,
-    })?;
+    let mut child = spawned.map_err(spawn_error)?;
     match i32::try_from(child.id()) {
-        Ok(pid) => Ok((child, Pid::from_raw(pid))),
+        Ok(pid) => Ok((child, Pid::from_raw(pid), script)),
         Err(_) => {
             // Cannot happen on Linux (pid_max <= 2^22); stay correct anyway.
             let _ = child.kill();
@@ -834,7 +836,7 @@ mod tests {
         let m = unique_marker();
         let _reaper = Reaper(m.clone());
         let reg = LocalExecutor::new();
-        let mut child = Command::new(SHELL)
+        let mut child = std::process::Command::new(SHELL)
             .arg("-c")
             .arg(format!("sleep {m}"))
             .stdin(Stdio::null())

@@ -12,6 +12,7 @@ pub(crate) mod executor;
 pub(crate) mod fdlimit;
 pub(crate) mod hosts;
 pub(crate) mod local;
+pub(crate) mod long_command;
 #[cfg(test)]
 pub(crate) mod mock;
 pub(crate) mod pump;

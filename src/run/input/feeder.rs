@@ -23,7 +23,8 @@ use crate::run::completion::{Completion, DoneGuard};
 use crate::run::control::attempts::Jobs;
 use crate::run::control::backoff::Backoff;
 use crate::run::events::Event;
-use crate::run::input::sources::{InputError, Records};
+use crate::run::input::pipeline::RecordStream;
+use crate::run::input::sources::InputError;
 use crate::run::lock::{lock, wait};
 use crate::{StopToken, Task, TaskHandle, ThreadPool};
 
@@ -123,7 +124,7 @@ pub(crate) struct Feeder {
 
 impl Feeder {
     /// Feeds every record; ends with [`Event::InputEnded`].
-    pub(crate) fn feed(self, records: Records) {
+    pub(crate) fn feed(self, records: RecordStream) {
         let (jobs_ctx, completion) = (&self.shared.jobs, &self.shared.completion);
         let mut jobs = 0u64;
         let mut error = None;

@@ -142,6 +142,23 @@ pub enum InputError {
         /// The 1-based record number within its source.
         line: u64,
     },
+    /// A row has fewer `--colsep` columns than the template uses.
+    TooFewColumns {
+        /// The 1-based number of the argument row.
+        row: u64,
+        /// Its columns.
+        found: usize,
+        /// The highest `{N}` of the template.
+        needed: usize,
+    },
+    /// The first FILE does not exist but names a command: the template was
+    /// meant to come after `--`.
+    LooksLikeCommand {
+        /// The FILE operands, from the first one, as a template.
+        words: String,
+    },
+    /// The template does not fit the input (found once `--header` was read).
+    Template(crate::run::input::template::TemplateError),
     /// Reading a source failed part-way through.
     Read {
         /// The source's display name (see [`Source::display_name`]).
@@ -197,6 +214,19 @@ impl fmt::Display for InputError {
                  command can hold: not run",
                 MAX_RECORD >> 20
             ),
+            InputError::TooFewColumns { row, found, needed } => write!(
+                f,
+                "input row {row} has {found} column{} but the template uses {{{needed}}}: \
+                 check --colsep, or use {{{found}}} at most",
+                if *found == 1 { "" } else { "s" }
+            ),
+            InputError::LooksLikeCommand { words } => write!(
+                f,
+                "input file '{}' does not exist; to run a command on each line, put it \
+                 after --: atp-run -- {words}",
+                words.split(' ').next().unwrap_or_default()
+            ),
+            InputError::Template(err) => write!(f, "{err}"),
         }
     }
 }

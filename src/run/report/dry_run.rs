@@ -15,14 +15,16 @@
 
 use std::io::{self, BufWriter, Write};
 
-use crate::run::input::sources::{InputError, Records};
+use crate::run::input::job_args::JobArgs;
+use crate::run::input::pipeline::RecordStream;
+use crate::run::input::sources::InputError;
 use crate::run::input::template::Template;
 use crate::run::outcome::Outcome;
 
 /// Prints the commands of `records` (`tag`: after their `--tag` prefix);
 /// `skip(number)` says whether a job is skipped.
 pub fn print(
-    records: Records,
+    records: RecordStream,
     template: Option<&Template>,
     tag: bool,
     skip: impl Fn(u64) -> bool,
@@ -52,7 +54,11 @@ pub fn print(
         if skip(number) {
             continue;
         }
-        if tag && let Err(err) = write_tag(&mut out, &record) {
+        let tag_text = match template {
+            Some(_) => JobArgs::decode(&record).tag(),
+            None => record.clone(),
+        };
+        if tag && let Err(err) = write_tag(&mut out, &tag_text) {
             return write_failed(&err);
         }
         let command = match template {

@@ -74,6 +74,12 @@ pub(crate) struct Reporter {
 }
 
 impl Reporter {
+    /// Whether job output is tagged (`--tag`): only then do jobs need their
+    /// tag text.
+    pub(crate) fn tags(&self) -> bool {
+        self.tag
+    }
+
     /// A reporter printing through `sink`, telling the coordinator on `events` when
     /// stdout fails.
     pub(crate) fn new(

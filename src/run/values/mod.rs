@@ -4,5 +4,6 @@
 
 pub(crate) mod duration;
 pub(crate) mod halt_spec;
+pub(crate) mod jobs_spec;
 pub(crate) mod size;
 pub(crate) mod termseq;

@@ -1,0 +1,109 @@
+//! The message for an option `atp-run` does not know.
+//!
+//! clap's own tip ("to pass '--pipe' as a value, use '-- --pipe'") is wrong for
+//! us: after `--` a word becomes part of the command template. So an unknown
+//! option gets one line naming it and what to write instead: the similar option
+//! clap found, our spelling of a GNU parallel or xargs option, or how to give it
+//! to the command.
+
+/// GNU parallel and xargs options that are spelled differently here, or not
+/// supported, and what to write instead.
+const FOREIGN: [(&str, &str); 9] = [
+    ("-P", "xargs -P N is -j N (or --max-workers N) here"),
+    (
+        "--max-procs",
+        "xargs --max-procs N is -j N (or --max-workers N) here",
+    ),
+    (
+        "--pipe",
+        "GNU parallel's --pipe (stdin cut into blocks) is not supported",
+    ),
+    (
+        "--eta",
+        "the progress display shows the ETA when standard error is a terminal",
+    ),
+    (
+        "--bar",
+        "the progress display is shown when standard error is a terminal",
+    ),
+    ("-r", "atp-run never runs a job for empty input: drop -r"),
+    (
+        "--no-run-if-empty",
+        "atp-run never runs a job for empty input: drop it",
+    ),
+    (
+        "-d",
+        "xargs -d is not supported: use -0 for NUL-separated input, or --colsep",
+    ),
+    (
+        "-t",
+        "xargs -t is --dry-run here (print the commands) or -v (log them)",
+    ),
+];
+
+/// The one-line message (without the `atp-run: ` prefix) for the unknown
+/// option `arg`; `similar` is an option clap found close to it.
+pub fn message(arg: &str, similar: Option<&str>) -> String {
+    if let Some((_, instead)) = FOREIGN.iter().find(|(flag, _)| *flag == arg) {
+        return format!("unknown option '{arg}': {instead}");
+    }
+    if let Some(similar) = similar {
+        return format!("unknown option '{arg}': did you mean '{similar}'?");
+    }
+    format!(
+        "unknown option '{arg}': if it is meant for the command, put the command after --, \
+         as in: atp-run [OPTIONS] -- COMMAND {arg} {{}}"
+    )
+}
+
+/// The message for a clap error of kind `UnknownArgument`.
+pub fn from_clap(err: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let text = |kind| match err.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        Some(ContextValue::Strings(v)) => v.first().cloned(),
+        _ => None,
+    };
+    let arg = text(ContextKind::InvalidArg).unwrap_or_default();
+    message(&arg, text(ContextKind::SuggestedArg).as_deref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse_error(args: &[&str]) -> String {
+        let err = crate::cli::Cli::try_parse_from(["atp-run"].iter().chain(args)).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
+        from_clap(&err)
+    }
+
+    #[test]
+    fn an_unknown_option_says_how_to_give_it_to_the_command() {
+        assert_eq!(
+            parse_error(&["--frobnicate"]),
+            "unknown option '--frobnicate': if it is meant for the command, put the command \
+             after --, as in: atp-run [OPTIONS] -- COMMAND --frobnicate {}"
+        );
+    }
+
+    #[test]
+    fn gnu_and_xargs_options_get_our_spelling() {
+        assert_eq!(
+            parse_error(&["-P", "4"]),
+            "unknown option '-P': xargs -P N is -j N (or --max-workers N) here"
+        );
+        assert!(
+            parse_error(&["--pipe"]).contains("--pipe (stdin cut into blocks) is not supported")
+        );
+    }
+
+    #[test]
+    fn a_near_miss_names_the_option_meant() {
+        assert_eq!(
+            parse_error(&["--lnk"]),
+            "unknown option '--lnk': did you mean '--link'?"
+        );
+    }
+}

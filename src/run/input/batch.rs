@@ -144,6 +144,9 @@ pub struct Batches {
     needed_columns: usize,
     /// A row read but not yet placed.
     pending: Option<Row>,
+    /// A record too long to keep, met while a job was being packed: it is the
+    /// next item, after that job.
+    pending_err: Option<InputError>,
     rows_read: u64,
     done: bool,
     /// Packed jobs: the rows read ahead (with their cost), so that when the
@@ -178,6 +181,7 @@ impl Batches {
             template,
             needed_columns,
             pending: None,
+            pending_err: None,
             rows_read: 0,
             done: false,
             ahead: Ahead::default(),
@@ -210,7 +214,7 @@ impl Batches {
                     self.ahead.push(&row, cost);
                 }
                 Some(Err(err)) => {
-                    self.done = true;
+                    self.done = !err.is_one_record();
                     return Some(Err(err));
                 }
                 None => {
@@ -302,6 +306,9 @@ impl Iterator for Batches {
     type Item = Result<Record, InputError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(err) = self.pending_err.take() {
+            return Some(Err(err));
+        }
         if self.done {
             return None;
         }
@@ -324,8 +331,13 @@ impl Iterator for Batches {
             let row = match self.next_row() {
                 None => break,
                 Some(Ok(row)) => row,
+                // A record too long to keep fails alone, after the job packed so far.
+                Some(Err(err)) if err.is_one_record() && !job.is_empty() => {
+                    self.pending_err = Some(err);
+                    break;
+                }
                 Some(Err(err)) => {
-                    self.done = true;
+                    self.done = !err.is_one_record();
                     return Some(Err(err));
                 }
             };

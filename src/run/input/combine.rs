@@ -232,7 +232,8 @@ impl Iterator for Product {
             let mut row = match self.first.next()? {
                 Ok(row) => row,
                 Err(err) => {
-                    self.failed = true;
+                    // A record too long to keep fails alone; the input goes on.
+                    self.failed = !err.is_one_record();
                     return Some(Err(err));
                 }
             };
@@ -303,8 +304,10 @@ impl Iterator for Linked {
                     row
                 }
                 Some(Err(err)) => {
-                    self.first_len = Some(0);
-                    self.longest_held = 0;
+                    if !err.is_one_record() {
+                        self.first_len = Some(0);
+                        self.longest_held = 0;
+                    }
                     return Some(Err(err));
                 }
                 None => {

@@ -183,6 +183,15 @@ impl InputError {
     }
 }
 
+impl InputError {
+    /// Whether the error concerns one record only (one too long to keep): it fails
+    /// that record's job, and the input goes on after it. Every other error ends
+    /// the input.
+    pub fn is_one_record(&self) -> bool {
+        matches!(self, InputError::RecordTooLong { .. })
+    }
+}
+
 impl fmt::Display for InputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

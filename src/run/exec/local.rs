@@ -191,7 +191,13 @@ impl LocalExecutor {
     ) -> Result<Reaped, JobError> {
         let start = Instant::now();
         let started = SystemTime::now();
-        let (mut child, pid) = spawn(spec, stdout, stderr)?;
+        // In flight until it returns: a Ctrl-Z may stop the child before `exec`
+        // (see the registry's invariants), and only a SIGCONT sweep that knows a
+        // spawn is in flight will look for it.
+        let spawning = self.registry.spawning();
+        let spawned = spawn(spec, stdout, stderr);
+        drop(spawning);
+        let (mut child, pid) = spawned?;
         let key = spec.key;
         if self
             .registry

@@ -364,3 +364,47 @@ fn a_job_that_uses_the_terminal_is_killed_instead_of_hanging_the_run() {
     );
     assert!(output.contains("1 succeeded, 1 failed"), "{output}");
 }
+
+/// The state letter of process `pid` (`T` when stopped), from /proc.
+fn state_of(pid: nix::unistd::Pid) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+#[test]
+fn ctrl_z_while_jobs_are_being_spawned_never_blocks_the_run() {
+    // A typed Ctrl-Z goes to atp-run's whole process group, which includes a job
+    // being spawned until it has moved to its own group: such a child used to stop
+    // before `exec`, leaving its worker blocked in the spawn for good, and the run
+    // then hung at Ctrl-C with "SIGTERM sent to 0 running jobs". atp-run runs here
+    // in a group of its own; each SIGTSTP goes to that group, as the terminal's does,
+    // and SIGCONT to atp-run alone, as `kill -CONT` does, while short jobs start
+    // all the time.
+    let sb = Sandbox::new();
+    let file = sb.write("jobs.txt", "true\n".repeat(200_000));
+    let mut cmd = sb.command(["-j", "4", file.to_str().unwrap()]);
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    cmd.stdin(std::process::Stdio::null());
+    let mut running = Running::spawn(cmd);
+    let pid = running.pid();
+    eventually("jobs to be running", || {
+        running.stderr_so_far().contains("] ok after ")
+    });
+    for _ in 0..200 {
+        if !running.is_running() {
+            break;
+        }
+        nix::sys::signal::killpg(pid, Signal::SIGTSTP).unwrap();
+        eventually("atp-run to stop", || {
+            matches!(state_of(pid), Some('T' | 'Z' | 'X') | None)
+        });
+        running.signal(Signal::SIGCONT);
+        eventually("atp-run to continue", || state_of(pid) != Some('T'));
+    }
+    let interrupted = running.is_running();
+    if interrupted {
+        running.signal(Signal::SIGINT);
+    }
+    let finished = running.wait_for_exit(RUN_LIMIT);
+    finished.run.assert_code(if interrupted { 130 } else { 0 });
+}

@@ -28,7 +28,9 @@
 //!   action of SIGTSTP). Jobs run in their own process groups, so the terminal's
 //!   Ctrl-Z reaches only atp-run: without this they would keep running.
 //! - SIGCONT (`fg`, `bg`, `kill -CONT`): the jobs are continued and the progress
-//!   line comes back. Job durations are wall-clock times: the time spent stopped
+//!   line comes back. So are jobs that the terminal's Ctrl-Z stopped while they
+//!   were being spawned (still in atp-run's group), before they could be
+//!   registered: the sweep waits for the spawns in flight to return. Job durations are wall-clock times: the time spent stopped
 //!   is not taken out of them (that would take tracking every stop per job).
 //!   SIGTTIN and SIGTTOU keep their default actions.
 //! - SIGCHLD is the one signal caught elsewhere: by the executor's reaper of

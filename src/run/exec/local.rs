@@ -258,8 +258,14 @@ impl LocalExecutor {
     ) -> Result<Reaped, JobError> {
         let start = Instant::now();
         let started = SystemTime::now();
-        // `_script` (a command too long for `sh -c`) lives until the job ended.
-        let (mut child, pid, _script) = spawn(spec, stdout, stderr)?;
+        // In flight until it returns: a Ctrl-Z may stop the child before `exec`
+        // (see the registry's invariants), and only a SIGCONT sweep that knows a
+        // spawn is in flight will look for it. `_script` (a command too long for
+        // `sh -c`) lives until the job ended.
+        let spawning = self.registry.spawning();
+        let spawned = spawn(spec, stdout, stderr);
+        drop(spawning);
+        let (mut child, pid, _script) = spawned?;
         let key = spec.key;
         if self
             .registry

@@ -2,7 +2,8 @@
 //! start time, command), for signalling, listing and shutdown.
 //!
 //! Owns: the running jobs (pgid == leader pid), the set of "lingering" groups
-//! (members outlived their reaped leader), the closed flag and the kill-now flag.
+//! (members outlived their reaped leader), the spawns in flight, the closed flag
+//! and the kill-now flag.
 //!
 //! Invariants:
 //! - The registry only signals, it never reaps: each leader is reaped by the
@@ -18,13 +19,21 @@
 //!   it is in the running set; the executor removes it ([`ProcessRegistry::forget`])
 //!   *before* it reaps the leader (it waits with `WNOWAIT` first), so the pgid of a
 //!   running group cannot have been reused by someone else's processes.
+//! - A spawn in flight is a child that may still be in our own process group
+//!   (between fork and `setpgid`), so a Ctrl-Z typed then reaches it too. std's
+//!   `posix_spawn` child holds signals blocked until it has its own group, then
+//!   unblocks them *before* `exec`: the pending SIGTSTP stops it there, and the
+//!   spawning worker stays blocked in the vfork wait, with no pid to register.
+//!   So every SIGCONT sweep ([`ProcessRegistry::signal_all`]) also continues our
+//!   stopped children in groups of their own, and keeps doing so until every
+//!   spawn that was in flight when it began has returned ([`ProcessRegistry::spawning`]).
 //! - Signals are only ever sent to groups > 1 (never to our own group via
 //!   pgid 0, never to init); `ESRCH` is ignored.
 //! - A group is "alive" if it has a member that is not a zombie (see
 //!   [`group_alive`]): in containers whose PID 1 does not reap orphans, a
 //!   zombie-only group would otherwise look alive forever.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::fs;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -74,6 +83,9 @@ struct State {
     /// Lingering pgid -> insertion generation (guards pruning against pid reuse).
     lingering: HashMap<Pid, u64>,
     generation: u64,
+    /// Tickets of the spawns in flight (see [`ProcessRegistry::spawning`]).
+    spawns: BTreeSet<u64>,
+    next_spawn: u64,
 }
 
 impl State {
@@ -105,6 +117,44 @@ impl ProcessRegistry {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         lock(&self.state)
+    }
+
+    /// Marks a spawn as in flight until the returned guard drops: call it before
+    /// spawning, drop it once the spawn has returned (registered or not).
+    pub(crate) fn spawning(&self) -> Spawning<'_> {
+        let mut st = self.lock();
+        let ticket = st.next_spawn;
+        st.next_spawn = st.next_spawn.wrapping_add(1);
+        st.spawns.insert(ticket);
+        Spawning {
+            registry: self,
+            ticket,
+        }
+    }
+
+    /// Continues our children that are stopped in process groups of their own
+    /// (spawns stopped before `exec` by a Ctrl-Z that reached them while they were
+    /// still in our group), until every spawn in flight now has returned: such a
+    /// child may unblock the pending SIGTSTP only after this sweep began. Returns
+    /// how many groups were continued.
+    fn continue_spawns(&self) -> usize {
+        let Some(last) = self.lock().spawns.last().copied() else {
+            return 0;
+        };
+        let mut continued = HashSet::new();
+        loop {
+            for pgid in stopped_children() {
+                if send(pgid, Signal::SIGCONT) {
+                    continued.insert(pgid);
+                }
+            }
+            let st = self.lock();
+            if st.spawns.first().is_none_or(|&first| first > last) {
+                break;
+            }
+            drop(wait_timeout(&self.wake, st, POLL_INTERVAL));
+        }
+        continued.len()
     }
 
     /// Records a freshly spawned job `key` whose process group is `pgid`.
@@ -192,13 +242,22 @@ impl ProcessRegistry {
 
     /// Sends `sig` to every running and lingering group; returns how many
     /// groups were signalled successfully. Groups registered concurrently may
-    /// miss it unless the registry is closed first.
+    /// miss it unless the registry is closed first. SIGCONT also continues the
+    /// spawns a Ctrl-Z stopped before they could be registered (see the module
+    /// invariants), waiting for the spawns in flight to return.
     pub(crate) fn signal_all(&self, sig: Signal) -> usize {
-        let st = self.lock();
-        st.all_groups()
-            .into_iter()
-            .filter(|&p| send(p, sig))
-            .count()
+        let signalled = {
+            let st = self.lock();
+            st.all_groups()
+                .into_iter()
+                .filter(|&p| send(p, sig))
+                .count()
+        };
+        if sig == Signal::SIGCONT {
+            signalled + self.continue_spawns()
+        } else {
+            signalled
+        }
     }
 
     /// Termination sequence: closes the registry, sends SIGTERM (then SIGCONT,
@@ -358,6 +417,37 @@ impl ProcessRegistry {
     }
 }
 
+/// A spawn in flight, from [`ProcessRegistry::spawning`] until dropped.
+#[must_use = "the spawn is in flight until this guard drops"]
+pub(crate) struct Spawning<'a> {
+    registry: &'a ProcessRegistry,
+    ticket: u64,
+}
+
+impl Drop for Spawning<'_> {
+    fn drop(&mut self) {
+        self.registry.lock().spawns.remove(&self.ticket);
+        self.registry.wake.notify_all();
+    }
+}
+
+/// Process groups led by a stopped child of ours in a group of its own (never
+/// our own group); empty if `/proc` is unreadable.
+fn stopped_children() -> Vec<Pid> {
+    let me = i32::try_from(std::process::id()).unwrap_or(0);
+    let Some(pids) = proc_pids() else {
+        return Vec::new();
+    };
+    pids.filter_map(|pid| {
+        let pid: i32 = pid.parse().ok()?;
+        let stat = fs::read(format!("/proc/{pid}/stat")).ok()?;
+        let (state, ppid, pgrp) = parse_stat_parent(&stat)?;
+        (ppid == me && pgrp == pid && pid != me && (state == b'T' || state == b't'))
+            .then(|| Pid::from_raw(pid))
+    })
+    .collect()
+}
+
 /// Sends `sig` to group `pgid`; false if it is gone or could not be signalled.
 /// Refuses pgid <= 1 (0 would be our own group, 1 init).
 fn send(pgid: Pid, sig: Signal) -> bool {
@@ -427,13 +517,18 @@ pub(crate) fn proc_pids() -> Option<impl Iterator<Item = String>> {
 /// Extracts (state, pgrp) from a `/proc/<pid>/stat` line:
 /// `pid (comm) state ppid pgrp ...`, where comm may contain spaces and ')'.
 fn parse_stat(stat: &[u8]) -> Option<(u8, i32)> {
+    parse_stat_parent(stat).map(|(state, _ppid, pgrp)| (state, pgrp))
+}
+
+/// Extracts (state, ppid, pgrp) from a `/proc/<pid>/stat` line.
+fn parse_stat_parent(stat: &[u8]) -> Option<(u8, i32, i32)> {
     let close = stat.iter().rposition(|&b| b == b')')?;
     let rest = std::str::from_utf8(stat.get(close + 1..)?).ok()?;
     let mut fields = rest.split_ascii_whitespace();
     let state = *fields.next()?.as_bytes().first()?;
-    let _ppid = fields.next()?;
+    let ppid = fields.next()?.parse().ok()?;
     let pgrp = fields.next()?.parse().ok()?;
-    Some((state, pgrp))
+    Some((state, ppid, pgrp))
 }
 
 #[cfg(test)]
@@ -520,6 +615,66 @@ mod tests {
         assert!(!group_alive(Pid::from_raw(0)));
         assert!(!group_alive(Pid::from_raw(1)));
         Ok(())
+    }
+
+    /// The state letter of process `pid` (`None` once it is reaped).
+    fn state(pid: Pid) -> Option<u8> {
+        let stat = fs::read(format!("/proc/{pid}/stat")).ok()?;
+        parse_stat(&stat).map(|(state, _)| state)
+    }
+
+    /// Polls `cond` for up to 30 s.
+    fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if cond() {
+                return true;
+            }
+            std::thread::sleep(POLL_INTERVAL);
+        }
+        false
+    }
+
+    #[test]
+    fn sigcont_continues_an_unregistered_stopped_child_until_spawns_return() -> std::io::Result<()>
+    {
+        // What a Ctrl-Z does to a job being spawned: its child, in a group of its
+        // own but not registered yet (the spawner is still blocked), is stopped.
+        use std::os::unix::process::CommandExt;
+        let reg = Arc::new(ProcessRegistry::new());
+        let spawning = reg.spawning();
+        let mut child = Command::new("/bin/sh")
+            .args(["-c", "kill -STOP $$; exit 7"])
+            .stdin(Stdio::null())
+            .process_group(0)
+            .spawn()?;
+        let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(0));
+        assert!(eventually(|| state(pid) == Some(b'T')), "the child stops");
+        let sweep = {
+            let reg = Arc::clone(&reg);
+            std::thread::spawn(move || reg.signal_all(Signal::SIGCONT))
+        };
+        let continued = eventually(|| matches!(child.try_wait(), Ok(Some(_))));
+        // The sweep goes on while the spawn is in flight: its child could still stop.
+        let swept_early = sweep.is_finished();
+        drop(spawning);
+        let signalled = sweep
+            .join()
+            .map_err(|_| std::io::Error::other("sweep panicked"))?;
+        if !continued {
+            let _ = killpg(pid, Signal::SIGKILL);
+        }
+        assert!(continued, "the stopped child was never continued");
+        assert_eq!(child.wait()?.code(), Some(7));
+        assert!(!swept_early, "the sweep returned with a spawn in flight");
+        assert_eq!(signalled, 1);
+        Ok(())
+    }
+
+    #[test]
+    fn sigcont_without_spawns_in_flight_returns_at_once() {
+        let reg = ProcessRegistry::new();
+        assert_eq!(reg.signal_all(Signal::SIGCONT), 0);
     }
 
     #[test]

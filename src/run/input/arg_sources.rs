@@ -141,6 +141,9 @@ impl Operands {
     }
 }
 
+/// One argument row: a value per source (or per column).
+pub type Row = Vec<Vec<u8>>;
+
 /// A stream of one source's values.
 pub type Values = Box<dyn Iterator<Item = Result<Vec<u8>, InputError>> + Send>;
 

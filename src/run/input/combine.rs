@@ -29,8 +29,7 @@ use crate::run::input::arg_sources::Values;
 use crate::run::input::csv_records;
 use crate::run::input::sources::InputError;
 
-/// One argument row: a value per source (or per column).
-pub type Row = Vec<Vec<u8>>;
+pub use crate::run::input::arg_sources::Row;
 
 /// A lazy stream of rows.
 pub type Rows = Box<dyn Iterator<Item = Result<Row, InputError>> + Send>;

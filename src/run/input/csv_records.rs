@@ -11,8 +11,7 @@
 //! joined with `\n`; blank lines inside a quoted field are skipped by the
 //! line reader (as every blank input line is).
 
-use crate::run::input::arg_sources::Values;
-use crate::run::input::combine::Row;
+use crate::run::input::arg_sources::{Row, Values};
 
 /// Joins the lines of `values` into whole CSV records.
 pub fn records(values: Values) -> Values {

@@ -3,12 +3,12 @@
 //! conditions are polled with generous deadlines, never asserted after a fixed sleep.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier, Mutex, mpsc};
+use std::sync::{Arc, Barrier, mpsc};
 use std::time::{Duration, Instant};
 
 mod threads;
 
-use threads::{thread_names, threads_named, workers_named};
+use threads::{Gate, thread_names, threads_named, workers_named};
 
 use atp::{Failure, FailureKind, Task, TaskOutcome, ThreadPool};
 
@@ -20,25 +20,6 @@ fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
     while !condition() {
         assert!(Instant::now() < deadline, "timed out waiting for: {what}");
         std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// A gate that blocked tasks wait on until it is opened.
-#[derive(Clone, Default)]
-struct Gate(Arc<(Mutex<bool>, std::sync::Condvar)>);
-
-impl Gate {
-    fn wait(&self) {
-        let (open, cv) = &*self.0;
-        let mut open = open.lock().unwrap();
-        while !*open {
-            open = cv.wait(open).unwrap();
-        }
-    }
-    fn open(&self) {
-        let (open, cv) = &*self.0;
-        *open.lock().unwrap() = true;
-        cv.notify_all();
     }
 }
 

@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 
 use atp::{Task, TaskOutcome, ThreadPool};
 
+mod threads;
+
+use threads::Gate;
+
 const PATIENCE: Duration = Duration::from_secs(30);
 
 /// Polls `condition` until it holds; panics with `what` after [`PATIENCE`].
@@ -95,25 +99,6 @@ fn a_stop_token_sleeping_duration_max_wakes_when_stopped() {
     handle.stop();
     assert_eq!(outcome(&handle), TaskOutcome::Stopped);
     assert_eq!((handle.runs(), handle.failures()), (1, 0));
-}
-
-/// A gate that blocked tasks wait on until it is opened.
-#[derive(Clone, Default)]
-struct Gate(Arc<(Mutex<bool>, std::sync::Condvar)>);
-
-impl Gate {
-    fn wait(&self) {
-        let (open, cv) = &*self.0;
-        let mut open = open.lock().unwrap();
-        while !*open {
-            open = cv.wait(open).unwrap();
-        }
-    }
-    fn open(&self) {
-        let (open, cv) = &*self.0;
-        *open.lock().unwrap() = true;
-        cv.notify_all();
-    }
 }
 
 #[test]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks the remote job wrapper prototype against the three loopback SSH hosts:
+# Checks the remote job wrapper (src/run/exec/ssh/wrapper.sh) against the three loopback SSH hosts:
 #   .ci/sshd-hosts.sh start && .ci/proto/test-remote-wrapper.sh [--bench]
 # Prints one line per check and "N passed, N failed"; exits non-zero on any failure.
 # --bench also times 50 x `ssh host true` over new connections vs one ControlMaster.
@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 STATE=${ATP_TEST_HOSTS_DIR:-/tmp/atp-test-hosts}
 CFG=$STATE/ssh_config
 [ -f "$CFG" ] || { echo "test-remote-wrapper: no $CFG: run .ci/sshd-hosts.sh start first" >&2; exit 2; }
-WRAPPER=$(cat "$here/remote-wrapper.sh")
+WRAPPER=$(cat "$here/../../src/run/exec/ssh/wrapper.sh")
 NONCE=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 T=$(mktemp -d /tmp/atp-wrap.XXXXXX)
 CP=$T/cm-%h # ControlPath: keep it short (Unix sockets: ~104 bytes)

@@ -1,5 +1,5 @@
-//! Counting a pool's threads by name, for the pool's test binaries (each includes
-//! this module with `mod threads;`).
+//! Counting a pool's threads by name, and a gate for blocked tasks, for the pool's
+//! test binaries (each includes this module with `mod threads;`).
 
 #![allow(dead_code)] // each test binary uses a different subset
 
@@ -32,4 +32,26 @@ pub fn workers_named(prefix: &str) -> usize {
         .filter_map(|n| n.strip_prefix(prefix)?.strip_prefix('-'))
         .filter(|slot| slot.parse::<usize>().is_ok())
         .count()
+}
+
+/// A gate that blocked tasks wait on until it is opened.
+#[derive(Clone, Default)]
+pub struct Gate(std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>);
+
+impl Gate {
+    /// Blocks until the gate is opened.
+    pub fn wait(&self) {
+        let (open, cv) = &*self.0;
+        let mut open = open.lock().unwrap();
+        while !*open {
+            open = cv.wait(open).unwrap();
+        }
+    }
+
+    /// Opens the gate for every waiter, now and later.
+    pub fn open(&self) {
+        let (open, cv) = &*self.0;
+        *open.lock().unwrap() = true;
+        cv.notify_all();
+    }
 }

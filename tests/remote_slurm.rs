@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_atp-run");
+mod remote;
+
+use remote::{BIN, json_fields, run_locally_as_json, text};
 
 /// `SLURM_CONF` if the test cluster answers; `None` (skip) otherwise, or a panic
 /// under CI.
@@ -62,10 +64,6 @@ fn in_allocation(conf: &Path, script: &str, stdin: &str) -> Output {
     child.wait_with_output().unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 #[test]
 fn steps_fill_the_allocation_and_name_the_node() {
     let Some(conf) = slurm() else { return };
@@ -107,31 +105,8 @@ fn steps_fill_the_allocation_and_name_the_node() {
 fn step_statuses_and_output_are_the_same_as_locally() {
     let Some(conf) = slurm() else { return };
     let jobs = "exit 3\nexit 255\nkill -9 $$\nprintf 'o\\n'; printf 'e' >&2\n";
-    let fields = |out: &Output| -> Vec<String> {
-        let mut v: Vec<String> = text(&out.stdout)
-            .lines()
-            .map(|l| {
-                let j: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
-                format!(
-                    "{} {} {} {:?} {:?}",
-                    j["seq"], j["exit_code"], j["signal"], j["stdout"], j["stderr"]
-                )
-            })
-            .collect();
-        v.sort();
-        v
-    };
-    let local = Command::new(BIN)
-        .args(["--json", "-j", "2"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            c.stdin.take().map(|mut i| i.write_all(jobs.as_bytes()));
-            c.wait_with_output()
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
+    let fields = json_fields;
+    let local = run_locally_as_json(jobs);
     let steps = in_allocation(&conf, "\"$ATP\" --json --slurm", jobs);
     assert_eq!(
         steps.status.code(),

@@ -14,7 +14,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_atp-run");
+mod remote;
+
+use remote::{BIN, json_fields, run_locally_as_json, text};
 const PATIENCE: Duration = Duration::from_secs(30);
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -106,10 +108,6 @@ fn finish(child: Child) -> Output {
     child
         .wait_with_output()
         .unwrap_or_else(|e| panic!("atp-run: {e}"))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// The joblog's rows as (seq, host, exitval, signal), sorted by seq.
@@ -212,31 +210,8 @@ fn exit_codes_signals_and_output_are_the_same_as_locally() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let Some(config) = hosts() else { return };
     let jobs = "exit 3\nexit 255\nkill -9 $$\nprintf 'o\\n'; printf 'e' >&2\nprintf 'x@atp:y exit 0\\n' >&2\n";
-    let fields = |out: &Output| -> Vec<String> {
-        let mut v: Vec<String> = text(&out.stdout)
-            .lines()
-            .map(|l| {
-                let j: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
-                format!(
-                    "{} {} {} {:?} {:?}",
-                    j["seq"], j["exit_code"], j["signal"], j["stdout"], j["stderr"]
-                )
-            })
-            .collect();
-        v.sort();
-        v
-    };
-    let local = Command::new(BIN)
-        .args(["--json", "-j", "2"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            c.stdin.take().map(|mut i| i.write_all(jobs.as_bytes()));
-            c.wait_with_output()
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
+    let fields = json_fields;
+    let local = run_locally_as_json(jobs);
     let remote = finish(atp(
         &config,
         &marker(),
@@ -306,17 +281,23 @@ fn sigkill_to_atp_run_leaves_nothing_on_any_host() {
     eventually("no local ssh of the run", || local_left(&mark).is_empty());
 }
 
+/// Runs `.ci/sshd-hosts.sh ARGS` (start, kill HOST, freeze HOST, thaw HOST).
+fn hosts_script(args: &[&str]) -> bool {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/sshd-hosts.sh");
+    Command::new("bash")
+        .arg(script)
+        .args(args)
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// Starts a killed host again when dropped (also when the test fails).
 struct Revive;
 
 impl Drop for Revive {
     fn drop(&mut self) {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/sshd-hosts.sh");
-        let _ = Command::new("bash")
-            .arg(script)
-            .arg("start")
-            .stdout(Stdio::null())
-            .status();
+        hosts_script(&["start"]);
     }
 }
 
@@ -342,12 +323,7 @@ fn a_host_killed_mid_run_loses_no_job() {
         fs::read_dir(dir.path()).map_or(0, |r| r.count()) >= 4
     });
     let _revive = Revive;
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/sshd-hosts.sh");
-    let killed = Command::new("bash")
-        .arg(&script)
-        .args(["kill", "host2"])
-        .status();
-    assert!(killed.is_ok_and(|s| s.success()));
+    assert!(hosts_script(&["kill", "host2"]));
     let out = finish(child);
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -452,11 +428,7 @@ struct Thaw(&'static str);
 
 impl Drop for Thaw {
     fn drop(&mut self) {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/sshd-hosts.sh");
-        let _ = Command::new("bash")
-            .arg(script)
-            .args(["thaw", self.0])
-            .status();
+        hosts_script(&["thaw", self.0]);
     }
 }
 
@@ -486,12 +458,7 @@ fn a_hung_host_is_left_and_its_job_leaves_nothing_after_it_wakes() {
         !remote_left(&config, "host3", &mark).is_empty()
     });
     let thaw = Thaw("host3");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/sshd-hosts.sh");
-    let frozen = Command::new("bash")
-        .arg(&script)
-        .args(["freeze", "host3"])
-        .status();
-    assert!(frozen.is_ok_and(|s| s.success()));
+    assert!(hosts_script(&["freeze", "host3"]));
     let out = finish(child);
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");

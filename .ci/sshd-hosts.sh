@@ -4,7 +4,8 @@
 #   .ci/sshd-hosts.sh start|stop|status
 #   .ci/sshd-hosts.sh kill|freeze|thaw|pids HOST     (HOST = host1|host2|host3)
 #
-# host1..host3 listen on 127.0.0.1/.2/.3 port 2222. Each is Debian's sshd, started by
+# host1..host3 listen on 127.0.0.1/.2/.3 port 2222 ($ATP_TEST_SSHD_PORT, so two sets
+# can run side by side with two state dirs). Each is Debian's sshd, started by
 # absolute path with its own config, under `unshare --pid --mount --uts` with its own
 # hostname, its own /proc and its own /root (a bind-mounted directory in the state
 # dir), pinned by taskset to 2/1/1 cores. Nothing under /etc/ssh is read or changed.
@@ -16,7 +17,7 @@
 set -euo pipefail
 
 STATE=${ATP_TEST_HOSTS_DIR:-/tmp/atp-test-hosts}
-PORT=2222
+PORT=${ATP_TEST_SSHD_PORT:-2222}
 HOSTS=(host1 host2 host3)
 SSHD=/usr/sbin/sshd
 

@@ -56,7 +56,11 @@ pub const COMING_FROM_GNU: &str =
   ::: ARGS, :::: FILES, -a FILE, :::+ and ::::+, --link, {1} {2.} {3/} ...,
   --colsep, --header, -n, -N, -L, -X, -m, -s, -I, {#}, {%}. What differs:
   -q         is --quiet here; GNU's -q (quote the command) is --quote
-  -v         is more diagnostics (-vv, -vvv); to see commands use --dry-run
+  -v         prints each command on standard error as it starts (as -t),
+             GNU's -v on standard output; -vv and more: diagnostics
+  --shell    default /bin/sh (or $ATP_SHELL, $PARALLEL_SHELL), not the
+             calling shell or $SHELL: write --shell bash for bash idioms
+  --shuf     reads up to 10,000 jobs ahead, not the whole input (see --shuf)
   -j         not given: the pool adapts to the load instead of one job per
              core; -j 0 is that adaptive pool, -j N, N%, +N, -N as in GNU
   -X, -m     fill each job up to the kernel's limits (128 KiB per argument,
@@ -152,7 +156,9 @@ pub const ENVIRONMENT: &str =
              shows every pool growth decision (overrides -v)
   NO_COLOR   when set and not empty, --color auto uses no colour
   TMPDIR     where job output is buffered until the job ends (default /tmp)
-  SHELL      not used: every job runs under /bin/sh -c";
+  ATP_SHELL  the shell jobs run under when --shell is not given
+  PARALLEL_SHELL  the same, when ATP_SHELL is not set (GNU parallel's)
+  SHELL      not used: jobs run under /bin/sh -c unless told otherwise";
 
 /// Whether to colour status lines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -168,7 +174,7 @@ pub enum ColorChoice {
 /// Run shell commands in parallel on an adaptive thread pool.
 ///
 /// Reads one shell command per line from the FILEs (or standard input) and runs each
-/// with /bin/sh -c on a pool of workers that grows while jobs wait and shrinks when
+/// with /bin/sh -c (or --shell) on a pool of workers that grows while jobs wait and shrinks when
 /// they don't. Each job's output is printed as one block when it ends, followed by a
 /// status line on standard error.
 ///
@@ -202,7 +208,7 @@ pub struct Cli {
     pub files: Vec<PathBuf>,
 
     /// Command template: each input line becomes its argument (see above). The words
-    /// are joined with spaces and run by /bin/sh, so `-- 'tr a-z A-Z < {}'` works.
+    /// are joined with spaces and run by /bin/sh (or --shell), so `-- 'tr a-z A-Z < {}'` works.
     #[arg(
         last = true,
         value_name = "TEMPLATE",
@@ -479,6 +485,52 @@ pub struct Cli {
     )]
     pub interval: Option<Duration>,
 
+    /// Run each command with this shell (SHELL -c COMMAND) instead of /bin/sh, e.g.
+    /// --shell bash for `diff <(sort a) <(sort b)`. A bare name is looked up in PATH
+    /// (with -S, on each host). Default: $ATP_SHELL, else $PARALLEL_SHELL (as GNU
+    /// parallel), else /bin/sh. $SHELL is not followed (GNU parallel does): commands
+    /// mean the same whoever runs them. fish, csh and tcsh do not read the POSIX
+    /// quoting of template values: they run command lists only.
+    #[arg(
+        long,
+        value_name = "SHELL",
+        value_parser = clap::value_parser!(OsString),
+        help_heading = "Jobs"
+    )]
+    pub shell: Option<OsString>,
+
+    /// Start jobs at least DURATION apart (e.g. 0.5, 200ms, 1m), however many
+    /// workers there are: retries and --repeat runs too (GNU parallel --delay; for
+    /// rate-limited services). The first job starts at once.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Jobs")]
+    pub delay: Option<Duration>,
+
+    /// Run the jobs in a random order (GNU parallel --shuf). An input of up to
+    /// 10,000 jobs (64 MiB) is read whole, then shuffled; a longer one streams
+    /// through a window of 10,000 jobs, each next job drawn at random from it. {#},
+    /// the joblog's Seq and --keep-order follow the shuffled order, as in GNU
+    /// parallel.
+    #[arg(long, conflicts_with_all = ["resume", "resume_failed"], help_heading = "Jobs")]
+    pub shuf: bool,
+
+    /// Run jobs at niceness N, -20 (first) to 19 (last), and everything they start,
+    /// as GNU parallel --nice (with -S, on the hosts too, through nice(1)). Only
+    /// root may go below atp-run's own niceness.
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::value_parser!(i32).range(-20..=19),
+        allow_negative_numbers = true,
+        help_heading = "Jobs"
+    )]
+    pub nice: Option<i32>,
+
+    /// Print each command on standard error as its job starts, after placeholders
+    /// (xargs -t, GNU parallel -t); -v does the same. Retries and --repeat runs are
+    /// printed each time they start.
+    #[arg(short = 't', long, help_heading = "Output")]
+    pub verbose_commands: bool,
+
     /// On interruption, how long running jobs get between SIGTERM and SIGKILL.
     #[arg(
         long,
@@ -649,8 +701,9 @@ pub struct Cli {
     )]
     pub color: ColorChoice,
 
-    /// More diagnostics on standard error: -v info, -vv debug (pool decisions),
-    /// -vvv trace. RUST_LOG overrides it.
+    /// Print each command on standard error as it starts, like -t (GNU parallel
+    /// -v prints it on standard output instead). More diagnostics too: -vv info,
+    /// -vvv debug (pool decisions), -vvvv trace. RUST_LOG overrides them.
     #[arg(short, long, action = ArgAction::Count, help_heading = "Output")]
     pub verbose: u8,
 }

@@ -102,6 +102,10 @@ pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, R
     };
     let mut options = options;
     let records = input::pipeline::open(&options.input, options.template.as_mut())?;
+    let records = match options.shuffle {
+        true => Box::new(input::shuffle::Shuffled::new(records)),
+        false => records,
+    };
     let skip = resume_skips(&options)?;
     if options.control.dry_run {
         let (template, tag) = (options.template.as_ref(), options.output.tag);
@@ -165,9 +169,11 @@ pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, R
 /// probed now); with the jobs at once the hosts take (`None`: the pool decides).
 fn executor(options: &Options) -> Result<(Arc<dyn Executor>, Option<usize>), RunError> {
     if options.hosts.is_empty() {
-        return Ok((Arc::new(LocalExecutor::adopting_orphans()), None));
+        let local = LocalExecutor::adopting_orphans().with_launch(options.launch.clone());
+        return Ok((Arc::new(local), None));
     }
-    let ssh = SshExecutor::connect(options.hosts.clone()).map_err(RunError::TempDir)?;
+    let ssh = SshExecutor::connect(options.hosts.clone(), options.launch.clone())
+        .map_err(RunError::TempDir)?;
     let slots = ssh.total_slots().max(1);
     Ok((Arc::new(ssh), Some(slots)))
 }
@@ -214,6 +220,7 @@ fn jobs(
         halt: control.halt.map(|spec| Mutex::new(HaltTracker::new(spec))),
         stopping: AtomicBool::new(false),
         events,
+        pacer: options.delay.map(control::pacing::Pacer::new),
     })
 }
 
@@ -353,6 +360,7 @@ fn reporter(
     Ok(
         Reporter::new(sink, status, output.tag, progress, tally, events)
             .with_joblog(joblog)
-            .collapsing_repeats(collapse),
+            .collapsing_repeats(collapse)
+            .echoing_commands(options.echo_commands),
     )
 }

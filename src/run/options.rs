@@ -12,6 +12,7 @@ use crate::cli::{Cli, ColorChoice};
 use crate::{BuildError, Builder, Config};
 
 use crate::run::control::resume::Resume;
+use crate::run::exec::launch::{Launch, check_niceness};
 use crate::run::exec::slurm;
 use crate::run::exec::ssh::{self, Login, Target};
 use crate::run::input::pipeline::InputSettings;
@@ -61,6 +62,14 @@ pub struct Options {
     pub(crate) control: ControlOptions,
     /// `-S`/`--slf`/`--slurm`: where jobs run (empty: this machine only).
     pub(crate) hosts: Vec<Login>,
+    /// `--shell`, `--nice`: how each job's command is launched.
+    pub(crate) launch: Launch,
+    /// `--delay`: least time between two job starts.
+    pub(crate) delay: Option<Duration>,
+    /// `--shuf`: the jobs in a random order.
+    pub(crate) shuffle: bool,
+    /// `-t`, `-v`: each command echoed on stderr as it starts.
+    pub(crate) echo_commands: bool,
 }
 
 /// The job-control settings (see `control/`).
@@ -130,6 +139,12 @@ impl Options {
             return Err(UsageError("--timeout must be more than 0".to_owned()));
         }
         let hosts = hosts(&cli).map_err(UsageError)?;
+        let env = |name: &str| std::env::var_os(name);
+        let launch = Launch::new(cli.shell.as_deref(), env, cli.nice, template.is_some())
+            .map_err(UsageError)?;
+        if let Some(n) = cli.nice {
+            check_niceness(n).map_err(UsageError)?;
+        }
         let control = ControlOptions {
             joblog: cli.joblog.map(JoblogTarget::parse),
             resume: if cli.resume {
@@ -170,6 +185,10 @@ impl Options {
             control,
             output,
             hosts,
+            launch,
+            delay: cli.delay.filter(|d| !d.is_zero()),
+            shuffle: cli.shuf,
+            echo_commands: cli.verbose_commands || cli.verbose > 0,
         })
     }
 }

@@ -8,7 +8,7 @@
 
 /// GNU parallel and xargs options that are spelled differently here, or not
 /// supported, and what to write instead.
-const FOREIGN: [(&str, &str); 9] = [
+const FOREIGN: &[(&str, &str)] = &[
     ("-P", "xargs -P N is -j N (or --max-workers N) here"),
     (
         "--max-procs",
@@ -34,10 +34,6 @@ const FOREIGN: [(&str, &str); 9] = [
     (
         "-d",
         "xargs -d is not supported: use -0 for NUL-separated input, or --colsep",
-    ),
-    (
-        "-t",
-        "xargs -t is --dry-run here (print the commands) or -v (log them)",
     ),
 ];
 

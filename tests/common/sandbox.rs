@@ -2,8 +2,9 @@
 //! end with some standard input, or spawned in the background.
 //!
 //! Invariants: every command runs with the sandbox as its working directory and a
-//! clean environment for atp-run's own diagnostics (no `RUST_LOG`, no colour), so
-//! that stderr is the same whoever runs the tests; a run that takes longer than
+//! clean environment for atp-run's own diagnostics (no `RUST_LOG`, no colour) and
+//! its shell (no `ATP_SHELL`, `PARALLEL_SHELL`), so that stderr is the same whoever
+//! runs the tests; a run that takes longer than
 //! [`RUN_LIMIT`] is killed rather than waited for.
 
 use std::ffi::OsStr;
@@ -84,6 +85,8 @@ impl Sandbox {
         cmd.args(args)
             .current_dir(self.path())
             .env_remove("RUST_LOG")
+            .env_remove("ATP_SHELL")
+            .env_remove("PARALLEL_SHELL")
             .env("NO_COLOR", "1");
         cmd
     }

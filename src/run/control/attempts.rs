@@ -12,6 +12,9 @@
 //! - Each attempt is reported once; a failed one is retried while
 //!   [`retries::is_last`] says so; only the final result reaches `--halt`.
 //! - `--halt` fires at most once; firing stops new jobs and tells the coordinator.
+//! - Every attempt passes the `--delay` pacer (`pacing.rs`) just before the
+//!   executor starts it, and is echoed (`-t`) once it has its turn; one cancelled
+//!   while it waited (the run is stopping) is reported as never started.
 
 use std::cell::RefCell;
 use std::path::PathBuf;
@@ -22,6 +25,7 @@ use std::time::SystemTime;
 use crossbeam_channel::Sender;
 
 use crate::run::control::halt::{Halt, HaltTracker, JobResult, halt_status};
+use crate::run::control::pacing::Pacer;
 use crate::run::control::retries;
 use crate::run::events::Event;
 use crate::run::exec::capture::Capture;
@@ -62,6 +66,8 @@ pub(crate) struct Jobs {
     pub stopping: AtomicBool,
     /// The coordinator's channel.
     pub events: Sender<Event>,
+    /// `--delay`: the gate every start passes.
+    pub pacer: Option<Pacer>,
 }
 
 impl Jobs {
@@ -135,6 +141,22 @@ impl Jobs {
             stdin: JobStdin::Null,
         };
         let watch = self.timeouts.as_ref().map(|t| t as &dyn JobWatch);
+        let stopping = || self.is_stopping() || self.executor.is_closed();
+        let turn = match &self.pacer {
+            Some(pacer) => match pacer.turn(watch, stopping) {
+                Some(turn) => Some(turn),
+                None => {
+                    let result = Err(JobError::Cancelled);
+                    return (self.report(job, &result, true, None), result, true);
+                }
+            },
+            None => None,
+        };
+        let watch = match &turn {
+            Some(turn) => Some(turn as &dyn JobWatch),
+            None => watch,
+        };
+        self.reporter.command_starting(job.command);
         CAPTURE.with(|cell| {
             let mut cell = cell.borrow_mut();
             let captured = self.reporter.output_kind() == OutputKind::Captured;
@@ -245,6 +267,7 @@ impl Jobs {
             halt: halt.map(|spec| Mutex::new(HaltTracker::new(spec.parse().expect("halt spec")))),
             stopping: AtomicBool::new(false),
             events,
+            pacer: None,
         }
     }
 }

@@ -4,5 +4,6 @@
 pub(crate) mod attempts;
 pub(crate) mod backoff;
 pub(crate) mod halt;
+pub(crate) mod pacing;
 pub(crate) mod resume;
 pub(crate) mod retries;

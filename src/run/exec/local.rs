@@ -1,5 +1,6 @@
-//! The local executor: each job is `/bin/sh -c <command>` in its own process group,
-//! started and reaped by the worker thread that runs it (the first [`Executor`]).
+//! The local executor: each job is `/bin/sh -c <command>` (or the `--shell`'s) in
+//! its own process group, started and reaped by the worker thread that runs it
+//! (the first [`Executor`]), at the `--nice` niceness (see `launch.rs`).
 //!
 //! Owns: the spawn/wait sequence of a job, and the [`ProcessRegistry`] of the groups
 //! of its running jobs (by [`JobKey`]) and of what they left behind.
@@ -43,7 +44,8 @@ use crate::run::exec::adopted;
 use crate::run::exec::executor::{
     Executor, JobOutput, JobWatch, RunningJob, SignalJob, TerminationReport,
 };
-use crate::run::exec::long_command::{SHELL, shell_command};
+use crate::run::exec::launch::{Launch, nice_this_thread};
+use crate::run::exec::long_command::shell_command;
 use crate::run::exec::pump::pump;
 use crate::run::exec::registry::{ProcessRegistry, group_alive};
 use crate::run::exec::spawn_limit::{SpawnLimit, is_refused};
@@ -60,6 +62,8 @@ pub(crate) struct LocalExecutor {
     adopts: bool,
     /// Jobs running, and the cap the process limit taught us.
     limit: SpawnLimit,
+    /// The shell and niceness of jobs.
+    launch: Launch,
 }
 
 impl LocalExecutor {
@@ -80,7 +84,14 @@ impl LocalExecutor {
             registry: ProcessRegistry::default(),
             adopts: true,
             limit: SpawnLimit::default(),
+            launch: Launch::default(),
         }
+    }
+
+    /// Runs jobs with `launch`'s shell and niceness.
+    pub(crate) fn with_launch(mut self, launch: Launch) -> LocalExecutor {
+        self.launch = launch;
+        self
     }
 
     /// Its registry of process groups.
@@ -113,7 +124,7 @@ impl Executor for LocalExecutor {
                 Err(JobError::Spawn { source, .. }) if is_refused(&source) => {
                     let Some(pause) = self.limit.refused(slot, refusals + 1, &mut backoff) else {
                         return Err(JobError::Spawn {
-                            program: SHELL.into(),
+                            program: self.launch.program_name(),
                             source,
                         });
                     };
@@ -263,7 +274,7 @@ impl LocalExecutor {
         // spawn is in flight will look for it. `_script` (a command too long for
         // `sh -c`) lives until the job ended.
         let spawning = self.registry.spawning();
-        let spawned = spawn(spec, stdout, stderr);
+        let spawned = spawn(spec, &self.launch, stdout, stderr);
         drop(spawning);
         let (mut child, pid, _script) = spawned?;
         let key = spec.key;
@@ -328,10 +339,12 @@ impl LocalExecutor {
     }
 }
 
-/// Starts `sh -c <command>` in a process group of its own; returns it and its pid
-/// (which is its pgid).
+/// Starts `sh -c <command>` (`launch`'s shell, from this thread moved to its
+/// niceness) in a process group of its own; returns it and its pid (which is its
+/// pgid).
 fn spawn(
     spec: &JobSpec<'_>,
+    launch: &Launch,
     stdout: Stdio,
     stderr: Stdio,
 ) -> Result<(Child, Pid, Option<TempPath>), JobError> {
@@ -339,10 +352,13 @@ fn spawn(
         JobStdin::Null => Stdio::null(),
     };
     let spawn_error = |source| JobError::Spawn {
-        program: SHELL.into(),
+        program: launch.program_name(),
         source,
     };
-    let (mut shell, script) = shell_command(spec.command).map_err(spawn_error)?;
+    if let Some(n) = launch.nice {
+        nice_this_thread(n).map_err(spawn_error)?;
+    }
+    let (mut shell, script) = shell_command(&launch.program, spec.command).map_err(spawn_error)?;
     // The Command (holding our copies of the dup'd descriptors) drops here.
     let spawned = shell
         .stdin(stdin)
@@ -842,7 +858,7 @@ mod tests {
         let m = unique_marker();
         let _reaper = Reaper(m.clone());
         let reg = LocalExecutor::new();
-        let mut child = std::process::Command::new(SHELL)
+        let mut child = std::process::Command::new(crate::run::exec::launch::DEFAULT_SHELL)
             .arg("-c")
             .arg(format!("sleep {m}"))
             .stdin(Stdio::null())

@@ -9,24 +9,26 @@
 //! which the executor does after the job's end.
 //!
 //! Invariant: the shell runs exactly the same text either way, with stdin
-//! untouched (it stays /dev/null for the job).
+//! untouched (it stays /dev/null for the job). The shell is the run's
+//! (`launch.rs`): `/bin/sh` unless `--shell` names another.
 
 use std::ffi::OsStr;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 use std::process::Command;
 
 use tempfile::TempPath;
 
 use crate::run::input::batch::MAX_ARG_STRLEN;
 
-/// The shell every job runs under.
-pub(crate) const SHELL: &str = "/bin/sh";
-
-/// `sh -c COMMAND`, or `sh SCRIPT` and the script's guard when COMMAND cannot
-/// be one argument.
-pub(crate) fn shell_command(command: &[u8]) -> io::Result<(Command, Option<TempPath>)> {
-    let mut shell = Command::new(SHELL);
+/// `SHELL -c COMMAND`, or `SHELL SCRIPT` and the script's guard when COMMAND
+/// cannot be one argument.
+pub(crate) fn shell_command(
+    program: &Path,
+    command: &[u8],
+) -> io::Result<(Command, Option<TempPath>)> {
+    let mut shell = Command::new(program);
     if command.len() < MAX_ARG_STRLEN {
         shell.arg("-c").arg(OsStr::from_bytes(command));
         return Ok((shell, None));
@@ -47,14 +49,16 @@ pub(crate) fn shell_command(command: &[u8]) -> io::Result<(Command, Option<TempP
 mod tests {
     use super::*;
 
+    const SH: &str = crate::run::exec::launch::DEFAULT_SHELL;
+
     #[test]
     fn short_commands_are_an_argument_long_ones_a_script_that_is_removed() {
-        let (cmd, guard) = shell_command(b"echo hi").unwrap();
+        let (cmd, guard) = shell_command(Path::new(SH), b"echo hi").unwrap();
         assert!(guard.is_none());
         assert_eq!(cmd.get_args().collect::<Vec<_>>(), ["-c", "echo hi"]);
 
         let long = format!("echo {} | wc -c", "x".repeat(200_000));
-        let (mut cmd, guard) = shell_command(long.as_bytes()).unwrap();
+        let (mut cmd, guard) = shell_command(Path::new(SH), long.as_bytes()).unwrap();
         let path = guard.as_ref().unwrap().to_path_buf();
         let out = cmd.output().unwrap();
         assert!(out.status.success(), "{out:?}");

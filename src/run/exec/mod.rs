@@ -11,6 +11,7 @@ pub(crate) mod capture;
 pub(crate) mod executor;
 pub(crate) mod fdlimit;
 pub(crate) mod hosts;
+pub(crate) mod launch;
 pub(crate) mod local;
 pub(crate) mod long_command;
 #[cfg(test)]

@@ -186,6 +186,11 @@ impl Feeder {
     /// A one-shot job: one slot of the window, done once.
     fn submit_once(&self, number: u64, record: Vec<u8>) -> bool {
         self.shared.jobs.reporter.wait_for_room();
+        if let Some(pacer) = &self.shared.jobs.pacer {
+            // --delay: hand the job over when it may start, so the pool's backlog
+            // stays short and it does not grow workers that would only wait.
+            pacer.wait_due(|| self.shared.jobs.is_stopping());
+        }
         self.shared.window.acquire();
         let shared = Arc::clone(&self.shared);
         self.pool

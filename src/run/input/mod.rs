@@ -16,5 +16,6 @@ pub(crate) mod pipeline;
 #[cfg(test)]
 mod proptests;
 pub(crate) mod settings;
+pub(crate) mod shuffle;
 pub(crate) mod sources;
 pub(crate) mod template;

@@ -38,7 +38,6 @@
 //! - The template is parsed and bound (names and ranges checked) once, before
 //!   any job runs; rendering is one pass of concatenation, no regex.
 
-#[cfg(test)]
 use std::borrow::Cow;
 use std::ffi::OsString;
 use std::fmt;
@@ -646,7 +645,6 @@ fn is_safe(byte: u8) -> bool {
         )
 }
 
-#[cfg(test)]
 /// Quotes `value` so that `/bin/sh` reads it back as exactly one word with
 /// exactly these bytes.
 ///

@@ -514,10 +514,11 @@ impl log::Log for SuspendingLogger {
 /// Sets up logging on stderr: `verbosity` 0 shows warnings and errors, 1 info, 2
 /// debug, 3 trace; `RUST_LOG` overrides it.
 pub fn init_logging(verbosity: u8) {
+    // -v prints commands (`-t`); diagnostics start at -vv.
     let level = match verbosity {
-        0 => "warn",
-        1 => "info",
-        2 => "debug",
+        0 | 1 => "warn",
+        2 => "info",
+        3 => "debug",
         _ => "trace",
     };
     let logger = env_logger::Builder::new()

@@ -21,6 +21,8 @@
 //! - A job that ended while the run was stopping (an interrupt, `--halt now`)
 //!   gets no joblog row (as in GNU parallel), so `--resume` runs it again: also
 //!   when it handled our SIGTERM and exited with a status of its own.
+//! - `-t` echoes each command on stderr as its job starts, through the same lock
+//!   and the suspended bar, as one write per line.
 //! - The default path costs what it did before sinks existed: the status line is
 //!   the one allocation, the copies and its write the only system calls.
 
@@ -71,6 +73,8 @@ pub(crate) struct Reporter {
     stdout: StdoutHealth,
     /// `--repeat` on a terminal: identical failure lines collapsed.
     repeats: Option<Repeats>,
+    /// `-t`/`-v`: each command is printed on stderr as it starts.
+    echo: bool,
 }
 
 impl Reporter {
@@ -100,7 +104,28 @@ impl Reporter {
             joblog: None,
             stdout: StdoutHealth::new(events),
             repeats: None,
+            echo: false,
         }
+    }
+
+    /// Prints each command on stderr as its job starts (`-t`, `-v`).
+    pub(crate) fn echoing_commands(mut self, on: bool) -> Reporter {
+        self.echo = on;
+        self
+    }
+
+    /// A job is starting `command` (after its `--delay` turn): with `-t`, the
+    /// command as it runs goes to stderr, one line, through the progress bar.
+    pub(crate) fn command_starting(&self, command: &[u8]) {
+        if !self.echo {
+            return;
+        }
+        let mut line = Vec::with_capacity(command.len() + 1);
+        line.extend_from_slice(command);
+        line.push(b'\n');
+        self.printing(|| {
+            let _ = io::stderr().lock().write_all(&line);
+        });
     }
 
     /// Collapses a watchdog's identical failure lines (`--repeat`, stderr a

@@ -53,6 +53,7 @@ use crate::run::exec::executor::{
     Executor, JobOutput, JobWatch, RunningJob, SignalJob, TerminationReport,
 };
 use crate::run::exec::hosts::{HostSlots, HostState, NoSlot};
+use crate::run::exec::launch::Launch;
 use crate::run::exec::local::LocalExecutor;
 use crate::run::exec::pump::pump;
 use crate::run::job::{JobEnd, JobError, JobKey, JobSpec, Stream};
@@ -131,6 +132,8 @@ struct Inner {
     /// Where the control sockets are (private, short path).
     dir: Mutex<Option<tempfile::TempDir>>,
     socket_dir: PathBuf,
+    /// `--shell`, `--nice`: what the wrapper runs is `Launch::remote_line`.
+    launch: Launch,
 }
 
 /// Runs jobs on the run's hosts; see the module header.
@@ -146,7 +149,7 @@ impl SshExecutor {
     ///
     /// # Errors
     /// The private directory for the control sockets cannot be made.
-    pub(crate) fn connect(logins: Vec<Login>) -> io::Result<SshExecutor> {
+    pub(crate) fn connect(logins: Vec<Login>, launch: Launch) -> io::Result<SshExecutor> {
         let dir = tempfile::Builder::new().prefix("atp-").tempdir_in("/tmp")?;
         let socket_dir = dir.path().to_owned();
         let nonce = nonce()?;
@@ -195,7 +198,7 @@ impl SshExecutor {
         let inner = Arc::new(Inner {
             hosts,
             slots: HostSlots::new(&counts),
-            local: LocalExecutor::new(),
+            local: LocalExecutor::new().with_launch(launch.clone()),
             table: Mutex::new(Table::default()),
             gone: Condvar::new(),
             killed: AtomicBool::new(false),
@@ -205,6 +208,7 @@ impl SshExecutor {
             prefix,
             dir: Mutex::new(Some(dir)),
             socket_dir,
+            launch,
         });
         for i in down {
             inner.slots.set_state(i, HostState::Dead);
@@ -422,7 +426,7 @@ impl Inner {
                     return Ok(None);
                 };
                 let mut remote = self.prefix.clone();
-                remote.extend(quote(spec.command));
+                remote.extend(quote(&self.launch.remote_line(spec.command)));
                 let (program, options) = command.split_first().ok_or(JobError::Cancelled)?;
                 let mut cmd = Command::new(program);
                 cmd.args(options)
@@ -442,7 +446,9 @@ impl Inner {
                     .arg(wrapper_text())
                     .arg("atp")
                     .arg(&self.nonce)
-                    .arg(std::ffi::OsStr::from_bytes(spec.command))
+                    .arg(std::ffi::OsStr::from_bytes(
+                        &self.launch.remote_line(spec.command),
+                    ))
                     .arg("step");
                 match self.run_session(i, cmd, spec, output, watch)? {
                     Some(end) => Ok(Some(end)),

@@ -227,6 +227,32 @@ fn exit_codes_signals_and_output_are_the_same_as_locally() {
     }
 }
 
+#[test]
+fn shell_and_nice_apply_on_the_hosts_and_the_joblog_shows_the_command_as_given() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(config) = hosts() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let job = "echo {} $(cat <(echo sub)) $(cut -d' ' -f19 /proc/$$/stat)";
+    let args = ["-S", "host1,host2", "-k", "--shell", "bash", "--nice", "9"];
+    let mut args: Vec<&str> = args.to_vec();
+    args.extend([
+        "--joblog",
+        log.to_str().unwrap(),
+        "--",
+        job,
+        ":::",
+        "a",
+        "b",
+    ]);
+    let out = finish(atp(&config, &marker(), &args, ""));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "a sub 9\nb sub 9\n");
+    let log = fs::read_to_string(&log).unwrap();
+    let given = "\techo a $(cat <(echo sub)) $(cut -d' ' -f19 /proc/$$/stat)";
+    assert!(log.lines().any(|row| row.ends_with(given)), "{log}");
+}
+
 /// Starts 4 `sleep MARK` jobs on the three hosts; returns once all run.
 fn four_sleepers(config: &Path, mark: &str, dir: &Path) -> Child {
     let d = dir.display();

@@ -123,7 +123,11 @@ impl Launch {
     /// The line a remote host's wrapper runs for `command` (it runs it with `sh`
     /// as written): the command itself by default, else `[nice -n N] SHELL -c
     /// 'COMMAND'`, the shell named as the user wrote it. `nice -n` is relative to
-    /// the remote shell's niceness (0 for an ssh session).
+    /// the remote shell's niceness (0 for an ssh session). The shell runs as a
+    /// child of the wrapper's `sh` (not `exec`ed: the wrapper's exit trap must
+    /// see its exact exit code), so signals to the job's group are reported as
+    /// locally; only a shell killed alone (`kill -9 $$` in the job) reads as
+    /// exit 128+N there.
     pub(crate) fn remote_line<'a>(&self, command: &'a [u8]) -> Cow<'a, [u8]> {
         if self.given.is_none() && self.nice.is_none() {
             return Cow::Borrowed(command);

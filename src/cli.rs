@@ -513,9 +513,9 @@ pub struct Cli {
     #[arg(long, conflicts_with_all = ["resume", "resume_failed"], help_heading = "Jobs")]
     pub shuf: bool,
 
-    /// Run jobs at niceness N, -20 (first) to 19 (last), and everything they start,
-    /// as GNU parallel --nice (with -S, on the hosts too, through nice(1)). Only
-    /// root may go below atp-run's own niceness.
+    /// Run jobs, and everything they start, at niceness N: from -20 (most CPU) to 19
+    /// (least), as GNU parallel --nice (with -S, on the hosts too, through nice(1)).
+    /// Only root may go below atp-run's own niceness: that is an error, not ignored.
     #[arg(
         long,
         value_name = "N",

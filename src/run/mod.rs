@@ -19,9 +19,9 @@
 //! | `usage.rs` | a command-line parse error shown on one line |
 //! | `job.rs`, `events.rs`, `outcome.rs`, `error.rs`, `lock.rs` | shared leaf types: a job's key, spec and end; the coordinator's events; how a run ends; why it could not start; lock recovery |
 //! | `values/` | values the command line and the runner share (durations, sizes, `--termseq`, `--halt` specs) |
-//! | `input/` | sources (FILEs, stdin, `:::`, `::::`, `-a`), combining them (products, `--link`, `--colsep`, `--header`, `--csv`), several arguments per job, templates, the feeder and its in-flight window |
-//! | `exec/` | the executor boundary, the local process-group executor, capture files, the registry, timeouts |
-//! | `control/` | attempts and `--retries`, `--halt`, `--resume` |
+//! | `input/` | sources (FILEs, stdin, `:::`, `::::`, `-a`), combining them (products, `--link`, `--colsep`, `--header`, `--csv`), several arguments per job, templates, `--shuf`, the feeder and its in-flight window |
+//! | `exec/` | the executor boundary, the shell and niceness jobs launch with (`--shell`, `--nice`), the local process-group executor, capture files, the registry, timeouts |
+//! | `control/` | attempts and `--retries`, `--delay`, `--halt`, `--resume` |
 //! | `report/` | the reporter and one file per sink |
 //! | `completion.rs`, `coordinator.rs`, `signals.rs` | counting jobs done, the one shutdown path, every signal |
 

@@ -17,7 +17,7 @@
 //!   srun, which cancels the step and its tree.
 //! - `--pipe` gives a job a block of bytes as stdin (a [`JobStdin`] variant);
 //!   `--results` is a [`JobOutput::Capture`] whose files are kept per job;
-//!   `--shell PATH` is a setting of the local executor; a host label per job is what
+//!   `--shell` and `--nice` are the executors' [`Launch`] setting (`launch.rs`); a host label per job is what
 //!   an executor adds to [`JobEnd`] for the joblog's Host column and `{host}`.
 //!
 //! Invariants every executor keeps:
@@ -32,6 +32,7 @@
 //!   running.
 //!
 //! [`JobStdin`]: crate::run::job::JobStdin
+//! [`Launch`]: crate::run::exec::launch::Launch
 
 use std::fmt;
 use std::time::{Duration, Instant};

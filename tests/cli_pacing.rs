@@ -1,6 +1,7 @@
 //! CLI tests of pacing, with real processes: `--delay` spaces job starts (first
-//! attempts and retries, with many workers or the adaptive pool) and a long delay
-//! never holds up Ctrl-C; `--shuf` runs every job once, in another order, `{#}`
+//! attempts and retries, with many workers or the adaptive pool), the adaptive
+//! pool does not grow workers that would only wait for their turn, and a long
+//! delay never holds up Ctrl-C; `--shuf` runs every job once, in another order, `{#}`
 //! following the order they run in; `--nice` is the niceness inside the job and
 //! in what it starts.
 //!
@@ -89,6 +90,24 @@ fn delay_spaces_retries_too() {
     );
     run.assert_code(1);
     assert_spaced(&run.stdout_str(), Duration::from_millis(300), 6);
+}
+
+#[test]
+fn the_adaptive_pool_does_not_grow_workers_that_would_only_wait() {
+    // Each job is over long before the next may start: one worker would do. Were
+    // all jobs handed to the pool at once, it would grow one per waiting job.
+    let sandbox = Sandbox::new();
+    let jobs = "true\n".repeat(16);
+    let run = sandbox.run(["--delay", "0.25", "-"], &jobs);
+    run.assert_code(0);
+    let summary = run.summary();
+    let most: usize = summary
+        .rsplit("at most ")
+        .next()
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(most <= 8, "{summary}");
 }
 
 #[test]

@@ -17,6 +17,17 @@ use std::os::unix::fs::PermissionsExt;
 use common::pty::Pty;
 use common::sandbox::Sandbox;
 
+/// bash's path here (found in PATH, as atp-run finds it).
+fn bash() -> String {
+    let path = std::env::var_os("PATH").expect("PATH");
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("bash"))
+        .find(|p| p.is_file())
+        .expect("bash in PATH")
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// Runs `atp-run args` in `sandbox` with `env` added, no stdin.
 fn run_with(sandbox: &Sandbox, args: &[&str], env: &[(&str, &str)]) -> common::outcome::Run {
     let mut cmd = sandbox.command(args);
@@ -49,7 +60,7 @@ fn the_default_is_bin_sh_whatever_shell_says() {
     let run = run_with(
         &sandbox,
         &["--", "echo $0 ${BASH_VERSION:-nobash}", ":::", "x"],
-        &[("SHELL", "/bin/bash")],
+        &[("SHELL", &bash())],
     );
     run.assert_code(0);
     let out = run.stdout_str();
@@ -60,6 +71,7 @@ fn the_default_is_bin_sh_whatever_shell_says() {
 fn atp_shell_then_parallel_shell_and_the_flag_wins() {
     let sandbox = Sandbox::new();
     let probe = ["--", ": {}; echo ${BASH_VERSION:+bash}:$0", ":::", "x"];
+    let bash = bash();
     let bash_or_sh = |env: &[(&str, &str)], flag: Option<&str>| {
         let mut args: Vec<&str> = Vec::new();
         if let Some(shell) = flag {
@@ -76,12 +88,12 @@ fn atp_shell_then_parallel_shell_and_the_flag_wins() {
         "a bare name is found in PATH: {bash_path}"
     );
     assert_eq!(
-        bash_or_sh(&[("PARALLEL_SHELL", "/bin/bash")], None),
-        "bash:/bin/bash\n"
+        bash_or_sh(&[("PARALLEL_SHELL", &bash)], None),
+        format!("bash:{bash}\n")
     );
-    let both = [("ATP_SHELL", "/bin/sh"), ("PARALLEL_SHELL", "/bin/bash")];
+    let both = [("ATP_SHELL", "/bin/sh"), ("PARALLEL_SHELL", &bash)];
     assert_eq!(bash_or_sh(&both, None), ":/bin/sh\n", "ATP_SHELL first");
-    assert_eq!(bash_or_sh(&both, Some("/bin/bash")), "bash:/bin/bash\n");
+    assert_eq!(bash_or_sh(&both, Some(&bash)), format!("bash:{bash}\n"));
     // An empty variable is unset.
     assert_eq!(bash_or_sh(&[("ATP_SHELL", "")], None), ":/bin/sh\n");
 }

@@ -77,6 +77,7 @@ use report::line_buffered::LineBuffered;
 use report::ordered::{KEEP_ORDER_AHEAD, Ordered};
 use report::progress::Progress;
 use report::reporter::Reporter;
+use report::results::ResultsDir;
 use report::sink::OutputSink;
 use report::status::StatusLines;
 use report::tally::Tally;
@@ -111,13 +112,14 @@ pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, R
     // Job output is buffered in temporary files: find out now, not at every job,
     // if that cannot work.
     Capture::new(&options.tmpdir).map_err(RunError::TempDir)?;
+    let results = results_dir(&options)?;
     let (pool, max_workers) = build_pool(&options, slots)?;
     let pool = Arc::new(pool);
     let reporter = Arc::new(reporter(&options, events.clone())?);
     let window = Window::new(window_size(&options, max_workers));
     let (repeat, interval, grace) = (options.repeat, options.interval, options.grace);
     let termseq = options.control.termseq.clone();
-    let jobs = Arc::new(jobs(options, executor, reporter, events.clone())?);
+    let jobs = Arc::new(jobs(options, executor, reporter, results, events.clone())?);
     let completion = Completion::new(events.clone());
     let shared = Arc::new(Shared {
         jobs: Arc::clone(&jobs),
@@ -185,11 +187,12 @@ fn spawn_feeder(feeder: Feeder, records: input::pipeline::RecordStream) -> Resul
 }
 
 /// What every job's task shares: the template, the executor, the reporter, the
-/// `--timeout` timer, `--retries` and the `--halt` tracker.
+/// `--timeout` timer, `--retries`, the `--halt` tracker and the `--results` files.
 fn jobs(
     options: Options,
     executor: Arc<dyn Executor>,
     reporter: Arc<Reporter>,
+    results: Option<ResultsDir>,
     events: Sender<Event>,
 ) -> Result<Jobs, RunError> {
     let control = options.control;
@@ -214,7 +217,25 @@ fn jobs(
         halt: control.halt.map(|spec| Mutex::new(HaltTracker::new(spec))),
         stopping: AtomicBool::new(false),
         events,
+        results,
     })
+}
+
+/// The `--results` directory, made and checked before any job runs.
+fn results_dir(options: &Options) -> Result<Option<ResultsDir>, RunError> {
+    let Some(path) = &options.results else {
+        return Ok(None);
+    };
+    let names = options
+        .template
+        .as_ref()
+        .map_or_else(Vec::new, |t| t.column_names().to_vec());
+    ResultsDir::open(path, names)
+        .map(Some)
+        .map_err(|source| RunError::Results {
+            path: path.display().to_string(),
+            source,
+        })
 }
 
 /// Most jobs queued or running at once. With --keep-order, finished jobs wait for
@@ -314,13 +335,17 @@ fn reporter(
     events: crossbeam_channel::Sender<events::Event>,
 ) -> Result<Reporter, RunError> {
     let output = options.output;
+    // --results: jobs' output goes to its files only (as in GNU parallel), so
+    // only status lines are printed; --json's objects still carry it.
+    let files_only = options.results.is_some() && !output.json;
     let sink: Box<dyn OutputSink> = match output.mode {
+        _ if files_only => Box::new(Ungrouped),
         Mode::LineBuffered => Box::new(LineBuffered),
         Mode::Ungrouped => Box::new(Ungrouped),
         Mode::Grouped if output.json => Box::new(Json),
         Mode::Grouped => Box::new(Grouped { tag: output.tag }),
     };
-    let sink = match output.keep_order {
+    let sink = match output.keep_order && !files_only {
         true => Box::new(Ordered::new(sink, options.tmpdir.clone())),
         false => sink,
     };

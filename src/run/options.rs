@@ -61,6 +61,8 @@ pub struct Options {
     pub(crate) control: ControlOptions,
     /// `-S`/`--slf`/`--slurm`: where jobs run (empty: this machine only).
     pub(crate) hosts: Vec<Login>,
+    /// `--results DIR`.
+    pub(crate) results: Option<PathBuf>,
 }
 
 /// The job-control settings (see `control/`).
@@ -130,6 +132,7 @@ impl Options {
             return Err(UsageError("--timeout must be more than 0".to_owned()));
         }
         let hosts = hosts(&cli).map_err(UsageError)?;
+        let results = results_dir(cli.results.take()).map_err(UsageError)?;
         let control = ControlOptions {
             joblog: cli.joblog.map(JoblogTarget::parse),
             resume: if cli.resume {
@@ -170,8 +173,33 @@ impl Options {
             control,
             output,
             hosts,
+            results,
         })
     }
+}
+
+/// `--results DIR`; GNU parallel's other forms (one CSV, TSV or JSON file, a name
+/// with a replacement string) are refused with what to write instead.
+fn results_dir(dir: Option<PathBuf>) -> Result<Option<PathBuf>, String> {
+    let Some(dir) = dir else { return Ok(None) };
+    let text = dir.to_string_lossy();
+    let lower = text.to_ascii_lowercase();
+    if let Some(kind) = [".csv", ".tsv", ".json"]
+        .iter()
+        .find(|k| lower.ends_with(*k))
+    {
+        return Err(format!(
+            "--results {text}: GNU parallel's one-file {kind} form is not supported: give a \
+             directory (--results DIR), or use --json for one JSON object per job"
+        ));
+    }
+    if text.contains('{') && text.contains('}') {
+        return Err(format!(
+            "--results {text}: a replacement string in the name is not supported: give a \
+             directory (--results DIR); each job's files go in DIR/1/VALUE/"
+        ));
+    }
+    Ok(Some(dir))
 }
 
 /// The hosts of `-S` and `--slf`, in the order given (an empty `--slf` file is an
@@ -326,6 +354,21 @@ mod tests {
     fn a_tiny_stack_names_the_flag() {
         let err = options(&["--stack-size", "4"]).unwrap_err();
         assert!(err.to_string().starts_with("invalid --stack-size"), "{err}");
+    }
+
+    #[test]
+    fn results_takes_a_directory_and_names_the_gnu_forms_it_refuses() {
+        let o = options(&["--results", "out/"]).unwrap();
+        assert_eq!(o.results, Some(PathBuf::from("out/")));
+        for (arg, says) in [
+            ("r.csv", "one-file .csv form"),
+            ("r.TSV", "one-file .tsv form"),
+            ("r.json", "one-file .json form"),
+            ("my_{}", "replacement string"),
+        ] {
+            let err = options(&["--results", arg]).unwrap_err().to_string();
+            assert!(err.contains(says), "{arg}: {err}");
+        }
     }
 
     #[test]

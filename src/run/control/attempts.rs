@@ -12,9 +12,11 @@
 //! - Each attempt is reported once; a failed one is retried while
 //!   [`retries::is_last`] says so; only the final result reaches `--halt`.
 //! - `--halt` fires at most once; firing stops new jobs and tells the coordinator.
+//! - With `--results`, every attempt's output goes to its job's results files
+//!   (whatever the output mode and the executor), and its end is recorded there.
 
 use std::cell::RefCell;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -25,13 +27,14 @@ use crate::run::control::halt::{Halt, HaltTracker, JobResult, halt_status};
 use crate::run::control::retries;
 use crate::run::events::Event;
 use crate::run::exec::capture::Capture;
-use crate::run::exec::executor::{Executor, JobWatch};
+use crate::run::exec::executor::{Executor, JobOutput, JobWatch};
 use crate::run::exec::timeout::Timeouts;
 use crate::run::input::job_args::JobArgs;
 use crate::run::input::template::Template;
 use crate::run::job::{JobEnd, JobError, JobKey, JobLabel, JobSpec, JobStdin};
 use crate::run::lock::lock;
 use crate::run::report::reporter::{AttemptEnded, Reporter};
+use crate::run::report::results::{JobInput, ResultsDir};
 use crate::run::report::sink::OutputKind;
 use crate::run::report::status::halt_message;
 use crate::run::values::halt_spec::HaltSpec;
@@ -62,6 +65,8 @@ pub(crate) struct Jobs {
     pub stopping: AtomicBool,
     /// The coordinator's channel.
     pub events: Sender<Event>,
+    /// `--results DIR`.
+    pub results: Option<ResultsDir>,
 }
 
 impl Jobs {
@@ -77,6 +82,10 @@ impl Jobs {
             self.reporter.job_not_started(number);
             return None;
         }
+        let results_dir = self.results.as_ref().map(|dir| match &self.template {
+            Some(_) => dir.job_dir(JobInput::Args(&JobArgs::decode(record))),
+            None => dir.job_dir(JobInput::Command(record)),
+        });
         let rendered;
         let slot = crate::current_worker_slot().unwrap_or(1);
         let tag;
@@ -105,7 +114,10 @@ impl Jobs {
                 record,
                 started: SystemTime::now(),
             };
-            let (reported, result, last) = self.attempt(&job, attempts);
+            let (reported, result, last) = match &results_dir {
+                Some(dir) => self.attempt_into_results(&job, attempts, dir),
+                None => self.attempt(&job, attempts),
+            };
             match reported {
                 Some(false) if !last => attempt += 1,
                 Some(ok) => {
@@ -125,15 +137,7 @@ impl Jobs {
         job: &JobLabel<'_>,
         attempts: u32,
     ) -> (Option<bool>, Result<JobEnd, JobError>, bool) {
-        let spec = JobSpec {
-            key: JobKey {
-                number: job.number,
-                run: job.run.unwrap_or(0),
-                attempt: job.attempt,
-            },
-            command: job.command,
-            stdin: JobStdin::Null,
-        };
+        let spec = spec_of(job);
         let watch = self.timeouts.as_ref().map(|t| t as &dyn JobWatch);
         CAPTURE.with(|cell| {
             let mut cell = cell.borrow_mut();
@@ -157,6 +161,41 @@ impl Jobs {
             let last = retries::is_last(ok, job.attempt, attempts, self.is_stopping());
             (self.report(job, &result, last, capture), result, last)
         })
+    }
+
+    /// Runs one attempt of `job` with its output going to its `--results` files in
+    /// `dir`, records its end there, and reports it; returns as [`Jobs::attempt`].
+    fn attempt_into_results(
+        &self,
+        job: &JobLabel<'_>,
+        attempts: u32,
+        dir: &Path,
+    ) -> (Option<bool>, Result<JobEnd, JobError>, bool) {
+        let Some(results) = &self.results else {
+            return self.attempt(job, attempts);
+        };
+        let spec = spec_of(job);
+        let watch = self.timeouts.as_ref().map(|t| t as &dyn JobWatch);
+        let mut capture = match results.start(dir, job.number, &self.tmpdir) {
+            Ok(capture) => capture,
+            Err(err) => {
+                let result = Err(JobError::Capture(err));
+                return (self.report(job, &result, true, None), result, true);
+            }
+        };
+        let result = self
+            .executor
+            .execute(&spec, JobOutput::Capture(&mut capture), watch);
+        if let Err(err) = results.finish(dir, &result) {
+            self.reporter.message(&format!("atp-run: {err}"));
+        }
+        let ok = result.as_ref().is_ok_and(JobEnd::success);
+        let last = retries::is_last(ok, job.attempt, attempts, self.is_stopping());
+        (
+            self.report(job, &result, last, Some(&mut capture)),
+            result,
+            last,
+        )
     }
 
     fn report(
@@ -225,6 +264,19 @@ impl Jobs {
     }
 }
 
+/// What the executor is given to start an attempt of `job`.
+fn spec_of<'a>(job: &JobLabel<'a>) -> JobSpec<'a> {
+    JobSpec {
+        key: JobKey {
+            number: job.number,
+            run: job.run.unwrap_or(0),
+            attempt: job.attempt,
+        },
+        command: job.command,
+        stdin: JobStdin::Null,
+    }
+}
+
 #[cfg(test)]
 impl Jobs {
     /// Jobs of a test run: no template, no timer.
@@ -245,6 +297,7 @@ impl Jobs {
             halt: halt.map(|spec| Mutex::new(HaltTracker::new(spec.parse().expect("halt spec")))),
             stopping: AtomicBool::new(false),
             events,
+            results: None,
         }
     }
 }

@@ -512,6 +512,33 @@ mod tests {
     }
 
     #[test]
+    fn results_files_survive_a_keep_order_hold_and_feed_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = harness(Settings {
+            keep_order: true,
+            json: true,
+            ..Settings::default()
+        });
+        let results = ResultsDir::open(&dir.path().join("out"), Vec::new()).unwrap();
+        h.jobs.results = Some(results);
+        // Job 2 ends first and is held (its capture handed over, later reset).
+        assert_eq!(h.jobs.run_job(2, None, b"print two"), Some(true));
+        assert_eq!(h.jobs.run_job(1, None, b"print one"), Some(true));
+        let outputs: Vec<String> = printed(&h).into_iter().map(|(_, out)| out).collect();
+        assert_eq!(outputs, ["one", "two"]);
+        let read = |job: &str, file: &str| {
+            std::fs::read_to_string(dir.path().join("out/1").join(job).join(file)).unwrap()
+        };
+        assert_eq!(
+            read("print two", "stdout"),
+            "two",
+            "the hold emptied the file"
+        );
+        assert_eq!(read("print two", "seq"), "2");
+        assert_eq!(read("print one", "exitval"), "0");
+    }
+
+    #[test]
     fn repeat_runs_get_one_attempt_each_keyed_by_run() {
         let h = harness(Settings {
             attempts: 3,

@@ -645,7 +645,16 @@ pub struct Cli {
     /// bytes is cut and ends with \# and a hash. As in GNU parallel, the jobs'
     /// output is then not printed (status lines, the summary and --json are);
     /// with --retries the files hold the last attempt. DIR is created if needed.
-    #[arg(long, value_name = "DIR", help_heading = "Output")]
+    /// GNU parallel's one-file forms work too: --results FILE.csv, FILE.tsv or
+    /// FILE.json write one row (or JSON object) per finished job, in GNU's columns
+    /// (Seq, Host, Starttime, JobRuntime, Send, Receive, Exitval, Signal, Command,
+    /// V1…, Stdout, Stderr); -.csv, -.tsv and -.json write it to standard output.
+    #[arg(
+        long,
+        value_name = "DIR",
+        allow_hyphen_values = true,
+        help_heading = "Output"
+    )]
     pub results: Option<PathBuf>,
 
     /// Do not show the progress display (it is shown only when standard error is a

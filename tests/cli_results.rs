@@ -2,8 +2,9 @@
 //! and two `:::` sources, `--header :`, plain command lines, values with `/`,
 //! spaces and other characters that need escaping), the files' contents (stdout,
 //! stderr, seq, exitval), no job output on stdout (as GNU parallel), files filled
-//! while the job runs, `--retries`, a big output streamed to disk, Ctrl-C, and the
-//! errors for a directory that cannot be written and for GNU's one-file forms.
+//! while the job runs, `--retries`, a big output streamed to disk, Ctrl-C, the
+//! error for a directory that cannot be written; and GNU's one-file forms
+//! (`.csv`, `.tsv`, `.json`, `-.csv` on stdout).
 //!
 //! The expected trees and contents are written out here (checked once side by
 //! side with GNU parallel 20221122); nothing runs GNU parallel.
@@ -441,8 +442,8 @@ fn a_directory_that_cannot_be_written_is_one_error_before_any_job() {
     assert_eq!(lines.len(), 1, "{}", run.stderr);
     assert!(
         lines[0].starts_with(
-            "atp-run: --results file/out: cannot write job results there (give a directory \
-             you can write to): "
+            "atp-run: --results file/out: cannot write job results there (give a path you \
+             can write to): "
         ),
         "{}",
         run.stderr
@@ -451,18 +452,141 @@ fn a_directory_that_cannot_be_written_is_one_error_before_any_job() {
 }
 
 #[test]
-fn gnu_parallels_one_file_forms_are_refused_with_what_to_write() {
+fn a_replacement_string_in_the_name_or_a_flag_as_dir_is_refused() {
     let sb = Sandbox::new();
-    for name in ["r.csv", "r.tsv", "r.json", "my_{}"] {
-        let run = sb.run(["--results", name, "--", "touch ran", ":::", "a"], "");
+    for (args, says) in [
+        (
+            &["--results", "my_{}"][..],
+            "a replacement string in the name is not supported",
+        ),
+        (&["--results", "--json"], "give a directory after --results"),
+        (&["--json", "--results", "-.csv"], "use one of them"),
+    ] {
+        let mut all = args.to_vec();
+        all.extend(["--", "touch ran", ":::", "a"]);
+        let run = sb.run(&all, "");
         run.assert_code(2);
         assert!(
-            run.stderr
-                .starts_with(&format!("atp-run: --results {name}: "))
-                && run.stderr.contains("give a directory (--results DIR)"),
-            "{}",
+            run.stderr.starts_with("atp-run: --results ") && run.stderr.contains(says),
+            "{args:?}: {}",
             run.stderr
         );
-        assert!(!sb.exists("ran") && !sb.exists(name), "{name}");
+        assert!(!sb.exists("ran"), "{args:?}");
     }
+}
+
+/// `text` with every `Starttime` and `JobRuntime` value (3 decimals) replaced
+/// by `T` and `R`.
+fn without_times(text: &str, sep: &str) -> String {
+    let re = regex::Regex::new(&format!(
+        r"(Starttime.: )?\d+\.\d{{3}}({sep}|, .JobRuntime.: )\d+\.\d{{3}}"
+    ))
+    .unwrap();
+    re.replace_all(text, |c: &regex::Captures<'_>| {
+        let start = c.get(1).map_or("", |m| m.as_str());
+        format!("{start}T{}R", &c[2])
+    })
+    .into_owned()
+}
+
+#[test]
+fn csv_tsv_and_json_tables_have_gnu_parallels_columns() {
+    let sb = Sandbox::new();
+    let template = "echo out {1}; echo err >&2; exit {2}";
+    for name in ["r.csv", "r.tsv", "r.json"] {
+        let run = sb.run(
+            [
+                "-j",
+                "1",
+                "--results",
+                name,
+                "--",
+                template,
+                ":::",
+                "a,b",
+                "q\"x",
+                ":::",
+                "0",
+            ],
+            "",
+        );
+        run.assert_code(0);
+        assert_eq!(run.stdout_str(), "", "{name}");
+    }
+    assert_eq!(
+        without_times(&sb.read_string("r.csv"), ","),
+        "Seq,Host,Starttime,JobRuntime,Send,Receive,Exitval,Signal,Command,V1,V2,Stdout,Stderr\n\
+         1,:,T,R,0,8,0,0,\"echo out a,b; echo err >&2; exit 0\",\"a,b\",0,\"out a,b\n\",\"err\n\"\n\
+         2,:,T,R,0,8,0,0,\"echo out 'q\"\"x'; echo err >&2; exit 0\",\"q\"\"x\",0,\"out q\"\"x\n\",\"err\n\"\n"
+    );
+    assert_eq!(
+        without_times(&sb.read_string("r.tsv"), "\t"),
+        "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\tV1\tV2\tStdout\tStderr\n\
+         1\t:\tT\tR\t0\t8\t0\t0\t\"echo out a,b; echo err >&2; exit 0\"\ta,b\t0\t\"out a,b\n\"\t\"err\n\"\n\
+         2\t:\tT\tR\t0\t8\t0\t0\t\"echo out 'q\"\"x'; echo err >&2; exit 0\"\t\"q\"\"x\"\t0\t\"out q\"\"x\n\"\t\"err\n\"\n"
+    );
+    assert_eq!(
+        without_times(&sb.read_string("r.json"), ""),
+        "{ \"Seq\": 1, \"Host\": \":\", \"Starttime\": T, \"JobRuntime\": R, \"Send\": 0, \
+         \"Receive\": 8, \"Exitval\": 0, \"Signal\": 0, \
+         \"Command\": \"echo out a,b; echo err >&2; exit 0\", \"V\": [ \"a,b\",\"0\" ], \
+         \"Stdout\": \"out a,b\\u000a\", \"Stderr\": \"err\\u000a\" }\n\
+         { \"Seq\": 2, \"Host\": \":\", \"Starttime\": T, \"JobRuntime\": R, \"Send\": 0, \
+         \"Receive\": 8, \"Exitval\": 0, \"Signal\": 0, \
+         \"Command\": \"echo out 'q\\\"x'; echo err >&2; exit 0\", \"V\": [ \"q\\\"x\",\"0\" ], \
+         \"Stdout\": \"out q\\\"x\\u000a\", \"Stderr\": \"err\\u000a\" }\n"
+    );
+}
+
+#[test]
+fn a_table_on_stdout_is_all_that_is_printed_there() {
+    let sb = Sandbox::new();
+    let run = sb.run(["--results", "-.csv"], "echo a b\n");
+    run.assert_code(0);
+    assert_eq!(
+        without_times(&run.stdout_str(), ","),
+        "Seq,Host,Starttime,JobRuntime,Send,Receive,Exitval,Signal,Command,V1,Stdout,Stderr\n\
+         1,:,T,R,0,4,0,0,\"echo a b\",\"echo a b\",\"a b\n\",\n"
+    );
+    assert_eq!(run.status_lines().len(), 1, "{}", run.stderr);
+}
+
+#[test]
+fn a_table_takes_big_outputs_without_holding_them_in_memory() {
+    const SIZE: u64 = 50_000_000;
+    let sb = Sandbox::new();
+    // Job 1 writes 50 MB and ends; job 2 holds the run open until the test has
+    // read atp-run's peak, after job 1's row is in the table.
+    let big = format!(
+        "if [ {{}} = big ]; then head -c {SIZE} /dev/zero | tr '\\0' x; else {}; fi",
+        wait_for("go")
+    );
+    let mut running = sb.spawn([
+        "-j",
+        "2",
+        "--results",
+        "t.csv",
+        "--",
+        &big,
+        ":::",
+        "big",
+        "wait",
+    ]);
+    let pid = running.child.id();
+    eventually("job 1's row to be in the table", || {
+        fs::metadata(sb.join("t.csv")).is_ok_and(|m| m.len() > SIZE)
+    });
+    let peak = fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("cannot read atp-run's VmHWM");
+    sb.write("go", "");
+    running.wait_for_exit(RUN_LIMIT).run.assert_code(0);
+    let total_kib = SIZE / 1024;
+    assert!(
+        peak < total_kib / 2,
+        "atp-run's peak RSS {peak} KiB is not well under the {total_kib} KiB of output"
+    );
 }

@@ -34,8 +34,8 @@ pub enum RunError {
         #[source]
         source: io::Error,
     },
-    /// The `--results` directory cannot be made or written.
-    #[error("--results {path}: cannot write job results there (give a directory you can write to)")]
+    /// The `--results` directory cannot be made or written, or its file created.
+    #[error("--results {path}: cannot write job results there (give a path you can write to)")]
     Results {
         /// The directory.
         path: String,

@@ -78,6 +78,7 @@ use report::ordered::{KEEP_ORDER_AHEAD, Ordered};
 use report::progress::Progress;
 use report::reporter::Reporter;
 use report::results::ResultsDir;
+use report::results_table::{ResultsTable, TableFormat};
 use report::sink::OutputSink;
 use report::status::StatusLines;
 use report::tally::Tally;
@@ -112,7 +113,7 @@ pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, R
     // Job output is buffered in temporary files: find out now, not at every job,
     // if that cannot work.
     Capture::new(&options.tmpdir).map_err(RunError::TempDir)?;
-    let results = results_dir(&options)?;
+    let results = results(&options)?;
     let (pool, max_workers) = build_pool(&options, slots)?;
     let pool = Arc::new(pool);
     let reporter = Arc::new(reporter(&options, events.clone())?);
@@ -192,7 +193,7 @@ fn jobs(
     options: Options,
     executor: Arc<dyn Executor>,
     reporter: Arc<Reporter>,
-    results: Option<ResultsDir>,
+    results: (Option<ResultsDir>, Option<ResultsTable>),
     events: Sender<Event>,
 ) -> Result<Jobs, RunError> {
     let control = options.control;
@@ -217,25 +218,29 @@ fn jobs(
         halt: control.halt.map(|spec| Mutex::new(HaltTracker::new(spec))),
         stopping: AtomicBool::new(false),
         events,
-        results,
+        results: results.0,
+        results_table: results.1,
     })
 }
 
-/// The `--results` directory, made and checked before any job runs.
-fn results_dir(options: &Options) -> Result<Option<ResultsDir>, RunError> {
+/// The `--results` directory (made and checked) or table (created), before any
+/// job runs.
+fn results(options: &Options) -> Result<(Option<ResultsDir>, Option<ResultsTable>), RunError> {
     let Some(path) = &options.results else {
-        return Ok(None);
+        return Ok((None, None));
     };
     let names = options
         .template
         .as_ref()
         .map_or_else(Vec::new, |t| t.column_names().to_vec());
-    ResultsDir::open(path, names)
-        .map(Some)
-        .map_err(|source| RunError::Results {
-            path: path.display().to_string(),
-            source,
-        })
+    let opened = match TableFormat::of(path) {
+        Some(format) => ResultsTable::open(path, format, names).map(|t| (None, Some(t))),
+        None => ResultsDir::open(path, names).map(|d| (Some(d), None)),
+    };
+    opened.map_err(|source| RunError::Results {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// Most jobs queued or running at once. With --keep-order, finished jobs wait for

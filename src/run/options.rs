@@ -132,7 +132,7 @@ impl Options {
             return Err(UsageError("--timeout must be more than 0".to_owned()));
         }
         let hosts = hosts(&cli).map_err(UsageError)?;
-        let results = results_dir(cli.results.take()).map_err(UsageError)?;
+        let results = results_dir(cli.results.take(), cli.json).map_err(UsageError)?;
         let control = ControlOptions {
             joblog: cli.joblog.map(JoblogTarget::parse),
             resume: if cli.resume {
@@ -178,25 +178,29 @@ impl Options {
     }
 }
 
-/// `--results DIR`; GNU parallel's other forms (one CSV, TSV or JSON file, a name
-/// with a replacement string) are refused with what to write instead.
-fn results_dir(dir: Option<PathBuf>) -> Result<Option<PathBuf>, String> {
+/// `--results DIR` (or GNU parallel's one-file forms `FILE.csv`, `.tsv`, `.json`);
+/// a name with a replacement string is refused with what to write instead, and
+/// `-.csv` (the table on standard output) with `--json`, which writes there too.
+fn results_dir(dir: Option<PathBuf>, json: bool) -> Result<Option<PathBuf>, String> {
     let Some(dir) = dir else { return Ok(None) };
     let text = dir.to_string_lossy();
-    let lower = text.to_ascii_lowercase();
-    if let Some(kind) = [".csv", ".tsv", ".json"]
-        .iter()
-        .find(|k| lower.ends_with(*k))
-    {
-        return Err(format!(
-            "--results {text}: GNU parallel's one-file {kind} form is not supported: give a \
-             directory (--results DIR), or use --json for one JSON object per job"
-        ));
-    }
     if text.contains('{') && text.contains('}') {
         return Err(format!(
             "--results {text}: a replacement string in the name is not supported: give a \
              directory (--results DIR); each job's files go in DIR/1/VALUE/"
+        ));
+    }
+    let stdout = crate::run::report::results_table::is_stdout(&dir);
+    if text.starts_with('-') && !stdout {
+        return Err(format!(
+            "--results {text}: give a directory after --results (write ./{text} for a name \
+             starting with -; -.csv, -.tsv and -.json mean standard output)"
+        ));
+    }
+    if json && stdout {
+        return Err(format!(
+            "--results {text} writes its table to standard output, as --json does: use one \
+             of them, or give the table a file name"
         ));
     }
     Ok(Some(dir))
@@ -357,18 +361,20 @@ mod tests {
     }
 
     #[test]
-    fn results_takes_a_directory_and_names_the_gnu_forms_it_refuses() {
+    fn results_takes_a_directory_or_a_table_and_refuses_replacement_strings() {
         let o = options(&["--results", "out/"]).unwrap();
         assert_eq!(o.results, Some(PathBuf::from("out/")));
-        for (arg, says) in [
-            ("r.csv", "one-file .csv form"),
-            ("r.TSV", "one-file .tsv form"),
-            ("r.json", "one-file .json form"),
-            ("my_{}", "replacement string"),
+        let o = options(&["--results", "r.csv"]).unwrap();
+        assert_eq!(o.results, Some(PathBuf::from("r.csv")));
+        for (args, says) in [
+            (&["--results", "my_{}"][..], "replacement string"),
+            (&["--json", "--results", "-.json"], "use one of them"),
+            (&["--results", "--json"], "give a directory after --results"),
         ] {
-            let err = options(&["--results", arg]).unwrap_err().to_string();
-            assert!(err.contains(says), "{arg}: {err}");
+            let err = options(args).unwrap_err().to_string();
+            assert!(err.contains(says), "{args:?}: {err}");
         }
+        assert!(options(&["--json", "--results", "r.json"]).is_ok());
     }
 
     #[test]

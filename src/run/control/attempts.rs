@@ -35,6 +35,7 @@ use crate::run::job::{JobEnd, JobError, JobKey, JobLabel, JobSpec, JobStdin};
 use crate::run::lock::lock;
 use crate::run::report::reporter::{AttemptEnded, Reporter};
 use crate::run::report::results::{JobInput, ResultsDir};
+use crate::run::report::results_table::{ResultsTable, TableRow};
 use crate::run::report::sink::OutputKind;
 use crate::run::report::status::halt_message;
 use crate::run::values::halt_spec::HaltSpec;
@@ -67,12 +68,24 @@ pub(crate) struct Jobs {
     pub events: Sender<Event>,
     /// `--results DIR`.
     pub results: Option<ResultsDir>,
+    /// `--results FILE.csv`, `.tsv` or `.json`.
+    pub results_table: Option<ResultsTable>,
 }
 
 impl Jobs {
     /// Whether the run is being stopped.
     pub(crate) fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Whether a `--results` file could not be written (the run must not end as
+    /// a success).
+    pub(crate) fn results_failed(&self) -> bool {
+        self.results.as_ref().is_some_and(ResultsDir::failed)
+            || self
+                .results_table
+                .as_ref()
+                .is_some_and(ResultsTable::failed)
     }
 
     /// Runs job `number` (or run `run` of a `--repeat` job) from `record` and
@@ -82,6 +95,7 @@ impl Jobs {
             self.reporter.job_not_started(number);
             return None;
         }
+        let input = record;
         let results_dir = self.results.as_ref().map(|dir| match &self.template {
             Some(_) => dir.job_dir(JobInput::Args(&JobArgs::decode(record))),
             None => dir.job_dir(JobInput::Command(record)),
@@ -116,7 +130,7 @@ impl Jobs {
             };
             let (reported, result, last) = match &results_dir {
                 Some(dir) => self.attempt_into_results(&job, attempts, dir),
-                None => self.attempt(&job, attempts),
+                None => self.attempt(&job, attempts, input),
             };
             match reported {
                 Some(false) if !last => attempt += 1,
@@ -130,18 +144,22 @@ impl Jobs {
     }
 
     /// Runs one attempt of `job` on the executor, with its output captured in this
-    /// worker's capture files if the reporter prints captured output, and reports it.
-    /// Returns what the reporter said, the result, and whether it was the last attempt.
+    /// worker's capture files if the reporter prints captured output or a
+    /// `--results` table takes it, and reports it (`input`: the job's record, for
+    /// the table). Returns what the reporter said, the result, and whether it was
+    /// the last attempt.
     fn attempt(
         &self,
         job: &JobLabel<'_>,
         attempts: u32,
+        input: &[u8],
     ) -> (Option<bool>, Result<JobEnd, JobError>, bool) {
+        let table = self.results_table.as_ref();
         let spec = spec_of(job);
         let watch = self.timeouts.as_ref().map(|t| t as &dyn JobWatch);
         CAPTURE.with(|cell| {
             let mut cell = cell.borrow_mut();
-            let captured = self.reporter.output_kind() == OutputKind::Captured;
+            let captured = table.is_some() || self.reporter.output_kind() == OutputKind::Captured;
             if captured && cell.is_none() {
                 match Capture::new(&self.tmpdir) {
                     Ok(capture) => *cell = Some(capture),
@@ -152,13 +170,22 @@ impl Jobs {
                 }
             }
             let mut capture = if captured { cell.as_mut() } else { None };
-            let result = self
-                .reporter
-                .with_job_output(job, capture.as_deref_mut(), |output| {
+            let result = match (table, capture.as_deref_mut()) {
+                (Some(_), Some(capture)) => {
+                    self.executor
+                        .execute(&spec, JobOutput::Capture(capture), watch)
+                }
+                (_, capture) => self.reporter.with_job_output(job, capture, |output| {
                     self.executor.execute(&spec, output, watch)
-                });
+                }),
+            };
             let ok = result.as_ref().is_ok_and(JobEnd::success);
             let last = retries::is_last(ok, job.attempt, attempts, self.is_stopping());
+            if let Some(table) = table
+                && (ok || last)
+            {
+                self.table_row(table, job, input, &result, capture.as_deref_mut());
+            }
             (self.report(job, &result, last, capture), result, last)
         })
     }
@@ -172,7 +199,7 @@ impl Jobs {
         dir: &Path,
     ) -> (Option<bool>, Result<JobEnd, JobError>, bool) {
         let Some(results) = &self.results else {
-            return self.attempt(job, attempts);
+            return self.attempt(job, attempts, b"");
         };
         let spec = spec_of(job);
         let watch = self.timeouts.as_ref().map(|t| t as &dyn JobWatch);
@@ -186,7 +213,7 @@ impl Jobs {
         let result = self
             .executor
             .execute(&spec, JobOutput::Capture(&mut capture), watch);
-        if let Err(err) = results.finish(dir, &result) {
+        if let Some(err) = results.finish(dir, &result) {
             self.reporter.message(&format!("atp-run: {err}"));
         }
         let ok = result.as_ref().is_ok_and(JobEnd::success);
@@ -196,6 +223,35 @@ impl Jobs {
             result,
             last,
         )
+    }
+
+    /// Writes the counted attempt of `job` to the `--results` table.
+    fn table_row(
+        &self,
+        table: &ResultsTable,
+        job: &JobLabel<'_>,
+        input: &[u8],
+        result: &Result<JobEnd, JobError>,
+        capture: Option<&mut Capture>,
+    ) {
+        let args;
+        let values: Vec<&[u8]> = match &self.template {
+            Some(_) => {
+                args = JobArgs::decode(input);
+                args.values().to_vec()
+            }
+            None => vec![input],
+        };
+        let row = TableRow {
+            seq: job.number,
+            started: result.as_ref().map_or(job.started, |end| end.started),
+            command: job.command,
+            values: &values,
+            result,
+        };
+        if let Some(err) = table.write(&row, capture) {
+            self.reporter.message(&format!("atp-run: {err}"));
+        }
     }
 
     fn report(
@@ -298,6 +354,7 @@ impl Jobs {
             stopping: AtomicBool::new(false),
             events,
             results: None,
+            results_table: None,
         }
     }
 }

@@ -39,6 +39,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::run::exec::capture::Capture;
 use crate::run::input::job_args::JobArgs;
@@ -56,6 +57,8 @@ pub(crate) struct ResultsDir {
     root: PathBuf,
     /// `--header :` column names (empty: sources are numbered).
     names: Vec<Vec<u8>>,
+    /// An `exitval` could not be written (the run then fails).
+    failed: AtomicBool,
 }
 
 /// What a job's directory is named after.
@@ -83,6 +86,7 @@ impl ResultsDir {
         Ok(ResultsDir {
             root: root.to_owned(),
             names,
+            failed: AtomicBool::new(false),
         })
     }
 
@@ -163,12 +167,15 @@ impl ResultsDir {
         Capture::on_files(tmpdir.to_owned(), stdout, stderr)
     }
 
+    /// Whether an `exitval` could not be written.
+    pub(crate) fn failed(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
+    }
+
     /// The attempt whose files are in `dir` ended with `result`: writes its
-    /// `exitval`; a job cancelled before it started leaves nothing.
-    ///
-    /// # Errors
-    /// An error naming the file that could not be written or removed.
-    pub(crate) fn finish(&self, dir: &Path, result: &Result<JobEnd, JobError>) -> io::Result<()> {
+    /// `exitval`; a job cancelled before it started leaves nothing. Returns the
+    /// error naming the file the first time one cannot be written.
+    pub(crate) fn finish(&self, dir: &Path, result: &Result<JobEnd, JobError>) -> Option<String> {
         let text = match result {
             Ok(end) => exitval(end),
             Err(JobError::Cancelled) => {
@@ -177,19 +184,17 @@ impl ResultsDir {
                 }
                 // Only if empty; its parents may be another job's being made.
                 let _ = fs::remove_dir(dir);
-                return Ok(());
+                return None;
             }
-            Err(_) => return Ok(()),
+            Err(_) => return None,
         };
         let path = dir.join("exitval");
-        File::create(&path)
-            .and_then(|mut f| f.write_all(text.as_bytes()))
-            .map_err(|e| {
-                io::Error::new(
-                    e.kind(),
-                    format!("--results: cannot write {}: {e}", path.display()),
-                )
-            })
+        match File::create(&path).and_then(|mut f| f.write_all(text.as_bytes())) {
+            Err(e) if !self.failed.swap(true, Ordering::Relaxed) => {
+                Some(format!("--results: cannot write {}: {e}", path.display()))
+            }
+            _ => None,
+        }
     }
 }
 
@@ -293,6 +298,7 @@ mod tests {
         ResultsDir {
             root: PathBuf::from("R"),
             names: names.iter().map(|n| n.as_bytes().to_vec()).collect(),
+            failed: AtomicBool::new(false),
         }
     }
 
@@ -352,14 +358,8 @@ mod tests {
         let mut cap = results.start(&job, 7, tmp.path())?;
         let (out, _err) = cap.files_for_job()?;
         (&out).write_all(b"first")?;
-        results.finish(
-            &job,
-            &Ok(JobEnd::fixture(
-                ExitStatusKind::Exited(1),
-                Duration::ZERO,
-                false,
-            )),
-        )?;
+        let end = JobEnd::fixture(ExitStatusKind::Exited(1), Duration::ZERO, false);
+        assert_eq!(results.finish(&job, &Ok(end)), None);
         assert_eq!(fs::read(job.join("seq"))?, b"7");
         assert_eq!(fs::read(job.join("exitval"))?, b"1");
         // The next attempt: the earlier one's writer no longer reaches the file.
@@ -367,7 +367,7 @@ mod tests {
         (&out).write_all(b"late")?;
         assert_eq!(fs::read(job.join("stdout"))?, b"");
         assert!(!job.join("exitval").exists());
-        results.finish(&job, &Err(JobError::Cancelled))?;
+        assert_eq!(results.finish(&job, &Err(JobError::Cancelled)), None);
         assert!(!job.exists());
         assert!(tmp.path().join("out/1").is_dir());
         Ok(())

@@ -590,3 +590,50 @@ fn a_table_takes_big_outputs_without_holding_them_in_memory() {
         "atp-run's peak RSS {peak} KiB is not well under the {total_kib} KiB of output"
     );
 }
+
+#[test]
+fn an_exitval_or_a_row_that_cannot_be_written_fails_the_run() {
+    let sb = Sandbox::new();
+    // The job removes its own directory: its exitval cannot be written.
+    let run = sb.run(["--results", "out", "--", "rm -r out/1/{}", ":::", "a"], "");
+    run.assert_code(2);
+    assert!(
+        run.stderr
+            .contains("atp-run: --results: cannot write out/1/a/exitval: No such file"),
+        "{}",
+        run.stderr
+    );
+    // A table on a full device.
+    std::os::unix::fs::symlink("/dev/full", sb.join("full.csv")).unwrap();
+    let run = sb.run(["--results", "full.csv", "--", "echo", ":::", "a", "b"], "");
+    run.assert_code(2);
+    assert_eq!(
+        run.stderr
+            .matches("atp-run: --results: cannot write a row: No space left on device")
+            .count(),
+        1,
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn resume_failed_reruns_only_the_failed_job_and_replaces_only_its_files() {
+    let sb = Sandbox::new();
+    // Each run of a job counts itself; b fails the first time only.
+    let script = "n=$(cat count.{} 2>/dev/null || echo 0); n=$((n+1)); echo $n > count.{}; \
+                  echo run $n; [ {} = a ] || [ $n -ge 2 ]";
+    let args = |resume: bool| {
+        let mut args = vec!["--joblog", "log", "--results", "out"];
+        if resume {
+            args.push("--resume-failed");
+        }
+        args.extend(["--", script, ":::", "a", "b"]);
+        args
+    };
+    sb.run(args(false), "").assert_code(1);
+    assert_eq!(job(&sb, "out/1/b"), owned(("run 1\n", "", "2", "1")));
+    sb.run(args(true), "").assert_code(0);
+    assert_eq!(job(&sb, "out/1/a"), owned(("run 1\n", "", "1", "0")));
+    assert_eq!(job(&sb, "out/1/b"), owned(("run 2\n", "", "2", "0")));
+}

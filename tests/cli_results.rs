@@ -637,3 +637,15 @@ fn resume_failed_reruns_only_the_failed_job_and_replaces_only_its_files() {
     assert_eq!(job(&sb, "out/1/a"), owned(("run 1\n", "", "1", "0")));
     assert_eq!(job(&sb, "out/1/b"), owned(("run 2\n", "", "2", "0")));
 }
+
+#[test]
+fn dry_run_makes_no_results() {
+    let sb = Sandbox::new();
+    let run = sb.run(
+        ["--dry-run", "--results", "out", "--", "echo", ":::", "a"],
+        "",
+    );
+    run.assert_code(0);
+    assert_eq!(run.stdout_str(), "echo a\n");
+    assert!(!sb.exists("out"));
+}

@@ -649,3 +649,33 @@ fn dry_run_makes_no_results() {
     assert_eq!(run.stdout_str(), "echo a\n");
     assert!(!sb.exists("out"));
 }
+
+#[test]
+fn header_names_name_the_table_columns() {
+    let sb = Sandbox::new();
+    let run = sb.run(
+        [
+            "--header",
+            ":",
+            "--results",
+            "-.csv",
+            "--",
+            "echo",
+            "{zz}",
+            "{aa}",
+            ":::",
+            "zz",
+            "1",
+            ":::",
+            "aa",
+            "3",
+        ],
+        "",
+    );
+    run.assert_code(0);
+    assert_eq!(
+        without_times(&run.stdout_str(), ","),
+        "Seq,Host,Starttime,JobRuntime,Send,Receive,Exitval,Signal,Command,zz,aa,Stdout,Stderr\n\
+         1,:,T,R,0,4,0,0,\"echo 1 3\",1,3,\"1 3\n\",\n"
+    );
+}

@@ -41,6 +41,16 @@ fn tree(dir: &Path) -> Vec<String> {
     out
 }
 
+/// Peak resident memory of running process `pid`, in KiB (VmHWM).
+fn peak_rss_kib(pid: u32) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("cannot read atp-run's VmHWM")
+}
+
 /// The four files of each job directory in `dirs`, sorted as [`tree`] sorts.
 fn files_of(dirs: &[&str]) -> Vec<String> {
     let mut out: Vec<String> = dirs
@@ -380,12 +390,7 @@ fn a_big_output_goes_to_disk_not_into_memory() {
     let mut running = sb.spawn(["--results", "out", "--", &script, ":::", "big"]);
     let pid = running.child.id();
     eventually("the job to write its output", || sb.exists("written"));
-    let peak = fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .expect("cannot read atp-run's VmHWM");
+    let peak = peak_rss_kib(pid);
     sb.write("go", "");
     let run = running.wait_for_exit(RUN_LIMIT).run;
     run.assert_code(0);
@@ -576,12 +581,7 @@ fn a_table_takes_big_outputs_without_holding_them_in_memory() {
     eventually("job 1's row to be in the table", || {
         fs::metadata(sb.join("t.csv")).is_ok_and(|m| m.len() > SIZE)
     });
-    let peak = fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .expect("cannot read atp-run's VmHWM");
+    let peak = peak_rss_kib(pid);
     sb.write("go", "");
     running.wait_for_exit(RUN_LIMIT).run.assert_code(0);
     let total_kib = SIZE / 1024;

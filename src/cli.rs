@@ -685,6 +685,30 @@ pub struct Cli {
     #[arg(long, help_heading = "Output")]
     pub json: bool,
 
+    /// Keep each job's output in files under DIR, in GNU parallel's layout:
+    /// DIR/1/VALUE/ for a job of one argument, DIR/1/A/2/B/ for two sources (the
+    /// column name instead of its number with --header :), DIR/1/COMMAND/ for a
+    /// plain command line. In it: seq (the job number), stdout and stderr
+    /// (written by the job as it runs, not held in memory), and exitval (not in
+    /// GNU parallel; written when the job ends: the exit code, the signal that
+    /// killed it such as SIGTERM, or timeout; missing if the job never ended, e.g.
+    /// atp-run was killed). In a name, / is written \_, \ is \\, a tab \t,
+    /// NUL \0; an empty value is \e, . and .. are \. and \.\.; a name over 255
+    /// bytes is cut and ends with \# and a hash. As in GNU parallel, the jobs'
+    /// output is then not printed (status lines, the summary and --json are);
+    /// with --retries the files hold the last attempt. DIR is created if needed.
+    /// GNU parallel's one-file forms work too: --results FILE.csv, FILE.tsv or
+    /// FILE.json write one row (or JSON object) per finished job, in GNU's columns
+    /// (Seq, Host, Starttime, JobRuntime, Send, Receive, Exitval, Signal, Command,
+    /// V1…, Stdout, Stderr); -.csv, -.tsv and -.json write it to standard output.
+    #[arg(
+        long,
+        value_name = "DIR",
+        allow_hyphen_values = true,
+        help_heading = "Output"
+    )]
+    pub results: Option<PathBuf>,
+
     /// Do not show the progress display (it is shown only when standard error is a
     /// terminal).
     #[arg(long, help_heading = "Output")]

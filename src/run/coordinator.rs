@@ -157,7 +157,7 @@ pub(crate) fn shut_down(stop: Stop, parts: &Parts<'_>) -> Outcome {
                 Outcome::InputFailed
             } else if let Some(halt) = jobs.halted() {
                 Outcome::Halted(halt.exit_code)
-            } else if reporter.joblog_failed() {
+            } else if reporter.joblog_failed() || jobs.results_failed() {
                 Outcome::OutputFailed
             } else if reporter.tally().counts().failed > 0 {
                 Outcome::JobsFailed

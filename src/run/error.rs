@@ -34,6 +34,15 @@ pub enum RunError {
         #[source]
         source: io::Error,
     },
+    /// The `--results` directory cannot be made or written, or its file created.
+    #[error("--results {path}: cannot write job results there (give a path you can write to)")]
+    Results {
+        /// The directory.
+        path: String,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
     /// Job output cannot be buffered in the temporary directory.
     #[error("cannot buffer job output (set TMPDIR to a writable directory)")]
     TempDir(#[source] io::Error),

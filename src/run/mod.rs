@@ -77,6 +77,8 @@ use report::line_buffered::LineBuffered;
 use report::ordered::{KEEP_ORDER_AHEAD, Ordered};
 use report::progress::Progress;
 use report::reporter::Reporter;
+use report::results::ResultsDir;
+use report::results_table::{ResultsTable, TableFormat};
 use report::sink::OutputSink;
 use report::status::StatusLines;
 use report::tally::Tally;
@@ -115,13 +117,14 @@ pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, R
     // Job output is buffered in temporary files: find out now, not at every job,
     // if that cannot work.
     Capture::new(&options.tmpdir).map_err(RunError::TempDir)?;
+    let results = results(&options)?;
     let (pool, max_workers) = build_pool(&options, slots)?;
     let pool = Arc::new(pool);
     let reporter = Arc::new(reporter(&options, events.clone())?);
     let window = Window::new(window_size(&options, max_workers));
     let (repeat, interval, grace) = (options.repeat, options.interval, options.grace);
     let termseq = options.control.termseq.clone();
-    let jobs = Arc::new(jobs(options, executor, reporter, events.clone())?);
+    let jobs = Arc::new(jobs(options, executor, reporter, results, events.clone())?);
     let completion = Completion::new(events.clone());
     let shared = Arc::new(Shared {
         jobs: Arc::clone(&jobs),
@@ -191,11 +194,12 @@ fn spawn_feeder(feeder: Feeder, records: input::pipeline::RecordStream) -> Resul
 }
 
 /// What every job's task shares: the template, the executor, the reporter, the
-/// `--timeout` timer, `--retries` and the `--halt` tracker.
+/// `--timeout` timer, `--retries`, the `--halt` tracker and the `--results` files.
 fn jobs(
     options: Options,
     executor: Arc<dyn Executor>,
     reporter: Arc<Reporter>,
+    results: (Option<ResultsDir>, Option<ResultsTable>),
     events: Sender<Event>,
 ) -> Result<Jobs, RunError> {
     let control = options.control;
@@ -221,6 +225,28 @@ fn jobs(
         stopping: AtomicBool::new(false),
         events,
         pacer: options.delay.map(control::pacing::Pacer::new),
+        results: results.0,
+        results_table: results.1,
+    })
+}
+
+/// The `--results` directory (made and checked) or table (created), before any
+/// job runs.
+fn results(options: &Options) -> Result<(Option<ResultsDir>, Option<ResultsTable>), RunError> {
+    let Some(path) = &options.results else {
+        return Ok((None, None));
+    };
+    let names = options
+        .template
+        .as_ref()
+        .map_or_else(Vec::new, |t| t.column_names().to_vec());
+    let opened = match TableFormat::of(path) {
+        Some(format) => ResultsTable::open(path, format, names).map(|t| (None, Some(t))),
+        None => ResultsDir::open(path, names).map(|d| (Some(d), None)),
+    };
+    opened.map_err(|source| RunError::Results {
+        path: path.display().to_string(),
+        source,
     })
 }
 
@@ -321,13 +347,17 @@ fn reporter(
     events: crossbeam_channel::Sender<events::Event>,
 ) -> Result<Reporter, RunError> {
     let output = options.output;
+    // --results: jobs' output goes to its files only (as in GNU parallel), so
+    // only status lines are printed; --json's objects still carry it.
+    let files_only = options.results.is_some() && !output.json;
     let sink: Box<dyn OutputSink> = match output.mode {
+        _ if files_only => Box::new(Ungrouped),
         Mode::LineBuffered => Box::new(LineBuffered),
         Mode::Ungrouped => Box::new(Ungrouped),
         Mode::Grouped if output.json => Box::new(Json),
         Mode::Grouped => Box::new(Grouped { tag: output.tag }),
     };
-    let sink = match output.keep_order {
+    let sink = match output.keep_order && !files_only {
         true => Box::new(Ordered::new(sink, options.tmpdir.clone())),
         false => sink,
     };

@@ -70,6 +70,8 @@ pub struct Options {
     pub(crate) shuffle: bool,
     /// `-t`, `-v`: each command echoed on stderr as it starts.
     pub(crate) echo_commands: bool,
+    /// `--results DIR`.
+    pub(crate) results: Option<PathBuf>,
 }
 
 /// The job-control settings (see `control/`).
@@ -145,6 +147,7 @@ impl Options {
         if let Some(n) = cli.nice {
             check_niceness(n).map_err(UsageError)?;
         }
+        let results = results_dir(cli.results.take(), cli.json).map_err(UsageError)?;
         let control = ControlOptions {
             joblog: cli.joblog.map(JoblogTarget::parse),
             resume: if cli.resume {
@@ -189,8 +192,37 @@ impl Options {
             delay: cli.delay.filter(|d| !d.is_zero()),
             shuffle: cli.shuf,
             echo_commands: cli.verbose_commands || cli.verbose > 0,
+            results,
         })
     }
+}
+
+/// `--results DIR` (or GNU parallel's one-file forms `FILE.csv`, `.tsv`, `.json`);
+/// a name with a replacement string is refused with what to write instead, and
+/// `-.csv` (the table on standard output) with `--json`, which writes there too.
+fn results_dir(dir: Option<PathBuf>, json: bool) -> Result<Option<PathBuf>, String> {
+    let Some(dir) = dir else { return Ok(None) };
+    let text = dir.to_string_lossy();
+    if text.contains('{') && text.contains('}') {
+        return Err(format!(
+            "--results {text}: a replacement string in the name is not supported: give a \
+             directory (--results DIR); each job's files go in DIR/1/VALUE/"
+        ));
+    }
+    let stdout = crate::run::report::results_table::is_stdout(&dir);
+    if text.starts_with('-') && !stdout {
+        return Err(format!(
+            "--results {text}: give a directory after --results (write ./{text} for a name \
+             starting with -; -.csv, -.tsv and -.json mean standard output)"
+        ));
+    }
+    if json && stdout {
+        return Err(format!(
+            "--results {text} writes its table to standard output, as --json does: use one \
+             of them, or give the table a file name"
+        ));
+    }
+    Ok(Some(dir))
 }
 
 /// The hosts of `-S` and `--slf`, in the order given (an empty `--slf` file is an
@@ -345,6 +377,23 @@ mod tests {
     fn a_tiny_stack_names_the_flag() {
         let err = options(&["--stack-size", "4"]).unwrap_err();
         assert!(err.to_string().starts_with("invalid --stack-size"), "{err}");
+    }
+
+    #[test]
+    fn results_takes_a_directory_or_a_table_and_refuses_replacement_strings() {
+        let o = options(&["--results", "out/"]).unwrap();
+        assert_eq!(o.results, Some(PathBuf::from("out/")));
+        let o = options(&["--results", "r.csv"]).unwrap();
+        assert_eq!(o.results, Some(PathBuf::from("r.csv")));
+        for (args, says) in [
+            (&["--results", "my_{}"][..], "replacement string"),
+            (&["--json", "--results", "-.json"], "use one of them"),
+            (&["--results", "--json"], "give a directory after --results"),
+        ] {
+            let err = options(args).unwrap_err().to_string();
+            assert!(err.contains(says), "{args:?}: {err}");
+        }
+        assert!(options(&["--json", "--results", "r.json"]).is_ok());
     }
 
     #[test]

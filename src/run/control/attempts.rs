@@ -15,9 +15,11 @@
 //! - Every attempt passes the `--delay` pacer (`pacing.rs`) just before the
 //!   executor starts it, and is echoed (`-t`) once it has its turn; one cancelled
 //!   while it waited (the run is stopping) is reported as never started.
+//! - With `--results`, every attempt's output goes to its job's results files
+//!   (whatever the output mode and the executor), and its end is recorded there.
 
 use std::cell::RefCell;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -29,13 +31,15 @@ use crate::run::control::pacing::Pacer;
 use crate::run::control::retries;
 use crate::run::events::Event;
 use crate::run::exec::capture::Capture;
-use crate::run::exec::executor::{Executor, JobWatch};
+use crate::run::exec::executor::{Executor, JobOutput, JobWatch};
 use crate::run::exec::timeout::Timeouts;
 use crate::run::input::job_args::JobArgs;
 use crate::run::input::template::Template;
 use crate::run::job::{JobEnd, JobError, JobKey, JobLabel, JobSpec, JobStdin};
 use crate::run::lock::lock;
 use crate::run::report::reporter::{AttemptEnded, Reporter};
+use crate::run::report::results::{JobInput, ResultsDir};
+use crate::run::report::results_table::{ResultsTable, TableRow};
 use crate::run::report::sink::OutputKind;
 use crate::run::report::status::halt_message;
 use crate::run::values::halt_spec::HaltSpec;
@@ -68,12 +72,26 @@ pub(crate) struct Jobs {
     pub events: Sender<Event>,
     /// `--delay`: the gate every start passes.
     pub pacer: Option<Pacer>,
+    /// `--results DIR`.
+    pub results: Option<ResultsDir>,
+    /// `--results FILE.csv`, `.tsv` or `.json`.
+    pub results_table: Option<ResultsTable>,
 }
 
 impl Jobs {
     /// Whether the run is being stopped.
     pub(crate) fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Whether a `--results` file could not be written (the run must not end as
+    /// a success).
+    pub(crate) fn results_failed(&self) -> bool {
+        self.results.as_ref().is_some_and(ResultsDir::failed)
+            || self
+                .results_table
+                .as_ref()
+                .is_some_and(ResultsTable::failed)
     }
 
     /// Runs job `number` (or run `run` of a `--repeat` job) from `record` and
@@ -83,6 +101,11 @@ impl Jobs {
             self.reporter.job_not_started(number);
             return None;
         }
+        let input = record;
+        let results_dir = self.results.as_ref().map(|dir| match &self.template {
+            Some(_) => dir.job_dir(JobInput::Args(&JobArgs::decode(record))),
+            None => dir.job_dir(JobInput::Command(record)),
+        });
         let rendered;
         let slot = crate::current_worker_slot().unwrap_or(1);
         let tag;
@@ -111,7 +134,10 @@ impl Jobs {
                 record,
                 started: SystemTime::now(),
             };
-            let (reported, result, last) = self.attempt(&job, attempts);
+            let (reported, result, last) = match &results_dir {
+                Some(dir) => self.attempt_into_results(&job, attempts, dir),
+                None => self.attempt(&job, attempts, input),
+            };
             match reported {
                 Some(false) if !last => attempt += 1,
                 Some(ok) => {
@@ -124,22 +150,18 @@ impl Jobs {
     }
 
     /// Runs one attempt of `job` on the executor, with its output captured in this
-    /// worker's capture files if the reporter prints captured output, and reports it.
-    /// Returns what the reporter said, the result, and whether it was the last attempt.
+    /// worker's capture files if the reporter prints captured output or a
+    /// `--results` table takes it, and reports it (`input`: the job's record, for
+    /// the table). Returns what the reporter said, the result, and whether it was
+    /// the last attempt.
     fn attempt(
         &self,
         job: &JobLabel<'_>,
         attempts: u32,
+        input: &[u8],
     ) -> (Option<bool>, Result<JobEnd, JobError>, bool) {
-        let spec = JobSpec {
-            key: JobKey {
-                number: job.number,
-                run: job.run.unwrap_or(0),
-                attempt: job.attempt,
-            },
-            command: job.command,
-            stdin: JobStdin::Null,
-        };
+        let table = self.results_table.as_ref();
+        let spec = spec_of(job);
         let watch = self.timeouts.as_ref().map(|t| t as &dyn JobWatch);
         let stopping = || self.is_stopping() || self.executor.is_closed();
         let turn = match &self.pacer {
@@ -159,7 +181,7 @@ impl Jobs {
         self.reporter.command_starting(job.command);
         CAPTURE.with(|cell| {
             let mut cell = cell.borrow_mut();
-            let captured = self.reporter.output_kind() == OutputKind::Captured;
+            let captured = table.is_some() || self.reporter.output_kind() == OutputKind::Captured;
             if captured && cell.is_none() {
                 match Capture::new(&self.tmpdir) {
                     Ok(capture) => *cell = Some(capture),
@@ -170,15 +192,88 @@ impl Jobs {
                 }
             }
             let mut capture = if captured { cell.as_mut() } else { None };
-            let result = self
-                .reporter
-                .with_job_output(job, capture.as_deref_mut(), |output| {
+            let result = match (table, capture.as_deref_mut()) {
+                (Some(_), Some(capture)) => {
+                    self.executor
+                        .execute(&spec, JobOutput::Capture(capture), watch)
+                }
+                (_, capture) => self.reporter.with_job_output(job, capture, |output| {
                     self.executor.execute(&spec, output, watch)
-                });
+                }),
+            };
             let ok = result.as_ref().is_ok_and(JobEnd::success);
             let last = retries::is_last(ok, job.attempt, attempts, self.is_stopping());
+            if let Some(table) = table
+                && (ok || last)
+            {
+                self.table_row(table, job, input, &result, capture.as_deref_mut());
+            }
             (self.report(job, &result, last, capture), result, last)
         })
+    }
+
+    /// Runs one attempt of `job` with its output going to its `--results` files in
+    /// `dir`, records its end there, and reports it; returns as [`Jobs::attempt`].
+    fn attempt_into_results(
+        &self,
+        job: &JobLabel<'_>,
+        attempts: u32,
+        dir: &Path,
+    ) -> (Option<bool>, Result<JobEnd, JobError>, bool) {
+        let Some(results) = &self.results else {
+            return self.attempt(job, attempts, b"");
+        };
+        let spec = spec_of(job);
+        let watch = self.timeouts.as_ref().map(|t| t as &dyn JobWatch);
+        let mut capture = match results.start(dir, job.number, &self.tmpdir) {
+            Ok(capture) => capture,
+            Err(err) => {
+                let result = Err(JobError::Capture(err));
+                return (self.report(job, &result, true, None), result, true);
+            }
+        };
+        let result = self
+            .executor
+            .execute(&spec, JobOutput::Capture(&mut capture), watch);
+        if let Some(err) = results.finish(dir, &result) {
+            self.reporter.message(&format!("atp-run: {err}"));
+        }
+        let ok = result.as_ref().is_ok_and(JobEnd::success);
+        let last = retries::is_last(ok, job.attempt, attempts, self.is_stopping());
+        (
+            self.report(job, &result, last, Some(&mut capture)),
+            result,
+            last,
+        )
+    }
+
+    /// Writes the counted attempt of `job` to the `--results` table.
+    fn table_row(
+        &self,
+        table: &ResultsTable,
+        job: &JobLabel<'_>,
+        input: &[u8],
+        result: &Result<JobEnd, JobError>,
+        capture: Option<&mut Capture>,
+    ) {
+        let args;
+        let values: Vec<&[u8]> = match &self.template {
+            Some(_) => {
+                args = JobArgs::decode(input);
+                args.values().to_vec()
+            }
+            None => vec![input],
+        };
+        let row = TableRow {
+            seq: job.number,
+            started: result.as_ref().map_or(job.started, |end| end.started),
+            command: job.command,
+            values: &values,
+            result,
+        };
+        if let Some(err) = table.write(&row, capture) {
+            self.reporter.message(&format!("atp-run: {err}"));
+        }
     }
 
     fn report(
@@ -247,6 +342,19 @@ impl Jobs {
     }
 }
 
+/// What the executor is given to start an attempt of `job`.
+fn spec_of<'a>(job: &JobLabel<'a>) -> JobSpec<'a> {
+    JobSpec {
+        key: JobKey {
+            number: job.number,
+            run: job.run.unwrap_or(0),
+            attempt: job.attempt,
+        },
+        command: job.command,
+        stdin: JobStdin::Null,
+    }
+}
+
 #[cfg(test)]
 impl Jobs {
     /// Jobs of a test run: no template, no timer.
@@ -268,6 +376,8 @@ impl Jobs {
             stopping: AtomicBool::new(false),
             events,
             pacer: None,
+            results: None,
+            results_table: None,
         }
     }
 }
@@ -479,6 +589,33 @@ mod tests {
                 ("2".into(), "2".into(), "0".into())
             ]
         );
+    }
+
+    #[test]
+    fn results_files_survive_a_keep_order_hold_and_feed_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = harness(Settings {
+            keep_order: true,
+            json: true,
+            ..Settings::default()
+        });
+        let results = ResultsDir::open(&dir.path().join("out"), Vec::new()).unwrap();
+        h.jobs.results = Some(results);
+        // Job 2 ends first and is held (its capture handed over, later reset).
+        assert_eq!(h.jobs.run_job(2, None, b"print two"), Some(true));
+        assert_eq!(h.jobs.run_job(1, None, b"print one"), Some(true));
+        let outputs: Vec<String> = printed(&h).into_iter().map(|(_, out)| out).collect();
+        assert_eq!(outputs, ["one", "two"]);
+        let read = |job: &str, file: &str| {
+            std::fs::read_to_string(dir.path().join("out/1").join(job).join(file)).unwrap()
+        };
+        assert_eq!(
+            read("print two", "stdout"),
+            "two",
+            "the hold emptied the file"
+        );
+        assert_eq!(read("print two", "seq"), "2");
+        assert_eq!(read("print one", "exitval"), "0");
     }
 
     #[test]

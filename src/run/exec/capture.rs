@@ -23,6 +23,9 @@
 //!   when the capture files' file system has no free block left after a job, and
 //!   the executor then fails the job instead of printing a short block as if it
 //!   were whole.
+//! - A capture made on files that must outlive it ([`Capture::on_files`]: the
+//!   `--results` files of one job) is never emptied: its reset replaces its files
+//!   with fresh temporary ones, whoever holds it (a `--keep-order` hold too).
 //! - All descriptors are close-on-exec (std and `tempfile` guarantee it), so a
 //!   job spawned by another worker never inherits this worker's files.
 
@@ -58,6 +61,8 @@ pub struct Capture {
     stdout_len: u64,
     stderr_len: u64,
     state: State,
+    /// The files are a job's `--results` files: never truncated.
+    kept: bool,
 }
 
 impl Capture {
@@ -77,6 +82,27 @@ impl Capture {
             stdout_len: 0,
             stderr_len: 0,
             state: State::Clean,
+            kept: false,
+        })
+    }
+
+    /// A capture whose files are `stdout` and `stderr` (a job's `--results`
+    /// files, empty and just created), set to append mode. They are never emptied:
+    /// once used, a reset replaces them with temporary files made in `dir`.
+    ///
+    /// # Errors
+    /// Failure to set `O_APPEND`.
+    pub(crate) fn on_files(dir: PathBuf, stdout: File, stderr: File) -> io::Result<Self> {
+        set_append(&stdout)?;
+        set_append(&stderr)?;
+        Ok(Self {
+            dir,
+            stdout,
+            stderr,
+            stdout_len: 0,
+            stderr_len: 0,
+            state: State::Clean,
+            kept: true,
         })
     }
 
@@ -160,6 +186,13 @@ impl Capture {
     pub fn reset(&mut self) -> io::Result<()> {
         match self.state {
             State::Clean => return Ok(()),
+            State::Tainted | State::Used if self.kept => {
+                let stdout = new_capture_file(&self.dir)?;
+                let stderr = new_capture_file(&self.dir)?;
+                self.stdout = stdout;
+                self.stderr = stderr;
+                self.kept = false;
+            }
             State::Tainted => {
                 // Create both before touching self, so a failure leaves the
                 // capture consistently tainted.
@@ -267,13 +300,19 @@ fn new_capture_file(dir: &Path) -> io::Result<File> {
             ),
         )
     })?;
-    fcntl(&file, FcntlArg::F_SETFL(OFlag::O_APPEND)).map_err(|errno| {
+    set_append(&file)?;
+    Ok(file)
+}
+
+/// Puts `file` in append mode (see the module invariants).
+fn set_append(file: &File) -> io::Result<()> {
+    fcntl(file, FcntlArg::F_SETFL(OFlag::O_APPEND)).map_err(|errno| {
         io::Error::new(
             io::Error::from(errno).kind(),
             format!("cannot set O_APPEND on a capture file: {errno}"),
         )
     })?;
-    Ok(file)
+    Ok(())
 }
 
 fn dup_error(e: &io::Error) -> io::Error {
@@ -338,6 +377,31 @@ mod tests {
         assert_eq!(cap.stdout.metadata()?.len(), 0);
         // Not tainted: the same files are reused.
         assert_eq!((ino(&cap.stdout), ino(&cap.stderr)), (ino_out, ino_err));
+        Ok(())
+    }
+
+    #[test]
+    fn kept_files_are_replaced_never_emptied() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("stdout");
+        let out = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        let err = tempfile::tempfile()?;
+        let mut cap = Capture::on_files(std::env::temp_dir(), out, err)?;
+        let (job_out, _job_err) = cap.files_for_job()?;
+        (&job_out).write_all(b"kept")?;
+        assert_eq!(cap.job_finished(false)?, (4, 0));
+        let mut o = Vec::new();
+        cap.write_stdout_to(&mut o)?;
+        assert_eq!(o, b"kept");
+        cap.reset()?;
+        // Reused for another job: its output goes elsewhere.
+        drop(cap.files_for_job()?);
+        (&cap.stdout).write_all(b"next")?;
+        assert_eq!(std::fs::read(&path)?, b"kept");
         Ok(())
     }
 

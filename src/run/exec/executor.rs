@@ -16,7 +16,8 @@
 //! - **Slurm**: `run` starts an `srun` step; [`Executor::signal`] sends SIGTERM to
 //!   srun, which cancels the step and its tree.
 //! - `--pipe` gives a job a block of bytes as stdin (a [`JobStdin`] variant);
-//!   `--results` is a [`JobOutput::Capture`] whose files are kept per job;
+//!   `--results` is a [`JobOutput::Capture`] on the job's own results files
+//!   (`report/results.rs`), so every executor fills them unchanged;
 //!   `--shell` and `--nice` are the executors' [`Launch`] setting (`launch.rs`); a host label per job is what
 //!   an executor adds to [`JobEnd`] for the joblog's Host column and `{host}`.
 //!

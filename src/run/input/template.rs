@@ -221,9 +221,17 @@ pub struct Template {
     appended: bool,
     /// `{N}` means the N-th row (one value per row, several rows per job).
     positional_rows: bool,
+    /// The `--header :` column names it was bound to (`--results` names its
+    /// directories after them).
+    names: Vec<Vec<u8>>,
 }
 
 impl Template {
+    /// The `--header :` column names given to [`Template::bind`] (empty without).
+    pub fn column_names(&self) -> &[Vec<u8>] {
+        &self.names
+    }
+
     /// Parses the words after `--` with the default options.
     #[cfg(test)]
     pub fn parse(words: &[OsString]) -> Result<Template, TemplateError> {
@@ -291,6 +299,7 @@ impl Template {
             parts,
             appended: !uses_value,
             positional_rows: false,
+            names: Vec::new(),
         })
     }
 
@@ -302,6 +311,7 @@ impl Template {
     ///
     /// An out-of-range `{N}` or an unknown `{name}`.
     pub fn bind(&mut self, shape: Shape, names: &[Vec<u8>]) -> Result<usize, TemplateError> {
+        self.names = names.to_vec();
         self.positional_rows = shape.width == Some(1) && shape.rows_per_job.is_some_and(|n| n > 1);
         let mut needed = 0;
         let positional_rows = self.positional_rows;

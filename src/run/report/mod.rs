@@ -1,7 +1,8 @@
 //! What becomes of job results: the reporter (`reporter.rs`) and one file per sink:
 //! the tally, status lines and the summary, grouped, ordered, line-buffered,
-//! ungrouped and JSON output, the joblog, the progress display, SIGUSR1's list, and
-//! `--dry-run`'s listing.
+//! ungrouped and JSON output, the joblog, the progress display, SIGUSR1's list,
+//! `--dry-run`'s listing, and the `--results` files (`results.rs`: a tree of
+//! files per job; `results_table.rs`: GNU parallel's one-file CSV/TSV/JSON forms).
 
 pub(crate) mod dry_run;
 pub(crate) mod format;
@@ -15,6 +16,8 @@ pub(crate) mod progress;
 pub(crate) mod reorder;
 pub(crate) mod repeats;
 pub(crate) mod reporter;
+pub(crate) mod results;
+pub(crate) mod results_table;
 pub(crate) mod running_list;
 pub(crate) mod sink;
 pub(crate) mod status;

@@ -76,6 +76,7 @@ impl Master {
             .stderr(err_file)
             .spawn()
             .map_err(|e| format!("cannot run {program}: {e}"))?;
+        super::starting::track(child.id());
         let stdin = child.stdin.take();
         let Some(stdout) = child.stdout.take() else {
             let _ = child.kill();

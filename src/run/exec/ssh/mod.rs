@@ -33,6 +33,7 @@
 
 mod login;
 mod master;
+pub(crate) mod starting;
 mod trailer;
 
 pub(crate) use login::{Login, Target, parse_list, read_file, ssh_command};
@@ -149,6 +150,7 @@ impl SshExecutor {
     pub(crate) fn connect(logins: Vec<Login>) -> io::Result<SshExecutor> {
         let dir = tempfile::Builder::new().prefix("atp-").tempdir_in("/tmp")?;
         let socket_dir = dir.path().to_owned();
+        starting::begin(socket_dir.clone());
         let nonce = nonce()?;
         let mut prefix = b"sh -c ".to_vec();
         prefix.extend(quote(wrapper_text().as_bytes()));
@@ -206,6 +208,7 @@ impl SshExecutor {
             dir: Mutex::new(Some(dir)),
             socket_dir,
         });
+        starting::end();
         for i in down {
             inner.slots.set_state(i, HostState::Dead);
             spawn_prober(&inner, i, true);

@@ -178,11 +178,15 @@ impl Options {
 /// error: it would leave the run without a host).
 fn hosts(cli: &Cli) -> Result<Vec<Login>, String> {
     if cli.slurm {
-        let allocation = slurm::allocation(|name| std::env::var_os(name))?;
+        let cpus = cli.cpus_per_job.unwrap_or(1);
+        let allocation = slurm::allocation(|name| std::env::var_os(name), cpus)?;
         return Ok(vec![Login {
             label: allocation.label,
             slots: Some(allocation.slots),
-            target: Target::Slurm,
+            target: Target::Slurm {
+                cpus,
+                rate: cli.slurm_rate.unwrap_or(slurm::DEFAULT_RATE),
+            },
         }]);
     }
     if cli.sshlogin.is_empty() && cli.sshloginfile.is_empty() {

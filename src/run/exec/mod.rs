@@ -1,6 +1,6 @@
 //! Where jobs run: the executor boundary (`executor.rs`), the local
 //! process-group executor (`local.rs`), the SSH executor (`ssh/`, with the host
-//! slots of `hosts.rs`) and the Slurm executor (`slurm.rs`), with what they use:
+//! slots of `hosts.rs`) and the Slurm steps (`slurm/`), with what they use:
 //! capture files, the registry of running groups, the slot for an executor
 //! chosen after the signal handlers (`late.rs`), the line pump, waiting without
 //! reaping, the process limit (`spawn_limit.rs`: EAGAIN on spawn waits, it does not

@@ -141,6 +141,10 @@ _atp__run() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --slurm)
+                    COMPREPLY=($(compgen -W "srun ssh" -- "${cur}"))
+                    return 0
+                    ;;
                 --cpus-per-job)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -165,6 +165,15 @@ pub enum ColorChoice {
     Never,
 }
 
+/// How `--slurm` runs jobs on the allocation's nodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SlurmVia {
+    /// Each job an srun step.
+    Srun,
+    /// Over ssh to each node (its CPUs / -c jobs at once), as -S would.
+    Ssh,
+}
+
 /// Run shell commands in parallel on an adaptive thread pool.
 ///
 /// Reads one shell command per line from the FILEs (or standard input) and runs each
@@ -416,12 +425,18 @@ pub struct Cli {
     /// names the node each job ran on. Launching a step costs ~50 ms and a request
     /// to slurmctld (paced by --slurm-rate; atp-run warns when jobs are that
     /// short): give each step more work, several arguments per job (-N, -m, -X).
+    /// --slurm=ssh runs the jobs over ssh on the allocation's nodes (scontrol show
+    /// hostnames), as -S would, each node's CPUs / -c at once: no step per job.
     #[arg(
         long,
+        value_name = "VIA",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "srun",
         conflicts_with_all = ["jobs", "min_workers", "max_workers", "sshlogin", "sshloginfile"],
         help_heading = "Remote"
     )]
-    pub slurm: bool,
+    pub slurm: Option<SlurmVia>,
 
     /// With --slurm: CPUs of each job's step (srun -c N). A step stays on one node,
     /// so a node with C CPUs runs C/N jobs at once [default: 1].

@@ -1,8 +1,11 @@
 //! `atp-run --slurm` against a real single-node Slurm (`.ci/slurm.sh`), inside
 //! `salloc -n2`.
 //!
-//! Each test first checks that Slurm answers. When it does not: with `CI=true` the
-//! test fails; otherwise it prints why it is skipped and passes.
+//! `--slurm=ssh` also needs the SSH test hosts (`.ci/sshd-hosts.sh`).
+//!
+//! Each test first checks that Slurm answers (and the hosts, where needed). When
+//! it does not: with `CI=true` the test fails; otherwise it prints why it is
+//! skipped and passes.
 #![cfg(feature = "cli")]
 
 use std::fs;
@@ -257,4 +260,66 @@ fn step_launches_keep_to_the_rate() {
         took >= Duration::from_secs(2),
         "6 launches at 2/s took {took:?}"
     );
+}
+
+/// The SSH test hosts' ssh_config if host1 answers; `None` (skip) otherwise, or
+/// a panic under CI.
+fn ssh_hosts() -> Option<PathBuf> {
+    let dir = std::env::var_os("ATP_TEST_HOSTS_DIR")
+        .map_or_else(|| PathBuf::from("/tmp/atp-test-hosts"), PathBuf::from);
+    let config = dir.join("ssh_config");
+    let answers = config.exists()
+        && Command::new("ssh")
+            .arg("-F")
+            .arg(&config)
+            .args(["-o", "ConnectTimeout=10", "host1", "true"])
+            .stdin(Stdio::null())
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if answers {
+        return Some(config);
+    }
+    let why = format!("host1 of {} does not answer", config.display());
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true but the SSH test hosts are not up: {why}"
+    );
+    eprintln!("skipped: {why} (start them with .ci/sshd-hosts.sh start)");
+    None
+}
+
+#[test]
+fn slurm_ssh_runs_the_jobs_over_ssh_on_the_allocations_nodes() {
+    let Some(conf) = slurm() else { return };
+    let Some(hosts) = ssh_hosts() else { return };
+    // Each node of the allocation is made an ssh alias of host1 (whose hostname
+    // says host1), so a job that ran over ssh says so.
+    let hosts_config = fs::read_to_string(&hosts).unwrap_or_default();
+    let port = hosts_config
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Port "))
+        .unwrap_or("2222")
+        .trim()
+        .to_owned();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (d, h) = (dir.path().display(), hosts.display());
+    let script = format!(
+        "for n in $(scontrol show hostnames $SLURM_JOB_NODELIST); do \
+           printf 'Host %s\\n  HostName 127.0.0.1\\n  HostKeyAlias host1\\n  Port {port}\\n' $n; \
+         done > {d}/cfg; echo 'Include {h}' >> {d}/cfg; \
+         \"$ATP\" --slurm=ssh --ssh \"ssh -F {d}/cfg\" --joblog {d}/log -- 'hostname; : {{}}' ::: 1 2 3; \
+         echo rc=$?; scontrol show hostnames $SLURM_JOB_NODELIST > {d}/nodes"
+    );
+    let out = in_allocation(&conf, &script, "");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(stdout.contains("rc=0"), "{stdout} {stderr}");
+    assert_eq!(stdout.matches("host1\n").count(), 3, "{stdout} {stderr}");
+    let nodes = fs::read_to_string(dir.path().join("nodes")).unwrap_or_default();
+    let joblog = fs::read_to_string(dir.path().join("log")).unwrap_or_default();
+    let rows: Vec<&str> = joblog.lines().skip(1).collect();
+    assert_eq!(rows.len(), 3, "{joblog}");
+    for row in rows {
+        let host = row.split('\t').nth(1).unwrap_or("");
+        assert!(nodes.lines().any(|n| n == host), "{row} not in {nodes}");
+    }
 }

@@ -5,7 +5,8 @@
 //!
 //! Owns: reading the allocation from the environment: that there is one
 //! (`SLURM_JOB_ID`), how many steps of `--cpus-per-job` CPUs fit at once; the
-//! step's command line; the pace of launches (`launch.rs`) and the warning about
+//! step's command line; for `--slurm=ssh`, the nodes and their slots (jobs then
+//! run over the SSH executor, no step); the pace of launches (`launch.rs`) and the warning about
 //! jobs too short for a step each (`short_jobs.rs`).
 //!
 //! Invariants:
@@ -52,7 +53,7 @@ pub(crate) struct Allocation {
 /// Reads the allocation from `var` (the environment, in `atp-run`), for steps of
 /// `cpus_per_job` CPUs each.
 pub(crate) fn allocation(
-    var: impl Fn(&str) -> Option<OsString>,
+    var: &impl Fn(&str) -> Option<OsString>,
     cpus_per_job: usize,
 ) -> Result<Allocation, String> {
     let get = |name: &str| var(name).and_then(|v| v.into_string().ok());
@@ -95,6 +96,71 @@ pub(crate) fn allocation(
         slots: slots.max(1),
         label,
     })
+}
+
+/// `--slurm=ssh`: the allocation's nodes (`SLURM_JOB_NODELIST` expanded by
+/// `hostnames`, i.e. `scontrol show hostnames`), each with the jobs of
+/// `cpus_per_job` CPUs it fits (`None` when `SLURM_JOB_CPUS_PER_NODE` does not
+/// say: the node's cores are probed over ssh). Nodes that fit none are left out;
+/// none left is an error.
+pub(crate) fn ssh_nodes(
+    var: impl Fn(&str) -> Option<OsString>,
+    cpus_per_job: usize,
+    hostnames: impl Fn(&str) -> Result<Vec<String>, String>,
+) -> Result<Vec<(String, Option<usize>)>, String> {
+    allocation(&var, cpus_per_job)?;
+    let get = |name: &str| var(name).and_then(|v| v.into_string().ok());
+    let Some(list) = get("SLURM_JOB_NODELIST").filter(|l| !l.is_empty()) else {
+        return Err(
+            "--slurm=ssh needs the allocation's nodes, and SLURM_JOB_NODELIST is not \
+                    set: run atp-run under salloc or sbatch"
+                .into(),
+        );
+    };
+    let names = hostnames(&list)?;
+    let cpus: Option<Vec<usize>> = get("SLURM_JOB_CPUS_PER_NODE")
+        .and_then(|s| cpus_per_node(&s))
+        .map(|pairs| {
+            pairs
+                .into_iter()
+                .flat_map(|(cpus, count)| std::iter::repeat_n(cpus, count))
+                .collect()
+        })
+        .filter(|cpus: &Vec<usize>| cpus.len() == names.len());
+    let per_job = cpus_per_job.max(1);
+    let nodes: Vec<(String, Option<usize>)> = match cpus {
+        Some(cpus) => names
+            .into_iter()
+            .zip(cpus)
+            .filter(|(_, cpus)| cpus / per_job > 0)
+            .map(|(name, cpus)| (name, Some(cpus / per_job)))
+            .collect(),
+        None => names.into_iter().map(|name| (name, None)).collect(),
+    };
+    if nodes.is_empty() {
+        return Err(format!("--slurm=ssh: no node in {list}"));
+    }
+    Ok(nodes)
+}
+
+/// `scontrol show hostnames LIST`: the node names of a Slurm host list.
+pub(crate) fn scontrol_hostnames(list: &str) -> Result<Vec<String>, String> {
+    let out = Command::new("scontrol")
+        .args(["show", "hostnames", list])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("--slurm=ssh: cannot run scontrol: {e}"))?;
+    if !out.status.success() {
+        let why = String::from_utf8_lossy(&out.stderr);
+        return Err(format!(
+            "--slurm=ssh: scontrol show hostnames {list} failed: {}",
+            why.trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect())
 }
 
 /// `SLURM_JOB_CPUS_PER_NODE` as (CPUs, nodes) pairs (`2(x3),4` = [(2, 3), (4, 1)]);
@@ -187,7 +253,7 @@ mod tests {
 
     #[test]
     fn cpus_come_from_the_nodes_then_the_tasks() {
-        let allocation = |vars| allocation(vars, 1);
+        let allocation = |vars| allocation(&vars, 1);
         let got = allocation(env(&[
             ("SLURM_JOB_ID", "14"),
             ("SLURM_JOB_CPUS_PER_NODE", "2(x3),4"),
@@ -216,7 +282,7 @@ mod tests {
 
     #[test]
     fn no_allocation_is_said_in_one_line() {
-        let err = allocation(env(&[]), 1).err().unwrap_or_default();
+        let err = allocation(&env(&[]), 1).err().unwrap_or_default();
         assert!(
             err.contains("SLURM_JOB_ID") && err.contains("salloc"),
             "{err}"
@@ -230,7 +296,7 @@ mod tests {
             ("SLURM_JOB_ID", "14"),
             ("SLURM_JOB_CPUS_PER_NODE", "2(x3),5"),
         ];
-        let slots = |n| allocation(env(&vars), n).map(|a| a.slots);
+        let slots = |n| allocation(&env(&vars), n).map(|a| a.slots);
         // 2+2+2+5 CPUs; a job never spans two nodes.
         assert_eq!(slots(1), Ok(11));
         assert_eq!(slots(2), Ok(1 + 1 + 1 + 2));
@@ -247,8 +313,8 @@ mod tests {
             ("SLURM_NTASKS", "1"),
             ("SLURM_CPUS_PER_TASK", "2"),
         ];
-        assert_eq!(allocation(env(&vars), 2).map(|a| a.slots), Ok(1));
-        assert!(allocation(env(&vars), 3).is_err());
+        assert_eq!(allocation(&env(&vars), 2).map(|a| a.slots), Ok(1));
+        assert!(allocation(&env(&vars), 3).is_err());
     }
 
     #[test]
@@ -279,5 +345,30 @@ mod tests {
             .output()?;
         assert!(out.stdout.starts_with(b"n0::"), "{out:?}");
         Ok(())
+    }
+
+    #[test]
+    fn ssh_nodes_pair_each_node_with_its_cpus_over_n() {
+        let vars = [
+            ("SLURM_JOB_ID", "14"),
+            ("SLURM_JOB_NODELIST", "n[1-3],big"),
+            ("SLURM_JOB_CPUS_PER_NODE", "2(x3),8"),
+        ];
+        let expand = |list: &str| {
+            assert_eq!(list, "n[1-3],big");
+            Ok(["n1", "n2", "n3", "big"].map(String::from).to_vec())
+        };
+        let nodes = ssh_nodes(env(&vars), 1, expand);
+        let want = [("n1", 2), ("n2", 2), ("n3", 2), ("big", 8)];
+        let want: Vec<(String, Option<usize>)> =
+            want.iter().map(|&(n, c)| (n.into(), Some(c))).collect();
+        assert_eq!(nodes, Ok(want));
+        // -c 3: only the big node fits (two at once).
+        let nodes = ssh_nodes(env(&vars), 3, expand);
+        assert_eq!(nodes, Ok(vec![("big".into(), Some(2))]));
+        // CPUs that do not match the nodes: probed over ssh.
+        let vars = [("SLURM_JOB_ID", "15"), ("SLURM_JOB_NODELIST", "a,b")];
+        let nodes = ssh_nodes(env(&vars), 1, |_| Ok(vec!["a".into(), "b".into()]));
+        assert_eq!(nodes, Ok(vec![("a".into(), None), ("b".into(), None)]));
     }
 }

@@ -27,7 +27,7 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::process::Command;
 use std::sync::Mutex;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::run::lock::lock;
 
@@ -37,6 +37,9 @@ use short_jobs::ShortJobs;
 /// What a step runs: the wrapper (`$0`) with the record's nonce extended by the
 /// node and the time the step began.
 const STEP_SHELL: &str = r#"n=$2; shift 2; exec sh -c "$0" atp "$n:${SLURMD_NODENAME:-}:$(date +%s.%N 2>/dev/null)" "$@""#;
+
+/// How often a worker waiting for its launch checks that the run goes on.
+const CLOSED_CHECK: Duration = Duration::from_millis(50);
 
 /// Steps launched per second at most, by default (`--slurm-rate`).
 pub(crate) const DEFAULT_RATE: usize = 20;
@@ -213,11 +216,20 @@ impl Launches {
         }
     }
 
-    /// Waits until the next step may be launched.
-    pub(crate) fn wait_turn(&self) {
-        let wait = lock(&self.bucket).take(Instant::now());
-        if !wait.is_zero() {
-            std::thread::sleep(wait);
+    /// Waits until the next step may be launched; `false` (at once) if `closed`
+    /// says the run is stopping meanwhile: with a large allocation a worker may
+    /// have its turn many seconds ahead, and a Ctrl-C must not wait for it.
+    pub(crate) fn wait_turn(&self, closed: &dyn Fn() -> bool) -> bool {
+        let until = Instant::now() + lock(&self.bucket).take(Instant::now());
+        loop {
+            if closed() {
+                return false;
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            std::thread::sleep(left.min(CLOSED_CHECK));
         }
     }
 
@@ -370,5 +382,23 @@ mod tests {
         let vars = [("SLURM_JOB_ID", "15"), ("SLURM_JOB_NODELIST", "a,b")];
         let nodes = ssh_nodes(env(&vars), 1, |_| Ok(vec!["a".into(), "b".into()]));
         assert_eq!(nodes, Ok(vec![("a".into(), None), ("b".into(), None)]));
+    }
+
+    #[test]
+    fn a_worker_waiting_for_its_launch_stops_waiting_when_the_run_stops() {
+        let launches = Launches::new(1);
+        let open = || false;
+        assert!(launches.wait_turn(&open), "the first launch is at once");
+        // 30 more reserved: the next turn is ~30 s away.
+        for _ in 0..30 {
+            lock(&launches.bucket).take(Instant::now());
+        }
+        let started = Instant::now();
+        assert!(!launches.wait_turn(&|| started.elapsed() > Duration::from_millis(100)));
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

@@ -442,7 +442,9 @@ impl Inner {
                 result
             }
             Target::Slurm { cpus, .. } => {
-                self.launches.wait_turn();
+                if !self.launches.wait_turn(&|| self.slots.is_closed()) {
+                    return Err(JobError::Cancelled);
+                }
                 let cmd = slurm::step_command(*cpus, &wrapper_text(), &self.nonce, spec.command);
                 let end = self.run_session(i, cmd, spec, output, watch)?;
                 Ok(Some(end.ok_or(JobError::StepLost)?))

@@ -171,6 +171,15 @@ pub enum ColorChoice {
     Never,
 }
 
+/// How `--slurm` runs jobs on the allocation's nodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SlurmVia {
+    /// Each job an srun step.
+    Srun,
+    /// Over ssh to each node (its CPUs / -c jobs at once), as -S would.
+    Ssh,
+}
+
 /// Run shell commands in parallel on an adaptive thread pool.
 ///
 /// Reads one shell command per line from the FILEs (or standard input) and runs each
@@ -416,15 +425,48 @@ pub struct Cli {
     pub sshloginfile: Vec<PathBuf>,
 
     /// Run each job as a step of the current Slurm allocation (inside salloc or
-    /// sbatch): srun --exact -N1 -n1 -c1, as many at once as the allocation has
-    /// CPUs. A step's processes are stopped the way local jobs are, and nothing is
-    /// left when atp-run ends, even by SIGKILL.
+    /// sbatch): srun --exact -N1 -n1 -c N, as many at once as fit the allocation's
+    /// nodes (see -c). A step's processes are stopped the way local jobs are, and
+    /// nothing is left when atp-run ends, even by SIGKILL. The joblog's Host column
+    /// names the node each job ran on. Launching a step costs ~50 ms and a request
+    /// to slurmctld (paced by --slurm-rate; atp-run warns when jobs are that
+    /// short): give each step more work, several arguments per job (-N, -m, -X).
+    /// --slurm=ssh runs the jobs over ssh on the allocation's nodes (scontrol show
+    /// hostnames), as -S would, each node's CPUs / -c at once: no step per job.
     #[arg(
         long,
+        value_name = "VIA",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "srun",
         conflicts_with_all = ["jobs", "min_workers", "max_workers", "sshlogin", "sshloginfile"],
         help_heading = "Remote"
     )]
-    pub slurm: bool,
+    pub slurm: Option<SlurmVia>,
+
+    /// With --slurm: CPUs of each job's step (srun -c N). A step stays on one node,
+    /// so a node with C CPUs runs C/N jobs at once [default: 1].
+    #[arg(
+        short = 'c',
+        long = "cpus-per-job",
+        visible_alias = "cpus-per-task",
+        value_name = "N",
+        value_parser = parse_positive,
+        requires = "slurm",
+        help_heading = "Remote"
+    )]
+    pub cpus_per_job: Option<usize>,
+
+    /// With --slurm: most steps launched per second, after a first burst of as
+    /// many, so that many short jobs do not flood slurmctld [default: 20].
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = parse_positive,
+        requires = "slurm",
+        help_heading = "Remote"
+    )]
+    pub slurm_rate: Option<usize>,
 
     /// The ssh command for -S logins, with its options [default: ssh].
     #[arg(long, value_name = "CMD", help_heading = "Remote")]

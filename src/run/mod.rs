@@ -65,6 +65,7 @@ use events::Event;
 use exec::capture::Capture;
 use exec::executor::{Executor, SignalJob};
 use exec::fdlimit;
+use exec::late::LateExecutor;
 use exec::local::LocalExecutor;
 use exec::ssh::SshExecutor;
 use exec::timeout::Timeouts;
@@ -93,13 +94,17 @@ use report::ungrouped::Ungrouped;
 pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, RunError> {
     let started = Instant::now();
     // Signals first: from here on an interrupt is never the default action, and
-    // nothing below (opening input, --dry-run) can leave one unheard.
-    // (Where jobs run comes first, as the handlers signal jobs through it: with
-    // -S, the hosts' connections are opened here.)
-    let (executor, slots) = executor(&options)?;
+    // nothing below (starting the -S hosts' masters, opening input, --dry-run) can
+    // leave one unheard. The handlers signal jobs through the executor, which is
+    // chosen later (exec/late.rs): before it exists an interrupt ends the run at
+    // once, with nothing started.
+    let late = Arc::new(LateExecutor::new());
     let (events, inbox) = crossbeam_channel::unbounded();
     let listening = match install_signal_handlers {
-        true => Some(signals::install(&events, Arc::clone(&executor))?),
+        true => Some(signals::install(
+            &events,
+            Arc::clone(&late) as Arc<dyn Executor>,
+        )?),
         false => None,
     };
     let mut options = options;
@@ -110,10 +115,15 @@ pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, R
     };
     let skip = resume_skips(&options)?;
     if options.control.dry_run {
+        // Prints the commands only: no host is connected to, no step started (as
+        // GNU parallel's --dry-run -S prints the commands, not the ssh around them).
         let (template, tag) = (options.template.as_ref(), options.output.tag);
         let skipped = |n| skip.contains(&n);
         return Ok(report::dry_run::print(records, template, tag, skipped));
     }
+    // With -S, the hosts' connections are opened here.
+    let (executor, slots) = executor(&options)?;
+    late.set(Arc::clone(&executor));
     // Job output is buffered in temporary files: find out now, not at every job,
     // if that cannot work.
     Capture::new(&options.tmpdir).map_err(RunError::TempDir)?;

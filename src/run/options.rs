@@ -8,7 +8,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{Cli, ColorChoice};
+use crate::cli::{Cli, ColorChoice, SlurmVia};
 use crate::{BuildError, Builder, Config};
 
 use crate::run::control::resume::Resume;
@@ -228,12 +228,33 @@ fn results_dir(dir: Option<PathBuf>, json: bool) -> Result<Option<PathBuf>, Stri
 /// The hosts of `-S` and `--slf`, in the order given (an empty `--slf` file is an
 /// error: it would leave the run without a host).
 fn hosts(cli: &Cli) -> Result<Vec<Login>, String> {
-    if cli.slurm {
-        let allocation = slurm::allocation(|name| std::env::var_os(name))?;
+    let env = |name: &str| std::env::var_os(name);
+    if cli.slurm == Some(SlurmVia::Ssh) {
+        let command = ssh::ssh_command(cli.ssh.as_deref())?;
+        let cpus = cli.cpus_per_job.unwrap_or(1);
+        let nodes = slurm::ssh_nodes(env, cpus, slurm::scontrol_hostnames)?;
+        return Ok(nodes
+            .into_iter()
+            .map(|(node, slots)| Login {
+                label: node.clone(),
+                slots,
+                target: Target::Ssh {
+                    command: command.clone(),
+                    host: node,
+                },
+            })
+            .collect());
+    }
+    if cli.slurm.is_some() {
+        let cpus = cli.cpus_per_job.unwrap_or(1);
+        let allocation = slurm::allocation(&env, cpus)?;
         return Ok(vec![Login {
             label: allocation.label,
             slots: Some(allocation.slots),
-            target: Target::Slurm,
+            target: Target::Slurm {
+                cpus,
+                rate: cli.slurm_rate.unwrap_or(slurm::DEFAULT_RATE),
+            },
         }]);
     }
     if cli.sshlogin.is_empty() && cli.sshloginfile.is_empty() {

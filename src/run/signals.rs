@@ -93,6 +93,8 @@ impl Interrupt {
     /// signal handler).
     fn received(&self) {
         if !self.ready.load(Ordering::SeqCst) {
+            // No job has started: only the run's connections (-S masters) to end.
+            self.executor.disconnect();
             interrupted_before_start();
         }
         if self.count.fetch_add(1, Ordering::SeqCst) == 0 {

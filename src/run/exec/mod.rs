@@ -1,7 +1,8 @@
 //! Where jobs run: the executor boundary (`executor.rs`), the local
 //! process-group executor (`local.rs`), the SSH executor (`ssh/`, with the host
-//! slots of `hosts.rs`) and the Slurm executor (`slurm.rs`), with what they use:
-//! capture files, the registry of running groups, the line pump, waiting without
+//! slots of `hosts.rs`) and the Slurm steps (`slurm/`), with what they use:
+//! capture files, the registry of running groups, the slot for an executor
+//! chosen after the signal handlers (`late.rs`), the line pump, waiting without
 //! reaping, the process limit (`spawn_limit.rs`: EAGAIN on spawn waits, it does not
 //! fail); the `--timeout` timer, which signals jobs through any executor; and the
 //! orphans jobs leave outside their groups, adopted as a child subreaper.
@@ -11,6 +12,7 @@ pub(crate) mod capture;
 pub(crate) mod executor;
 pub(crate) mod fdlimit;
 pub(crate) mod hosts;
+pub(crate) mod late;
 pub(crate) mod launch;
 pub(crate) mod local;
 pub(crate) mod long_command;

@@ -18,7 +18,12 @@ pub(crate) enum Target {
     /// This machine (`:`): jobs run on the local executor.
     Local,
     /// As a step of the current Slurm allocation (`--slurm`): `srun`.
-    Slurm,
+    Slurm {
+        /// CPUs of each step (`--cpus-per-job`, `srun -c`).
+        cpus: usize,
+        /// Most steps launched per second (`--slurm-rate`).
+        rate: usize,
+    },
     /// Over OpenSSH: `command… host`.
     Ssh {
         /// The ssh program and its options (`--ssh`, or the login's own words).

@@ -56,7 +56,8 @@ impl Master {
         let err_file =
             File::create(errors).map_err(|e| format!("cannot create {}: {e}", errors.display()))?;
         let (program, options) = command.split_first().ok_or("no ssh command")?;
-        let mut child = Command::new(program)
+        let mut command = Command::new(program);
+        command
             .args(options)
             .args(["-o", "ControlMaster=yes", "-o", "ControlPersist=no"])
             .arg("-o")
@@ -73,8 +74,8 @@ impl Master {
             .process_group(0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(err_file)
-            .spawn()
+            .stderr(err_file);
+        let mut child = super::starting::spawn(&mut command)
             .map_err(|e| format!("cannot run {program}: {e}"))?;
         let stdin = child.stdin.take();
         let Some(stdout) = child.stdout.take() else {

@@ -1,7 +1,7 @@
 //! The remote executor (`-S/--sshlogin`, `--slurm`): each job runs on one of the
 //! run's hosts, as `ssh host <wrapper>` multiplexed over that host's ControlMaster,
 //! on this machine for `:` (through the local executor), or as `srun … <wrapper>`
-//! for `--slurm` (one "host": the allocation; see `exec/slurm.rs`).
+//! for `--slurm` (one "host": the allocation; see `exec/slurm/`).
 //!
 //! Owns: the hosts of the run (their masters, slots and state), the table of
 //! running remote jobs by [`JobKey`] with their control channels, the detection of
@@ -33,13 +33,14 @@
 
 mod login;
 mod master;
+pub(crate) mod starting;
 mod trailer;
 
 pub(crate) use login::{Login, Target, parse_list, read_file, ssh_command};
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -56,6 +57,7 @@ use crate::run::exec::hosts::{HostSlots, HostState, NoSlot};
 use crate::run::exec::launch::Launch;
 use crate::run::exec::local::LocalExecutor;
 use crate::run::exec::pump::pump;
+use crate::run::exec::slurm;
 use crate::run::job::{JobEnd, JobError, JobKey, JobSpec, Stream};
 use crate::run::lock::lock;
 use crate::run::values::termseq::TermSeq;
@@ -71,8 +73,6 @@ const STAGGER: Duration = Duration::from_millis(30);
 const CONNECT_TIMEOUT: u32 = 10;
 /// `ConnectTimeout` of a re-probe of a suspect or dead host, seconds.
 const REPROBE_TIMEOUT: u32 = 5;
-/// Least time between two Slurm step launches (a launch costs slurmctld ~50 ms).
-const LAUNCH_GAP: Duration = Duration::from_millis(10);
 /// Longest wait between two probes of a dead host.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -125,8 +125,8 @@ struct Inner {
     trailer: Trailer,
     /// The run's record nonce.
     nonce: String,
-    /// When the next Slurm step may start.
-    next_launch: Mutex<Instant>,
+    /// The pace of Slurm step launches (`--slurm`).
+    launches: slurm::Launches,
     /// `sh -c '<wrapper>' atp NONCE ` (the quoted command follows).
     prefix: Vec<u8>,
     /// Where the control sockets are (private, short path).
@@ -152,11 +152,16 @@ impl SshExecutor {
     pub(crate) fn connect(logins: Vec<Login>, launch: Launch) -> io::Result<SshExecutor> {
         let dir = tempfile::Builder::new().prefix("atp-").tempdir_in("/tmp")?;
         let socket_dir = dir.path().to_owned();
+        starting::begin(socket_dir.clone());
         let nonce = nonce()?;
         let mut prefix = b"sh -c ".to_vec();
         prefix.extend(quote(wrapper_text().as_bytes()));
         prefix.extend(format!(" atp {nonce} ").into_bytes());
         let local_cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let slurm_rate = logins.iter().find_map(|l| match l.target {
+            Target::Slurm { rate, .. } => Some(rate),
+            _ => None,
+        });
         // Probe every remote host at once, the connections STAGGER apart.
         let probes: Vec<_> = logins
             .iter()
@@ -179,7 +184,7 @@ impl SshExecutor {
             let label: &'static str = Box::leak(login.label.clone().into_boxed_str());
             let (slots, masters) = match (&login.target, probed) {
                 (Target::Local, _) => (login.slots.unwrap_or(local_cores), Vec::new()),
-                (Target::Slurm, _) => (login.slots.unwrap_or(1), Vec::new()),
+                (Target::Slurm { .. }, _) => (login.slots.unwrap_or(1), Vec::new()),
                 (Target::Ssh { .. }, Ok((slots, masters))) => (slots, masters),
                 (Target::Ssh { .. }, Err(why)) => {
                     log::warn!("host {label} is down ({why}): its jobs go to the other hosts");
@@ -204,12 +209,13 @@ impl SshExecutor {
             killed: AtomicBool::new(false),
             trailer: Trailer::new(&nonce),
             nonce,
-            next_launch: Mutex::new(Instant::now()),
+            launches: slurm::Launches::new(slurm_rate.unwrap_or(slurm::DEFAULT_RATE)),
             prefix,
             dir: Mutex::new(Some(dir)),
             socket_dir,
             launch,
         });
+        starting::end();
         for i in down {
             inner.slots.set_state(i, HostState::Dead);
             spawn_prober(&inner, i, true);
@@ -439,35 +445,21 @@ impl Inner {
                 self.end_session(i, m);
                 result
             }
-            Target::Slurm => {
-                self.wait_for_launch();
-                let mut cmd = Command::new("srun");
-                cmd.args(["--exact", "-N1", "-n1", "-c1", "--quiet", "sh", "-c"])
-                    .arg(wrapper_text())
-                    .arg("atp")
-                    .arg(&self.nonce)
-                    .arg(std::ffi::OsStr::from_bytes(
-                        &self.launch.remote_line(spec.command),
-                    ))
-                    .arg("step");
-                match self.run_session(i, cmd, spec, output, watch)? {
-                    Some(end) => Ok(Some(end)),
-                    None => Err(JobError::StepLost),
+            Target::Slurm { cpus, .. } => {
+                if !self.launches.wait_turn(&|| self.slots.is_closed()) {
+                    return Err(JobError::Cancelled);
                 }
+                let cmd = slurm::step_command(
+                    *cpus,
+                    &wrapper_text(),
+                    &self.nonce,
+                    &self.launch.remote_line(spec.command),
+                );
+                let end = self.run_session(i, cmd, spec, output, watch)?;
+                Ok(Some(end.ok_or(JobError::StepLost)?))
             }
             Target::Local => Ok(None),
         }
-    }
-
-    /// Slurm steps start at most one per [`LAUNCH_GAP`], so that many short jobs
-    /// do not overload slurmctld.
-    fn wait_for_launch(&self) {
-        let mut next = lock(&self.next_launch);
-        let now = Instant::now();
-        if *next > now {
-            std::thread::sleep(*next - now);
-        }
-        *next = Instant::now() + LAUNCH_GAP;
     }
 
     fn run_session(
@@ -549,14 +541,17 @@ impl Inner {
                 (0, 0, timed_out)
             }
         };
-        Ok(status.map(|status| JobEnd {
-            status,
+        if let Some(began) = status.and_then(|record| record.step_started) {
+            self.launches.ended(started, began, SystemTime::now());
+        }
+        Ok(status.map(|record| JobEnd {
+            status: record.status,
             started,
             duration: start.elapsed(),
             stdout_len,
             stderr_len,
             timed_out,
-            host: Some(self.hosts[i].label),
+            host: Some(record.node.unwrap_or(self.hosts[i].label)),
         }))
     }
 

@@ -155,7 +155,7 @@ fn local_left(mark: &str) -> Vec<String> {
 }
 
 #[test]
-fn twelve_jobs_spread_over_three_hosts_by_their_cores() {
+fn twelve_jobs_spread_over_three_pinned_hosts_never_past_their_pins() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let Some(config) = hosts() else { return };
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -169,7 +169,7 @@ fn twelve_jobs_spread_over_three_hosts_by_their_cores() {
     let input: String = (1..=12).map(|i| format!("{i}\n")).collect();
     let args = [
         "-S",
-        "host1,host2,host3",
+        "2/host1,1/host2,1/host3",
         "--joblog",
         log.to_str().unwrap_or(""),
         "--",
@@ -197,7 +197,7 @@ fn twelve_jobs_spread_over_three_hosts_by_their_cores() {
             .max();
         assert!(
             most.is_some_and(|m| m <= slots),
-            "{host}: {seen:?} at once, {slots} slots"
+            "{host}: {seen:?} at once, pinned to {slots}"
         );
     }
     // The status lines name the host.

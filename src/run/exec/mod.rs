@@ -10,6 +10,7 @@ pub(crate) mod adopted;
 pub(crate) mod capture;
 pub(crate) mod executor;
 pub(crate) mod fdlimit;
+pub(crate) mod host_controller;
 pub(crate) mod hosts;
 pub(crate) mod local;
 pub(crate) mod long_command;

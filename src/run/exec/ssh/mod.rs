@@ -443,7 +443,7 @@ impl Inner {
                     return Ok(None);
                 };
                 let mut remote = self.prefix.clone();
-                remote.extend(quote(spec.command));
+                remote.extend(quote(&self.hosts[i].login.job_line(spec.command)));
                 let (program, options) = command.split_first().ok_or(JobError::Cancelled)?;
                 let mut cmd = Command::new(program);
                 cmd.args(options)

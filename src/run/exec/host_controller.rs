@@ -107,6 +107,8 @@ impl HostController {
         };
         self.last_available = reading.memory_available;
         let view = match first || reading.cpu_busy.is_none() {
+            // --ignore-load: grow by the backlog alone, as the pool does.
+            _ if !self.config.load_aware() => LoadView::Off,
             true => LoadView::Unmeasured {
                 cpus: self.cores as f64,
                 memory_low: reading.memory_available.is_some_and(|a| a <= reserve),
@@ -302,6 +304,15 @@ mod tests {
             c.on_reading(t0 + 2 * TICK, &quiet, host(2, 2, 100)),
             Some(5)
         );
+    }
+
+    #[test]
+    fn ignoring_load_grows_by_the_backlog() {
+        let t0 = Instant::now();
+        let config = crate::Builder::new().load_aware(false).config().unwrap();
+        let mut c = HostController::new(1, 64, config, t0);
+        let hot = load(1.0, Some(1.0), 1.0, 1.0);
+        assert_eq!(c.on_reading(t0, &hot, host(1, 1, 10)), Some(11));
     }
 
     #[test]

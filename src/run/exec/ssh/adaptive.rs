@@ -94,6 +94,16 @@ pub(super) fn start(inner: &Arc<Inner>, i: usize) {
     {
         return;
     }
+    if lock(&inner.adaptive.sessions)[i].is_some() {
+        return;
+    }
+    // The monitor takes one of the masters' sessions: the host's slots must
+    // still fit beside it (9 cores, one master: a second one first).
+    let cores = host.slots;
+    let carried = carry(inner, i, cores);
+    if carried < cores {
+        inner.slots.set_slots(i, carried);
+    }
     let mut sessions = lock(&inner.adaptive.sessions);
     if sessions[i].is_some() {
         return;

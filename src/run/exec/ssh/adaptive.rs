@@ -23,6 +23,7 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::process::CommandExt;
 use std::process::{ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -53,8 +54,9 @@ pub(crate) struct Adaptive {
     cap: usize,
     /// Per host, its monitor session, if one runs.
     sessions: Mutex<Vec<Option<Session>>>,
-    /// Set by [`Adaptive::stop_all`]: no session starts after it.
-    stopped: Mutex<bool>,
+    /// Set by [`Adaptive::stop_all`] (before it takes `sessions`): no session
+    /// is registered after it.
+    stopped: AtomicBool,
 }
 
 impl Adaptive {
@@ -63,14 +65,14 @@ impl Adaptive {
             config,
             cap,
             sessions: Mutex::new((0..hosts).map(|_| None).collect()),
-            stopped: Mutex::new(false),
+            stopped: AtomicBool::new(false),
         }
     }
 
     /// Ends every monitor session now (their threads then put the hosts back to
     /// their cores and end).
     pub(crate) fn stop_all(&self) {
-        *lock(&self.stopped) = true;
+        self.stopped.store(true, Ordering::SeqCst);
         for session in lock(&self.sessions).iter_mut().filter_map(Option::take) {
             let _ = kill(session.pid, Signal::SIGKILL);
         }
@@ -90,7 +92,7 @@ pub(super) fn start(inner: &Arc<Inner>, i: usize) {
     if host.login.slots.is_some()
         || inner.slots.is_closed()
         || inner.slots.state(i) != Some(HostState::Up)
-        || *lock(&inner.adaptive.stopped)
+        || inner.adaptive.stopped.load(Ordering::SeqCst)
     {
         return;
     }
@@ -148,6 +150,13 @@ pub(super) fn start(inner: &Arc<Inner>, i: usize) {
         inner.end_session(i, m);
         return;
     };
+    if inner.adaptive.stopped.load(Ordering::SeqCst) {
+        drop(control);
+        let _ = child.kill();
+        let _ = child.wait();
+        inner.end_session(i, m);
+        return;
+    }
     sessions[i] = Some(Session {
         pid: Pid::from_raw(pid),
         _control: control,

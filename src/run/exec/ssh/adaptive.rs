@@ -218,7 +218,7 @@ fn follow(inner: &Inner, i: usize, mut out: impl BufRead) {
         if inner.slots.is_closed() {
             return;
         }
-        let load = meter.next(frame, frames.cpu_count().unwrap_or(cores));
+        let load = meter.next(frame, frames.cpu_count().unwrap_or(cores), share(inner, i));
         let Some(now) = inner.slots.host_now(i) else {
             return;
         };
@@ -226,6 +226,19 @@ fn follow(inner: &Inner, i: usize, mut out: impl BufRead) {
             let carried = carry(inner, i, want);
             inner.slots.set_slots(i, carried);
         }
+    }
+}
+
+/// The part of host `i`'s running jobs whose sessions its first master (the
+/// monitor's) carries; 1 when none run.
+fn share(inner: &Inner, i: usize) -> f64 {
+    let on_first = lock(&inner.hosts[i].masters)
+        .first()
+        .map_or(0, |m| m.sessions.saturating_sub(1));
+    let running = inner.slots.host_now(i).map_or(0, |h| h.running);
+    match running {
+        0 => 1.0,
+        n => on_first.min(n) as f64 / n as f64,
     }
 }
 

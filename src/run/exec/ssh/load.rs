@@ -17,8 +17,13 @@
 //!   not distort it.
 //! - What our jobs cost is their processes' own CPU time (`utime + stime`): a
 //!   process seen in both frames adds its growth, one new in the second adds all
-//!   of it. Reaped children's time (`cutime`) is left out: it would count again
-//!   the time of a child already counted while it ran.
+//!   of it. Reaped children's time (`cutime`) is left out there: it would count
+//!   again the time of a child already counted while it ran. Jobs too short to be
+//!   seen running are counted when their session ends: the growth of the whole
+//!   CPU time (own and reaped) of the sshd process serving the monitor's master,
+//!   which forks and reaps that master's sessions, scaled up to all the host's
+//!   jobs by the share of them that master carries. (A job seen running is
+//!   counted again when it ends: an overestimate, which only holds growth back.)
 
 use std::collections::HashMap;
 
@@ -63,6 +68,8 @@ pub(crate) struct Frame {
     jobs: HashMap<u32, u64>,
     /// How many of them were running or ready to run.
     runnable: usize,
+    /// The master's sshd process: pid → CPU ticks, its reaped children's included.
+    session: Option<(u32, u64)>,
 }
 
 /// Splits the script's output into frames; see `load.sh` for the format.
@@ -103,7 +110,20 @@ impl Frames {
         let mut mine = (procfs::CpuTimes::default(), 0usize);
         let mut meminfo = String::new();
         let mut frame = Frame::default();
+        let mut session_next = false;
         for line in &self.lines {
+            if line == "@session" {
+                session_next = true;
+                continue;
+            }
+            if std::mem::take(&mut session_next) {
+                let pid = line
+                    .split_ascii_whitespace()
+                    .next()
+                    .and_then(|p| p.parse().ok());
+                frame.session = pid.zip(procfs::parse_pid_stat_cpu(line));
+                continue;
+            }
             if let Some(cpu) = line.strip_prefix("/proc/stat:") {
                 let (name, rest) = cpu.split_once(' ').unwrap_or((cpu, ""));
                 let Some(times) = procfs::parse_stat(&format!("cpu {rest}\n")) else {
@@ -208,8 +228,9 @@ pub(crate) struct LoadMeter {
 impl LoadMeter {
     /// The load over the window since the previous frame (the first frame has no
     /// window: only memory, and no CPU figure). `cores`: the host's probed cores,
-    /// used when the frame does not say which CPUs are the host's.
-    pub(crate) fn next(&mut self, frame: Frame, cores: usize) -> HostLoad {
+    /// used when the frame does not say which CPUs are the host's. `share`: the
+    /// part of the host's jobs that the monitor's master carries (0..=1).
+    pub(crate) fn next(&mut self, frame: Frame, cores: usize, share: f64) -> HostLoad {
         let previous = self.last.replace(frame);
         let frame = self.last.as_ref().unwrap_or_else(|| unreachable!());
         let cpus = frame.cpu.map_or(cores, |(_, n)| n).max(1) as f64;
@@ -261,9 +282,15 @@ impl LoadMeter {
                 None => now,
             })
             .sum();
+        let ended = match (before.session, frame.session) {
+            (Some((a, then)), Some((b, now))) if a == b && share > 0.0 => {
+                now.saturating_sub(then) as f64 / share.min(1.0)
+            }
+            _ => 0.0,
+        };
         HostLoad {
             reading,
-            our_cpu: Some(ours as f64 / window_ticks),
+            our_cpu: Some((ours as f64 + ended) / window_ticks),
             our_runnable: Some(frame.runnable as f64),
         }
     }
@@ -329,10 +356,10 @@ mod tests {
         let got = frames(&text, &mut parser);
         assert_eq!(got.len(), 2);
         let mut meter = LoadMeter::default();
-        let first = meter.next(got[0].clone(), 1);
+        let first = meter.next(got[0].clone(), 1, 1.0);
         assert_eq!(first.reading.cpu_busy, None, "no window yet");
         assert_eq!(first.reading.memory_available, Some(600 * 1024));
-        let load = meter.next(got[1].clone(), 1);
+        let load = meter.next(got[1].clone(), 1, 1.0);
         assert_eq!(load.reading.cpus, 1.0);
         assert_eq!(load.reading.cpu_busy, Some(0.75));
         assert_eq!(load.reading.memory_total, Some(1000 * 1024));
@@ -349,8 +376,8 @@ mod tests {
             + &frame_text((100, 0), (0, 100), 0, &[&stat(8, 'R', 30, 0)]);
         let got = frames(&text, &mut parser);
         let mut meter = LoadMeter::default();
-        meter.next(got[0].clone(), 4);
-        let load = meter.next(got[1].clone(), 4);
+        meter.next(got[0].clone(), 4, 1.0);
+        let load = meter.next(got[1].clone(), 4, 1.0);
         assert_eq!(load.reading.cpus, 2.0);
         assert_eq!(load.reading.cpu_busy, Some(0.5));
         // A job new in this frame adds all its ticks: 30 over a window of 100
@@ -369,9 +396,32 @@ mod tests {
         assert_eq!(got[1].jobs.len(), 2);
         assert_eq!(got[1].runnable, 1);
         let mut meter = LoadMeter::default();
-        meter.next(got[0].clone(), 2);
-        let load = meter.next(got[1].clone(), 2);
+        meter.next(got[0].clone(), 2, 1.0);
+        let load = meter.next(got[1].clone(), 2, 1.0);
         assert_eq!(load.our_cpu, Some(0.02));
+    }
+
+    #[test]
+    fn jobs_too_short_to_be_seen_count_when_their_master_reaps_them() {
+        let mut parser = Frames::default();
+        parser.push("@cpus 0");
+        // The master's sshd: 100 ticks of its own, 900 + 900 reaped; then its
+        // sessions' jobs ended, 20 more ticks, no job seen running.
+        let sshd = |reaped: u64| {
+            format!("@session\n40 (sshd) S 1 40 40 0 -1 0 0 0 0 0 60 40 {reaped} 900 20 0")
+        };
+        let text = frame_text((0, 0), (0, 0), 0, &[&sshd(900)])
+            + &frame_text((50, 50), (0, 0), 0, &[&sshd(920)]);
+        let got = frames(&text, &mut parser);
+        assert_eq!(got[1].session, Some((40, 60 + 40 + 920 + 900)));
+        assert!(got[1].jobs.is_empty(), "the sshd line is not a job");
+        let mut meter = LoadMeter::default();
+        meter.next(got[0].clone(), 1, 1.0);
+        assert_eq!(meter.next(got[1].clone(), 1, 1.0).our_cpu, Some(0.2));
+        // The master carries half the host's jobs: the other half ended alike.
+        let mut meter = LoadMeter::default();
+        meter.next(got[0].clone(), 1, 0.5);
+        assert_eq!(meter.next(got[1].clone(), 1, 0.5).our_cpu, Some(0.4));
     }
 
     #[test]

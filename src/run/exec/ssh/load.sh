@@ -4,6 +4,9 @@
 #   @frame
 #   /proc/stat:cpu… lines, /proc/meminfo:Mem{Total,Available} lines and the
 #   /proc/pressure/cpu:some line (grep prefixes each with its file)
+#   "@session" and the /proc/PID/stat line of this script's parent: the sshd
+#   process of its master's connection, which reaps every session over that
+#   master (so its cutime grows by what ended jobs used, however short)
 #   /proc/PID/stat lines of this run's jobs: the processes whose command line
 #   matches PATTERN (the job wrappers of this run; PATTERN is the run's nonce with
 #   its first digit in brackets, so neither this script nor grep matches it) and
@@ -19,6 +22,8 @@ echo "@cpus $(grep Cpus_allowed_list /proc/$$/status 2>/dev/null | cut -f2)"
         echo @frame
         grep -E '^(cpu|MemTotal:|MemAvailable:|some )' /proc/stat /proc/meminfo \
             /proc/pressure/cpu 2>/dev/null
+        echo @session
+        cat /proc/$PPID/stat 2>/dev/null
         q=
         for f in $(grep -l -e "$p" /proc/[0-9]*/cmdline 2>/dev/null); do
             f=${f#/proc/}

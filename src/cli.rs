@@ -91,7 +91,7 @@ pub const PLACEHOLDERS: &str =
     "  {}    the input line               {.}   the line without its extension
   {/}   its basename                 {//}  its directory
   {/.}  basename without extension   {#}   the job number
-  {%}   the worker slot
+  {%}   the worker slot              {host} the job's host (-S; : here)
   Values are shell-quoted; with no placeholder the line is the last argument.";
 
 /// What atp-run shows on a terminal, for `--help` and the man page.
@@ -190,7 +190,8 @@ pub enum SlurmVia {
 /// With a TEMPLATE after --, each input line is instead an argument for the
 /// template, as with xargs or GNU parallel: {} is the line, {.} the line without
 /// extension, {/} its basename, {//} its directory, {/.} the basename without
-/// extension, {#} the job number and {%} the worker slot. Values are shell-quoted;
+/// extension, {#} the job number, {%} the worker slot and {host} the host the job
+/// runs on (with -S; {sshlogin} is its login as written). Values are shell-quoted;
 /// with no placeholder the line is appended as the last argument. Arguments can
 /// also come from the command line (::: ARGS) and from argument files (:::: FILES),
 /// several sources combining as in GNU parallel, {1}, {2}, ... being the first,
@@ -402,8 +403,11 @@ pub struct Cli {
 
     /// Run jobs on these hosts over ssh: a comma-separated list of LOGIN or N/LOGIN,
     /// repeatable. LOGIN is host or user@host, a whole ssh command whose last word is the host (e.g. "ssh -p
-    /// 2222 user@host"), or ':' for this machine. N/ runs N jobs at once there;
-    /// otherwise as many as it has cores. One ControlMaster per host is held for
+    /// 2222 user@host"), or ':' for this machine. N/ runs exactly N jobs at once
+    /// there; otherwise a Linux host starts with its cores and adapts to its own
+    /// load as the local pool does (jobs that wait fan out, jobs that compute hold
+    /// at the cores; --cpu-threshold and --memory-reserve apply per host), and
+    /// another system keeps its cores. One ControlMaster per host is held for
     /// the run; nothing needs to be installed on the hosts. A host that stops
     /// answering is left out and its jobs run elsewhere (at least once).
     #[arg(

@@ -91,6 +91,25 @@ fn job_number_or_slot_alone_appends_nothing_as_in_gnu_parallel() {
     assert_eq!(show(&out), "[n1]\n");
 }
 
+#[test]
+fn host_placeholders_give_the_local_machine_and_dry_run_shows_them_as_gnu_parallel() {
+    // `parallel --plus echo {host} {sshlogin} ::: a` prints `: :` (this machine),
+    // and --dry-run shows the variables the host is chosen into.
+    let sb = Sandbox::new();
+    let out = render(&sb, &[], &[SHOW, "{host}", "{sshlogin}"], b"x\n");
+    assert_eq!(show(&out), "[:]\n[:]\n");
+    let out = render(
+        &sb,
+        &["--dry-run"],
+        &["echo", "{host}", "{sshlogin}"],
+        b"x\n",
+    );
+    assert_eq!(
+        show(&out),
+        "echo ${PARALLEL_SSHHOST} ${PARALLEL_SSHLOGIN}\n"
+    );
+}
+
 /// Values that would be code, or several words, if substituted unquoted.
 const HOSTILE: &[&str] = &[
     "two words",

@@ -20,36 +20,10 @@ use remote::{BIN, json_fields, run_locally_as_json, text};
 const PATIENCE: Duration = Duration::from_secs(30);
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-/// The test hosts' state directory.
-fn hosts_dir() -> PathBuf {
-    std::env::var_os("ATP_TEST_HOSTS_DIR")
-        .map_or_else(|| "/tmp/atp-test-hosts".into(), PathBuf::from)
-}
-
 /// The hosts' ssh_config if all three answer; `None` (skip) otherwise, or a panic
 /// under CI.
 fn hosts() -> Option<PathBuf> {
-    let config = hosts_dir().join("ssh_config");
-    let why = if !config.exists() {
-        format!("{} does not exist", config.display())
-    } else {
-        let down: Vec<&str> = ["host1", "host2", "host3"]
-            .into_iter()
-            .filter(|h| !ssh_ok(&config, h, "true"))
-            .collect();
-        if down.is_empty() {
-            return Some(config);
-        }
-        format!("{} do not answer", down.join(", "))
-    };
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but the SSH test hosts are not up: {why}"
-    );
-    eprintln!(
-        "skipped: the SSH test hosts are not up: {why} (start them with .ci/sshd-hosts.sh start)"
-    );
-    None
+    remote::test_hosts()
 }
 
 fn ssh(config: &Path, host: &str, command: &str) -> Output {
@@ -60,10 +34,6 @@ fn ssh(config: &Path, host: &str, command: &str) -> Output {
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("cannot run ssh: {e}"))
-}
-
-fn ssh_ok(config: &Path, host: &str, command: &str) -> bool {
-    ssh(config, host, command).status.success()
 }
 
 /// Polls `cond` every 50 ms for up to [`PATIENCE`].
@@ -155,7 +125,7 @@ fn local_left(mark: &str) -> Vec<String> {
 }
 
 #[test]
-fn twelve_jobs_spread_over_three_hosts_by_their_cores() {
+fn twelve_jobs_spread_over_three_pinned_hosts_never_past_their_pins() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let Some(config) = hosts() else { return };
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -169,7 +139,7 @@ fn twelve_jobs_spread_over_three_hosts_by_their_cores() {
     let input: String = (1..=12).map(|i| format!("{i}\n")).collect();
     let args = [
         "-S",
-        "host1,host2,host3",
+        "2/host1,1/host2,1/host3",
         "--joblog",
         log.to_str().unwrap_or(""),
         "--",
@@ -197,7 +167,7 @@ fn twelve_jobs_spread_over_three_hosts_by_their_cores() {
             .max();
         assert!(
             most.is_some_and(|m| m <= slots),
-            "{host}: {seen:?} at once, {slots} slots"
+            "{host}: {seen:?} at once, pinned to {slots}"
         );
     }
     // The status lines name the host.

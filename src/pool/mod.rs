@@ -19,13 +19,13 @@
 //! | `loom_tests.rs` | loom models of the protocol (`--cfg loom`; the command is in its header) |
 
 mod config;
-mod controller;
+pub(crate) mod controller;
 mod failure;
 mod global;
 mod handle;
 mod job;
 mod join;
-mod load;
+pub(crate) mod load;
 #[cfg(all(test, loom))]
 mod loom_tests;
 mod monitor;

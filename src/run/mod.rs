@@ -178,17 +178,31 @@ pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, R
     Ok(shut_down(stop, &parts))
 }
 
+/// The `-S` hosts' slots in all: at first, and at most.
+type HostSlotRange = (usize, usize);
+
 /// The executor of the run: local, or over ssh to the `-S` hosts (connected and
-/// probed now); with the jobs at once the hosts take (`None`: the pool decides).
-fn executor(options: &Options) -> Result<(Arc<dyn Executor>, Option<usize>), RunError> {
+/// probed now); with the jobs at once the hosts take at first and at most
+/// (`None`: the pool decides). The most is the pool's maximum, or what the
+/// open-file limit allows if that is less.
+fn executor(options: &Options) -> Result<(Arc<dyn Executor>, Option<HostSlotRange>), RunError> {
     if options.hosts.is_empty() {
         let local = LocalExecutor::adopting_orphans().with_launch(options.launch.clone());
         return Ok((Arc::new(local), None));
     }
-    let ssh = SshExecutor::connect(options.hosts.clone(), options.launch.clone())
-        .map_err(RunError::TempDir)?;
+    let most = options.pool.max_workers();
+    let cap = fdlimit::open_file_limit().map_or(most, |limit| {
+        fdlimit::worker_cap(limit, options.output.keep_order).min(most)
+    });
+    let ssh = SshExecutor::connect(
+        options.hosts.clone(),
+        options.launch.clone(),
+        options.pool.clone(),
+        cap,
+    )
+    .map_err(RunError::TempDir)?;
     let slots = ssh.total_slots().max(1);
-    Ok((Arc::new(ssh), Some(slots)))
+    Ok((Arc::new(ssh), Some((slots, cap.max(slots)))))
 }
 
 /// Starts the feeder thread on `records`.
@@ -287,6 +301,7 @@ fn start_ticker(shared: &Arc<Shared>, pool: &Arc<ThreadPool>, repeat: bool) {
             read: run.completion.submitted(),
             failed: run.jobs.reporter.tally().counts().failed,
             live: pool.stats().live,
+            hosts: run.jobs.executor.host_usage(),
             running_ages,
             repeat,
         }
@@ -309,12 +324,22 @@ fn resume_skips(options: &Options) -> Result<std::collections::HashSet<u64>, Run
 /// The pool as options.rs set it up, with at most as many workers as the open-file
 /// limit allows (each holds up to 4 files); and that maximum. An explicit `-j N`
 /// the soft limit cannot honour raises it first (see `exec/fdlimit.rs`), and one
-/// the hard limit cannot honour is warned about, once. `fixed`: exactly that many
-/// workers (the slots of the `-S` hosts).
-fn build_pool(options: &Options, fixed: Option<usize>) -> Result<(ThreadPool, usize), RunError> {
-    if let Some(n) = fixed {
-        let builder = options.pool_builder.clone().fixed_workers(n);
-        return Ok((builder.build().map_err(RunError::Pool)?, n));
+/// the hard limit cannot honour is warned about, once.
+/// `hosts`: the `-S` hosts' slots at first and at most. Their slot counts change
+/// with their load, so the pool grows by its backlog alone (the hosts' slots gate
+/// the jobs: a worker waits for one), from their first count up to that most.
+fn build_pool(
+    options: &Options,
+    hosts: Option<HostSlotRange>,
+) -> Result<(ThreadPool, usize), RunError> {
+    if let Some((first, most)) = hosts {
+        let builder = options
+            .pool_builder
+            .clone()
+            .load_aware(false)
+            .max_workers(most)
+            .min_workers(first.min(most));
+        return Ok((builder.build().map_err(RunError::Pool)?, most));
     }
     let (configured, keep_order) = (options.pool.max_workers(), options.output.keep_order);
     let limit = match options.jobs_requested {

@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 /// The binary under test.
@@ -45,4 +46,43 @@ pub fn run_locally_as_json(jobs: &str) -> Output {
             c.wait_with_output()
         })
         .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The test hosts' ssh_config (of `.ci/sshd-hosts.sh`, in `$ATP_TEST_HOSTS_DIR`)
+/// if host1..3 all answer; `None` otherwise, after printing why the test is
+/// skipped — or a panic with `CI=true`, where they must be up.
+pub fn test_hosts() -> Option<PathBuf> {
+    let dir = std::env::var_os("ATP_TEST_HOSTS_DIR")
+        .map_or_else(|| "/tmp/atp-test-hosts".into(), PathBuf::from);
+    let config = dir.join("ssh_config");
+    let why = if !config.exists() {
+        format!("{} does not exist", config.display())
+    } else {
+        let down: Vec<&str> = ["host1", "host2", "host3"]
+            .into_iter()
+            .filter(|h| {
+                Command::new("ssh")
+                    .arg("-F")
+                    .arg(&config)
+                    .args(["-o", "ConnectTimeout=10", h, "true"])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .map_or(true, |s| !s.success())
+            })
+            .collect();
+        if down.is_empty() {
+            return Some(config);
+        }
+        format!("{} do not answer", down.join(", "))
+    };
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true but the SSH test hosts are not up: {why}"
+    );
+    eprintln!(
+        "skipped: the SSH test hosts are not up: {why} (start them with .ci/sshd-hosts.sh start)"
+    );
+    None
 }

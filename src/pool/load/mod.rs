@@ -11,7 +11,7 @@
 //! takes one per decision window (see `monitor.rs`).
 
 mod cgroup;
-mod procfs;
+pub(crate) mod procfs;
 
 use std::fmt;
 use std::time::{Duration, Instant};

@@ -130,6 +130,12 @@ pub(crate) trait Executor: SignalJob {
     /// How many jobs are running now.
     fn running_count(&self) -> usize;
 
+    /// Per host of a `-S` run: its label, the jobs running on it and its slots
+    /// now (none for a run on this machine only).
+    fn host_usage(&self) -> Vec<(&'static str, usize, usize)> {
+        Vec::new()
+    }
+
     /// Sends `signal`, and only it, to every running job (and what jobs left
     /// behind): Ctrl-Z stops them all with SIGSTOP, SIGCONT continues them.
     /// Returns how many were signalled. Never blocks on a job.

@@ -360,7 +360,10 @@ fn spawn(
     }
     let (mut shell, script) = shell_command(&launch.program, spec.command).map_err(spawn_error)?;
     // The Command (holding our copies of the dup'd descriptors) drops here.
+    // `{host}` and `{sshlogin}` of a job on this machine, as GNU parallel sets them.
     let spawned = shell
+        .env("PARALLEL_SSHHOST", ":")
+        .env("PARALLEL_SSHLOGIN", ":")
         .stdin(stdin)
         .stdout(stdout)
         .stderr(stderr)

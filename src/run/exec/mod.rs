@@ -11,6 +11,7 @@ pub(crate) mod adopted;
 pub(crate) mod capture;
 pub(crate) mod executor;
 pub(crate) mod fdlimit;
+pub(crate) mod host_controller;
 pub(crate) mod hosts;
 pub(crate) mod late;
 pub(crate) mod launch;

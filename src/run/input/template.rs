@@ -9,7 +9,10 @@
 //! extension; `{N}` and `{N.}` `{N/}` `{N//}` `{N/.}` the N-th input source
 //! (or `--colsep` column; with one source and `-n`/`-N`, the N-th argument of
 //! the job); `{name}` a column named by `--header :`; `{#}` the job number and
-//! `{%}` the worker slot; `-I STR` makes STR mean `{}`.
+//! `{%}` the worker slot; `{host}` and `{sshlogin}` the job's host (rendered as
+//! GNU parallel renders them, `${PARALLEL_SSHHOST}` and `${PARALLEL_SSHLOGIN}`:
+//! the host is chosen after rendering, and the executor sets those variables);
+//! `-I STR` makes STR mean `{}`.
 //!
 //! What is a placeholder (the never-silent rule): brace text whose content
 //! starts with a digit or one of `. / # % + =` (GNU parallel's replacement
@@ -182,6 +185,10 @@ enum Part {
     JobNumber,
     /// `{%}`: the worker slot.
     Slot,
+    /// `{host}` or `{sshlogin}`: a reference to the variable the executor sets to
+    /// the job's host once it has chosen one (`${PARALLEL_SSHHOST}`, as GNU
+    /// parallel writes it), since the command is rendered before that.
+    HostVar(&'static [u8]),
     /// `-X`: a word repeated once per argument row, separated by spaces.
     Context(Vec<Part>),
 }
@@ -413,6 +420,7 @@ impl Template {
                 Part::Literal(bytes) => out.extend_from_slice(bytes),
                 Part::JobNumber => push_decimal(out, numbers.0),
                 Part::Slot => push_decimal(out, numbers.1),
+                Part::HostVar(text) => out.extend_from_slice(text),
                 Part::Named(_) => unreachable!("bind resolves names before rendering"),
                 Part::Value {
                     index, modifier, ..
@@ -465,6 +473,7 @@ impl Template {
             .iter()
             .map(|p| match p {
                 Part::Literal(b) => b.len(),
+                Part::HostVar(b) => b.len(),
                 Part::JobNumber | Part::Slot => 20,
                 _ => 0,
             })
@@ -480,6 +489,7 @@ impl Template {
                 .iter()
                 .map(|p| match p {
                     Part::Literal(b) if in_context => b.len(),
+                    Part::HostVar(b) if in_context => b.len(),
                     Part::JobNumber | Part::Slot if in_context => 20,
                     Part::Value { .. } | Part::Named(_) => quoted,
                     Part::Context(word) => cost(word, row, true) + 1,
@@ -575,6 +585,12 @@ fn renames(options: &TemplateOptions) -> Vec<(&[u8], &'static [u8])> {
     all
 }
 
+/// What `{host}` renders to: GNU parallel's variable for the host part of the
+/// job's sshlogin (`:` for this machine), which the executor sets.
+pub(crate) const HOST_VAR: &[u8] = b"${PARALLEL_SSHHOST}";
+/// What `{sshlogin}` renders to: the variable for the job's whole sshlogin.
+pub(crate) const SSHLOGIN_VAR: &[u8] = b"${PARALLEL_SSHLOGIN}";
+
 /// What the brace text `{content}` is: a placeholder, an error, or (None)
 /// shell code. See the module documentation for the rule.
 fn classify(content: &[u8], options: &TemplateOptions) -> Result<Option<Part>, TemplateError> {
@@ -599,6 +615,8 @@ fn classify(content: &[u8], options: &TemplateOptions) -> Result<Option<Part>, T
     match content {
         b"#" => return Ok(Some(Part::JobNumber)),
         b"%" => return Ok(Some(Part::Slot)),
+        b"host" => return Ok(Some(Part::HostVar(HOST_VAR))),
+        b"sshlogin" => return Ok(Some(Part::HostVar(SSHLOGIN_VAR))),
         _ => {}
     }
     let first = content[0];
@@ -887,6 +905,24 @@ mod tests {
                 "{template}"
             );
         }
+    }
+
+    #[test]
+    fn host_placeholders_render_as_gnu_parallel_variables() {
+        // The host is chosen after rendering: {host} and {sshlogin} become the
+        // variables the executor sets, as GNU parallel --plus writes them; like
+        // {#}, they are placeholders, so the record is not appended.
+        let t = Template::parse(&words(&["echo", "{host}:{sshlogin}"])).unwrap();
+        assert!(!t.appends_record());
+        assert_eq!(
+            s(&t.render_value(b"r", 1, 1)),
+            "echo ${PARALLEL_SSHHOST}:${PARALLEL_SSHLOGIN}"
+        );
+        let t = Template::parse(&words(&["echo", "{host}", "{}"])).unwrap();
+        assert_eq!(
+            s(&t.render_value(b"a b", 1, 1)),
+            "echo ${PARALLEL_SSHHOST} 'a b'"
+        );
     }
 
     #[test]

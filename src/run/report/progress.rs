@@ -64,6 +64,8 @@ pub(crate) struct Snapshot {
     pub failed: u64,
     /// Workers alive.
     pub live: usize,
+    /// With `-S`: per host, its label, the jobs running on it and its slots.
+    pub hosts: Vec<(&'static str, usize, usize)>,
     /// How long each running job has run.
     pub running_ages: Vec<Duration>,
     /// `--repeat`.
@@ -422,7 +424,11 @@ pub(crate) fn compose(view: &View<'_>, glyphs: Glyphs, width: usize) -> String {
         ];
         return format::fit(&fields, glyphs.sep, width);
     }
-    let busy = format!("{running} running, {} workers", snap.live);
+    // With -S, the hosts' slots say more than the workers (which wait for them).
+    let busy = match snap.hosts.is_empty() {
+        true => format!("{running} running, {} workers", snap.live),
+        false => format!("{running} running"),
+    };
     let Some(total) = view.total else {
         let fields = [
             Field::new(9, format!("{} done", view.done)),
@@ -432,7 +438,8 @@ pub(crate) fn compose(view: &View<'_>, glyphs: Glyphs, width: usize) -> String {
             Field::new(4, rate.clone()),
             Field::new(3, busy),
         ];
-        return format::fit(&fields, glyphs.sep, width);
+        let line = format::fit(&fields, glyphs.sep, width);
+        return with_hosts(line, &snap.hosts, glyphs.sep, width);
     };
     let eta = format::eta(&EtaInput {
         total,
@@ -454,7 +461,12 @@ pub(crate) fn compose(view: &View<'_>, glyphs: Glyphs, width: usize) -> String {
         Field::new(4, rate.clone()),
         Field::new(3, busy),
     ];
-    let line = format::fit(&fields, glyphs.sep, width);
+    let line = with_hosts(
+        format::fit(&fields, glyphs.sep, width),
+        &snap.hosts,
+        glyphs.sep,
+        width,
+    );
     // The bar takes what room is left, up to 30 cells, if at least 10.
     let room = width.saturating_sub(format::chars(&line) + format::chars(glyphs.sep));
     if room >= 10 {
@@ -463,6 +475,31 @@ pub(crate) fn compose(view: &View<'_>, glyphs: Glyphs, width: usize) -> String {
     } else {
         line
     }
+}
+
+/// `line`, then as many hosts' `label running/slots` as fit in `width` (at least
+/// the first one, or none), and `+N` for those left out.
+fn with_hosts(line: String, hosts: &[(&str, usize, usize)], sep: &str, width: usize) -> String {
+    let mut out = line;
+    let mut shown = 0;
+    for (n, (label, running, slots)) in hosts.iter().enumerate() {
+        let entry = format!("{sep}{label} {running}/{slots}");
+        let left = hosts.len() - n - 1;
+        // Room for this entry, and for the "+N" of the rest if any.
+        let rest = match left {
+            0 => 0,
+            _ => format::chars(sep) + 1 + left.to_string().len(),
+        };
+        if format::chars(&out) + format::chars(&entry) + rest > width {
+            break;
+        }
+        out.push_str(&entry);
+        shown += 1;
+    }
+    if shown > 0 && shown < hosts.len() {
+        out.push_str(&format!("{sep}+{}", hosts.len() - shown));
+    }
+    out
 }
 
 /// Ctrl-Z: removes the line and shows the cursor until [`resume`].
@@ -558,9 +595,34 @@ mod tests {
             read: 180,
             failed: 2,
             live: 94,
+            hosts: Vec::new(),
             running_ages: vec![secs(1); 93],
             repeat: false,
         }
+    }
+
+    #[test]
+    fn remote_runs_show_each_hosts_jobs_and_slots_as_far_as_they_fit() {
+        let snap = Snapshot {
+            hosts: vec![("host1", 3, 4), ("host2", 1, 1), ("host3", 0, 1)],
+            ..busy_snap()
+        };
+        assert_eq!(
+            compose(&view(&snap, 5, None), UNICODE, 200),
+            "5 done · 180 read · 2 failed · 1m05s elapsed · 28/s · 93 running \
+             · host1 3/4 · host2 1/1 · host3 0/1"
+        );
+        for width in [20, 60, 80, 95, 120] {
+            for total in [None, Some(200)] {
+                let line = compose(&view(&snap, 105, total), UNICODE, width);
+                assert!(format::chars(&line) <= width, "{line:?} in {width}");
+            }
+        }
+        assert_eq!(
+            compose(&view(&snap, 5, None), UNICODE, 95),
+            "5 done · 180 read · 2 failed · 1m05s elapsed · 28/s · 93 running · host1 3/4 · \
+             host2 1/1 · +1"
+        );
     }
 
     #[test]
@@ -621,6 +683,7 @@ mod tests {
             read: 3,
             failed: 0,
             live: 3,
+            hosts: Vec::new(),
             running_ages: vec![secs(1)],
             repeat: true,
         };

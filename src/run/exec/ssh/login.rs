@@ -44,6 +44,30 @@ pub(crate) struct Login {
     pub target: Target,
 }
 
+impl Login {
+    /// What `{host}` (GNU parallel's `$PARALLEL_SSHHOST`) is for its jobs: the
+    /// host without `user@` (`:` for this machine).
+    pub(crate) fn host_name(&self) -> &str {
+        match &self.target {
+            Target::Ssh { host, .. } => host.rsplit_once('@').map_or(host, |(_, h)| h),
+            _ => &self.label,
+        }
+    }
+
+    /// The job line a remote job runs: `command`, after setting
+    /// `PARALLEL_SSHHOST` and `PARALLEL_SSHLOGIN` (what `{host}` and `{sshlogin}`
+    /// render to) for it, as GNU parallel sets them.
+    pub(crate) fn job_line(&self, command: &[u8]) -> Vec<u8> {
+        let mut line = b"PARALLEL_SSHHOST=".to_vec();
+        line.extend(super::quote(self.host_name().as_bytes()));
+        line.extend(b" PARALLEL_SSHLOGIN=");
+        line.extend(super::quote(self.label.as_bytes()));
+        line.extend(b"; export PARALLEL_SSHHOST PARALLEL_SSHLOGIN\n");
+        line.extend_from_slice(command);
+        line
+    }
+}
+
 /// The ssh command `--ssh CMD` gives (default `ssh`), split on whitespace.
 pub(crate) fn ssh_command(ssh: Option<&str>) -> Result<Vec<String>, String> {
     let words: Vec<String> = ssh
@@ -123,6 +147,7 @@ pub(crate) fn read_file(path: &Path, ssh: &[String]) -> Result<Vec<Login>, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::ffi::OsStrExt;
 
     fn ssh() -> Vec<String> {
         vec!["ssh".into(), "-F".into(), "cfg".into()]
@@ -153,6 +178,22 @@ mod tests {
                 host: "u@h".into()
             }
         );
+    }
+
+    #[test]
+    fn remote_jobs_get_their_host_and_login_as_gnu_parallel_sets_them() -> std::io::Result<()> {
+        let got = parse_list("2/root@host1,1/ssh -p 2222 u@h,:", &ssh()).unwrap_or_default();
+        let hosts: Vec<&str> = got.iter().map(Login::host_name).collect();
+        assert_eq!(hosts, ["host1", "h", ":"]);
+        // The line runs in sh: the variables are set for the job, whatever it is.
+        let line = got[1].job_line(b"echo \"$PARALLEL_SSHHOST|$PARALLEL_SSHLOGIN\"; exit 3");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(std::ffi::OsStr::from_bytes(&line))
+            .output()?;
+        assert_eq!(out.stdout, b"h|ssh -p 2222 u@h\n");
+        assert_eq!(out.status.code(), Some(3));
+        Ok(())
     }
 
     #[test]

@@ -31,11 +31,14 @@
 //! - A job is registered (under the table's lock, refused once closed) before its
 //!   watcher is told it started, and forgotten after the watcher is told it ended.
 
+mod adaptive;
+mod load;
 mod login;
 mod master;
 pub(crate) mod starting;
 mod trailer;
 
+pub(crate) use load::HostLoad;
 pub(crate) use login::{Login, Target, parse_list, read_file, ssh_command};
 
 use std::collections::HashMap;
@@ -134,6 +137,8 @@ struct Inner {
     socket_dir: PathBuf,
     /// `--shell`, `--nice`: what the wrapper runs is `Launch::remote_line`.
     launch: Launch,
+    /// The hosts' load monitors and the settings of their controllers.
+    adaptive: adaptive::Adaptive,
 }
 
 /// Runs jobs on the run's hosts; see the module header.
@@ -147,9 +152,18 @@ impl SshExecutor {
     /// slots, staggered) and probes its cores. A host that cannot be reached is
     /// announced and left dead (re-probed later).
     ///
+    /// Then starts the load monitor of every adaptive host (`adaptive.rs`): its
+    /// slots follow its load from then on, within `cap` slots over all hosts,
+    /// gated as `config` gates the pool.
+    ///
     /// # Errors
     /// The private directory for the control sockets cannot be made.
-    pub(crate) fn connect(logins: Vec<Login>, launch: Launch) -> io::Result<SshExecutor> {
+    pub(crate) fn connect(
+        logins: Vec<Login>,
+        launch: Launch,
+        config: crate::Config,
+        cap: usize,
+    ) -> io::Result<SshExecutor> {
         let dir = tempfile::Builder::new().prefix("atp-").tempdir_in("/tmp")?;
         let socket_dir = dir.path().to_owned();
         starting::begin(socket_dir.clone());
@@ -200,9 +214,10 @@ impl SshExecutor {
             });
         }
         let counts: Vec<usize> = hosts.iter().map(|h| h.slots).collect();
+        let adaptive = adaptive::Adaptive::new(config, cap, hosts.len());
         let inner = Arc::new(Inner {
             hosts,
-            slots: HostSlots::new(&counts),
+            slots: HostSlots::new(&counts, cap),
             local: LocalExecutor::new().with_launch(launch.clone()),
             table: Mutex::new(Table::default()),
             gone: Condvar::new(),
@@ -214,16 +229,20 @@ impl SshExecutor {
             dir: Mutex::new(Some(dir)),
             socket_dir,
             launch,
+            adaptive,
         });
         starting::end();
         for i in down {
             inner.slots.set_state(i, HostState::Dead);
             spawn_prober(&inner, i, true);
         }
+        for i in 0..inner.hosts.len() {
+            adaptive::start(&inner, i);
+        }
         Ok(SshExecutor { inner })
     }
 
-    /// Jobs at once over all hosts (the pool's size).
+    /// Jobs at once over all hosts at the start (their cores, or `N/`).
     pub(crate) fn total_slots(&self) -> usize {
         self.inner.hosts.iter().map(|h| h.slots).sum()
     }
@@ -299,7 +318,10 @@ fn spawn_prober(inner: &Arc<Inner>, i: usize, announced: bool) {
     let inner = Arc::clone(inner);
     let spawned = std::thread::Builder::new()
         .name("atp-run-probe".into())
-        .spawn(move || inner.probe_until_up(i, announced));
+        .spawn(move || {
+            inner.probe_until_up(i, announced);
+            adaptive::start(&inner, i);
+        });
     if let Err(e) = spawned {
         log::error!("cannot start a thread to probe a host: {e}");
     }
@@ -432,7 +454,11 @@ impl Inner {
                     return Ok(None);
                 };
                 let mut remote = self.prefix.clone();
-                remote.extend(quote(&self.launch.remote_line(spec.command)));
+                remote.extend(quote(
+                    &self.hosts[i]
+                        .login
+                        .job_line(&self.launch.remote_line(spec.command)),
+                ));
                 let (program, options) = command.split_first().ok_or(JobError::Cancelled)?;
                 let mut cmd = Command::new(program);
                 cmd.args(options)
@@ -737,6 +763,16 @@ impl Executor for SshExecutor {
         lock(&self.inner.table).jobs.len() + self.inner.local.running_count()
     }
 
+    fn host_usage(&self) -> Vec<(&'static str, usize, usize)> {
+        let usage = self.inner.slots.usage();
+        self.inner
+            .hosts
+            .iter()
+            .zip(usage)
+            .map(|(h, (running, slots))| (h.label, running, slots))
+            .collect()
+    }
+
     fn terminate_all(&self, seq: &TermSeq) -> TerminationReport {
         self.close();
         let local = {
@@ -800,6 +836,7 @@ impl Executor for SshExecutor {
     fn disconnect(&self) {
         self.close();
         let inner = &self.inner;
+        inner.adaptive.stop_all();
         let mut all: Vec<Master> = Vec::new();
         for host in &inner.hosts {
             all.extend(

@@ -167,7 +167,8 @@ fn executor(options: &Options) -> Result<(Arc<dyn Executor>, Option<usize>), Run
     if options.hosts.is_empty() {
         return Ok((Arc::new(LocalExecutor::adopting_orphans()), None));
     }
-    let ssh = SshExecutor::connect(options.hosts.clone()).map_err(RunError::TempDir)?;
+    let ssh = SshExecutor::connect(options.hosts.clone(), options.remote_files.clone())
+        .map_err(RunError::TempDir)?;
     let slots = ssh.total_slots().max(1);
     Ok((Arc::new(ssh), Some(slots)))
 }
@@ -211,6 +212,7 @@ fn jobs(
         tmpdir: options.tmpdir,
         timeouts,
         attempts: control.attempts.max(1),
+        files: options.files,
         halt: control.halt.map(|spec| Mutex::new(HaltTracker::new(spec))),
         stopping: AtomicBool::new(false),
         events,

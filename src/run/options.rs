@@ -61,6 +61,10 @@ pub struct Options {
     pub(crate) control: ControlOptions,
     /// `-S`/`--slf`/`--slurm`: where jobs run (empty: this machine only).
     pub(crate) hosts: Vec<Login>,
+    /// `--transferfile`, `--return`, `--workdir` with placeholders (per job).
+    pub(crate) files: Option<ssh::FileTemplates>,
+    /// `--cleanup`, `--basefile`, `--workdir`, `--env` (for the whole run).
+    pub(crate) remote_files: ssh::RemoteFiles,
 }
 
 /// The job-control settings (see `control/`).
@@ -130,6 +134,8 @@ impl Options {
             return Err(UsageError("--timeout must be more than 0".to_owned()));
         }
         let hosts = hosts(&cli).map_err(UsageError)?;
+        let remote = hosts.iter().any(|h| matches!(h.target, Target::Ssh { .. }));
+        let (files, remote_files) = ssh::files_from_cli(&cli, remote).map_err(UsageError)?;
         let control = ControlOptions {
             joblog: cli.joblog.map(JoblogTarget::parse),
             resume: if cli.resume {
@@ -170,6 +176,8 @@ impl Options {
             control,
             output,
             hosts,
+            files,
+            remote_files,
         })
     }
 }

@@ -26,10 +26,11 @@ use crate::run::control::retries;
 use crate::run::events::Event;
 use crate::run::exec::capture::Capture;
 use crate::run::exec::executor::{Executor, JobWatch};
+use crate::run::exec::ssh::FileTemplates;
 use crate::run::exec::timeout::Timeouts;
 use crate::run::input::job_args::JobArgs;
 use crate::run::input::template::Template;
-use crate::run::job::{JobEnd, JobError, JobKey, JobLabel, JobSpec, JobStdin};
+use crate::run::job::{JobEnd, JobError, JobFiles, JobKey, JobLabel, JobSpec, JobStdin};
 use crate::run::lock::lock;
 use crate::run::report::reporter::{AttemptEnded, Reporter};
 use crate::run::report::sink::OutputKind;
@@ -56,6 +57,8 @@ pub(crate) struct Jobs {
     pub timeouts: Option<Timeouts>,
     /// Attempts a job gets (`--retries`, at least 1).
     pub attempts: u32,
+    /// `--transferfile`, `--return`, `--workdir` with placeholders, rendered per job.
+    pub files: Option<FileTemplates>,
     /// `--halt`.
     pub halt: Option<Mutex<HaltTracker>>,
     /// Set once the run is being stopped: no job starts any more.
@@ -80,6 +83,10 @@ impl Jobs {
         let rendered;
         let slot = crate::current_worker_slot().unwrap_or(1);
         let tag;
+        let files: Option<JobFiles> = self.files.as_ref().map(|f| match &self.template {
+            Some(_) => f.render(&JobArgs::decode(record), number, slot),
+            None => f.render(&JobArgs::single(record), number, slot),
+        });
         let (command, record): (&[u8], &[u8]) = match &self.template {
             Some(t) => {
                 rendered = t.render(record, number, slot);
@@ -105,7 +112,7 @@ impl Jobs {
                 record,
                 started: SystemTime::now(),
             };
-            let (reported, result, last) = self.attempt(&job, attempts);
+            let (reported, result, last) = self.attempt(&job, attempts, files.as_ref());
             match reported {
                 Some(false) if !last => attempt += 1,
                 Some(ok) => {
@@ -124,6 +131,7 @@ impl Jobs {
         &self,
         job: &JobLabel<'_>,
         attempts: u32,
+        files: Option<&JobFiles>,
     ) -> (Option<bool>, Result<JobEnd, JobError>, bool) {
         let spec = JobSpec {
             key: JobKey {
@@ -133,6 +141,7 @@ impl Jobs {
             },
             command: job.command,
             stdin: JobStdin::Null,
+            files,
         };
         let watch = self.timeouts.as_ref().map(|t| t as &dyn JobWatch);
         CAPTURE.with(|cell| {
@@ -242,6 +251,7 @@ impl Jobs {
             tmpdir: std::env::temp_dir(),
             timeouts: None,
             attempts,
+            files: None,
             halt: halt.map(|spec| Mutex::new(HaltTracker::new(spec.parse().expect("halt spec")))),
             stopping: AtomicBool::new(false),
             events,

@@ -497,6 +497,7 @@ mod tests {
             },
             command: cmd,
             stdin: JobStdin::Null,
+            files: None,
         };
         exec.execute(&spec, JobOutput::Capture(cap), None)
     }

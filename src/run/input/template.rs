@@ -222,6 +222,9 @@ pub struct Template {
     appended: bool,
     /// `{N}` means the N-th row (one value per row, several rows per job).
     positional_rows: bool,
+    /// Values are written as they are, not shell-quoted: a file name
+    /// (`--transferfile`, `--return`, `--workdir`), not a command.
+    raw: bool,
 }
 
 impl Template {
@@ -292,6 +295,28 @@ impl Template {
             parts,
             appended: !uses_value,
             positional_rows: false,
+            raw: false,
+        })
+    }
+
+    /// Parses one file-name word (`--transferfile {}.in`, `--return {.}.out`):
+    /// its values are rendered unquoted and nothing is appended (a word without
+    /// placeholder is a fixed name, as in GNU parallel). `{name}` stays text.
+    ///
+    /// # Errors
+    /// An unknown placeholder (see the module documentation).
+    pub fn parse_path(word: &[u8], options: &TemplateOptions) -> Result<Template, TemplateError> {
+        let options = TemplateOptions {
+            quote: false,
+            context: false,
+            header: false,
+            ..options.clone()
+        };
+        Ok(Template {
+            parts: parse_word(word, &options)?,
+            appended: false,
+            positional_rows: false,
+            raw: true,
         })
     }
 
@@ -362,6 +387,11 @@ impl Template {
         Ok(if positional_rows { 0 } else { needed })
     }
 
+    /// Whether any placeholder occurs (`{#}` and `{%}` included).
+    pub fn has_placeholders(&self) -> bool {
+        self.parts.iter().any(|p| !matches!(p, Part::Literal(_)))
+    }
+
     /// Whether `{}` is appended because the template has no value placeholder.
     #[cfg(test)]
     pub fn appends_record(&self) -> bool {
@@ -414,7 +444,10 @@ impl Template {
                             out.push(b' ');
                         }
                         first = false;
-                        push_quoted(out, modifier.apply(value));
+                        match self.raw {
+                            true => out.extend_from_slice(modifier.apply(value)),
+                            false => push_quoted(out, modifier.apply(value)),
+                        }
                     };
                     match *index {
                         // A missing argument of the last job is nothing, not

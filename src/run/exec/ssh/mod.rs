@@ -31,15 +31,19 @@
 //! - A job is registered (under the table's lock, refused once closed) before its
 //!   watcher is told it started, and forgotten after the watcher is told it ended.
 
+mod files;
 mod login;
 mod master;
+mod paths;
 mod trailer;
+mod transfer;
 
+pub(crate) use files::{FileTemplates, RemoteFiles, from_cli as files_from_cli};
 pub(crate) use login::{Login, Target, parse_list, read_file, ssh_command};
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -131,6 +135,8 @@ struct Inner {
     /// Where the control sockets are (private, short path).
     dir: Mutex<Option<tempfile::TempDir>>,
     socket_dir: PathBuf,
+    /// `--transferfile`, `--return`, `--basefile`, `--workdir`, `--env`.
+    transfers: transfer::Transfers,
 }
 
 /// Runs jobs on the run's hosts; see the module header.
@@ -146,7 +152,7 @@ impl SshExecutor {
     ///
     /// # Errors
     /// The private directory for the control sockets cannot be made.
-    pub(crate) fn connect(logins: Vec<Login>) -> io::Result<SshExecutor> {
+    pub(crate) fn connect(logins: Vec<Login>, files: RemoteFiles) -> io::Result<SshExecutor> {
         let dir = tempfile::Builder::new().prefix("atp-").tempdir_in("/tmp")?;
         let socket_dir = dir.path().to_owned();
         let nonce = nonce()?;
@@ -192,6 +198,7 @@ impl SshExecutor {
             });
         }
         let counts: Vec<usize> = hosts.iter().map(|h| h.slots).collect();
+        let transfers = transfer::Transfers::new(files, hosts.len());
         let inner = Arc::new(Inner {
             hosts,
             slots: HostSlots::new(&counts),
@@ -205,6 +212,7 @@ impl SshExecutor {
             prefix,
             dir: Mutex::new(Some(dir)),
             socket_dir,
+            transfers,
         });
         for i in down {
             inner.slots.set_state(i, HostState::Dead);
@@ -421,17 +429,29 @@ impl Inner {
                 let Some((m, socket)) = self.take_session(i) else {
                     return Ok(None);
                 };
-                let mut remote = self.prefix.clone();
-                remote.extend(quote(spec.command));
-                let (program, options) = command.split_first().ok_or(JobError::Cancelled)?;
-                let mut cmd = Command::new(program);
-                cmd.args(options)
-                    .args(["-o", "ControlMaster=no", "-o"])
-                    .arg(format!("ControlPath={}", socket.display()))
-                    .arg(host)
-                    .arg("--")
-                    .arg(std::ffi::OsString::from_vec(remote));
-                let result = self.run_session(i, cmd, spec, output, watch);
+                let session = |remote: &[u8]| transfer::session(command, &socket, host, remote);
+                let planned = self
+                    .transfers
+                    .send_basefiles(i, &session)
+                    .and_then(|()| self.transfers.plan(spec, &self.nonce));
+                let mut plan = match planned {
+                    Ok(plan) => plan,
+                    Err(e) => {
+                        self.end_session(i, m);
+                        return Err(e);
+                    }
+                };
+                let mut remote = std::mem::take(&mut plan.before);
+                remote.extend(&self.prefix);
+                remote.extend(&plan.word);
+                remote.extend(&plan.after);
+                let cmd = session(&remote);
+                let result = self.run_session(i, cmd, spec, output, watch, plan.payload.as_mut());
+                if let Ok(Some(_)) = &result {
+                    for why in self.transfers.fetch(&plan, &session) {
+                        log::warn!("job {} on {}: {why}", spec.key.number, self.hosts[i].label);
+                    }
+                }
                 self.end_session(i, m);
                 result
             }
@@ -444,7 +464,7 @@ impl Inner {
                     .arg(&self.nonce)
                     .arg(std::ffi::OsStr::from_bytes(spec.command))
                     .arg("step");
-                match self.run_session(i, cmd, spec, output, watch)? {
+                match self.run_session(i, cmd, spec, output, watch, None)? {
                     Some(end) => Ok(Some(end)),
                     None => Err(JobError::StepLost),
                 }
@@ -471,14 +491,19 @@ impl Inner {
         spec: &JobSpec<'_>,
         output: JobOutput<'_>,
         watch: Option<&dyn JobWatch>,
+        mut payload: Option<&mut std::fs::File>,
     ) -> Result<Option<JobEnd>, JobError> {
         cmd.stdin(Stdio::piped()).process_group(0);
         let program = cmd.get_program().to_string_lossy().into_owned();
         let start = Instant::now();
         let started = SystemTime::now();
-        let spawn_error = |source| JobError::Spawn {
-            program: program.clone().into(),
-            source,
+        let mut spawn = |cmd: &mut Command| {
+            let mut child = cmd.spawn().map_err(|source| JobError::Spawn {
+                program: program.clone().into(),
+                source,
+            })?;
+            transfer::feed(&mut child, payload.take());
+            Ok::<Child, JobError>(child)
         };
         let mut status = None;
         let (stdout_len, stderr_len, timed_out) = match output {
@@ -486,7 +511,7 @@ impl Inner {
                 let (out, err) = capture.files_for_job().map_err(JobError::Capture)?;
                 let mut err_file = err.try_clone().map_err(JobError::Capture)?;
                 cmd.stdout(out).stderr(err);
-                let child = cmd.spawn().map_err(spawn_error)?;
+                let child = spawn(&mut cmd)?;
                 let timed_out = self.follow(spec, child, start, watch, |_| Ok(()))?;
                 match self.trailer.strip_file(&mut err_file) {
                     Ok(found) => status = found,
@@ -500,7 +525,7 @@ impl Inner {
             }
             JobOutput::Lines(emit) => {
                 cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-                let child = cmd.spawn().map_err(spawn_error)?;
+                let child = spawn(&mut cmd)?;
                 let trailer = &self.trailer;
                 let timed_out = self.follow(spec, child, start, watch, |child| {
                     pump(child, &mut |stream, line| {
@@ -520,7 +545,7 @@ impl Inner {
             }
             JobOutput::Inherit => {
                 cmd.stdout(Stdio::inherit()).stderr(Stdio::piped());
-                let child = cmd.spawn().map_err(spawn_error)?;
+                let child = spawn(&mut cmd)?;
                 let trailer = &self.trailer;
                 let timed_out = self.follow(spec, child, start, watch, |child| {
                     let Some(mut err) = child.stderr.take() else {
@@ -799,6 +824,7 @@ impl Executor for SshExecutor {
     fn disconnect(&self) {
         self.close();
         let inner = &self.inner;
+        inner.remove_basefiles();
         let mut all: Vec<Master> = Vec::new();
         for host in &inner.hosts {
             all.extend(
@@ -821,6 +847,7 @@ impl Executor for SshExecutor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::ffi::OsStringExt;
 
     #[test]
     fn quoting_survives_single_quotes_and_any_byte() -> io::Result<()> {

@@ -134,7 +134,7 @@ impl Options {
             return Err(UsageError("--timeout must be more than 0".to_owned()));
         }
         let hosts = hosts(&cli).map_err(UsageError)?;
-        let remote = hosts.iter().any(|h| matches!(h.target, Target::Ssh { .. }));
+        let remote = hosts.iter().any(|h| h.target != Target::Slurm);
         let (files, remote_files) = ssh::files_from_cli(&cli, remote).map_err(UsageError)?;
         let control = ControlOptions {
             joblog: cli.joblog.map(JoblogTarget::parse),

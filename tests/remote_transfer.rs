@@ -439,3 +439,88 @@ fn file_flags_without_a_remote_host_are_usage_errors() {
         );
     }
 }
+
+/// Runs `.ci/sshd-hosts.sh ARGS` (start, kill HOST).
+fn hosts_script(args: &[&str]) -> bool {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/sshd-hosts.sh");
+    Command::new("bash")
+        .arg(script)
+        .args(args)
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Starts a killed host again when dropped (also when the test fails).
+struct Revive;
+
+impl Drop for Revive {
+    fn drop(&mut self) {
+        hosts_script(&["start"]);
+    }
+}
+
+#[test]
+fn a_job_lost_with_its_host_is_sent_again_with_its_files() {
+    let Some((_guard, config, dir)) = setup() else {
+        return;
+    };
+    let names = ["f 1", "f 2", "f 3", "f 4"];
+    for name in names {
+        fs::write(dir.path().join(name), format!("{name}\n")).unwrap();
+    }
+    // /tmp is shared with the hosts: a job marks here that it started.
+    let d = dir.path().display();
+    let job =
+        format!("cat {{}} > {{}}.out; hostname >> {{}}.out; touch '{d}'/started.{{#}}; sleep 2");
+    let mut args = vec![
+        "-S",
+        "1/host1,1/host2",
+        "--trc",
+        "{}.out",
+        "--",
+        &job,
+        ":::",
+    ];
+    args.extend(names);
+    let child = Command::new(BIN)
+        .arg("--ssh")
+        .arg(format!("ssh -F {}", config.display()))
+        .args(&args)
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while fs::read_dir(dir.path()).map_or(0, |r| {
+        r.flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("started."))
+            .count()
+    }) < 2
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the jobs did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let revive = Revive;
+    assert!(hosts_script(&["kill", "host2"]));
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("host host2 is down"), "{stderr}");
+    let mut on_host1 = 0;
+    for name in names {
+        let back = fs::read_to_string(dir.path().join(format!("{name}.out")))
+            .unwrap_or_else(|e| panic!("{name}.out: {e}: {stderr}"));
+        assert!(back.starts_with(&format!("{name}\nhost")), "{back}");
+        on_host1 += usize::from(back.ends_with("host1\n"));
+    }
+    // The job lost on host2 ran again on host1, its file sent there too.
+    assert!(on_host1 >= 3, "{stderr}");
+    drop(revive);
+    clear_homes(&config);
+}

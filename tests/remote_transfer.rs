@@ -347,7 +347,7 @@ fn env_values_reach_the_remote_job_byte_for_byte() {
 }
 
 #[test]
-fn a_missing_transfer_file_fails_its_job_without_running_it() {
+fn a_missing_transfer_file_fails_its_job_and_a_failed_job_still_returns_files() {
     let Some((_guard, config, dir)) = setup() else {
         return;
     };
@@ -360,8 +360,10 @@ fn a_missing_transfer_file_fails_its_job_without_running_it() {
             "host1",
             "--trc",
             "{}.out",
+            "--return",
+            "{}.never",
             "--",
-            "echo ran {}; cat {} > {}.out",
+            "echo ran {}; cat {} > {}.out; exit 3",
             ":::",
             "here.txt",
             "not here.txt",
@@ -369,6 +371,14 @@ fn a_missing_transfer_file_fails_its_job_without_running_it() {
         &[],
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    // Files come back from a failed job too (as in GNU parallel); one that is not
+    // there is a warning naming it, and the job's status stays its own.
+    assert!(text(&out.stderr).contains("failed with exit code 3"));
+    assert!(
+        text(&out.stderr).contains("--return here.txt.never: "),
+        "{}",
+        text(&out.stderr)
+    );
     let stdout = text(&out.stdout);
     assert!(stdout.contains("ran here.txt"), "{stdout}");
     assert!(!stdout.contains("not here"), "the job ran: {stdout}");

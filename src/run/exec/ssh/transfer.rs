@@ -422,6 +422,18 @@ fn last_line(bytes: &[u8]) -> String {
         .to_owned()
 }
 
+/// What tar said about the files on `stderr`, without its "tar: " prefix and its
+/// closing "Exiting with failure status" line; `None` if it said nothing else.
+fn tar_complaints(stderr: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(stderr);
+    let lines: Vec<&str> = text
+        .lines()
+        .map(|l| l.trim().trim_start_matches("tar: "))
+        .filter(|l| !l.is_empty() && !l.starts_with("Exiting with failure status"))
+        .collect();
+    (!lines.is_empty()).then(|| lines.join("; "))
+}
+
 /// A tar stream of `placed` (named `names` on the command line) in an unnamed
 /// temporary file, rewound, with its size.
 ///
@@ -580,10 +592,11 @@ fn fetch_one(mut session: Command, group: &Fetch) -> Result<(), String> {
         .join(" ");
     match (remote, untar) {
         (Ok(r), Ok(u)) if r.success() && u.status.success() => Ok(()),
-        (Ok(r), Ok(_)) if !r.success() => Err(format!(
-            "--return {names}: {}",
-            last_line(&remote_err).trim_start_matches("tar: ")
-        )),
+        (Ok(r), Ok(_)) if !r.success() => Err(match tar_complaints(&remote_err) {
+            // "--return x.out: Cannot stat: No such file or directory"
+            Some(said) => format!("--return {said}"),
+            None => format!("--return {names}: {}", last_line(&remote_err)),
+        }),
         (_, Ok(u)) => Err(format!(
             "--return {names}: tar here failed: {}",
             last_line(&u.stderr)
@@ -630,6 +643,17 @@ mod tests {
             "rm -rf -- 'a b/c/x'\\''s' 'a b/y'; rmdir -- 'a b/c' 'a b'; "
         );
         assert!(remove_files(&[]).is_empty());
+    }
+
+    #[test]
+    fn tar_complaints_keep_what_names_the_file() {
+        let said = b"tar: x y.out: Cannot stat: No such file or directory\n\
+                     tar: Exiting with failure status due to previous errors\n";
+        assert_eq!(
+            tar_complaints(said).as_deref(),
+            Some("x y.out: Cannot stat: No such file or directory")
+        );
+        assert_eq!(tar_complaints(b"tar: Exiting with failure status\n"), None);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use crate::cli::Cli;
-use crate::run::input::job_args::JobArgs;
+use crate::run::input::job_args::{JobArgs, encode};
 use crate::run::input::template::{Template, TemplateOptions};
 use crate::run::job::JobFiles;
 
@@ -77,11 +77,28 @@ pub(crate) struct FileTemplates {
 
 impl FileTemplates {
     /// The names for one job with arguments `args`, number `number`, slot `slot`.
+    /// A job of several arguments (`-X`, `-N`) gets one name per argument row, not
+    /// one name made of them all.
     pub(crate) fn render(&self, args: &JobArgs<'_>, number: u64, slot: usize) -> JobFiles {
         let all = |ts: &[Template]| -> Vec<Vec<u8>> {
-            ts.iter()
-                .map(|t| t.render_args(args, number, slot))
-                .collect()
+            let mut names: Vec<Vec<u8>> = Vec::new();
+            for t in ts {
+                let rows = match args.rows() {
+                    0 | 1 => vec![t.render_args(args, number, slot)],
+                    n => (0..n)
+                        .map(|r| {
+                            let one = encode(&[args.row(r)]);
+                            t.render_args(&JobArgs::decode(&one), number, slot)
+                        })
+                        .collect(),
+                };
+                for name in rows {
+                    if !names.contains(&name) {
+                        names.push(name);
+                    }
+                }
+            }
+            names
         };
         JobFiles {
             transfer: all(&self.transfer),
@@ -296,6 +313,18 @@ mod tests {
             [b"dir/a b's.out".to_vec(), b"out/7-a b's.txt".to_vec()]
         );
         assert_eq!(got.workdir, Some(b"w/a b's".to_vec()));
+        // -X / -N: one name per argument, each once.
+        let rows: [&[&[u8]]; 3] = [&[b"x.txt"], &[b"y z.txt"], &[b"x.txt"]];
+        let encoded = encode(&rows);
+        let got = files.render(&JobArgs::decode(&encoded), 2, 1);
+        assert_eq!(
+            got.transfer,
+            [
+                b"x.txt".to_vec(),
+                b"y z.txt".to_vec(),
+                b"fixed.txt".to_vec()
+            ]
+        );
         Ok(())
     }
 }

@@ -429,7 +429,7 @@ pub struct Cli {
     /// work directory (--workdir; the home by default), an absolute one to the same
     /// absolute path; in dir/./sub/f only sub/f is kept (rsync's anchor). Files go
     /// as a tar stream inside the job's own ssh session. A missing FILE fails the
-    /// job without running it. Nothing is copied for ':' or --slurm. Repeatable.
+    /// job without running it. On ':' these flags do nothing. Repeatable.
     #[arg(
         long = "transferfile",
         visible_alias = "tf",

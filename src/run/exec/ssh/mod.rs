@@ -430,15 +430,17 @@ impl Inner {
                     return Ok(None);
                 };
                 let session = |remote: &[u8]| transfer::session(command, &socket, host, remote);
-                let planned = self
-                    .transfers
-                    .send_basefiles(i, &session)
-                    .and_then(|()| self.transfers.plan(spec, &self.nonce));
+                // The basefiles' connection lost: the job is lost, not failed.
+                let planned = match self.transfers.send_basefiles(i, &session) {
+                    Ok(true) => self.transfers.plan(spec, &self.nonce).map(Some),
+                    Ok(false) => Ok(None),
+                    Err(e) => Err(e),
+                };
                 let mut plan = match planned {
-                    Ok(plan) => plan,
-                    Err(e) => {
+                    Ok(Some(plan)) => plan,
+                    other => {
                         self.end_session(i, m);
-                        return Err(e);
+                        return other.map(|_| None);
                     }
                 };
                 let mut remote = std::mem::take(&mut plan.before);

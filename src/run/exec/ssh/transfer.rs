@@ -259,7 +259,8 @@ impl Transfers {
     }
 
     /// Sends the basefiles to host `i` unless they are there; concurrent first
-    /// jobs of a host wait for one sender.
+    /// jobs of a host wait for one sender. Returns whether they are there: `false`
+    /// if the connection failed (ssh's 255), so the job counts as lost.
     ///
     /// # Errors
     /// [`JobError::Transfer`] naming what failed (tried again by the next job).
@@ -267,16 +268,16 @@ impl Transfers {
         &self,
         i: usize,
         ssh: &dyn Fn(&[u8]) -> Command,
-    ) -> Result<(), JobError> {
+    ) -> Result<bool, JobError> {
         if self.files.basefiles.is_empty() {
-            return Ok(());
+            return Ok(true);
         }
         let Some(sent) = self.sent.get(i) else {
-            return Ok(());
+            return Ok(true);
         };
         let mut sent = lock(sent);
         if *sent {
-            return Ok(());
+            return Ok(true);
         }
         let placed = self.basefiles_placed()?;
         let (payload, _) = local_tar(&placed, &self.files.basefiles, "--basefile")?;
@@ -298,6 +299,10 @@ impl Transfers {
             .stderr(Stdio::piped())
             .output()
             .map_err(|e| JobError::Transfer(format!("--basefile: cannot run ssh: {e}")))?;
+        if out.status.code() == Some(255) {
+            log::info!("--basefile: {}", last_line(&out.stderr));
+            return Ok(false);
+        }
         if !out.status.success() {
             return Err(JobError::Transfer(format!(
                 "--basefile: copying to the host failed: {}",
@@ -305,7 +310,7 @@ impl Transfers {
             )));
         }
         *sent = true;
-        Ok(())
+        Ok(true)
     }
 
     /// With `--cleanup`, removes host `i`'s basefiles if they were sent.
@@ -508,8 +513,11 @@ pub(super) fn session(command: &[String], socket: &Path, host: &str, remote: &[u
         }
         None => Command::new("ssh"),
     };
+    // Should the master be gone, ssh connects anew: within bounds.
     cmd.args(["-o", "ControlMaster=no", "-o"])
         .arg(format!("ControlPath={}", socket.display()))
+        .arg("-o")
+        .arg(format!("ConnectTimeout={}", super::CONNECT_TIMEOUT))
         .arg(host)
         .arg("--")
         .arg(std::ffi::OsString::from_vec(remote.to_vec()));
@@ -528,6 +536,9 @@ impl super::Inner {
             else {
                 continue;
             };
+            if self.slots.state(i) == Some(super::HostState::Dead) {
+                continue;
+            }
             let socket = lock(&host.masters)
                 .iter()
                 .find_map(|s| s.master.as_ref().map(|m| m.path().to_owned()));
@@ -643,6 +654,45 @@ mod tests {
             "rm -rf -- 'a b/c/x'\\''s' 'a b/y'; rmdir -- 'a b/c' 'a b'; "
         );
         assert!(remove_files(&[]).is_empty());
+    }
+
+    #[test]
+    fn basefiles_go_once_and_a_lost_connection_loses_the_job()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let file = tempfile::NamedTempFile::new()?;
+        let t = Transfers::new(
+            RemoteFiles {
+                basefiles: vec![file.path().as_os_str().as_bytes().to_vec()],
+                ..RemoteFiles::default()
+            },
+            1,
+        );
+        // A stand-in for ssh: reads the stream, then answers as told.
+        let answering = |code: i32| {
+            move |_: &[u8]| {
+                let mut cmd = Command::new("sh");
+                cmd.arg("-c").arg(format!(
+                    "cat >/dev/null; echo 'says {code}' >&2; exit {code}"
+                ));
+                cmd
+            }
+        };
+        assert!(
+            !t.send_basefiles(0, &answering(255))?,
+            "255 is a lost connection"
+        );
+        let err = t
+            .send_basefiles(0, &answering(2))
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("--basefile: copying to the host failed: says 2")
+        );
+        assert!(t.send_basefiles(0, &answering(0))?);
+        // Sent: no more sessions (one would fail now).
+        assert!(t.send_basefiles(0, &answering(2))?);
+        Ok(())
     }
 
     #[test]

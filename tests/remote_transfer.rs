@@ -534,3 +534,39 @@ fn a_job_lost_with_its_host_is_sent_again_with_its_files() {
     drop(revive);
     clear_homes(&config);
 }
+
+#[test]
+fn workdir_dot_is_this_directory_relative_to_the_home() {
+    let Some((_guard, config, dir)) = setup() else {
+        return;
+    };
+    // Here the home is `dir` and we are in `dir/proj/src`: on the host, jobs run
+    // in ~/proj/src.
+    let here = dir.path().join("proj/src");
+    fs::create_dir_all(&here).unwrap();
+    fs::write(here.join("in.txt"), "i\n").unwrap();
+    let home = dir.path().to_str().unwrap();
+    let out = atp(
+        &config,
+        &here,
+        &[
+            "-S",
+            "host1",
+            "--wd",
+            ".",
+            "--trc",
+            "{}.out",
+            "--",
+            "pwd > {}.out",
+            ":::",
+            "in.txt",
+        ],
+        &[("HOME", home)],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        fs::read_to_string(here.join("in.txt.out")).unwrap(),
+        "/root/proj/src\n"
+    );
+    assert_homes_empty(&config);
+}

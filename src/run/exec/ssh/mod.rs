@@ -432,7 +432,10 @@ impl Inner {
                 let session = |remote: &[u8]| transfer::session(command, &socket, host, remote);
                 // The basefiles' connection lost: the job is lost, not failed.
                 let planned = match self.transfers.send_basefiles(i, &session) {
-                    Ok(true) => self.transfers.plan(spec, &self.nonce).map(Some),
+                    Ok(true) => self
+                        .transfers
+                        .plan(spec, spec.command, &self.nonce)
+                        .map(Some),
                     Ok(false) => Ok(None),
                     Err(e) => Err(e),
                 };

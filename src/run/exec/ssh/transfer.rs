@@ -87,12 +87,19 @@ impl Transfers {
         }
     }
 
-    /// Plans job `spec` for a host; `nonce` names `--workdir ...` directories.
+    /// Plans job `spec` for a host, its command line being `command` (the job's,
+    /// or as the host's login rewrites it); `nonce` names `--workdir ...`
+    /// directories.
     ///
     /// # Errors
     /// [`JobError::Transfer`]: a file name that cannot be placed, a missing local
     /// file, or a local `tar` that fails.
-    pub(crate) fn plan(&self, spec: &JobSpec<'_>, nonce: &str) -> Result<Plan, JobError> {
+    pub(crate) fn plan(
+        &self,
+        spec: &JobSpec<'_>,
+        command: &[u8],
+        nonce: &str,
+    ) -> Result<Plan, JobError> {
         let none = JobFiles::default();
         let files = spec.files.unwrap_or(&none);
         let workdir = self.workdir(files, spec.key, nonce);
@@ -108,7 +115,7 @@ impl Transfers {
         if transfers.is_empty() && returns.is_empty() && !self.files.is_set() {
             return Ok(Plan {
                 before: Vec::new(),
-                word: quote(spec.command),
+                word: quote(command),
                 after: Vec::new(),
                 payload: None,
                 fetch: Vec::new(),
@@ -122,7 +129,7 @@ impl Transfers {
         };
         let temporary = self.files.workdir == Workdir::Temporary;
         let mut before = b"o=1; h=$PWD; ".to_vec();
-        let mut word = quote(spec.command);
+        let mut word = quote(command);
         if let Some(wd) = &workdir {
             let q = quote(wd);
             before.extend(b"J=");
@@ -743,7 +750,7 @@ mod tests {
             stdin: crate::run::job::JobStdin::Null,
             files: None,
         };
-        let plan = t.plan(&spec, "n")?;
+        let plan = t.plan(&spec, spec.command, "n")?;
         let script = [
             plan.before.as_slice(),
             b"sh -c 'eval \"$1\"' x ",

@@ -476,6 +476,70 @@ pub struct Cli {
     #[arg(long, value_name = "CMD", help_heading = "Remote")]
     pub ssh: Option<String>,
 
+    /// Copy FILE to the -S host before the job (placeholders allowed: {} is the
+    /// argument). A relative FILE goes to the same relative path under the host's
+    /// work directory (--workdir; the home by default), an absolute one to the same
+    /// absolute path; in dir/./sub/f only sub/f is kept (rsync's anchor). Files go
+    /// as a tar stream inside the job's own ssh session. A missing FILE fails the
+    /// job without running it. On ':' these flags do nothing. Repeatable.
+    #[arg(
+        long = "transferfile",
+        visible_alias = "tf",
+        value_name = "FILE",
+        help_heading = "Remote"
+    )]
+    pub transferfile: Vec<PathBuf>,
+
+    /// Same as --transferfile {}: copy each job's argument (a file) to its host.
+    #[arg(long, help_heading = "Remote")]
+    pub transfer: bool,
+
+    /// After the job on a -S host (whether or not it failed), copy FILE back from
+    /// the host's work directory to the same relative path here (an absolute FILE
+    /// to the same absolute path). Placeholders allowed, e.g. --return {.}.out.
+    /// Repeatable.
+    #[arg(long = "return", value_name = "FILE", help_heading = "Remote")]
+    pub return_file: Vec<PathBuf>,
+
+    /// Remove the transferred and returned files (and --basefile files at the end)
+    /// on the host, and the directories they made if left empty.
+    #[arg(long, help_heading = "Remote")]
+    pub cleanup: bool,
+
+    /// Same as --transfer --return FILE --cleanup. Repeatable.
+    #[arg(long, value_name = "FILE", help_heading = "Remote")]
+    pub trc: Vec<PathBuf>,
+
+    /// Copy FILE to every -S host once, before its first job (a fixed name,
+    /// placed as --transferfile places it); removed at the end with --cleanup.
+    /// Repeatable.
+    #[arg(
+        long = "basefile",
+        visible_alias = "bf",
+        value_name = "FILE",
+        help_heading = "Remote"
+    )]
+    pub basefile: Vec<PathBuf>,
+
+    /// Run jobs on -S hosts in DIR (made if missing), relative to the remote home
+    /// unless absolute; transferred and returned files are relative to it. '...'
+    /// is a new directory per job under ~/.atp-run/tmp, removed after the job;
+    /// '.' is this directory's path relative to the home here (absolute if it is
+    /// not under the home). Placeholders allowed. [default: the remote home]
+    #[arg(
+        long = "workdir",
+        visible_alias = "wd",
+        value_name = "DIR",
+        help_heading = "Remote"
+    )]
+    pub workdir: Option<PathBuf>,
+
+    /// Give jobs on -S hosts the variable VAR with its value here (several as
+    /// VAR1,VAR2; repeatable). Any bytes in the value are kept. An unset VAR is
+    /// left out. Exported shell functions and GNU's --env _ are not supported.
+    #[arg(long = "env", value_name = "VAR", help_heading = "Remote")]
+    pub env: Vec<String>,
+
     /// Workers kept alive at all times, even when idle [default: 2].
     #[arg(long, value_name = "N", help_heading = "Pool")]
     pub min_workers: Option<usize>,

@@ -45,6 +45,20 @@ pub(crate) struct JobSpec<'a> {
     pub command: &'a [u8],
     /// Its standard input.
     pub stdin: JobStdin,
+    /// The files it moves to and from a remote host, and where it runs there.
+    pub files: Option<&'a JobFiles>,
+}
+
+/// `--transferfile`, `--return` and `--workdir` as rendered for one job (file
+/// names as bytes, unquoted: they need not be UTF-8).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct JobFiles {
+    /// Local files to copy to the host before the job.
+    pub transfer: Vec<Vec<u8>>,
+    /// Files to copy back from the host after the job.
+    pub returns: Vec<Vec<u8>>,
+    /// A `--workdir` with placeholders, rendered (`None`: the run's setting).
+    pub workdir: Option<Vec<u8>>,
 }
 
 /// Which job a result belongs to, as the reporter and its sinks see it.
@@ -199,6 +213,10 @@ pub(crate) enum JobError {
     /// words are in the job's stderr).
     #[error("srun ended without the job's status: the step did not run")]
     StepLost,
+    /// A file of `--transferfile` or `--basefile` cannot be sent (one line: which
+    /// file, why, what to do).
+    #[error("{0}")]
+    Transfer(String),
     /// Every host of the run is down (`-S`): the job cannot run anywhere.
     #[error("no host is up (down: {hosts})")]
     NoHost {

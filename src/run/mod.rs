@@ -199,6 +199,7 @@ fn executor(options: &Options) -> Result<(Arc<dyn Executor>, Option<HostSlotRang
         options.launch.clone(),
         options.pool.clone(),
         cap,
+        options.remote_files.clone(),
     )
     .map_err(RunError::TempDir)?;
     let slots = ssh.total_slots().max(1);
@@ -245,6 +246,7 @@ fn jobs(
         tmpdir: options.tmpdir,
         timeouts,
         attempts: control.attempts.max(1),
+        files: options.files,
         halt: control.halt.map(|spec| Mutex::new(HaltTracker::new(spec))),
         stopping: AtomicBool::new(false),
         events,

@@ -72,6 +72,10 @@ pub struct Options {
     pub(crate) echo_commands: bool,
     /// `--results DIR`.
     pub(crate) results: Option<PathBuf>,
+    /// `--transferfile`, `--return`, `--workdir` with placeholders (per job).
+    pub(crate) files: Option<ssh::FileTemplates>,
+    /// `--cleanup`, `--basefile`, `--workdir`, `--env` (for the whole run).
+    pub(crate) remote_files: ssh::RemoteFiles,
 }
 
 /// The job-control settings (see `control/`).
@@ -148,6 +152,10 @@ impl Options {
             check_niceness(n).map_err(UsageError)?;
         }
         let results = results_dir(cli.results.take(), cli.json).map_err(UsageError)?;
+        let remote = hosts
+            .iter()
+            .any(|h| !matches!(h.target, Target::Slurm { .. }));
+        let (files, remote_files) = ssh::files_from_cli(&cli, remote).map_err(UsageError)?;
         let control = ControlOptions {
             joblog: cli.joblog.map(JoblogTarget::parse),
             resume: if cli.resume {
@@ -193,6 +201,8 @@ impl Options {
             shuffle: cli.shuf,
             echo_commands: cli.verbose_commands || cli.verbose > 0,
             results,
+            files,
+            remote_files,
         })
     }
 }

@@ -27,15 +27,16 @@ use std::time::SystemTime;
 use crossbeam_channel::Sender;
 
 use crate::run::control::halt::{Halt, HaltTracker, JobResult, halt_status};
-use crate::run::control::pacing::Pacer;
+use crate::run::control::pacing::{Pacer, Turn};
 use crate::run::control::retries;
 use crate::run::events::Event;
 use crate::run::exec::capture::Capture;
 use crate::run::exec::executor::{Executor, JobOutput, JobWatch};
+use crate::run::exec::ssh::FileTemplates;
 use crate::run::exec::timeout::Timeouts;
 use crate::run::input::job_args::JobArgs;
 use crate::run::input::template::Template;
-use crate::run::job::{JobEnd, JobError, JobKey, JobLabel, JobSpec, JobStdin};
+use crate::run::job::{JobEnd, JobError, JobFiles, JobKey, JobLabel, JobSpec, JobStdin};
 use crate::run::lock::lock;
 use crate::run::report::reporter::{AttemptEnded, Reporter};
 use crate::run::report::results::{JobInput, ResultsDir};
@@ -64,6 +65,8 @@ pub(crate) struct Jobs {
     pub timeouts: Option<Timeouts>,
     /// Attempts a job gets (`--retries`, at least 1).
     pub attempts: u32,
+    /// `--transferfile`, `--return`, `--workdir` with placeholders, rendered per job.
+    pub files: Option<FileTemplates>,
     /// `--halt`.
     pub halt: Option<Mutex<HaltTracker>>,
     /// Set once the run is being stopped: no job starts any more.
@@ -109,6 +112,10 @@ impl Jobs {
         let rendered;
         let slot = crate::current_worker_slot().unwrap_or(1);
         let tag;
+        let files: Option<JobFiles> = self.files.as_ref().map(|f| match &self.template {
+            Some(_) => f.render(&JobArgs::decode(record), number, slot),
+            None => f.render(&JobArgs::single(record), number, slot),
+        });
         let (command, record): (&[u8], &[u8]) = match &self.template {
             Some(t) => {
                 rendered = t.render(record, number, slot);
@@ -135,8 +142,8 @@ impl Jobs {
                 started: SystemTime::now(),
             };
             let (reported, result, last) = match &results_dir {
-                Some(dir) => self.attempt_into_results(&job, attempts, dir),
-                None => self.attempt(&job, attempts, input),
+                Some(dir) => self.attempt_into_results(&job, attempts, dir, files.as_ref()),
+                None => self.attempt(&job, attempts, input, files.as_ref()),
             };
             match reported {
                 Some(false) if !last => attempt += 1,
@@ -159,26 +166,18 @@ impl Jobs {
         job: &JobLabel<'_>,
         attempts: u32,
         input: &[u8],
+        files: Option<&JobFiles>,
     ) -> (Option<bool>, Result<JobEnd, JobError>, bool) {
         let table = self.results_table.as_ref();
-        let spec = spec_of(job);
-        let watch = self.timeouts.as_ref().map(|t| t as &dyn JobWatch);
-        let stopping = || self.is_stopping() || self.executor.is_closed();
-        let turn = match &self.pacer {
-            Some(pacer) => match pacer.turn(watch, stopping) {
-                Some(turn) => Some(turn),
-                None => {
-                    let result = Err(JobError::Cancelled);
-                    return (self.report(job, &result, true, None), result, true);
-                }
-            },
-            None => None,
+        let spec = spec_of(job, files);
+        let turn = match self.take_turn(job) {
+            Ok(turn) => turn,
+            Err(cancelled) => return cancelled,
         };
         let watch = match &turn {
             Some(turn) => Some(turn as &dyn JobWatch),
-            None => watch,
+            None => self.timeouts.as_ref().map(|t| t as &dyn JobWatch),
         };
-        self.reporter.command_starting(job.command);
         CAPTURE.with(|cell| {
             let mut cell = cell.borrow_mut();
             let captured = table.is_some() || self.reporter.output_kind() == OutputKind::Captured;
@@ -212,6 +211,31 @@ impl Jobs {
         })
     }
 
+    /// Waits for `job`'s `--delay` turn (if the run is paced) and echoes its
+    /// command (`-t`): the turn is the watch the executor gets, so the next start
+    /// waits for this one. `Err` is the report of a job cancelled while it waited
+    /// (the run is stopping): it never started.
+    #[allow(clippy::type_complexity)]
+    fn take_turn(
+        &self,
+        job: &JobLabel<'_>,
+    ) -> Result<Option<Turn<'_>>, (Option<bool>, Result<JobEnd, JobError>, bool)> {
+        let watch = self.timeouts.as_ref().map(|t| t as &dyn JobWatch);
+        let stopping = || self.is_stopping() || self.executor.is_closed();
+        let turn = match &self.pacer {
+            Some(pacer) => match pacer.turn(watch, stopping) {
+                Some(turn) => Some(turn),
+                None => {
+                    let result = Err(JobError::Cancelled);
+                    return Err((self.report(job, &result, true, None), result, true));
+                }
+            },
+            None => None,
+        };
+        self.reporter.command_starting(job.command);
+        Ok(turn)
+    }
+
     /// Runs one attempt of `job` with its output going to its `--results` files in
     /// `dir`, records its end there, and reports it; returns as [`Jobs::attempt`].
     fn attempt_into_results(
@@ -219,12 +243,20 @@ impl Jobs {
         job: &JobLabel<'_>,
         attempts: u32,
         dir: &Path,
+        files: Option<&JobFiles>,
     ) -> (Option<bool>, Result<JobEnd, JobError>, bool) {
         let Some(results) = &self.results else {
-            return self.attempt(job, attempts, b"");
+            return self.attempt(job, attempts, b"", files);
         };
-        let spec = spec_of(job);
-        let watch = self.timeouts.as_ref().map(|t| t as &dyn JobWatch);
+        let spec = spec_of(job, files);
+        let turn = match self.take_turn(job) {
+            Ok(turn) => turn,
+            Err(cancelled) => return cancelled,
+        };
+        let watch = match &turn {
+            Some(turn) => Some(turn as &dyn JobWatch),
+            None => self.timeouts.as_ref().map(|t| t as &dyn JobWatch),
+        };
         let mut capture = match results.start(dir, job.number, &self.tmpdir) {
             Ok(capture) => capture,
             Err(err) => {
@@ -343,7 +375,7 @@ impl Jobs {
 }
 
 /// What the executor is given to start an attempt of `job`.
-fn spec_of<'a>(job: &JobLabel<'a>) -> JobSpec<'a> {
+fn spec_of<'a>(job: &JobLabel<'a>, files: Option<&'a JobFiles>) -> JobSpec<'a> {
     JobSpec {
         key: JobKey {
             number: job.number,
@@ -352,6 +384,7 @@ fn spec_of<'a>(job: &JobLabel<'a>) -> JobSpec<'a> {
         },
         command: job.command,
         stdin: JobStdin::Null,
+        files,
     }
 }
 
@@ -372,6 +405,7 @@ impl Jobs {
             tmpdir: std::env::temp_dir(),
             timeouts: None,
             attempts,
+            files: None,
             halt: halt.map(|spec| Mutex::new(HaltTracker::new(spec.parse().expect("halt spec")))),
             stopping: AtomicBool::new(false),
             events,

@@ -516,6 +516,7 @@ mod tests {
             },
             command: cmd,
             stdin: JobStdin::Null,
+            files: None,
         };
         exec.execute(&spec, JobOutput::Capture(cap), None)
     }

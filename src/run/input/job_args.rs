@@ -87,7 +87,6 @@ impl<'a> JobArgs<'a> {
     }
 
     /// One row of one value (a plain input line).
-    #[cfg(test)]
     pub fn single(value: &'a [u8]) -> JobArgs<'a> {
         JobArgs {
             width: 1,

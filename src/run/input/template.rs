@@ -231,6 +231,9 @@ pub struct Template {
     /// The `--header :` column names it was bound to (`--results` names its
     /// directories after them).
     names: Vec<Vec<u8>>,
+    /// Values are written as they are, not shell-quoted: a file name
+    /// (`--transferfile`, `--return`, `--workdir`), not a command.
+    raw: bool,
 }
 
 impl Template {
@@ -307,6 +310,29 @@ impl Template {
             appended: !uses_value,
             positional_rows: false,
             names: Vec::new(),
+            raw: false,
+        })
+    }
+
+    /// Parses one file-name word (`--transferfile {}.in`, `--return {.}.out`):
+    /// its values are rendered unquoted and nothing is appended (a word without
+    /// placeholder is a fixed name, as in GNU parallel). `{name}` stays text.
+    ///
+    /// # Errors
+    /// An unknown placeholder (see the module documentation).
+    pub fn parse_path(word: &[u8], options: &TemplateOptions) -> Result<Template, TemplateError> {
+        let options = TemplateOptions {
+            quote: false,
+            context: false,
+            header: false,
+            ..options.clone()
+        };
+        Ok(Template {
+            parts: parse_word(word, &options)?,
+            appended: false,
+            positional_rows: false,
+            names: Vec::new(),
+            raw: true,
         })
     }
 
@@ -378,6 +404,11 @@ impl Template {
         Ok(if positional_rows { 0 } else { needed })
     }
 
+    /// Whether any placeholder occurs (`{#}` and `{%}` included).
+    pub fn has_placeholders(&self) -> bool {
+        self.parts.iter().any(|p| !matches!(p, Part::Literal(_)))
+    }
+
     /// Whether `{}` is appended because the template has no value placeholder.
     #[cfg(test)]
     pub fn appends_record(&self) -> bool {
@@ -431,7 +462,10 @@ impl Template {
                             out.push(b' ');
                         }
                         first = false;
-                        push_quoted(out, modifier.apply(value));
+                        match self.raw {
+                            true => out.extend_from_slice(modifier.apply(value)),
+                            false => push_quoted(out, modifier.apply(value)),
+                        }
                     };
                     match *index {
                         // A missing argument of the last job is nothing, not

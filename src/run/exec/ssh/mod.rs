@@ -32,18 +32,21 @@
 //!   watcher is told it started, and forgotten after the watcher is told it ended.
 
 mod adaptive;
+mod files;
 mod load;
 mod login;
 mod master;
+mod paths;
 pub(crate) mod starting;
 mod trailer;
+mod transfer;
 
+pub(crate) use files::{FileTemplates, RemoteFiles, from_cli as files_from_cli};
 pub(crate) use load::HostLoad;
 pub(crate) use login::{Login, Target, parse_list, read_file, ssh_command};
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::os::unix::ffi::OsStringExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -139,6 +142,8 @@ struct Inner {
     launch: Launch,
     /// The hosts' load monitors and the settings of their controllers.
     adaptive: adaptive::Adaptive,
+    /// `--transferfile`, `--return`, `--basefile`, `--workdir`, `--env`.
+    transfers: transfer::Transfers,
 }
 
 /// Runs jobs on the run's hosts; see the module header.
@@ -163,6 +168,7 @@ impl SshExecutor {
         launch: Launch,
         config: crate::Config,
         cap: usize,
+        files: RemoteFiles,
     ) -> io::Result<SshExecutor> {
         let dir = tempfile::Builder::new().prefix("atp-").tempdir_in("/tmp")?;
         let socket_dir = dir.path().to_owned();
@@ -215,6 +221,7 @@ impl SshExecutor {
         }
         let counts: Vec<usize> = hosts.iter().map(|h| h.slots).collect();
         let adaptive = adaptive::Adaptive::new(config, cap, hosts.len());
+        let transfers = transfer::Transfers::new(files, hosts.len());
         let inner = Arc::new(Inner {
             hosts,
             slots: HostSlots::new(&counts, cap),
@@ -230,6 +237,7 @@ impl SshExecutor {
             socket_dir,
             launch,
             adaptive,
+            transfers,
         });
         starting::end();
         for i in down {
@@ -453,21 +461,40 @@ impl Inner {
                 let Some((m, socket)) = self.take_session(i) else {
                     return Ok(None);
                 };
-                let mut remote = self.prefix.clone();
-                remote.extend(quote(
-                    &self.hosts[i]
-                        .login
-                        .job_line(&self.launch.remote_line(spec.command)),
-                ));
-                let (program, options) = command.split_first().ok_or(JobError::Cancelled)?;
-                let mut cmd = Command::new(program);
-                cmd.args(options)
-                    .args(["-o", "ControlMaster=no", "-o"])
-                    .arg(format!("ControlPath={}", socket.display()))
-                    .arg(host)
-                    .arg("--")
-                    .arg(std::ffi::OsString::from_vec(remote));
-                let result = self.run_session(i, cmd, spec, output, watch);
+                let session = |remote: &[u8]| transfer::session(command, &socket, host, remote);
+                // The basefiles' connection lost: the job is lost, not failed.
+                let planned = match self.transfers.send_basefiles(i, &session) {
+                    Ok(true) => self
+                        .transfers
+                        .plan(
+                            spec,
+                            &self.hosts[i]
+                                .login
+                                .job_line(&self.launch.remote_line(spec.command)),
+                            &self.nonce,
+                        )
+                        .map(Some),
+                    Ok(false) => Ok(None),
+                    Err(e) => Err(e),
+                };
+                let mut plan = match planned {
+                    Ok(Some(plan)) => plan,
+                    other => {
+                        self.end_session(i, m);
+                        return other.map(|_| None);
+                    }
+                };
+                let mut remote = std::mem::take(&mut plan.before);
+                remote.extend(&self.prefix);
+                remote.extend(&plan.word);
+                remote.extend(&plan.after);
+                let cmd = session(&remote);
+                let result = self.run_session(i, cmd, spec, output, watch, plan.payload.as_mut());
+                if let Ok(Some(_)) = &result {
+                    for why in self.transfers.fetch(&plan, &session) {
+                        log::warn!("job {} on {}: {why}", spec.key.number, self.hosts[i].label);
+                    }
+                }
                 self.end_session(i, m);
                 result
             }
@@ -481,7 +508,7 @@ impl Inner {
                     &self.nonce,
                     &self.launch.remote_line(spec.command),
                 );
-                let end = self.run_session(i, cmd, spec, output, watch)?;
+                let end = self.run_session(i, cmd, spec, output, watch, None)?;
                 Ok(Some(end.ok_or(JobError::StepLost)?))
             }
             Target::Local => Ok(None),
@@ -495,14 +522,19 @@ impl Inner {
         spec: &JobSpec<'_>,
         output: JobOutput<'_>,
         watch: Option<&dyn JobWatch>,
+        mut payload: Option<&mut std::fs::File>,
     ) -> Result<Option<JobEnd>, JobError> {
         cmd.stdin(Stdio::piped()).process_group(0);
         let program = cmd.get_program().to_string_lossy().into_owned();
         let start = Instant::now();
         let started = SystemTime::now();
-        let spawn_error = |source| JobError::Spawn {
-            program: program.clone().into(),
-            source,
+        let mut spawn = |cmd: &mut Command| {
+            let mut child = cmd.spawn().map_err(|source| JobError::Spawn {
+                program: program.clone().into(),
+                source,
+            })?;
+            transfer::feed(&mut child, payload.take());
+            Ok::<Child, JobError>(child)
         };
         let mut status = None;
         let (stdout_len, stderr_len, timed_out) = match output {
@@ -510,7 +542,7 @@ impl Inner {
                 let (out, err) = capture.files_for_job().map_err(JobError::Capture)?;
                 let mut err_file = err.try_clone().map_err(JobError::Capture)?;
                 cmd.stdout(out).stderr(err);
-                let child = cmd.spawn().map_err(spawn_error)?;
+                let child = spawn(&mut cmd)?;
                 let timed_out = self.follow(spec, child, start, watch, |_| Ok(()))?;
                 match self.trailer.strip_file(&mut err_file) {
                     Ok(found) => status = found,
@@ -524,7 +556,7 @@ impl Inner {
             }
             JobOutput::Lines(emit) => {
                 cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-                let child = cmd.spawn().map_err(spawn_error)?;
+                let child = spawn(&mut cmd)?;
                 let trailer = &self.trailer;
                 let timed_out = self.follow(spec, child, start, watch, |child| {
                     pump(child, &mut |stream, line| {
@@ -544,7 +576,7 @@ impl Inner {
             }
             JobOutput::Inherit => {
                 cmd.stdout(Stdio::inherit()).stderr(Stdio::piped());
-                let child = cmd.spawn().map_err(spawn_error)?;
+                let child = spawn(&mut cmd)?;
                 let trailer = &self.trailer;
                 let timed_out = self.follow(spec, child, start, watch, |child| {
                     let Some(mut err) = child.stderr.take() else {
@@ -837,6 +869,7 @@ impl Executor for SshExecutor {
         self.close();
         let inner = &self.inner;
         inner.adaptive.stop_all();
+        inner.remove_basefiles();
         let mut all: Vec<Master> = Vec::new();
         for host in &inner.hosts {
             all.extend(
@@ -859,6 +892,7 @@ impl Executor for SshExecutor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::ffi::OsStringExt;
 
     #[test]
     fn quoting_survives_single_quotes_and_any_byte() -> io::Result<()> {

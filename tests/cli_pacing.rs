@@ -93,6 +93,43 @@ fn delay_spaces_retries_too() {
 }
 
 #[test]
+fn delay_and_t_hold_when_output_goes_to_results_files() {
+    let sandbox = Sandbox::new();
+    let job = format!("{START_TICK}; : {{}}");
+    let run = sandbox.run(
+        [
+            "-j",
+            "8",
+            "--delay",
+            "0.3",
+            "-t",
+            "--results",
+            "out",
+            "--",
+            &job,
+            ":::",
+            "1",
+            "2",
+            "3",
+            "4",
+        ],
+        "",
+    );
+    run.assert_code(0);
+    let ticks: String = (1..=4)
+        .map(|n| sandbox.read_string(&format!("out/1/{n}/stdout")))
+        .collect();
+    assert_spaced(&ticks, Duration::from_millis(300), 4);
+    let echoed = &run.stderr;
+    for n in 1..=4 {
+        assert!(
+            echoed.contains(&format!("{START_TICK}; : {n}\n")),
+            "{echoed}"
+        );
+    }
+}
+
+#[test]
 fn the_adaptive_pool_does_not_grow_workers_that_would_only_wait() {
     // Each job is over long before the next may start: one worker would do. Were
     // all jobs handed to the pool at once, it would grow one per waiting job.

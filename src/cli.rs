@@ -249,6 +249,45 @@ pub struct Cli {
     #[arg(long, value_name = ":|N", help_heading = "Input")]
     pub header: Option<String>,
 
+    /// Cut standard input (or the -a FILE) into blocks of about --block bytes
+    /// ending at record boundaries, and give each block to one job as its
+    /// standard input (GNU parallel --pipe). The words after the options are the
+    /// command, run once per block: `seq 10 | atp-run --pipe wc -l`; {#} and {%}
+    /// work in it. A job that ends without reading all of its block fails as
+    /// killed by SIGPIPE, as GNU parallel reports it. Memory stays about
+    /// (running jobs + 4) x --block, whatever the input's size.
+    #[arg(
+        long,
+        visible_alias = "spreadstdin",
+        conflicts_with_all = ["context_replace", "multiple", "max_chars", "max_lines", "replace", "colsep", "csv", "link", "repeat", "dry_run"],
+        help_heading = "Pipe"
+    )]
+    pub pipe: bool,
+
+    /// With --pipe, about this many bytes per block: K, M, G suffixes (binary);
+    /// a block ends at the last record boundary within SIZE, or holds one whole
+    /// record if a record is longer [default: 1M].
+    #[arg(
+        long,
+        visible_alias = "block-size",
+        value_name = "SIZE",
+        value_parser = parse_size,
+        requires = "pipe",
+        help_heading = "Pipe"
+    )]
+    pub block: Option<u64>,
+
+    /// With --pipe, records end with STR [default: \n; '' with --recstart
+    /// alone]; -0 means --recend '\0'. \n, \t, \r, \0 and \\ are decoded.
+    /// --recend '' alone cuts blocks at exactly --block bytes (binary data).
+    #[arg(long, value_name = "STR", requires = "pipe", help_heading = "Pipe")]
+    pub recend: Option<String>,
+
+    /// With --pipe, records start with STR: blocks are cut only before it (and,
+    /// with --recend too, only where a record end is followed by it).
+    #[arg(long, value_name = "STR", requires = "pipe", help_heading = "Pipe")]
+    pub recstart: Option<String>,
+
     /// Give each job up to N arguments (input lines, or combinations of input
     /// sources), separated by spaces where {} is (xargs -n, parallel -n).
     #[arg(

@@ -1,6 +1,6 @@
 //! The message for an option `atp-run` does not know.
 //!
-//! clap's own tip ("to pass '--pipe' as a value, use '-- --pipe'") is wrong for
+//! clap's own tip ("to pass '--frob' as a value, use '-- --frob'") is wrong for
 //! us: after `--` a word becomes part of the command template. So an unknown
 //! option gets one line naming it and what to write instead: the similar option
 //! clap found, our spelling of a GNU parallel or xargs option, or how to give it
@@ -8,15 +8,11 @@
 
 /// GNU parallel and xargs options that are spelled differently here, or not
 /// supported, and what to write instead.
-const FOREIGN: [(&str, &str); 9] = [
+const FOREIGN: [(&str, &str); 8] = [
     ("-P", "xargs -P N is -j N (or --max-workers N) here"),
     (
         "--max-procs",
         "xargs --max-procs N is -j N (or --max-workers N) here",
-    ),
-    (
-        "--pipe",
-        "GNU parallel's --pipe (stdin cut into blocks) is not supported",
     ),
     (
         "--eta",
@@ -94,9 +90,7 @@ mod tests {
             parse_error(&["-P", "4"]),
             "unknown option '-P': xargs -P N is -j N (or --max-workers N) here"
         );
-        assert!(
-            parse_error(&["--pipe"]).contains("--pipe (stdin cut into blocks) is not supported")
-        );
+        assert!(parse_error(&["--eta"]).contains("shows the ETA"));
     }
 
     #[test]

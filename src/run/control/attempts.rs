@@ -62,6 +62,9 @@ pub(crate) struct Jobs {
     pub stopping: AtomicBool,
     /// The coordinator's channel.
     pub events: Sender<Event>,
+    /// `--pipe`: a job's record is its standard input; the template is its
+    /// command whole.
+    pub pipe: bool,
 }
 
 impl Jobs {
@@ -73,6 +76,7 @@ impl Jobs {
     /// Runs job `number` (or run `run` of a `--repeat` job) from `record` and
     /// reports it. Returns whether it succeeded, or `None` if it did not run.
     pub(crate) fn run_job(&self, number: u64, run: Option<u64>, record: &[u8]) -> Option<bool> {
+        let input = record;
         if run.is_none() && self.is_stopping() {
             self.reporter.job_not_started(number);
             return None;
@@ -81,6 +85,10 @@ impl Jobs {
         let slot = crate::current_worker_slot().unwrap_or(1);
         let tag;
         let (command, record): (&[u8], &[u8]) = match &self.template {
+            Some(t) if self.pipe => {
+                rendered = t.render_numbers(number, slot);
+                (&rendered, &rendered)
+            }
             Some(t) => {
                 rendered = t.render(record, number, slot);
                 // A job's input is its encoded arguments: --tag shows them
@@ -92,6 +100,10 @@ impl Jobs {
                 (&rendered, &tag)
             }
             None => (record, record),
+        };
+        let stdin = match self.pipe {
+            true => JobStdin::Block(input),
+            false => JobStdin::Null,
         };
         let attempts = if run.is_some() { 1 } else { self.attempts };
         let mut attempt = 1;
@@ -105,7 +117,7 @@ impl Jobs {
                 record,
                 started: SystemTime::now(),
             };
-            let (reported, result, last) = self.attempt(&job, attempts);
+            let (reported, result, last) = self.attempt(&job, stdin, attempts);
             match reported {
                 Some(false) if !last => attempt += 1,
                 Some(ok) => {
@@ -123,6 +135,7 @@ impl Jobs {
     fn attempt(
         &self,
         job: &JobLabel<'_>,
+        stdin: JobStdin<'_>,
         attempts: u32,
     ) -> (Option<bool>, Result<JobEnd, JobError>, bool) {
         let spec = JobSpec {
@@ -132,7 +145,7 @@ impl Jobs {
                 attempt: job.attempt,
             },
             command: job.command,
-            stdin: JobStdin::Null,
+            stdin,
         };
         let watch = self.timeouts.as_ref().map(|t| t as &dyn JobWatch);
         CAPTURE.with(|cell| {
@@ -245,6 +258,7 @@ impl Jobs {
             halt: halt.map(|spec| Mutex::new(HaltTracker::new(spec.parse().expect("halt spec")))),
             stopping: AtomicBool::new(false),
             events,
+            pipe: false,
         }
     }
 }

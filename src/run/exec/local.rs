@@ -9,7 +9,8 @@
 //! the worker while it runs (`pump.rs`); [`JobOutput::Inherit`] gives it ours.
 //!
 //! Invariants:
-//! - The child gets stdin from `/dev/null` (our stdin carries the command list), its
+//! - The child gets stdin from `/dev/null` (our stdin carries the command list), or
+//!   a pipe its `--pipe` block is written to (`stdin_feed.rs`), its
 //!   own process group (pgid == pid), and the output above. Nothing else is
 //!   configured (no env, no `pre_exec`), so std keeps its `posix_spawn` fast path.
 //! - Spawn happens outside any lock; the group is then registered. If the registry
@@ -30,7 +31,7 @@
 //!   before the next job).
 
 use std::io;
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -47,6 +48,7 @@ use crate::run::exec::long_command::{SHELL, shell_command};
 use crate::run::exec::pump::pump;
 use crate::run::exec::registry::{ProcessRegistry, group_alive};
 use crate::run::exec::spawn_limit::{SpawnLimit, is_refused};
+use crate::run::exec::stdin_feed::with_block;
 use crate::run::exec::wait::wait_exited_nowait;
 use crate::run::job::{ExitStatusKind, JobEnd, JobError, JobKey, JobSpec, JobStdin};
 use crate::run::values::termseq::TermSeq;
@@ -184,6 +186,17 @@ struct Reaped {
 }
 
 impl Reaped {
+    /// `unread`: the job ended without reading all of its `--pipe` block. Then it
+    /// failed, killed by SIGPIPE, whatever its exit code, as GNU parallel reports
+    /// it (its writer is the one SIGPIPE hits); a timeout or a signal that killed
+    /// it is kept, as the better reason.
+    fn input_unread(mut self, unread: bool) -> Reaped {
+        if unread && !self.timed_out && self.status.code().is_some() {
+            self.status = ExitStatus::from_raw(Signal::SIGPIPE as i32);
+        }
+        self
+    }
+
     fn end(&self, stdout_len: u64, stderr_len: u64) -> JobEnd {
         JobEnd {
             status: ExitStatusKind::from_status(self.status),
@@ -212,8 +225,12 @@ impl LocalExecutor {
             JobOutput::Capture(capture) => {
                 let (stdout, stderr) = capture.files_for_job().map_err(JobError::Capture)?;
                 let (stdout, stderr) = (Stdio::from(stdout), Stdio::from(stderr));
-                let reaped = match self.spawn_and_wait(spec, stdout, stderr, watch, |_| Ok(())) {
-                    Ok(reaped) => reaped,
+                let mut unread = false;
+                let fed = |child: &mut Child| {
+                    with_block(child, spec.stdin, false, &mut unread, |_| Ok(()))
+                };
+                let reaped = match self.spawn_and_wait(spec, stdout, stderr, watch, fed) {
+                    Ok(reaped) => reaped.input_unread(unread),
                     Err(err) => {
                         if !matches!(err, JobError::Spawn { .. }) {
                             capture.taint();
@@ -233,14 +250,23 @@ impl LocalExecutor {
             }
             JobOutput::Lines(emit) => {
                 let (out, err) = (Stdio::piped(), Stdio::piped());
-                let reaped =
-                    self.spawn_and_wait(spec, out, err, watch, |child| pump(child, emit))?;
-                Ok(reaped.end(0, 0))
+                let mut unread = false;
+                let pumped = |child: &mut Child| {
+                    with_block(child, spec.stdin, true, &mut unread, |child| {
+                        pump(child, emit)
+                    })
+                };
+                let reaped = self.spawn_and_wait(spec, out, err, watch, pumped)?;
+                Ok(reaped.input_unread(unread).end(0, 0))
             }
             JobOutput::Inherit => {
                 let (out, err) = (Stdio::inherit(), Stdio::inherit());
-                let reaped = self.spawn_and_wait(spec, out, err, watch, |_| Ok(()))?;
-                Ok(reaped.end(0, 0))
+                let mut unread = false;
+                let fed = |child: &mut Child| {
+                    with_block(child, spec.stdin, false, &mut unread, |_| Ok(()))
+                };
+                let reaped = self.spawn_and_wait(spec, out, err, watch, fed)?;
+                Ok(reaped.input_unread(unread).end(0, 0))
             }
         }
     }
@@ -337,6 +363,7 @@ fn spawn(
 ) -> Result<(Child, Pid, Option<TempPath>), JobError> {
     let stdin = match spec.stdin {
         JobStdin::Null => Stdio::null(),
+        JobStdin::Block(_) => Stdio::piped(),
     };
     let spawn_error = |source| JobError::Spawn {
         program: SHELL.into(),

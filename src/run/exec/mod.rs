@@ -1,7 +1,8 @@
 //! Where jobs run: the executor boundary (`executor.rs`), the local
 //! process-group executor (`local.rs`), the SSH executor (`ssh/`, with the host
 //! slots of `hosts.rs`) and the Slurm executor (`slurm.rs`), with what they use:
-//! capture files, the registry of running groups, the line pump, waiting without
+//! capture files, the registry of running groups, the line pump, a `--pipe`
+//! block fed to a job's stdin (`stdin_feed.rs`), waiting without
 //! reaping, the process limit (`spawn_limit.rs`: EAGAIN on spawn waits, it does not
 //! fail); the `--timeout` timer, which signals jobs through any executor; and the
 //! orphans jobs leave outside their groups, adopted as a child subreaper.
@@ -20,5 +21,6 @@ pub(crate) mod registry;
 pub(crate) mod slurm;
 pub(crate) mod spawn_limit;
 pub(crate) mod ssh;
+pub(crate) mod stdin_feed;
 pub(crate) mod timeout;
 pub(crate) mod wait;

@@ -36,6 +36,9 @@ pub const EXAMPLES: &str = "  Run every line of jobs.txt as a shell command, at 
     atp-run -- convert -resize {2} {1} {1.}-{2}.png ::: *.jpg ::: 50% 200%
     seq -f 'f%g' 20000 | atp-run -X -- touch
 
+  Count the lines of a stream in 10 MiB blocks, one wc per block:
+    seq 50000000 | atp-run --pipe --block 10M wc -l
+
   Exactly 8 jobs at a time, like parallel -j8 or xargs -P8:
     atp-run -j 8 jobs.txt
 
@@ -66,7 +69,13 @@ pub const COMING_FROM_GNU: &str =
              an unknown {3}, {1x} or {=...=} is an error, not text
   FILE       operands are files of commands (or of arguments, with a
              TEMPLATE after --), not GNU's command; a command is a TEMPLATE
-  -P N       (xargs) is -j N; -r is not needed: no input runs no job";
+  -P N       (xargs) is -j N; -r is not needed: no input runs no job
+  --pipe     as GNU's, with --block, --recend, --recstart, -N and --header
+             N|: (the command's words come after the options, as in GNU);
+             -0 means --recend '\\0' there. A job that leaves its block
+             unread fails as killed by SIGPIPE, as GNU reports it. Not
+             supported: --cat, --fifo, --pipe-part, --round-robin, --regexp,
+             --rrs, -L with --pipe, and -S/--slurm with --pipe";
 
 /// Exit statuses, shown in `--help` and the man page.
 pub const EXIT_STATUS: &str = "  0    every job succeeded (or there was no job)
@@ -211,7 +220,8 @@ pub struct Cli {
     pub template: Vec<OsString>,
 
     /// Input records are separated by NUL bytes instead of newlines (for
-    /// `find -print0`); newlines and spaces inside records are kept.
+    /// `find -print0`); newlines and spaces inside records are kept. With
+    /// --pipe: records end with NUL (--recend '\0').
     #[arg(short = '0', long = "null", help_heading = "Input")]
     pub null: bool,
 
@@ -245,7 +255,8 @@ pub struct Cli {
 
     /// `:` — the first line of each input source names its columns, used as
     /// {name} in the template (with --colsep, one name per column); N — skip
-    /// the first N lines of each source.
+    /// the first N lines of each source. With --pipe: the first line (`:`) or
+    /// the first N lines of the input start every block.
     #[arg(long, value_name = ":|N", help_heading = "Input")]
     pub header: Option<String>,
 
@@ -289,7 +300,8 @@ pub struct Cli {
     pub recstart: Option<String>,
 
     /// Give each job up to N arguments (input lines, or combinations of input
-    /// sources), separated by spaces where {} is (xargs -n, parallel -n).
+    /// sources), separated by spaces where {} is (xargs -n, parallel -n). With
+    /// --pipe: N records per block, as -N.
     #[arg(
         short = 'n',
         long = "max-args",
@@ -301,7 +313,8 @@ pub struct Cli {
     pub max_args: Option<usize>,
 
     /// Give each job N arguments, {1} … {N} being the first … N-th (the last
-    /// job may have fewer; the missing ones are empty), as parallel -N.
+    /// job may have fewer; the missing ones are empty), as parallel -N. With
+    /// --pipe: N records per block (the last may have fewer), whatever --block.
     #[arg(
         short = 'N',
         value_name = "N",

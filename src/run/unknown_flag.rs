@@ -37,10 +37,39 @@ const FOREIGN: [(&str, &str); 8] = [
     ),
 ];
 
+/// GNU parallel's ways of spreading a stream that `--pipe` does not have yet.
+const PIPE_FOREIGN: [(&str, &str); 6] = [
+    (
+        "--cat",
+        "GNU parallel's --cat (the block in a temporary file) is not supported: with --pipe the block is the job's standard input",
+    ),
+    (
+        "--fifo",
+        "GNU parallel's --fifo is not supported: with --pipe the block is the job's standard input",
+    ),
+    (
+        "--pipe-part",
+        "GNU parallel's --pipe-part is not supported: use --pipe -a FILE",
+    ),
+    (
+        "--round-robin",
+        "GNU parallel's --round-robin is not supported: --pipe starts one job per block",
+    ),
+    (
+        "--regexp",
+        "GNU parallel's --regexp is not supported: --recend and --recstart are plain strings",
+    ),
+    (
+        "--rrs",
+        "GNU parallel's --rrs is not supported: the blocks keep their --recend and --recstart",
+    ),
+];
+
 /// The one-line message (without the `atp-run: ` prefix) for the unknown
 /// option `arg`; `similar` is an option clap found close to it.
 pub fn message(arg: &str, similar: Option<&str>) -> String {
-    if let Some((_, instead)) = FOREIGN.iter().find(|(flag, _)| *flag == arg) {
+    let mut foreign = FOREIGN.iter().chain(&PIPE_FOREIGN);
+    if let Some((_, instead)) = foreign.find(|(flag, _)| *flag == arg) {
         return format!("unknown option '{arg}': {instead}");
     }
     if let Some(similar) = similar {
@@ -91,6 +120,9 @@ mod tests {
             "unknown option '-P': xargs -P N is -j N (or --max-workers N) here"
         );
         assert!(parse_error(&["--eta"]).contains("shows the ETA"));
+        assert!(
+            parse_error(&["--pipe", "--cat"]).contains("--cat (the block in a temporary file)")
+        );
     }
 
     #[test]

@@ -429,3 +429,41 @@ fn memory_stays_bounded_when_jobs_are_slower_than_the_input() {
         INPUT >> 10
     );
 }
+
+#[test]
+fn reading_blocks_from_a_terminal_says_so() {
+    use std::io::{Read, Write};
+    let sb = Sandbox::new();
+    let pty = nix::pty::openpty(None, None).expect("openpty");
+    let mut child = sb
+        .command(["-q", "--pipe", "wc", "-l"])
+        .stdin(Stdio::from(pty.slave))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn atp-run");
+    let mut master = std::fs::File::from(pty.master);
+    // Two lines, then Ctrl-D at the start of a line: end of input.
+    master.write_all(b"a\nb\n\x04").unwrap();
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "{stderr}");
+    assert_eq!(stdout.trim(), "2");
+    assert_eq!(
+        stderr,
+        "atp-run: reading the --pipe input from the terminal (standard input); end with \
+         Ctrl-D, or pipe it in\n"
+    );
+    drop(master);
+}

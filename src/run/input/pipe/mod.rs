@@ -30,7 +30,7 @@ pub(crate) mod settings;
 mod splitter;
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, IsTerminal, Read};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 
@@ -111,6 +111,12 @@ pub fn open(settings: &PipeSettings) -> Result<RecordStream, InputError> {
         // Our own descriptor for fd 0: large reads go straight to it, past
         // std's line buffer.
         _ => {
+            if io::stdin().is_terminal() {
+                eprintln!(
+                    "atp-run: reading the --pipe input from the terminal (standard input); \
+                     end with Ctrl-D, or pipe it in"
+                );
+            }
             let fd = io::stdin().as_fd().try_clone_to_owned();
             let fd = fd.map_err(|error| InputError::PipeRead {
                 source_name: "standard input".into(),

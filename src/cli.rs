@@ -14,7 +14,7 @@ use clap::{ArgAction, CommandFactory, Parser, ValueEnum};
 use crate::run::values::duration::parse_duration;
 use crate::run::values::halt_spec::{HaltPolicy, parse_halt_policy};
 use crate::run::values::jobs_spec::{JobsSpec, parse_jobs};
-use crate::run::values::size::{parse_kib, parse_size};
+use crate::run::values::size::{parse_gnu_size, parse_kib, parse_size};
 use crate::run::values::termseq::{self, TermSeq, parse_termseq};
 
 /// Examples, at the end of `--help` and in the man page's EXAMPLES section. These
@@ -275,14 +275,15 @@ pub struct Cli {
     )]
     pub pipe: bool,
 
-    /// With --pipe, about this many bytes per block: K, M, G suffixes (binary);
-    /// a block ends at the last record boundary within SIZE, or holds one whole
-    /// record if a record is longer [default: 1M].
+    /// With --pipe, about this many bytes per block: as in GNU parallel, k, m, g
+    /// are powers of 1000 and K, M, G powers of 1024; a block ends at the last
+    /// record boundary within SIZE, or holds one whole record if a record is
+    /// longer [default: 1M].
     #[arg(
         long,
         visible_alias = "block-size",
         value_name = "SIZE",
-        value_parser = parse_size,
+        value_parser = parse_gnu_size,
         requires = "pipe",
         help_heading = "Pipe"
     )]

@@ -157,10 +157,15 @@ mod tests {
 
     #[test]
     fn separators_sizes_counts_and_headers() {
+        // GNU's units: k is 1000, K is 1024.
         let s = settings(&["--pipe", "--block", "10k", "--recstart", ">", "wc"]);
         assert_eq!(
             (s.block, &s.recend[..], &s.recstart[..]),
-            (10 << 10, &b""[..], &b">"[..])
+            (10_000, &b""[..], &b">"[..])
+        );
+        assert_eq!(
+            settings(&["--pipe", "--block", "10K", "wc"]).block,
+            10 << 10
         );
         let s = settings(&["--pipe", "--recend", "\\n\\n", "--recstart", "x", "wc"]);
         assert_eq!((&s.recend[..], &s.recstart[..]), (&b"\n\n"[..], &b"x"[..]));

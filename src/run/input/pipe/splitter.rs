@@ -15,9 +15,13 @@
 //!   split across two blocks, and no byte is lost or repeated (the blocks of a
 //!   stream, concatenated, are the stream).
 //! - By size: a block is the longest prefix of at most `size` bytes that ends at a
-//!   boundary (GNU's `rindex` on a `--block`-sized buffer); when no boundary lies
-//!   within `size`, the block is the first record alone, however long (GNU grows
+//!   boundary whose separator (the `recend` and the `recstart` after it) lies
+//!   within those `size` bytes (GNU's `rindex` on a `--block`-sized buffer); when
+//!   there is none, the block is the first record alone, however long (GNU grows
 //!   its block to hold it too).
+//! - An empty record is a record: `-N 2` on `\n\na\n` gives `\n\n` and `a\n`
+//!   (GNU's search for the N-th separator starts at the second byte, so it
+//!   merges an empty first record of a block into the next one).
 //! - By count: a block is exactly `n` records (the last block may hold fewer); the
 //!   size plays no part.
 //! - [`Splitter::cut`] never answers for bytes it has not seen: with `eof` false
@@ -64,13 +68,9 @@ impl Splitter {
         }
     }
 
-    /// The bytes to read before a size cut can be decided (more at the end of
-    /// the input is not needed): the block and the `recstart` after it.
+    /// The bytes to read before a cut is tried: a block's worth.
     pub(crate) fn lookahead(&self) -> usize {
-        match self.records {
-            Some(_) => self.size,
-            None => self.size + (self.separator.len() - self.recend_len),
-        }
+        self.size
     }
 
     /// Where the first block of `data` (not empty) ends; `eof`: nothing follows.
@@ -89,11 +89,14 @@ impl Splitter {
         if !eof && data.len() < self.lookahead() {
             return Cut::More;
         }
-        let window = &data[..data.len().min(self.lookahead())];
+        // The whole separator within `size` bytes, as GNU's `rindex` on its
+        // `--block`-sized buffer: a recstart just past it does not count.
+        let window = &data[..data.len().min(self.size)];
         if let Some(p) = self.last_boundary(window) {
             return Cut::Block(p);
         }
-        match self.next_boundary(data, self.size) {
+        // No separator within `size`: the first record alone, however long.
+        match self.next_boundary(data, 0) {
             Some(p) => Cut::Block(p),
             None if eof => Cut::Block(data.len()),
             None => Cut::More,
@@ -228,6 +231,13 @@ pub(crate) mod tests {
         let s = Splitter::new(b"\n", b">", 3, None);
         assert_eq!(s.cut(b"a\n>b", false), Cut::Block(2));
         assert_eq!(s.cut(b"a\n", false), Cut::More);
+        // The recstart must lie within the size too (GNU): at 4 it does not,
+        // and the block is the first record alone.
+        let s = Splitter::new(b"\n", b">", 4, None);
+        assert_eq!(s.cut(b"a\nb\n>c\n", false), Cut::Block(4));
+        assert_eq!(s.cut(b"a\nb\n>c\n>", false), Cut::Block(4));
+        let s = Splitter::new(b"\n", b">", 5, None);
+        assert_eq!(s.cut(b"a\n>b\n>c\n", false), Cut::Block(2));
         let s = Splitter::new(b"\n", b"", 1, Some(2));
         assert_eq!(s.cut(b"a\nb", false), Cut::More);
         assert_eq!(s.cut(b"a\nb\n", false), Cut::Block(4));

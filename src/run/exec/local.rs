@@ -505,6 +505,7 @@ mod tests {
     use super::*;
     use crate::run::exec::capture::Capture;
     use crate::run::exec::local::testutil::{Reaper, find, unique_marker, wait_until};
+    use crate::run::job::Stream;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::thread;
@@ -638,6 +639,40 @@ mod tests {
         let (exit, o, _) = run(b"printf '%s' '\xff\xfe'")?;
         assert!(exit.success());
         assert_eq!(o, b"\xff\xfe");
+        Ok(())
+    }
+
+    #[test]
+    fn a_block_is_the_jobs_stdin_and_one_left_unread_is_sigpipe() -> TestResult {
+        let reg = LocalExecutor::new();
+        let mut cap = capture();
+        let block = b"one\ntwo\n".repeat(20_000);
+        let spec = JobSpec {
+            key: JobKey {
+                number: 1,
+                run: 0,
+                attempt: 1,
+            },
+            command: b"cat",
+            stdin: JobStdin::Block(&block),
+        };
+        let end = reg.execute(&spec, JobOutput::Capture(&mut cap), None)?;
+        assert!(end.success());
+        assert_eq!(outputs(&mut cap)?.0, block);
+        // More than a pipe holds, never read: GNU parallel's SIGPIPE, whatever
+        // the exit code; --line-buffer (fed from a thread beside the pump) too.
+        let big = vec![b'x'; 1 << 20];
+        let spec = JobSpec {
+            command: b"exit 3",
+            stdin: JobStdin::Block(&big),
+            ..spec
+        };
+        let end = reg.execute(&spec, JobOutput::Capture(&mut cap), None)?;
+        assert_eq!(end.status, ExitStatusKind::Signaled { signal: 13 });
+        let mut lines = Vec::new();
+        let mut emit = |_: Stream, b: &[u8]| lines.extend_from_slice(b);
+        let end = reg.execute(&spec, JobOutput::Lines(&mut emit), None)?;
+        assert_eq!(end.status, ExitStatusKind::Signaled { signal: 13 });
         Ok(())
     }
 

@@ -75,7 +75,8 @@ pub const COMING_FROM_GNU: &str =
              -0 means --recend '\\0' there. A job that leaves its block
              unread fails as killed by SIGPIPE, as GNU reports it. Not
              supported: --cat, --fifo, --pipe-part, --round-robin, --regexp,
-             --rrs, -L with --pipe, and -S/--slurm with --pipe";
+             --rrs, --block-timeout, -L with --pipe, and -S/--slurm with
+             --pipe";
 
 /// Exit statuses, shown in `--help` and the man page.
 pub const EXIT_STATUS: &str = "  0    every job succeeded (or there was no job)

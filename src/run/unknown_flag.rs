@@ -38,7 +38,7 @@ const FOREIGN: [(&str, &str); 8] = [
 ];
 
 /// GNU parallel's ways of spreading a stream that `--pipe` does not have yet.
-const PIPE_FOREIGN: [(&str, &str); 6] = [
+const PIPE_FOREIGN: [(&str, &str); 7] = [
     (
         "--cat",
         "GNU parallel's --cat (the block in a temporary file) is not supported: with --pipe the block is the job's standard input",
@@ -58,6 +58,10 @@ const PIPE_FOREIGN: [(&str, &str); 6] = [
     (
         "--regexp",
         "GNU parallel's --regexp is not supported: --recend and --recstart are plain strings",
+    ),
+    (
+        "--block-timeout",
+        "GNU parallel's --block-timeout is not supported: a --pipe block is handed over when full or at the end of the input",
     ),
     (
         "--rrs",
@@ -123,6 +127,7 @@ mod tests {
         assert!(
             parse_error(&["--pipe", "--cat"]).contains("--cat (the block in a temporary file)")
         );
+        assert!(parse_error(&["--block-timeout"]).contains("--block-timeout is not supported"));
     }
 
     #[test]

@@ -105,12 +105,16 @@ mod tests {
     use super::*;
     use std::process::{Command, Stdio};
 
+    /// `sh -c script` in a process group of its own (so what it leaves behind can
+    /// be killed with it), stdin and stdout piped.
     fn spawn(script: &str) -> Child {
+        use std::os::unix::process::CommandExt;
         Command::new("/bin/sh")
             .arg("-c")
             .arg(script)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
+            .process_group(0)
             .spawn()
             .unwrap()
     }
@@ -139,6 +143,8 @@ mod tests {
             let pipe = child.stdin.take().unwrap();
             assert!(!feed(pipe, &block, pid(&child)).unwrap(), "{script}");
             child.wait().unwrap();
+            // The background sleep, if any: nothing outlives the test.
+            let _ = nix::sys::signal::killpg(pid(&child), nix::sys::signal::Signal::SIGKILL);
         }
     }
 }

@@ -923,7 +923,10 @@ mod tests {
                 .is_err()
         );
         kill_group_and_reap(pid, &mut child);
-        assert!(!group_alive(pid));
+        // SIGKILL is delivered, not awaited: a member the kill reached may take a
+        // moment to die on a loaded machine (this assertion, checked at once,
+        // failed about once in ten full runs).
+        assert!(wait_until(|| !group_alive(pid)));
         assert!(wait_until(|| find(&m).is_empty()));
         Ok(())
     }

@@ -23,7 +23,7 @@ _atp__run() {
 
     case "${cmd}" in
         atp__run)
-            opts="-0 -a -n -N -L -X -m -s -I -j -S -c -t -q -k -u -v -h -V --null --arg-file --link --colsep --csv --header --max-args --max-lines --max-chars --replace --er --extensionreplace --bnr --basenamereplace --dnr --dirnamereplace --bner --basenameextensionreplace --seqreplace --slotreplace --quote --jobs --sshlogin --slf --slurm --cpus-per-task --cpus-per-job --slurm-rate --ssh --tf --transferfile --transfer --return --cleanup --trc --bf --basefile --wd --workdir --env --min-workers --max-workers --idle-timeout --stack-size --cpu-threshold --memory-reserve --ignore-load --repeat --interval --shell --delay --shuf --nice --verbose-commands --grace --joblog --resume --resume-failed --retries --timeout --termseq --halt --dry-run --quiet --keep-order --tag --line-buffer --ungroup --json --results --no-progress --color --verbose --help --version"
+            opts="-0 -a -n -N -L -X -m -s -I -j -S -c -t -q -k -u -v -h -V --null --arg-file --link --colsep --csv --header --spreadstdin --pipe --block-size --block --recend --recstart --max-args --max-lines --max-chars --replace --er --extensionreplace --bnr --basenamereplace --dnr --dirnamereplace --bner --basenameextensionreplace --seqreplace --slotreplace --quote --jobs --sshlogin --slf --slurm --cpus-per-task --cpus-per-job --slurm-rate --ssh --tf --transferfile --transfer --return --cleanup --trc --bf --basefile --wd --workdir --env --min-workers --max-workers --idle-timeout --stack-size --cpu-threshold --memory-reserve --ignore-load --repeat --interval --shell --delay --shuf --nice --verbose-commands --grace --joblog --resume --resume-failed --retries --timeout --termseq --halt --dry-run --quiet --keep-order --tag --line-buffer --ungroup --json --results --no-progress --color --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -42,6 +42,22 @@ _atp__run() {
                     return 0
                     ;;
                 --header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --block)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --block-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recend)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recstart)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,8 +1,11 @@
 complete -c atp-run -s a -l arg-file -d 'Read arguments from FILE, like `:::: FILE` (GNU parallel and xargs -a); may be repeated, each FILE is one more input source' -r -F
 complete -c atp-run -l colsep -d 'Split each input line into columns at this regular expression (e.g. \'\\t\', \',\', \' +\'); the columns are {1}, {2}, … as if each were an input source' -r
-complete -c atp-run -l header -d '`:` — the first line of each input source names its columns, used as {name} in the template (with --colsep, one name per column); N — skip the first N lines of each source' -r
-complete -c atp-run -s n -l max-args -d 'Give each job up to N arguments (input lines, or combinations of input sources), separated by spaces where {} is (xargs -n, parallel -n)' -r
-complete -c atp-run -s N -d 'Give each job N arguments, {1} … {N} being the first … N-th (the last job may have fewer; the missing ones are empty), as parallel -N' -r
+complete -c atp-run -l header -d '`:` — the first line of each input source names its columns, used as {name} in the template (with --colsep, one name per column); N — skip the first N lines of each source. With --pipe: the first line (`:`) or the first N lines of the input start every block' -r
+complete -c atp-run -l block -l block-size -d 'With --pipe, about this many bytes per block: as in GNU parallel, k, m, g are powers of 1000 and K, M, G powers of 1024; a block ends at the last record boundary within SIZE, or holds one whole record if a record is longer [default: 1M]' -r
+complete -c atp-run -l recend -d 'With --pipe, records end with STR [default: \\n; \'\' with --recstart alone]; -0 means --recend \'\\0\'. \\n, \\t, \\r, \\0 and \\\\ are decoded. --recend \'\' alone cuts blocks at exactly --block bytes (binary data)' -r
+complete -c atp-run -l recstart -d 'With --pipe, records start with STR: blocks are cut only before it (and, with --recend too, only where a record end is followed by it)' -r
+complete -c atp-run -s n -l max-args -d 'Give each job up to N arguments (input lines, or combinations of input sources), separated by spaces where {} is (xargs -n, parallel -n). With --pipe: N records per block, as -N' -r
+complete -c atp-run -s N -d 'Give each job N arguments, {1} … {N} being the first … N-th (the last job may have fewer; the missing ones are empty), as parallel -N. With --pipe: N records per block (the last may have fewer), whatever --block' -r
 complete -c atp-run -s L -l max-lines -d 'Up to N input lines per job (xargs -L, parallel -L); a line is one argument (use --colsep to split it)' -r
 complete -c atp-run -s s -l max-chars -d 'Fill each job\'s command up to N bytes at most (xargs -s, parallel -s); never more than the kernel allows' -r
 complete -c atp-run -s I -l replace -d 'Use STR instead of {} as the placeholder for the arguments (xargs -I, parallel -I); {} is then plain text' -r
@@ -46,9 +49,10 @@ complete -c atp-run -l results -d 'Keep each job\'s output in files under DIR, i
 complete -c atp-run -l color -d 'Colour status lines: auto (when standard error is a terminal and NO_COLOR is unset), always or never' -r -f -a "auto\t'Colour when standard error is a terminal and NO_COLOR is not set'
 always\t'Always colour'
 never\t'Never colour'"
-complete -c atp-run -s 0 -l null -d 'Input records are separated by NUL bytes instead of newlines (for `find -print0`); newlines and spaces inside records are kept'
+complete -c atp-run -s 0 -l null -d 'Input records are separated by NUL bytes instead of newlines (for `find -print0`); newlines and spaces inside records are kept. With --pipe: records end with NUL (--recend \'\\0\')'
 complete -c atp-run -l link -d 'Pair the input sources up instead of combining every value of each with every value of the others: job i takes value i of each source, and the shorter sources are recycled (GNU parallel --link). `:::+` and `::::+` pair one source with the one before it and stop at the shorter'
 complete -c atp-run -l csv -d 'Read each input line as CSV (RFC 4180), as GNU parallel --csv: its fields are the columns {1}, {2}, …; a quoted field may hold commas, "" for a quote, and newlines'
+complete -c atp-run -l pipe -l spreadstdin -d 'Cut standard input (or the -a FILE) into blocks of about --block bytes ending at record boundaries, and give each block to one job as its standard input (GNU parallel --pipe). The words after the options are the command, run once per block: `seq 10 | atp-run --pipe wc -l`; {#} and {%} work in it. A job that ends without reading all of its block fails as killed by SIGPIPE, as GNU parallel reports it. Memory stays about (running jobs + 4) x --block, whatever the input\'s size'
 complete -c atp-run -s X -d 'As many arguments per job as fit the command-line limits, repeating the word around {} for each (context replace: `-X -- mv {} dir/` and `x{}y` → `xay xby`), as parallel -X. Jobs are filled up to the kernel\'s limits (128 KiB per argument, ARG_MAX less the environment)'
 complete -c atp-run -s m -d 'As many arguments per job as fit the command-line limits, {} standing for all of them separated by spaces, as parallel -m'
 complete -c atp-run -l quote -d 'Shell-quote the template words too, so a word like `\'$x\'` or `a|b` reaches the command as it is (GNU parallel\'s -q; our -q is --quiet)'

@@ -14,7 +14,7 @@ use clap::{ArgAction, CommandFactory, Parser, ValueEnum};
 use crate::run::values::duration::parse_duration;
 use crate::run::values::halt_spec::{HaltPolicy, parse_halt_policy};
 use crate::run::values::jobs_spec::{JobsSpec, parse_jobs};
-use crate::run::values::size::{parse_kib, parse_size};
+use crate::run::values::size::{parse_gnu_size, parse_kib, parse_size};
 use crate::run::values::termseq::{self, TermSeq, parse_termseq};
 
 /// Examples, at the end of `--help` and in the man page's EXAMPLES section. These
@@ -35,6 +35,9 @@ pub const EXAMPLES: &str = "  Run every line of jobs.txt as a shell command, at 
   touch 20,000 files in as few jobs as the kernel's limits allow:
     atp-run -- convert -resize {2} {1} {1.}-{2}.png ::: *.jpg ::: 50% 200%
     seq -f 'f%g' 20000 | atp-run -X -- touch
+
+  Count the lines of a stream in 10 MiB blocks, one wc per block:
+    seq 50000000 | atp-run --pipe --block 10M wc -l
 
   Exactly 8 jobs at a time, like parallel -j8 or xargs -P8:
     atp-run -j 8 jobs.txt
@@ -70,7 +73,14 @@ pub const COMING_FROM_GNU: &str =
              an unknown {3}, {1x} or {=...=} is an error, not text
   FILE       operands are files of commands (or of arguments, with a
              TEMPLATE after --), not GNU's command; a command is a TEMPLATE
-  -P N       (xargs) is -j N; -r is not needed: no input runs no job";
+  -P N       (xargs) is -j N; -r is not needed: no input runs no job
+  --pipe     as GNU's, with --block, --recend, --recstart, -N and --header
+             N|: (the command's words come after the options, as in GNU);
+             -0 means --recend '\\0' there. A job that leaves its block
+             unread fails as killed by SIGPIPE, as GNU reports it. Not
+             supported: --cat, --fifo, --pipe-part, --round-robin, --regexp,
+             --rrs, --block-timeout, -L with --pipe, and -S/--slurm with
+             --pipe";
 
 /// Exit statuses, shown in `--help` and the man page.
 pub const EXIT_STATUS: &str = "  0    every job succeeded (or there was no job)
@@ -227,7 +237,8 @@ pub struct Cli {
     pub template: Vec<OsString>,
 
     /// Input records are separated by NUL bytes instead of newlines (for
-    /// `find -print0`); newlines and spaces inside records are kept.
+    /// `find -print0`); newlines and spaces inside records are kept. With
+    /// --pipe: records end with NUL (--recend '\0').
     #[arg(short = '0', long = "null", help_heading = "Input")]
     pub null: bool,
 
@@ -261,12 +272,54 @@ pub struct Cli {
 
     /// `:` — the first line of each input source names its columns, used as
     /// {name} in the template (with --colsep, one name per column); N — skip
-    /// the first N lines of each source.
+    /// the first N lines of each source. With --pipe: the first line (`:`) or
+    /// the first N lines of the input start every block.
     #[arg(long, value_name = ":|N", help_heading = "Input")]
     pub header: Option<String>,
 
+    /// Cut standard input (or the -a FILE) into blocks of about --block bytes
+    /// ending at record boundaries, and give each block to one job as its
+    /// standard input (GNU parallel --pipe). The words after the options are the
+    /// command, run once per block: `seq 10 | atp-run --pipe wc -l`; {#} and {%}
+    /// work in it. A job that ends without reading all of its block fails as
+    /// killed by SIGPIPE, as GNU parallel reports it. Memory stays about
+    /// (running jobs + 4) x --block, whatever the input's size.
+    #[arg(
+        long,
+        visible_alias = "spreadstdin",
+        conflicts_with_all = ["context_replace", "multiple", "max_chars", "max_lines", "replace", "colsep", "csv", "link", "repeat", "dry_run"],
+        help_heading = "Pipe"
+    )]
+    pub pipe: bool,
+
+    /// With --pipe, about this many bytes per block: as in GNU parallel, k, m, g
+    /// are powers of 1000 and K, M, G powers of 1024; a block ends at the last
+    /// record boundary within SIZE, or holds one whole record if a record is
+    /// longer [default: 1M].
+    #[arg(
+        long,
+        visible_alias = "block-size",
+        value_name = "SIZE",
+        value_parser = parse_gnu_size,
+        requires = "pipe",
+        help_heading = "Pipe"
+    )]
+    pub block: Option<u64>,
+
+    /// With --pipe, records end with STR [default: \n; '' with --recstart
+    /// alone]; -0 means --recend '\0'. \n, \t, \r, \0 and \\ are decoded.
+    /// --recend '' alone cuts blocks at exactly --block bytes (binary data).
+    #[arg(long, value_name = "STR", requires = "pipe", help_heading = "Pipe")]
+    pub recend: Option<String>,
+
+    /// With --pipe, records start with STR: blocks are cut only before it (and,
+    /// with --recend too, only where a record end is followed by it).
+    #[arg(long, value_name = "STR", requires = "pipe", help_heading = "Pipe")]
+    pub recstart: Option<String>,
+
     /// Give each job up to N arguments (input lines, or combinations of input
-    /// sources), separated by spaces where {} is (xargs -n, parallel -n).
+    /// sources), separated by spaces where {} is (xargs -n, parallel -n). With
+    /// --pipe: N records per block, as -N.
     #[arg(
         short = 'n',
         long = "max-args",
@@ -278,7 +331,8 @@ pub struct Cli {
     pub max_args: Option<usize>,
 
     /// Give each job N arguments, {1} … {N} being the first … N-th (the last
-    /// job may have fewer; the missing ones are empty), as parallel -N.
+    /// job may have fewer; the missing ones are empty), as parallel -N. With
+    /// --pipe: N records per block (the last may have fewer), whatever --block.
     #[arg(
         short = 'N',
         value_name = "N",

@@ -12,7 +12,9 @@ fn main() -> ExitCode {
     // Before anything else: a SIGTERM or SIGUSR1 in the first milliseconds must
     // not take the default action.
     run::catch_signals_early();
-    let cli = match Cli::try_parse() {
+    // `atp-run --pipe wc -l`: the command's words are not ours (GNU's order).
+    let args = run::command_words_after_pipe(std::env::args_os().collect());
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         // --help and --version print to stdout and succeed.
         Err(err) if !err.use_stderr() => {

@@ -679,3 +679,36 @@ fn header_names_name_the_table_columns() {
          1,:,T,R,0,4,0,0,\"echo 1 3\",1,3,\"1 3\n\",\n"
     );
 }
+
+#[test]
+fn pipe_jobs_are_named_by_their_number_and_their_block_is_no_table_value() {
+    let sb = Sandbox::new();
+    let run = sb.run(
+        ["--pipe", "-N", "2", "--results", "out", "--", "cat"],
+        "1\n2\n3\n",
+    );
+    run.assert_code(0);
+    assert_eq!(tree(&sb.join("out")), files_of(&["1/1", "1/2"]));
+    assert_eq!(job(&sb, "out/1/1"), owned(("1\n2\n", "", "1", "0")));
+    assert_eq!(job(&sb, "out/1/2"), owned(("3\n", "", "2", "0")));
+    let run = sb.run(
+        [
+            "--pipe",
+            "-N",
+            "1",
+            "-j",
+            "1",
+            "--results",
+            "t.csv",
+            "--",
+            "cat",
+        ],
+        "a\nb\n",
+    );
+    run.assert_code(0);
+    let table = sb.read_string("t.csv");
+    let header = table.lines().next().unwrap_or_default();
+    assert!(!header.contains("V1"), "{table}");
+    assert!(table.contains(",cat,\"a\n\","), "{table}");
+    assert!(table.contains(",cat,\"b\n\","), "{table}");
+}

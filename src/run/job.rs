@@ -30,10 +30,13 @@ pub(crate) struct JobKey {
 
 /// Where a job's standard input comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) enum JobStdin {
+pub(crate) enum JobStdin<'a> {
     /// Nothing (`/dev/null`): our own stdin carries the command list.
     #[default]
     Null,
+    /// These bytes, then end of file (`--pipe`: the job's block). The same bytes
+    /// are given again to every attempt of the job.
+    Block(&'a [u8]),
 }
 
 /// What to run: everything an executor needs to start a job.
@@ -44,7 +47,7 @@ pub(crate) struct JobSpec<'a> {
     /// The command line, for `sh -c` (bytes: need not be UTF-8).
     pub command: &'a [u8],
     /// Its standard input.
-    pub stdin: JobStdin,
+    pub stdin: JobStdin<'a>,
     /// The files it moves to and from a remote host, and where it runs there.
     pub files: Option<&'a JobFiles>,
 }

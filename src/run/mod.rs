@@ -52,6 +52,7 @@ use crossbeam_channel::Sender;
 use crate::ThreadPool;
 
 pub use error::RunError;
+pub use input::pipe::command_words_after_pipe;
 pub use outcome::Outcome;
 pub use report::progress::init_logging;
 pub use signals::catch_early as catch_signals_early;
@@ -131,7 +132,11 @@ pub fn run(options: Options, install_signal_handlers: bool) -> Result<Outcome, R
     let (pool, max_workers) = build_pool(&options, slots)?;
     let pool = Arc::new(pool);
     let reporter = Arc::new(reporter(&options, events.clone())?);
-    let window = Window::new(window_size(&options, max_workers));
+    let window = match options.input.pipe {
+        // Each task holds a block: few may wait for a worker.
+        Some(_) => Window::with_queue(window_size(&options, max_workers), input::pipe::QUEUE),
+        None => Window::new(window_size(&options, max_workers)),
+    };
     let (repeat, interval, grace) = (options.repeat, options.interval, options.grace);
     let termseq = options.control.termseq.clone();
     let jobs = Arc::new(jobs(options, executor, reporter, results, events.clone())?);
@@ -227,6 +232,7 @@ fn jobs(
     results: (Option<ResultsDir>, Option<ResultsTable>),
     events: Sender<Event>,
 ) -> Result<Jobs, RunError> {
+    let pipe = options.input.pipe.is_some();
     let control = options.control;
     let timeouts = match control.timeout {
         Some(limit) => {
@@ -253,6 +259,7 @@ fn jobs(
         pacer: options.delay.map(control::pacing::Pacer::new),
         results: results.0,
         results_table: results.1,
+        pipe,
     })
 }
 

@@ -1,6 +1,6 @@
 //! The message for an option `atp-run` does not know.
 //!
-//! clap's own tip ("to pass '--pipe' as a value, use '-- --pipe'") is wrong for
+//! clap's own tip ("to pass '--frob' as a value, use '-- --frob'") is wrong for
 //! us: after `--` a word becomes part of the command template. So an unknown
 //! option gets one line naming it and what to write instead: the similar option
 //! clap found, our spelling of a GNU parallel or xargs option, or how to give it
@@ -13,10 +13,6 @@ const FOREIGN: &[(&str, &str)] = &[
     (
         "--max-procs",
         "xargs --max-procs N is -j N (or --max-workers N) here",
-    ),
-    (
-        "--pipe",
-        "GNU parallel's --pipe (stdin cut into blocks) is not supported",
     ),
     (
         "--eta",
@@ -37,10 +33,43 @@ const FOREIGN: &[(&str, &str)] = &[
     ),
 ];
 
+/// GNU parallel's ways of spreading a stream that `--pipe` does not have yet.
+const PIPE_FOREIGN: [(&str, &str); 7] = [
+    (
+        "--cat",
+        "GNU parallel's --cat (the block in a temporary file) is not supported: with --pipe the block is the job's standard input",
+    ),
+    (
+        "--fifo",
+        "GNU parallel's --fifo is not supported: with --pipe the block is the job's standard input",
+    ),
+    (
+        "--pipe-part",
+        "GNU parallel's --pipe-part is not supported: use --pipe -a FILE",
+    ),
+    (
+        "--round-robin",
+        "GNU parallel's --round-robin is not supported: --pipe starts one job per block",
+    ),
+    (
+        "--regexp",
+        "GNU parallel's --regexp is not supported: --recend and --recstart are plain strings",
+    ),
+    (
+        "--block-timeout",
+        "GNU parallel's --block-timeout is not supported: a --pipe block is handed over when full or at the end of the input",
+    ),
+    (
+        "--rrs",
+        "GNU parallel's --rrs is not supported: the blocks keep their --recend and --recstart",
+    ),
+];
+
 /// The one-line message (without the `atp-run: ` prefix) for the unknown
 /// option `arg`; `similar` is an option clap found close to it.
 pub fn message(arg: &str, similar: Option<&str>) -> String {
-    if let Some((_, instead)) = FOREIGN.iter().find(|(flag, _)| *flag == arg) {
+    let mut foreign = FOREIGN.iter().chain(&PIPE_FOREIGN);
+    if let Some((_, instead)) = foreign.find(|(flag, _)| *flag == arg) {
         return format!("unknown option '{arg}': {instead}");
     }
     if let Some(similar) = similar {
@@ -90,9 +119,11 @@ mod tests {
             parse_error(&["-P", "4"]),
             "unknown option '-P': xargs -P N is -j N (or --max-workers N) here"
         );
+        assert!(parse_error(&["--eta"]).contains("shows the ETA"));
         assert!(
-            parse_error(&["--pipe"]).contains("--pipe (stdin cut into blocks) is not supported")
+            parse_error(&["--pipe", "--cat"]).contains("--cat (the block in a temporary file)")
         );
+        assert!(parse_error(&["--block-timeout"]).contains("--block-timeout is not supported"));
     }
 
     #[test]

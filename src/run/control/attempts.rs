@@ -79,6 +79,9 @@ pub(crate) struct Jobs {
     pub results: Option<ResultsDir>,
     /// `--results FILE.csv`, `.tsv` or `.json`.
     pub results_table: Option<ResultsTable>,
+    /// `--pipe`: a job's record is its standard input; the template is its
+    /// command whole.
+    pub pipe: bool,
 }
 
 impl Jobs {
@@ -105,7 +108,10 @@ impl Jobs {
             return None;
         }
         let input = record;
+        // --pipe: the record is the job's block, so its files are named by its
+        // number (GNU parallel writes every --pipe job into DIR itself).
         let results_dir = self.results.as_ref().map(|dir| match &self.template {
+            _ if self.pipe => dir.job_dir(JobInput::Command(number.to_string().as_bytes())),
             Some(_) => dir.job_dir(JobInput::Args(&JobArgs::decode(record))),
             None => dir.job_dir(JobInput::Command(record)),
         });
@@ -117,6 +123,10 @@ impl Jobs {
             None => f.render(&JobArgs::single(record), number, slot),
         });
         let (command, record): (&[u8], &[u8]) = match &self.template {
+            Some(t) if self.pipe => {
+                rendered = t.render_numbers(number, slot);
+                (&rendered, &rendered)
+            }
             Some(t) => {
                 rendered = t.render(record, number, slot);
                 // A job's input is its encoded arguments: --tag shows them
@@ -128,6 +138,10 @@ impl Jobs {
                 (&rendered, &tag)
             }
             None => (record, record),
+        };
+        let stdin = match self.pipe {
+            true => JobStdin::Block(input),
+            false => JobStdin::Null,
         };
         let attempts = if run.is_some() { 1 } else { self.attempts };
         let mut attempt = 1;
@@ -142,8 +156,8 @@ impl Jobs {
                 started: SystemTime::now(),
             };
             let (reported, result, last) = match &results_dir {
-                Some(dir) => self.attempt_into_results(&job, attempts, dir, files.as_ref()),
-                None => self.attempt(&job, attempts, input, files.as_ref()),
+                Some(dir) => self.attempt_into_results(&job, stdin, attempts, dir, files.as_ref()),
+                None => self.attempt(&job, stdin, attempts, input, files.as_ref()),
             };
             match reported {
                 Some(false) if !last => attempt += 1,
@@ -164,12 +178,13 @@ impl Jobs {
     fn attempt(
         &self,
         job: &JobLabel<'_>,
+        stdin: JobStdin<'_>,
         attempts: u32,
         input: &[u8],
         files: Option<&JobFiles>,
     ) -> (Option<bool>, Result<JobEnd, JobError>, bool) {
         let table = self.results_table.as_ref();
-        let spec = spec_of(job, files);
+        let spec = spec_of(job, files, stdin);
         let turn = match self.take_turn(job) {
             Ok(turn) => turn,
             Err(cancelled) => return cancelled,
@@ -241,14 +256,15 @@ impl Jobs {
     fn attempt_into_results(
         &self,
         job: &JobLabel<'_>,
+        stdin: JobStdin<'_>,
         attempts: u32,
         dir: &Path,
         files: Option<&JobFiles>,
     ) -> (Option<bool>, Result<JobEnd, JobError>, bool) {
         let Some(results) = &self.results else {
-            return self.attempt(job, attempts, b"", files);
+            return self.attempt(job, stdin, attempts, b"", files);
         };
-        let spec = spec_of(job, files);
+        let spec = spec_of(job, files, stdin);
         let turn = match self.take_turn(job) {
             Ok(turn) => turn,
             Err(cancelled) => return cancelled,
@@ -290,6 +306,8 @@ impl Jobs {
     ) {
         let args;
         let values: Vec<&[u8]> = match &self.template {
+            // --pipe: the record is the block, not a value (GNU has no V columns).
+            _ if self.pipe => Vec::new(),
             Some(_) => {
                 args = JobArgs::decode(input);
                 args.values().to_vec()
@@ -375,7 +393,11 @@ impl Jobs {
 }
 
 /// What the executor is given to start an attempt of `job`.
-fn spec_of<'a>(job: &JobLabel<'a>, files: Option<&'a JobFiles>) -> JobSpec<'a> {
+fn spec_of<'a>(
+    job: &JobLabel<'a>,
+    files: Option<&'a JobFiles>,
+    stdin: JobStdin<'a>,
+) -> JobSpec<'a> {
     JobSpec {
         key: JobKey {
             number: job.number,
@@ -383,7 +405,7 @@ fn spec_of<'a>(job: &JobLabel<'a>, files: Option<&'a JobFiles>) -> JobSpec<'a> {
             attempt: job.attempt,
         },
         command: job.command,
-        stdin: JobStdin::Null,
+        stdin,
         files,
     }
 }
@@ -412,6 +434,7 @@ impl Jobs {
             pacer: None,
             results: None,
             results_table: None,
+            pipe: false,
         }
     }
 }

@@ -2,7 +2,8 @@
 //! process-group executor (`local.rs`), the SSH executor (`ssh/`, with the host
 //! slots of `hosts.rs`) and the Slurm steps (`slurm/`), with what they use:
 //! capture files, the registry of running groups, the slot for an executor
-//! chosen after the signal handlers (`late.rs`), the line pump, waiting without
+//! chosen after the signal handlers (`late.rs`), a `--pipe` block fed to a
+//! job's stdin (`stdin_feed.rs`), the line pump, waiting without
 //! reaping, the process limit (`spawn_limit.rs`: EAGAIN on spawn waits, it does not
 //! fail); the `--timeout` timer, which signals jobs through any executor; and the
 //! orphans jobs leave outside their groups, adopted as a child subreaper.
@@ -24,5 +25,6 @@ pub(crate) mod registry;
 pub(crate) mod slurm;
 pub(crate) mod spawn_limit;
 pub(crate) mod ssh;
+pub(crate) mod stdin_feed;
 pub(crate) mod timeout;
 pub(crate) mod wait;

@@ -38,35 +38,61 @@ pub(crate) fn in_flight_limit(max_workers: usize) -> usize {
 /// Bounds the tasks queued or running (outside `--repeat`), so that a long input
 /// never sits in memory. With hysteresis: a full window wakes the feeder only when
 /// half of it has drained, not once per finished job.
+///
+/// With a queue limit (`--pipe`, where each task holds a block of input), at most
+/// that many of them wait for a worker: the running ones are bounded by the pool.
 #[derive(Debug)]
 pub(crate) struct Window {
-    in_flight: Mutex<usize>,
+    /// Tasks in flight (queued or running), and of them those not started yet.
+    in_flight: Mutex<(usize, usize)>,
     space: Condvar,
     limit: usize,
+    /// Most tasks waiting for a worker (`usize::MAX`: no limit but `limit`).
+    queue_limit: usize,
 }
 
 impl Window {
     /// A window of `limit` tasks (at least 2).
     pub(crate) fn new(limit: usize) -> Window {
         Window {
-            in_flight: Mutex::new(0),
+            in_flight: Mutex::new((0, 0)),
             space: Condvar::new(),
             limit: limit.max(2),
+            queue_limit: usize::MAX,
+        }
+    }
+
+    /// A window of `limit` tasks of which at most `queue` (at least 1) wait for a
+    /// worker.
+    pub(crate) fn with_queue(limit: usize, queue: usize) -> Window {
+        Window {
+            queue_limit: queue.max(1),
+            ..Window::new(limit)
         }
     }
 
     fn acquire(&self) {
         let mut n = lock(&self.in_flight);
-        while *n >= self.limit {
+        while n.0 >= self.limit || n.1 >= self.queue_limit {
             n = wait(&self.space, n);
         }
-        *n += 1;
+        n.0 += 1;
+        n.1 += 1;
+    }
+
+    /// A task began running: it no longer waits.
+    fn started(&self) {
+        let mut n = lock(&self.in_flight);
+        n.1 -= 1;
+        if self.queue_limit != usize::MAX {
+            self.space.notify_one();
+        }
     }
 
     fn release(&self) {
         let mut n = lock(&self.in_flight);
-        *n -= 1;
-        if *n == self.limit / 2 {
+        n.0 -= 1;
+        if n.0 == self.limit / 2 {
             self.space.notify_one();
         }
     }
@@ -195,6 +221,7 @@ impl Feeder {
         let shared = Arc::clone(&self.shared);
         self.pool
             .run(Task::new(move || {
+                shared.window.started();
                 let _slot = WindowSlot(&shared.window);
                 let mut done = DoneGuard::new(&shared.completion);
                 shared.jobs.run_job(number, None, &record);
@@ -255,9 +282,26 @@ mod tests {
         {
             let _slot = WindowSlot(&window);
         }
-        assert_eq!(*window.in_flight.lock().unwrap(), 3);
+        assert_eq!(window.in_flight.lock().unwrap().0, 3);
         window.release();
-        assert_eq!(*window.in_flight.lock().unwrap(), 2);
+        assert_eq!(window.in_flight.lock().unwrap().0, 2);
+    }
+
+    #[test]
+    fn a_queue_limit_bounds_the_tasks_not_started() {
+        let window = Arc::new(Window::with_queue(100, 2));
+        window.acquire();
+        window.acquire();
+        // A third waits until one of the two starts running.
+        let third = {
+            let window = Arc::clone(&window);
+            std::thread::spawn(move || window.acquire())
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(*window.in_flight.lock().unwrap(), (2, 2));
+        window.started();
+        third.join().unwrap();
+        assert_eq!(*window.in_flight.lock().unwrap(), (3, 2));
     }
 
     #[test]

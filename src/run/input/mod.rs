@@ -4,6 +4,7 @@
 //! ```text
 //! FILEs/stdin, :::, ::::, -a ─► arg_sources ─► combine (--colsep, --header,
 //!   products, --link) ─► batch (-n, -X, -m…) ─► records ─► feeder ─► template
+//! stdin, -a FILE ─► pipe (--pipe: blocks) ─► feeder ─► one job per block, on its stdin
 //! ```
 
 pub(crate) mod arg_sources;
@@ -12,6 +13,7 @@ pub(crate) mod combine;
 pub(crate) mod csv_records;
 pub(crate) mod feeder;
 pub(crate) mod job_args;
+pub(crate) mod pipe;
 pub(crate) mod pipeline;
 #[cfg(test)]
 mod proptests;

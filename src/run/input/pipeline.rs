@@ -38,6 +38,8 @@ pub struct InputSettings {
     pub batch: BatchLimits,
     /// Job slots the last packed jobs are shared out over (`-j`, or the cores).
     pub slots: usize,
+    /// `--pipe`: the input is cut into blocks, each a job's stdin (the rest is unused).
+    pub pipe: Option<crate::run::input::pipe::PipeSettings>,
 }
 
 /// Opens the input and binds `template` to it.
@@ -49,6 +51,9 @@ pub fn open(
     settings: &InputSettings,
     template: Option<&mut Template>,
 ) -> Result<RecordStream, InputError> {
+    if let Some(pipe) = &settings.pipe {
+        return crate::run::input::pipe::open(pipe);
+    }
     let sep = settings.separator.unwrap_or(Separator::Newline);
     let operands = &settings.operands;
     let stdin_uses = operands.files.iter().filter(|p| is_dash(p)).count()

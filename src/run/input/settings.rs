@@ -18,6 +18,16 @@ use crate::run::input::template::{Template, TemplateOptions};
 /// # Errors
 /// A one-line usage error.
 pub fn from_cli(cli: &mut Cli) -> Result<(InputSettings, Option<Template>), String> {
+    if let Some((pipe, template)) = crate::run::input::pipe::settings::from_cli(cli)? {
+        let pipe = Some(pipe);
+        return Ok((
+            InputSettings {
+                pipe,
+                ..InputSettings::default()
+            },
+            Some(template),
+        ));
+    }
     let operands = Operands::split(
         std::mem::take(&mut cli.files),
         std::mem::take(&mut cli.template),
@@ -121,6 +131,7 @@ pub fn from_cli(cli: &mut Cli) -> Result<(InputSettings, Option<Template>), Stri
             .jobs
             .and_then(|spec| spec.workers(cores).ok().flatten())
             .unwrap_or(cores),
+        pipe: None,
     };
     Ok((settings, template))
 }

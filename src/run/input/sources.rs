@@ -168,6 +168,15 @@ pub enum InputError {
         /// The underlying error.
         error: io::Error,
     },
+    /// Reading a `--pipe` stream failed part-way through.
+    PipeRead {
+        /// The source's display name.
+        source_name: String,
+        /// The 1-based number of the block being read.
+        block: u64,
+        /// The underlying error.
+        error: io::Error,
+    },
 }
 
 impl InputError {
@@ -217,6 +226,9 @@ impl fmt::Display for InputError {
             InputError::Read {
                 source_name, line, ..
             } => write!(f, "error reading {source_name} (line {line})"),
+            InputError::PipeRead {
+                source_name, block, ..
+            } => write!(f, "error reading {source_name} (--pipe block {block})"),
             InputError::RecordTooLong { source_name, line } => write!(
                 f,
                 "line {line} of {source_name} is longer than {} MiB, more than any \
@@ -243,7 +255,9 @@ impl fmt::Display for InputError {
 impl std::error::Error for InputError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            InputError::Open { error, .. } | InputError::Read { error, .. } => Some(error),
+            InputError::Open { error, .. }
+            | InputError::Read { error, .. }
+            | InputError::PipeRead { error, .. } => Some(error),
             _ => None,
         }
     }
@@ -349,7 +363,7 @@ fn check_file(path: &Path) -> Result<(), InputError> {
 
 /// Opens `path` for reading, rejecting directories (which `File::open`
 /// accepts on Linux).
-fn open_file(path: &Path) -> Result<File, InputError> {
+pub(crate) fn open_file(path: &Path) -> Result<File, InputError> {
     let file = File::open(path).map_err(|e| InputError::from_open(path, e))?;
     let metadata = file
         .metadata()

@@ -49,6 +49,9 @@ use std::os::unix::ffi::OsStrExt;
 
 use crate::run::input::job_args::JobArgs;
 
+/// Encoded arguments of a job that has none (a `--pipe` job): width 1, no value.
+const EMPTY_ARGS: [u8; 4] = 1u32.to_le_bytes();
+
 /// Error from [`Template::parse`] or [`Template::bind`]: a usage error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -407,6 +410,37 @@ impl Template {
     /// Whether any placeholder occurs (`{#}` and `{%}` included).
     pub fn has_placeholders(&self) -> bool {
         self.parts.iter().any(|p| !matches!(p, Part::Literal(_)))
+    }
+
+    /// The template of a `--pipe` job, whose input is its standard input: nothing
+    /// is appended, and only `{#}` and `{%}` may appear (GNU parallel renders a
+    /// value placeholder as nothing there; we refuse it, as it is surely a mistake).
+    ///
+    /// # Errors
+    /// A value placeholder, as a one-line usage error.
+    pub fn for_pipe(mut self) -> Result<Template, String> {
+        if self.appended {
+            // The " " and the `{}` parse_with added.
+            self.parts.truncate(self.parts.len() - 2);
+            self.appended = false;
+        }
+        let value = self
+            .parts
+            .iter()
+            .find(|p| !matches!(p, Part::Literal(_) | Part::JobNumber | Part::Slot));
+        match value {
+            None => Ok(self),
+            Some(_) => Err(
+                "--pipe gives each job its block on standard input: the command \
+                            can use {#} and {%}, not {} or other value placeholders"
+                    .into(),
+            ),
+        }
+    }
+
+    /// Renders the command of a `--pipe` job (a [`Template::for_pipe`] template).
+    pub fn render_numbers(&self, job_number: u64, slot: usize) -> Vec<u8> {
+        self.render_args(&JobArgs::decode(&EMPTY_ARGS), job_number, slot)
     }
 
     /// Whether `{}` is appended because the template has no value placeholder.
@@ -957,6 +991,27 @@ mod tests {
             s(&t.render_value(b"a b", 1, 1)),
             "echo ${PARALLEL_SSHHOST} 'a b'"
         );
+    }
+
+    #[test]
+    fn a_pipe_template_appends_nothing_and_takes_only_numbers() {
+        let t = Template::parse(&words(&["wc -l"]))
+            .unwrap()
+            .for_pipe()
+            .unwrap();
+        assert_eq!(t.render_numbers(3, 2), b"wc -l");
+        let t = Template::parse(&words(&["cat > out.{#}.{%}"]))
+            .unwrap()
+            .for_pipe()
+            .unwrap();
+        assert_eq!(t.render_numbers(12, 3), b"cat > out.12.3");
+        for bad in ["echo {}", "echo {1}", "echo {.}"] {
+            let err = Template::parse(&words(&[bad]))
+                .unwrap()
+                .for_pipe()
+                .unwrap_err();
+            assert!(err.starts_with("--pipe gives each job"), "{bad}: {err}");
+        }
     }
 
     #[test]

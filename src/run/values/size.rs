@@ -37,6 +37,34 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("invalid size '{s}': too large"))
 }
 
+/// Parses a size as GNU parallel does (`--block`): a lowercase `k`, `m`, `g`, `t`
+/// is a power of 1000 (`10k` is 10000 bytes), an uppercase one (or `Ki`, `MiB`...)
+/// a power of 1024, as in [`parse_size`].
+pub fn parse_gnu_size(s: &str) -> Result<u64, String> {
+    let text = s.trim();
+    let shift = match text.as_bytes().last() {
+        Some(b'k') => 1,
+        Some(b'm') => 2,
+        Some(b'g') => 3,
+        Some(b't') => 4,
+        _ => return parse_size(s),
+    };
+    let number = &text[..text.len() - 1];
+    let invalid = || {
+        format!(
+            "invalid size '{s}': expected a whole number of bytes, or with k, m, g (powers of \
+             1000) or K, M, G (powers of 1024), e.g. 10k, 1M"
+        )
+    };
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    let value: u64 = number.parse().map_err(|_| invalid())?;
+    value
+        .checked_mul(1000u64.pow(shift))
+        .ok_or_else(|| format!("invalid size '{s}': too large"))
+}
+
 /// Parses a size in KiB: a bare number is KiB (`512`), a number with a unit is
 /// bytes as in [`parse_size`] and must be whole KiB (`1M` is 1024).
 pub fn parse_kib(s: &str) -> Result<usize, String> {
@@ -55,6 +83,22 @@ pub fn parse_kib(s: &str) -> Result<usize, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gnu_sizes_are_decimal_in_lowercase_and_binary_in_uppercase() {
+        assert_eq!(parse_gnu_size("10k"), Ok(10_000));
+        assert_eq!(parse_gnu_size("10K"), Ok(10 << 10));
+        assert_eq!(parse_gnu_size("1m"), Ok(1_000_000));
+        assert_eq!(parse_gnu_size("1M"), Ok(1 << 20));
+        assert_eq!(parse_gnu_size("2g"), Ok(2_000_000_000));
+        assert_eq!(parse_gnu_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_gnu_size("4096"), Ok(4096));
+        for bad in ["k", "1.5m", "-1k", "x"] {
+            let err = parse_gnu_size(bad).unwrap_err();
+            assert!(err.starts_with("invalid size"), "{bad}: {err}");
+        }
+        assert!(parse_gnu_size("99999999999t").is_err());
+    }
 
     #[test]
     fn kib_sizes_bare_or_with_units() {

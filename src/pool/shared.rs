@@ -35,9 +35,10 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
 
 use super::config::Config;
-use super::handle::{TaskId, TaskState};
+use super::id::TaskId;
 use super::job::Job;
 use super::sync::{self, Condvar, Mutex, MutexGuard};
+use super::task_state::TaskState;
 
 /// Lifecycle of a pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

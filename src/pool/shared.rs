@@ -360,9 +360,3 @@ impl State {
         }
     }
 }
-
-/// Ends a job that will not run again because the pool is shutting down or the task
-/// was stopped.
-pub(crate) fn finish_job(job: Job, _failed_last_run: bool) {
-    job.finish();
-}

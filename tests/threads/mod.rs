@@ -24,6 +24,38 @@ pub fn threads_named(prefix: &str) -> usize {
         .count()
 }
 
+/// The threads whose names start with `prefix`, each as its name, its scheduler
+/// state and its kernel flags (fields 3 and 9 of `/proc/self/task/TID/stat`), for
+/// failure messages: a thread whose flags include `PF_EXITING` (0x4) has left user
+/// space for good and is on its way out of the kernel.
+pub fn thread_states(prefix: &str) -> Vec<String> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(|task| {
+            let path = task.ok()?.path();
+            let name = std::fs::read_to_string(path.join("comm")).ok()?;
+            let name = name.trim_end();
+            if !name.starts_with(prefix) {
+                return None;
+            }
+            let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+            // After the name in parentheses: state, ppid, pgrp, session, tty_nr,
+            // tpgid, flags.
+            let fields: Vec<&str> = stat
+                .rsplit_once(')')
+                .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+            let flags = fields.get(6).and_then(|f| f.parse::<u64>().ok());
+            Some(format!(
+                "{name} state {} flags {}",
+                fields.first().unwrap_or(&"?"),
+                flags.map_or("?".to_owned(), |f| format!("{f:#x}"))
+            ))
+        })
+        .collect()
+}
+
 /// Live worker threads of the pool named `prefix`: threads named `<prefix>-<slot>`
 /// (the monitor is `<prefix>-monitor`).
 pub fn workers_named(prefix: &str) -> usize {

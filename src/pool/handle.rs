@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use super::failure::Failure;
 use super::id::TaskId;
 use super::shared::Shared;
-use super::sync::{self, MutexGuard, Ordering};
-use super::task_state::{HandleState, Outcome, TaskOutcome, TaskState};
+use super::sync::{self, Ordering};
+use super::task_state::{HandleState, TaskOutcome, TaskState};
 
 /// Refers to a submitted task: wait for it, take its result, check on it, stop it.
 /// `T` is what [`join`](Self::join) returns: the value of a one-shot task, `()` for
@@ -38,15 +38,13 @@ impl<T> TaskHandle<T> {
 
     /// Whether the task has ended (see [`TaskOutcome`]).
     pub fn is_finished(&self) -> bool {
-        sync::lock(&self.state().outcome).value.is_some()
+        self.state().ended().is_some()
     }
 
     /// Blocks until the task has ended, including its last callbacks, and says how
     /// it ended. See [`join`](Self::join) for its value.
     pub fn wait(&self) -> TaskOutcome {
-        self.wait_ended(None)
-            .value
-            .expect("waited until the task ended")
+        self.wait_ended(None).expect("waited until the task ended")
     }
 
     /// Blocks until the task has ended and returns its result: the target's value
@@ -74,8 +72,8 @@ impl<T> TaskHandle<T> {
     /// joined); if a failure callback took it, `join` returns a copy without the
     /// payload, the error and the backtrace.
     pub fn join(self) -> Result<T, Failure> {
-        let mut guard = self.wait_ended(None);
-        guard
+        self.wait_ended(None);
+        sync::lock(&self.state().outcome)
             .result
             .take()
             .expect("the result is set with the outcome and only `join` takes it")
@@ -84,29 +82,22 @@ impl<T> TaskHandle<T> {
     /// Like [`wait`](Self::wait), giving up after `timeout`; `None` if the task is
     /// still queued or running then.
     pub fn wait_timeout(&self, timeout: Duration) -> Option<TaskOutcome> {
-        self.wait_ended(Some(timeout)).value
+        self.wait_ended(Some(timeout))
     }
 
-    /// Waits until the task has ended or `timeout` (if any) has passed; returns the
-    /// locked outcome.
-    fn wait_ended(&self, timeout: Option<Duration>) -> MutexGuard<'_, Outcome<T>> {
+    /// Waits until the task has ended or `timeout` (if any) has passed; returns how
+    /// it ended, if it has. A task that already ended costs no lock.
+    fn wait_ended(&self, timeout: Option<Duration>) -> Option<TaskOutcome> {
+        let state = self.state();
+        if let Some(outcome) = state.ended() {
+            return Some(outcome);
+        }
         // `None`: no timeout, or one too far to express as an instant: as long as it
         // takes.
         let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
-        let mut guard = sync::lock(&self.state().outcome);
-        loop {
-            if guard.value.is_some() {
-                return guard;
-            }
-            let left = match deadline {
-                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => Some(left),
-                    _ => return guard,
-                },
-                None => None,
-            };
-            guard = self.state().wait_for_change(guard, left);
-        }
+        let guard = sync::lock(&state.outcome);
+        drop(state.wait_until(guard, deadline, |s| s.ended().is_some()));
+        state.ended()
     }
 
     /// Stops the task. A queued task is taken off the queue and never runs

@@ -133,6 +133,12 @@ pub(crate) struct State {
 }
 
 /// The shared part of a pool: its settings, its state and the monitor's wake-up.
+///
+/// Aligned to 128 bytes (two cache lines, what adjacent-line prefetching pairs up),
+/// so that in `Arc<Shared>` the reference counts, which every task handle's
+/// `Weak` bumps on the submitting thread, do not share a cache line with the lock
+/// and the settings the workers use for every task.
+#[repr(align(128))]
 pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) state: Mutex<State>,

@@ -69,20 +69,10 @@ impl StopToken {
     pub fn sleep(&self, duration: Duration) -> bool {
         // `None`: too far to express as an instant, so until stopped.
         let deadline = Instant::now().checked_add(duration);
-        let mut guard = sync::lock(&self.state.outcome);
-        loop {
-            if self.is_stopped() {
-                return true;
-            }
-            let left = match deadline {
-                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => Some(left),
-                    _ => return false,
-                },
-                None => None,
-            };
-            guard = self.state.wait_for_change(guard, left);
-        }
+        let guard = sync::lock(&self.state.outcome);
+        self.state
+            .wait_until(guard, deadline, |state| state.stop_requested())
+            .1
     }
 
     /// The id of the task this token belongs to.

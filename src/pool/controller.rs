@@ -412,8 +412,16 @@ fn grow_within_capacity(
                 // Costs do not simply add up (a worker waiting on its child leaves a
                 // gap another can fill), so while the CPU has idle time under the
                 // threshold, probe with one more worker (additive increase); the
-                // next window shows whether it paid off.
-                let probe = usize::from(busy < limits.cpu_threshold);
+                // next window shows whether it paid off. Not while our own threads
+                // and processes keep (nearly) every core runnable: the idle time is
+                // then the reading's granularity (a 50 ms window on 2 cores is ~10
+                // clock ticks, one idle tick reads 0.89), and another worker could
+                // only oversubscribe the CPU (12 CPU-bound jobs on 2 cores ran 3 at
+                // once now and then).
+                let cores_filled = s
+                    .our_runnable
+                    .is_some_and(|runnable| runnable >= FILLED_SHARE * reading.cpus);
+                let probe = usize::from(busy < limits.cpu_threshold && !cores_filled);
                 match fits.max(probe) {
                     0 => return hold(Reason::CpuBusy),
                     n => step = step.min(n),
@@ -453,6 +461,10 @@ fn grow_within_capacity(
     }
     grow(step, Reason::SpareCapacity)
 }
+
+/// Our runnable threads and processes, as a share of the cores, above which the
+/// cores count as filled by our own work: no additive probe then.
+const FILLED_SHARE: f64 = 0.9;
 
 /// Cores a busy worker uses, at most, to count as nearly idle (waiting on a timer,
 /// the network or another process) for the faster slow start.
@@ -664,6 +676,30 @@ mod tests {
             snap(50, 0, 2, 2, fresh(0.85, 1.0, 20 * GIB, None)),
             grow(1, SpareCapacity),
         )]);
+    }
+
+    #[test]
+    fn no_additive_probe_while_our_own_work_keeps_every_core_runnable() {
+        // 12 CPU-bound jobs on 2 cores: both busy workers cost a core each, and a
+        // window of ~10 clock ticks with one idle tick reads 0.89, under the
+        // threshold. Our two jobs keep both cores runnable: no third one.
+        let computing = |runnable| Snapshot {
+            our_cpu: Some(1.95),
+            our_runnable: Some(runnable),
+            ..snap(5, 0, 2, 2, costed(0.889, 0.0, 1.0))
+        };
+        check(&[
+            (computing(2.0), hold(CpuBusy)),
+            // Workers that wait on their children part of the time leave a gap
+            // another can fill: the probe stays.
+            (
+                Snapshot {
+                    our_cpu: Some(1.2),
+                    ..computing(1.2)
+                },
+                grow(1, SpareCapacity),
+            ),
+        ]);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 mod threads;
 
-use threads::{Gate, thread_names, threads_named, workers_named};
+use threads::{Gate, thread_names, thread_states, threads_named, workers_named};
 
 use atp::{Failure, FailureKind, Task, TaskOutcome, ThreadPool};
 
@@ -601,7 +601,12 @@ fn concurrent_shutdowns_both_return_only_after_every_thread_is_joined() {
             scope.spawn(|| {
                 barrier.wait();
                 pool.shutdown();
-                assert_eq!(threads_named("P-twoshut"), 0, "returned before the joins");
+                assert_eq!(
+                    threads_named("P-twoshut"),
+                    0,
+                    "returned before the joins: {:?}",
+                    thread_states("P-twoshut")
+                );
             });
         }
     });

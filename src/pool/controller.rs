@@ -28,8 +28,11 @@
 //! - What busy workers cost is also measured live, before any task finishes: the CPU
 //!   time of our process tree (child processes included) over the latest window, and
 //!   how many of its threads and processes are runnable — a computing task keeps one
-//!   runnable even when a busy machine gives it a sliver of a core. Workers measured
-//!   nearly idle grow nine times per window instead of three.
+//!   runnable even when a busy machine gives it a sliver of a core. While the busy
+//!   workers are measured nearly idle, the pool grows by the whole backlog at once
+//!   (as tokio's blocking pool starts a thread per blocking task, up to its cap),
+//!   still within the ceiling and the memory the measured jobs leave room for;
+//!   otherwise it at most triples per window.
 //! - Starvation: while tasks wait, none has finished for a second and the busy
 //!   workers are blocked (they neither use the CPU nor are runnable), one more
 //!   worker a second whatever the CPU reads (as the .NET thread pool injects
@@ -376,21 +379,18 @@ fn grow_within_capacity(
         let runnable = s.our_runnable.unwrap_or(0.0);
         used.max(runnable) / s.busy as f64
     });
-    // Slow start: at most triple per window; nine times while the busy workers are
-    // measured nearly idle, so that a hundred waiting tasks get their workers in two
-    // windows. Tasks that compute show their cost in the first window and are held
-    // by the CPU gate below, whatever the factor.
-    let factor = if live_cost.is_some_and(|r| r < CHEAP_WORKER) {
-        8
+    // Slow start: at most triple per window. While the busy workers are measured
+    // nearly idle (waiting on timers, the network or other processes), every waiting
+    // task gets a worker at once, as in tokio's blocking pool: another window per
+    // step would only add its length to every waiting task's wait (a hundred
+    // sleeping jobs took two windows more). The ceiling and the memory gate below
+    // still bound it; tasks that compute show their cost in the first window and
+    // stay on the slow start, held by the CPU gate.
+    let mut step = if live_cost.is_some_and(|r| r < CHEAP_WORKER) {
+        wanted
     } else {
-        2
+        wanted.min(s.live.max(cores(reading.cpus)).saturating_mul(2).max(1))
     };
-    let mut step = wanted.min(
-        s.live
-            .max(cores(reading.cpus))
-            .saturating_mul(factor)
-            .max(1),
-    );
     // The finished tasks' cost, or the live one, whichever is higher: on a machine
     // others keep busy, finished computing tasks got a sliver of a core each, but
     // the live measure sees them runnable.
@@ -412,8 +412,16 @@ fn grow_within_capacity(
                 // Costs do not simply add up (a worker waiting on its child leaves a
                 // gap another can fill), so while the CPU has idle time under the
                 // threshold, probe with one more worker (additive increase); the
-                // next window shows whether it paid off.
-                let probe = usize::from(busy < limits.cpu_threshold);
+                // next window shows whether it paid off. Not while our own threads
+                // and processes keep (nearly) every core runnable: the idle time is
+                // then the reading's granularity (a 50 ms window on 2 cores is ~10
+                // clock ticks, one idle tick reads 0.89), and another worker could
+                // only oversubscribe the CPU (12 CPU-bound jobs on 2 cores ran 3 at
+                // once now and then).
+                let cores_filled = s
+                    .our_runnable
+                    .is_some_and(|runnable| runnable >= FILLED_SHARE * reading.cpus);
+                let probe = usize::from(busy < limits.cpu_threshold && !cores_filled);
                 match fits.max(probe) {
                     0 => return hold(Reason::CpuBusy),
                     n => step = step.min(n),
@@ -453,6 +461,10 @@ fn grow_within_capacity(
     }
     grow(step, Reason::SpareCapacity)
 }
+
+/// Our runnable threads and processes, as a share of the cores, above which the
+/// cores count as filled by our own work: no additive probe then.
+const FILLED_SHARE: f64 = 0.9;
 
 /// Cores a busy worker uses, at most, to count as nearly idle (waiting on a timer,
 /// the network or another process) for the faster slow start.
@@ -664,6 +676,30 @@ mod tests {
             snap(50, 0, 2, 2, fresh(0.85, 1.0, 20 * GIB, None)),
             grow(1, SpareCapacity),
         )]);
+    }
+
+    #[test]
+    fn no_additive_probe_while_our_own_work_keeps_every_core_runnable() {
+        // 12 CPU-bound jobs on 2 cores: both busy workers cost a core each, and a
+        // window of ~10 clock ticks with one idle tick reads 0.89, under the
+        // threshold. Our two jobs keep both cores runnable: no third one.
+        let computing = |runnable| Snapshot {
+            our_cpu: Some(1.95),
+            our_runnable: Some(runnable),
+            ..snap(5, 0, 2, 2, costed(0.889, 0.0, 1.0))
+        };
+        check(&[
+            (computing(2.0), hold(CpuBusy)),
+            // Workers that wait on their children part of the time leave a gap
+            // another can fill: the probe stays.
+            (
+                Snapshot {
+                    our_cpu: Some(1.2),
+                    ..computing(1.2)
+                },
+                grow(1, SpareCapacity),
+            ),
+        ]);
     }
 
     #[test]
@@ -919,15 +955,32 @@ mod tests {
     }
 
     #[test]
-    fn nearly_idle_workers_measured_live_fan_out_nine_times_per_window() {
+    fn nearly_idle_workers_measured_live_get_the_whole_backlog_at_once() {
         let cheap = |queued, busy, used| Snapshot {
             our_cpu: Some(used),
             ..snap(queued, 0, busy, busy, fresh(0.05, 0.0, 20 * GIB, None))
         };
         check(&[
-            // 98 sleeping jobs wait, 2 workers use 0.02 cores: 16 more, then 82.
-            (cheap(98, 2, 0.02), grow(16, SpareCapacity)),
-            (cheap(82, 18, 0.1), grow(82, SpareCapacity)),
+            // 98 sleeping jobs wait, 2 workers use 0.02 cores: 98 more at once (the
+            // slow start gave 16, then 82 a window later).
+            (cheap(98, 2, 0.02), grow(98, SpareCapacity)),
+            // Still within the ceiling.
+            (
+                Snapshot {
+                    ceiling: 40,
+                    ..cheap(98, 2, 0.02)
+                },
+                grow(38, SpareCapacity),
+            ),
+            // And within the memory the jobs measured leave room for: 2 GiB each,
+            // 20 GiB available over a 1 GiB reserve: 9 more.
+            (
+                Snapshot {
+                    our_cpu: Some(0.02),
+                    ..snap(98, 0, 2, 2, fresh(0.05, 0.0, 20 * GIB, Some(2 * GIB)))
+                },
+                grow(9, SpareCapacity),
+            ),
             // Workers that compute are not cheap: the slow start stays at triple.
             (cheap(98, 2, 0.5), grow(4, SpareCapacity)),
         ]);
@@ -938,7 +991,9 @@ mod tests {
             our_cpu: Some(0.02),
             ..snap(98, 0, 2, 2, fresh(1.0, 0.9, 20 * GIB, None))
         };
-        assert_eq!(decide(&loaded), grow(16, SpareCapacity));
+        // (At most what a quarter of the cores, the share our workers always get,
+        // takes at the measured 0.01 cores each: 48.)
+        assert_eq!(decide(&loaded), grow(48, SpareCapacity));
         // And jobs that compute from the start hold at the cores.
         let computing = Snapshot {
             our_cpu: Some(1.9),

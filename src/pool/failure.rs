@@ -12,7 +12,7 @@ use std::error::Error;
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
 
-use super::handle::TaskId;
+use super::id::TaskId;
 use super::panic_capture::{self, PanicRecord, panic_message};
 
 /// The error type a fallible target may return.
@@ -252,6 +252,16 @@ impl Error for Failure {
             None => None,
         }
     }
+}
+
+/// Runs `f` (user code), turning a panic into a [`Failure`] of `kind`.
+pub(crate) fn caught<R>(
+    id: TaskId,
+    kind: FailureKind,
+    f: impl FnOnce() -> R,
+) -> Result<R, Failure> {
+    let (result, record) = panic_capture::catch(f);
+    result.map_err(|payload| Failure::from_panic(id, kind, payload, record))
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 
 use super::config::{BuildError, Builder, Config};
 use super::handle::TaskHandle;
-use super::task::Submit;
+use super::submit::Submit;
 use super::{SubmitError, ThreadPool};
 
 static GLOBAL: OnceLock<ThreadPool> = OnceLock::new();

@@ -16,11 +16,13 @@ use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
-use super::failure::{Failure, FailureKind};
-use super::handle::{HandleState, StopToken, TaskId, TaskOutcome, TaskState, next_task_id};
+use super::failure::{Failure, FailureKind, caught};
+use super::id::{TaskId, next_task_id};
 use super::panic_capture;
+use super::stop_token::StopToken;
 use super::sync::{self, Mutex};
-use super::task::{InfiniteTask, Task, caught};
+use super::task::{InfiniteTask, Task};
+use super::task_state::{HandleState, TaskOutcome, TaskState};
 
 /// What one run of a queued job reported back to its worker.
 pub(crate) struct RunReport {

@@ -29,7 +29,9 @@ use std::sync::Arc;
 
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use super::{SubmitError, Task, TaskHandle, TaskOutcome, ThreadPool};
+use super::id::next_task_id;
+use super::task_state::{HandleState, TaskState};
+use super::{StopToken, SubmitError, Task, TaskHandle, TaskOutcome, ThreadPool};
 
 /// Preemption bound for the models: enough for the races below, small enough that
 /// each model finishes in seconds.
@@ -413,5 +415,46 @@ fn loom_tasks_and_the_main_thread_shut_down_at_once() {
             assert_eq!(handle.wait(), TaskOutcome::Succeeded);
         }
         assert_fully_shut_down(&pool, handles.len() as u64, 0);
+    });
+}
+
+/// A task's end takes no lock while nobody waits (see `TaskState`): the finisher
+/// stores the end and only then looks for waiters, the waiter counts itself and only
+/// then looks for the end. A join racing with the finish must still return, with the
+/// value (a lost wake-up deadlocks the model), and so must a `wait` from a second
+/// thread.
+#[test]
+fn loom_a_lock_free_finish_racing_with_joins_is_never_lost() {
+    model(|| {
+        let state: Arc<TaskState<u32>> = Arc::new(TaskState::new(next_task_id()));
+        let handle = |state: &Arc<TaskState<u32>>| TaskHandle {
+            inner: Arc::clone(state) as Arc<dyn HandleState<u32>>,
+            pool: std::sync::Weak::new(),
+        };
+        let (joiner, waiter) = (handle(&state), handle(&state));
+        let waiting = loom::thread::spawn(move || waiter.wait());
+        let finisher = Arc::clone(&state);
+        let finishing = loom::thread::spawn(move || {
+            finisher.store_result(Ok(7));
+            assert!(finisher.finish_stored(), "it ran");
+        });
+        assert_eq!(joiner.join().unwrap(), 7);
+        assert_eq!(waiting.join().unwrap(), TaskOutcome::Succeeded);
+        finishing.join().unwrap();
+    });
+}
+
+/// `StopToken::stop` wakes a run sleeping in `StopToken::sleep` through the same
+/// handshake: the sleep (whose timeout loom does not model: a plain wait) must
+/// return, saying it was stopped.
+#[test]
+fn loom_a_stop_racing_with_a_sleep_wakes_it() {
+    model(|| {
+        let token = StopToken::new();
+        let sleeper = token.clone();
+        let sleeping =
+            loom::thread::spawn(move || sleeper.sleep(std::time::Duration::from_secs(3600)));
+        token.stop();
+        assert!(sleeping.join().unwrap(), "the sleep saw the stop");
     });
 }

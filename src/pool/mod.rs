@@ -9,10 +9,17 @@
 //! | `load/` | load readings: `/proc`, cgroups, the [`LoadProbe`] trait |
 //! | `monitor.rs` | the monitor thread that carries the decision out |
 //! | `join.rs` | waiting for the pool's threads at shutdown, from outside or from a task |
-//! | `task.rs` | [`Task`], [`InfiniteTask`], [`Submit`]: what a task is |
-//! | `handle.rs` | [`TaskHandle`], [`StopToken`], [`TaskOutcome`], [`TaskId`] and the state they share with a task |
+//! | `id.rs` | [`TaskId`] (a leaf: every other task module names tasks by it) |
+//! | `task.rs` | [`Task`], [`InfiniteTask`]: what a task is |
+//! | `submit.rs` | [`Submit`]: how a task becomes a queued job and its handle's state |
+//! | `task_state.rs` | [`TaskOutcome`] and the state a task shares with its handle and token |
+//! | `handle.rs` | [`TaskHandle`] |
+//! | `stop_token.rs` | [`StopToken`] |
 //! | `job.rs` | how a queued task runs and ends, every call into user code contained |
 //! | `failure.rs`, `panic_capture.rs` | [`Failure`] and where panics are captured |
+//!
+//! The task modules import one another in one direction only: `id` ← `failure` ←
+//! `task_state` ← `stop_token` ← `task` ← `job` ← `submit`, `shared` ← `handle`.
 //! | `stats.rs` | [`Stats`] |
 //! | `global.rs` | the global pool and [`async_call`] |
 //! | `sync.rs` | std or loom primitives |
@@ -23,6 +30,7 @@ pub(crate) mod controller;
 mod failure;
 mod global;
 mod handle;
+mod id;
 mod job;
 mod join;
 pub(crate) mod load;
@@ -32,8 +40,11 @@ mod monitor;
 mod panic_capture;
 mod shared;
 mod stats;
+mod stop_token;
+mod submit;
 mod sync;
 mod task;
+mod task_state;
 mod worker;
 
 use std::fmt;
@@ -47,15 +58,19 @@ pub use config::{
 };
 pub use failure::{BoxError, Failure, FailureKind};
 pub use global::{GlobalPoolError, async_call, global, init_global, try_global};
-pub use handle::{StopToken, TaskHandle, TaskId, TaskOutcome};
+pub use handle::TaskHandle;
+pub use id::TaskId;
 pub use load::{LoadProbe, LoadReading, SystemProbe};
 pub use stats::Stats;
-pub use task::{InfiniteTask, Submit, Task};
+pub use stop_token::StopToken;
+pub use submit::Submit;
+pub use task::{InfiniteTask, Task};
+pub use task_state::TaskOutcome;
 pub use worker::current_worker_slot;
 
-use handle::HandleState;
 use job::{Body, Job, Plain, SpawnCell};
 use shared::Shared;
+use task_state::HandleState;
 
 /// A pool of worker threads that keeps `min_workers` alive, grows up to
 /// `max_workers` while tasks wait, and retires idle workers above the minimum.
@@ -318,7 +333,7 @@ impl ThreadPool {
         F: FnOnce() + Send + 'static,
     {
         let job = Job {
-            id: handle::next_task_id(),
+            id: id::next_task_id(),
             state: None,
             infinite: false,
             body: Body::Boxed(Box::new(Plain(Some(f)))),

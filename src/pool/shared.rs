@@ -35,9 +35,10 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
 
 use super::config::Config;
-use super::handle::{TaskId, TaskState};
+use super::id::TaskId;
 use super::job::Job;
 use super::sync::{self, Condvar, Mutex, MutexGuard};
+use super::task_state::TaskState;
 
 /// Lifecycle of a pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,6 +133,12 @@ pub(crate) struct State {
 }
 
 /// The shared part of a pool: its settings, its state and the monitor's wake-up.
+///
+/// Aligned to 128 bytes (two cache lines, what adjacent-line prefetching pairs up),
+/// so that in `Arc<Shared>` the reference counts, which every task handle's
+/// `Weak` bumps on the submitting thread, do not share a cache line with the lock
+/// and the settings the workers use for every task.
+#[repr(align(128))]
 pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) state: Mutex<State>,
@@ -358,10 +365,4 @@ impl State {
             self.idle.remove(index);
         }
     }
-}
-
-/// Ends a job that will not run again because the pool is shutting down or the task
-/// was stopped.
-pub(crate) fn finish_job(job: Job, _failed_last_run: bool) {
-    job.finish();
 }

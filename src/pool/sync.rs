@@ -3,19 +3,19 @@
 //! Under `--cfg loom` these are loom's model-checked versions, so the loom models in
 //! `loom_tests.rs` explore every interleaving of the real pool code; otherwise they are
 //! `std`'s. Nothing else in the pool may import locks, condition variables, atomics or
-//! threads from `std` directly — except the task-id counter in `task.rs`, which is not
+//! threads from `std` directly — except the task-id counter in `id.rs`, which is not
 //! part of the protocol (ids only need to be unique) and says why. Reference counting (`std::sync::Arc`) is not part of
 //! the protocol being checked and stays `std`'s, which also gives us `Weak`.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 #[cfg(loom)]
 pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
 #[cfg(loom)]
 pub(crate) use loom::thread;
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+pub(crate) use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 #[cfg(not(loom))]
 pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
 #[cfg(not(loom))]

@@ -1,7 +1,7 @@
 //! What a task is: [`Task`] (one-shot) and [`InfiniteTask`], built from a target
 //! closure and optional success and failure callbacks (the original ATP's
-//! `args`/`kwargs` become the closure's captures), and [`Submit`], what
-//! [`ThreadPool::run`](crate::ThreadPool::run) accepts.
+//! `args`/`kwargs` become the closure's captures). How they are queued is in
+//! `submit.rs`.
 //!
 //! A one-shot task runs once: its body is the target and its success stages, every
 //! panic caught, and its callbacks are `FnOnce`. An infinite task runs again and
@@ -10,26 +10,14 @@
 //! `FnMut`. How the pool runs them is in `job.rs`.
 
 use std::fmt;
-use std::sync::Arc;
 
-use super::failure::{BoxError, Failure, FailureKind};
-use super::handle::{HandleState, StopToken, TaskId, TaskState, next_task_id};
-use super::job::{Body, InfiniteJob, Job, SpawnCell};
-use super::panic_capture;
+use super::failure::{BoxError, Failure, FailureKind, caught};
+use super::id::TaskId;
+use super::stop_token::StopToken;
 
 type OnceBody<T> = Box<dyn FnOnce(TaskId) -> Result<T, Failure> + Send>;
 type OnceFailureCallback = Box<dyn FnOnce(Failure) + Send>;
 type InfiniteTarget<T> = Box<dyn FnMut(&StopToken) -> Result<T, BoxError> + Send>;
-
-/// Runs `f` (user code), turning a panic into a [`Failure`] of `kind`.
-pub(crate) fn caught<R>(
-    id: TaskId,
-    kind: FailureKind,
-    f: impl FnOnce() -> R,
-) -> Result<R, Failure> {
-    let (result, record) = panic_capture::catch(f);
-    result.map_err(|payload| Failure::from_panic(id, kind, payload, record))
-}
 
 /// A one-shot unit of work for a [`ThreadPool`](crate::ThreadPool): a target and its
 /// callbacks. `T` is what [`TaskHandle::join`](crate::TaskHandle::join) returns: the target's value, or what
@@ -183,91 +171,5 @@ impl<T> fmt::Debug for InfiniteTask<T> {
             .field("on_success", &self.on_success.is_some())
             .field("on_failure", &self.on_failure.is_some())
             .finish_non_exhaustive()
-    }
-}
-
-// The sealed trait cannot be named outside the crate, so its crate-private types are
-// not part of the public interface.
-#[allow(private_interfaces)]
-pub(crate) mod sealed {
-    use std::sync::Arc;
-
-    use super::super::handle::HandleState;
-    use super::super::job::Job;
-
-    /// Keeps [`Submit`](super::Submit) implemented by this crate's task types only,
-    /// and holds what the pool needs of them.
-    pub trait Sealed: Sized {
-        /// What the handle's `join` returns.
-        type Joined: Send + 'static;
-
-        /// Makes the queued job and the state its handle shares.
-        fn into_job(self) -> (Job, Arc<dyn HandleState<Self::Joined>>);
-
-        /// Takes the task back out of a job that was refused.
-        fn from_job(job: Job) -> Self;
-    }
-}
-
-/// What [`ThreadPool::run`](crate::ThreadPool::run) accepts: a one-shot [`Task`] or an
-/// [`InfiniteTask`]. `Output` is what the task's [`TaskHandle::join`](crate::TaskHandle::join) returns.
-pub trait Submit: sealed::Sealed<Joined = Self::Output> + Send + 'static {
-    /// The task's result: the value for a one-shot task, `()` for an infinite one.
-    type Output: Send + 'static;
-}
-
-impl<T: Send + 'static> Submit for Task<T> {
-    type Output = T;
-}
-
-impl<T: Send + 'static> Submit for InfiniteTask<T> {
-    type Output = ();
-}
-
-// The sealed trait cannot be named outside the crate, so its crate-private types
-// are not part of the public interface.
-#[allow(private_interfaces)]
-impl<T: Send + 'static> sealed::Sealed for Task<T> {
-    type Joined = T;
-
-    fn into_job(self) -> (Job, Arc<dyn HandleState<T>>) {
-        SpawnCell::new(self).into_job()
-    }
-
-    fn from_job(job: Job) -> Task<T> {
-        SpawnCell::<Task<T>, T>::take_back(job)
-            .expect("a refused job is the one-shot task it was made from, unrun")
-    }
-}
-
-// The sealed trait cannot be named outside the crate, so its crate-private types
-// are not part of the public interface.
-#[allow(private_interfaces)]
-impl<T: Send + 'static> sealed::Sealed for InfiniteTask<T> {
-    type Joined = ();
-
-    fn into_job(self) -> (Job, Arc<dyn HandleState>) {
-        let state = Arc::new(TaskState::new(next_task_id()));
-        let job = Job {
-            id: state.id,
-            state: Some(Arc::clone(&state)),
-            infinite: true,
-            body: Body::Boxed(Box::new(InfiniteJob {
-                task: self,
-                token: StopToken {
-                    state: Arc::clone(&state),
-                },
-            })),
-        };
-        (job, state)
-    }
-
-    fn from_job(job: Job) -> InfiniteTask<T> {
-        let body = match job.body {
-            Body::Boxed(body) => body.into_any().downcast::<InfiniteJob<T>>().ok(),
-            Body::Shared(_) => None,
-        };
-        body.expect("a refused job is the infinite task it was made from")
-            .task
     }
 }

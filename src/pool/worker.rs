@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::job::Job;
-use super::shared::{IdleWorker, Phase, Shared, WorkerThread, finish_job};
+use super::shared::{IdleWorker, Phase, Shared, WorkerThread};
 use super::sync::{self, Condvar, thread};
 
 thread_local! {
@@ -60,9 +60,9 @@ pub(crate) fn start(shared: &Arc<Shared>) -> io::Result<()> {
 
 /// Finishes the job whose last run has been recorded, if any (with the lock released:
 /// this drops the task's callbacks, which is user code).
-fn finish_ended(ended: &mut Option<(Job, bool)>) {
-    if let Some((job, failed)) = ended.take() {
-        finish_job(job, failed);
+fn finish_ended(ended: &mut Option<Job>) {
+    if let Some(job) = ended.take() {
+        job.finish();
     }
 }
 
@@ -134,7 +134,7 @@ enum Exit {
 fn work(shared: &Shared, slot: usize) -> Exit {
     let wakeup = Arc::new(Condvar::new());
     // A job whose last run is recorded, to finish once the lock is released.
-    let mut ended: Option<(Job, bool)> = None;
+    let mut ended: Option<Job> = None;
     // Whether the worker already yielded once since it last found the queue empty.
     let mut yielded = false;
     let mut state = shared.lock();
@@ -171,7 +171,7 @@ fn work(shared: &Shared, slot: usize) -> Exit {
                     state.kick_monitor(shared);
                 }
             } else {
-                ended = Some((job, report.failed));
+                ended = Some(job);
             }
             state.notify_if_idle(shared);
             if state

@@ -1,0 +1,274 @@
+//! The state a task shares with its handle and its stop token: [`TaskState`], and
+//! [`TaskOutcome`], how a task ended.
+//!
+//! Invariants:
+//! - a task's state is finished exactly once ([`TaskState::finish`], or
+//!   [`TaskState::finish_stored`] for a one-shot task's stored result), after its last
+//!   callback and after the pool recorded its last run, and that is what
+//!   [`TaskHandle::wait`](crate::TaskHandle::wait)(crate::TaskHandle::wait) and
+//!   [`TaskHandle::join`](crate::TaskHandle::join)(crate::TaskHandle::join) wait for; the result `join` takes
+//!   is set with (or before) the outcome;
+//! - ending a task or asking it to stop takes the mutex and notifies only while a
+//!   thread waits (counted in `TaskState::word`); the handshake that keeps this from
+//!   losing a wake-up is described on [`TaskState`];
+//! - once stop is requested, an infinite task never starts another run.
+
+use std::fmt;
+use std::time::Instant;
+
+use super::failure::Failure;
+use super::id::TaskId;
+use super::sync::{self, AtomicU8, AtomicU64, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
+
+/// How a task ended, as reported by [`TaskHandle::wait`](crate::TaskHandle::wait).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TaskOutcome {
+    /// A one-shot task ran and its target succeeded (and so did its success callback).
+    Succeeded,
+    /// A one-shot task ran and failed; the failure went to the failure callback or
+    /// the log.
+    Failed,
+    /// An infinite task was stopped (by [`TaskHandle::stop`](crate::TaskHandle::stop), [`StopToken::stop`](crate::StopToken::stop) or
+    /// pool shutdown).
+    Stopped,
+    /// A one-shot task was removed before it ran: stopped while queued, or dropped by
+    /// [`ThreadPool::shutdown_now`](crate::ThreadPool::shutdown_now).
+    Cancelled,
+}
+
+impl fmt::Display for TaskOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TaskOutcome::Succeeded => "succeeded",
+            TaskOutcome::Failed => "failed",
+            TaskOutcome::Stopped => "stopped",
+            TaskOutcome::Cancelled => "cancelled",
+        })
+    }
+}
+
+/// State shared between a queued or running task, its handle and its stop token.
+/// `T` is what [`TaskHandle::join`](crate::TaskHandle::join) returns: the value of a one-shot task, `()` for
+/// an infinite one.
+///
+/// Ending a task takes no lock when nobody waits for it (the common case: most
+/// handles are joined after their task ended, or dropped): the end is one atomic
+/// read-modify-write, and only a waiter makes the finisher lock and notify, as
+/// std's thread parker and oneshot channels do. The handshake (modelled in
+/// `loom_tests.rs`): the end, the stop request and the number of waiters share one
+/// atomic word, [`TaskState::word`]. A waiter adds itself to it under the mutex, then
+/// checks for what it waits for, and stays counted until it returns; a finisher or
+/// stopper sets its bit with a read-modify-write, which returns the waiter count.
+/// Read-modify-writes of one word are totally ordered, so either the waiter's
+/// check sees the bit or the setter sees the waiter and takes the mutex to notify —
+/// which it gets only once the waiter, holding the mutex from its check until it
+/// sleeps, is asleep. (Two separate atomics would need a store-load fence between
+/// them, the Dekker pattern, which is easier to get wrong and which loom cannot
+/// check.)
+pub(crate) struct TaskState<T = ()> {
+    pub(crate) id: TaskId,
+    pub(crate) runs: AtomicU64,
+    pub(crate) failures: AtomicU64,
+    /// Bits 0–2: how the task ended ([`encode`]d), 0 while it has not; set once.
+    /// Bit 3 ([`STOP`]): stop was requested. The rest, in units of [`WAITER`]: the
+    /// threads in [`wait_until`](Self::wait_until), changed only under `outcome`'s
+    /// mutex.
+    word: AtomicUsize,
+    /// How the result a one-shot run stored will end the task ([`encode`]d), 0 if
+    /// no run stored one. Written and read by the worker that runs the task.
+    stored: AtomicU8,
+    pub(crate) outcome: Mutex<Outcome<T>>,
+    /// Notified when the task ends and when stop is requested (for
+    /// [`StopToken::sleep`](crate::StopToken::sleep)), if anyone waits on it.
+    changed: Condvar,
+}
+
+/// The part of [`TaskState`] under its mutex.
+pub(crate) struct Outcome<T> {
+    /// Set before (or with) `ended`; taken by [`TaskHandle::join`](crate::TaskHandle::join).
+    pub(crate) result: Option<Result<T, Failure>>,
+}
+
+/// The bits of [`TaskState::word`] that say how the task ended.
+const ENDED: usize = 0b111;
+/// The bit of [`TaskState::word`] set when stop is requested.
+const STOP: usize = 0b1000;
+/// One waiter in [`TaskState::word`].
+const WAITER: usize = 0b1_0000;
+
+/// [`TaskOutcome`] as stored in [`TaskState::word`]; 0 means "not ended".
+fn encode(outcome: TaskOutcome) -> usize {
+    match outcome {
+        TaskOutcome::Succeeded => 1,
+        TaskOutcome::Failed => 2,
+        TaskOutcome::Stopped => 3,
+        TaskOutcome::Cancelled => 4,
+    }
+}
+
+fn decode(code: usize) -> Option<TaskOutcome> {
+    match code {
+        1 => Some(TaskOutcome::Succeeded),
+        2 => Some(TaskOutcome::Failed),
+        3 => Some(TaskOutcome::Stopped),
+        4 => Some(TaskOutcome::Cancelled),
+        _ => None,
+    }
+}
+
+impl<T> TaskState<T> {
+    pub(crate) fn new(id: TaskId) -> TaskState<T> {
+        TaskState {
+            id,
+            runs: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            word: AtomicUsize::new(0),
+            stored: AtomicU8::new(0),
+            outcome: Mutex::new(Outcome { result: None }),
+            changed: Condvar::new(),
+        }
+    }
+
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.word.load(Ordering::Acquire) & STOP != 0
+    }
+
+    /// How the task ended, if it has.
+    pub(crate) fn ended(&self) -> Option<TaskOutcome> {
+        decode(self.word.load(Ordering::Acquire) & ENDED)
+    }
+
+    /// Wakes the threads in [`wait_until`](Self::wait_until) if `before`, the word
+    /// as the read-modify-write that set what they wait for found it, counts any.
+    /// See the handshake above.
+    fn wake_waiters(&self, before: usize) {
+        if before >= WAITER {
+            let _guard = sync::lock(&self.outcome);
+            self.changed.notify_all();
+        }
+    }
+
+    /// Asks the task to stop and wakes a run sleeping in [`StopToken::sleep`](crate::StopToken::sleep).
+    pub(crate) fn request_stop(&self) {
+        let before = self.word.fetch_or(STOP, Ordering::AcqRel);
+        self.wake_waiters(before);
+    }
+
+    /// Sets the end to `code` unless the task has ended already; returns the word as
+    /// it was.
+    fn set_ended(&self, code: usize) -> usize {
+        match self
+            .word
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |word| {
+                (word & ENDED == 0).then_some(word | code)
+            }) {
+            Ok(before) | Err(before) => before,
+        }
+    }
+
+    /// Records the final outcome and what `join` returns (first call wins) and wakes
+    /// waiters.
+    pub(crate) fn finish(&self, outcome: TaskOutcome, result: Result<T, Failure>) {
+        let mut slot = sync::lock(&self.outcome);
+        // A result a run stored is ended by `finish_stored`, without the mutex: not
+        // overwritten here.
+        if self.ended().is_none() && self.stored.load(Ordering::Relaxed) == 0 {
+            slot.result = Some(result);
+            let before = self.set_ended(encode(outcome));
+            // Waiters change their count only under the mutex, which this thread
+            // holds: notify without taking it again.
+            if before >= WAITER {
+                self.changed.notify_all();
+            }
+        }
+    }
+
+    /// Keeps the result of the task's run until
+    /// [`finish_stored`](Self::finish_stored), which the same worker calls once the
+    /// pool has recorded the run.
+    pub(crate) fn store_result(&self, result: Result<T, Failure>) {
+        let code = encode(if result.is_ok() {
+            TaskOutcome::Succeeded
+        } else {
+            TaskOutcome::Failed
+        });
+        sync::lock(&self.outcome).result = Some(result);
+        self.stored.store(code as u8, Ordering::Relaxed);
+    }
+
+    /// Finishes the task with the result its run stored — or, if it never ran, as
+    /// cancelled — and wakes waiters. Returns whether it had run. Takes no lock when
+    /// the task ran and nobody waits.
+    pub(crate) fn finish_stored(&self) -> bool {
+        let stored = usize::from(self.stored.load(Ordering::Relaxed));
+        if stored != 0 {
+            // The result is in place (stored under the mutex, before this): the
+            // release publishes it to whoever sees the end.
+            let before = self.set_ended(stored);
+            self.wake_waiters(before);
+            return true;
+        }
+        self.finish(TaskOutcome::Cancelled, Err(Failure::cancelled(self.id)));
+        false
+    }
+
+    /// Blocks until `met(self)` or `deadline` (`None`: no deadline) passes; returns
+    /// the guard and whether `met` held. `met` must read only bits of the word that
+    /// its notifiers set through [`wake_waiters`](Self::wake_waiters) or under the
+    /// mutex.
+    pub(crate) fn wait_until<'a>(
+        &self,
+        mut guard: MutexGuard<'a, Outcome<T>>,
+        deadline: Option<Instant>,
+        met: impl Fn(&Self) -> bool,
+    ) -> (MutexGuard<'a, Outcome<T>>, bool) {
+        // Counted before the first check, and until the last: see the handshake.
+        self.word.fetch_add(WAITER, Ordering::AcqRel);
+        let met = loop {
+            if met(self) {
+                break true;
+            }
+            let left = match deadline {
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => break false,
+                },
+                None => None,
+            };
+            guard = match left {
+                Some(left) => sync::wait_timeout(&self.changed, guard, left).0,
+                None => sync::wait(&self.changed, guard),
+            };
+        };
+        self.word.fetch_sub(WAITER, Ordering::AcqRel);
+        (guard, met)
+    }
+
+    pub(crate) fn count_run(&self, failed: bool) {
+        self.runs.fetch_add(1, Ordering::Relaxed);
+        if failed {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// [`count_run`](Self::count_run) for a one-shot task, whose only run this is:
+    /// plain stores, cheaper than read-modify-writes on the hot path.
+    pub(crate) fn count_only_run(&self, failed: bool) {
+        self.runs.store(1, Ordering::Relaxed);
+        if failed {
+            self.failures.store(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// What a [`TaskHandle`](crate::TaskHandle) holds: the task's state, alone or inside its job.
+pub(crate) trait HandleState<T = ()>: Send + Sync {
+    fn task_state(&self) -> &TaskState<T>;
+}
+
+impl<T: Send> HandleState<T> for TaskState<T> {
+    fn task_state(&self) -> &TaskState<T> {
+        self
+    }
+}

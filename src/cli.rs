@@ -283,7 +283,8 @@ pub struct Cli {
     /// command, run once per block: `seq 10 | atp-run --pipe wc -l`; {#} and {%}
     /// work in it. A job that ends without reading all of its block fails as
     /// killed by SIGPIPE, as GNU parallel reports it. Memory stays about
-    /// (running jobs + 4) x --block, whatever the input's size.
+    /// (running jobs + 4) x --block, whatever the input's size; --shuf (which GNU
+    /// parallel refuses with --pipe) adds its window, at most 64 MiB of blocks.
     #[arg(
         long,
         visible_alias = "spreadstdin",

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use crate::cli::Cli;
 use crate::run::input::job_args::{JobArgs, encode};
-use crate::run::input::template::{Template, TemplateOptions};
+use crate::run::input::template::{HOST_VAR, SSHLOGIN_VAR, Template, TemplateOptions};
 use crate::run::job::JobFiles;
 
 use super::paths;
@@ -109,6 +109,38 @@ impl FileTemplates {
                 .map(|t| t.render_args(args, number, slot)),
         }
     }
+}
+
+/// `files` as a job on one host uses them: `{host}` and `{sshlogin}` in the names
+/// become that host's values. The template renders them as the variables the
+/// job's shell sets ([`HOST_VAR`], [`SSHLOGIN_VAR`]), but these names are read
+/// here (the local tar) and by the remote tar, where no shell expands them.
+pub(crate) fn on_host(files: &JobFiles, host: &str, login: &str) -> JobFiles {
+    let name = |n: &Vec<u8>| {
+        replace(
+            &replace(n, HOST_VAR, host.as_bytes()),
+            SSHLOGIN_VAR,
+            login.as_bytes(),
+        )
+    };
+    JobFiles {
+        transfer: files.transfer.iter().map(name).collect(),
+        returns: files.returns.iter().map(name).collect(),
+        workdir: files.workdir.as_ref().map(name),
+    }
+}
+
+/// `bytes` with every `from` replaced by `to`.
+fn replace(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while let Some(at) = rest.windows(from.len()).position(|w| w == from) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(to);
+        rest = &rest[at + from.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 /// The settings from the command line; `remote` says whether `-S` names a host
@@ -292,6 +324,26 @@ mod tests {
         );
         assert!(env_vars(&["A-B".into()], none).is_err());
         assert!(env_vars(&["A,".into()], none).is_err());
+    }
+
+    #[test]
+    fn host_placeholders_in_names_become_the_hosts_values() -> Result<(), String> {
+        let options = TemplateOptions::default();
+        let t = |w: &str| Template::parse_path(w.as_bytes(), &options).map_err(|e| e.to_string());
+        let files = FileTemplates {
+            transfer: vec![t("in.{host}")?],
+            returns: vec![t("{.}.{host}.out")?, t("{sshlogin}/{host}")?],
+            workdir: Some(t("w-{host}")?),
+        };
+        let rendered = files.render(&JobArgs::single(b"a.txt"), 1, 1);
+        let got = on_host(&rendered, "h1", "2/root@h1");
+        assert_eq!(got.transfer, [b"in.h1".to_vec()]);
+        assert_eq!(
+            got.returns,
+            [b"a.h1.out".to_vec(), b"2/root@h1/h1".to_vec()]
+        );
+        assert_eq!(got.workdir, Some(b"w-h1".to_vec()));
+        Ok(())
     }
 
     #[test]

@@ -463,6 +463,14 @@ impl Inner {
                 };
                 let session = |remote: &[u8]| transfer::session(command, &socket, host, remote);
                 // The basefiles' connection lost: the job is lost, not failed.
+                let login = &self.hosts[i].login;
+                let files = spec
+                    .files
+                    .map(|f| files::on_host(f, login.host_name(), &login.label));
+                let spec = &JobSpec {
+                    files: files.as_ref(),
+                    ..*spec
+                };
                 let planned = match self.transfers.send_basefiles(i, &session) {
                     Ok(true) => self
                         .transfers

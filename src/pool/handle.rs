@@ -73,9 +73,8 @@ impl<T> TaskHandle<T> {
     /// payload, the error and the backtrace.
     pub fn join(self) -> Result<T, Failure> {
         self.wait_ended(None);
-        sync::lock(&self.state().outcome)
-            .result
-            .take()
+        self.inner
+            .take_result()
             .expect("the result is set with the outcome and only `join` takes it")
     }
 

@@ -238,19 +238,41 @@ impl<T: Send + 'static> OneShot<T> for Task<T> {
 /// A queued one-shot task — a closure from `spawn` or a [`Task`] — and the state its
 /// handle shares, in one allocation: the queue and the handle hold the same `Arc`.
 /// (Tiny tasks are dominated by allocation: this way `spawn` allocates no more than
-/// the `threadpool` crate's `execute`.) Its result is kept in the state from the run
-/// until the end, when the outcome is set.
+/// the `threadpool` crate's `execute`.)
+///
+/// Its [`Slot`] holds the work until the run and then the result until `join` takes
+/// it, under one mutex that the run holds from taking the work to storing the result:
+/// one lock per run instead of two (each lock and unlock is an atomic
+/// read-modify-write on the freshly submitted cell, a cache miss on the worker).
+/// Holding it across user code blocks nobody: only the worker that owns the job
+/// takes it before the task ends, and the handle takes it only after the end
+/// (`join` waits for the end first; `wait` and `stop` never take it).
 pub(crate) struct SpawnCell<W, T> {
     pub(crate) state: TaskState<T>,
-    /// `None` once it ran (or was taken back).
-    pub(crate) work: Mutex<Option<W>>,
+    pub(crate) slot: Mutex<Slot<W, T>>,
+}
+
+/// What a [`SpawnCell`] holds: its work, then the result of its run.
+pub(crate) enum Slot<W, T> {
+    /// Queued, not yet run.
+    Work(W),
+    /// Ran: the result, until `join` takes it (the end is set after it is stored).
+    Done(Result<T, Failure>),
+    /// Running, taken back, dropped unrun, or the result was taken.
+    Empty,
+}
+
+impl<W, T> Slot<W, T> {
+    fn take(&mut self) -> Slot<W, T> {
+        std::mem::replace(self, Slot::Empty)
+    }
 }
 
 impl<W: OneShot<T>, T: Send + 'static> SpawnCell<W, T> {
     pub(crate) fn new(work: W) -> SpawnCell<W, T> {
         SpawnCell {
             state: TaskState::new(next_task_id()),
-            work: Mutex::new(Some(work)),
+            slot: Mutex::new(Slot::Work(work)),
         }
     }
 
@@ -271,7 +293,10 @@ impl<W: OneShot<T>, T: Send + 'static> SpawnCell<W, T> {
         match job.body {
             Body::Shared(body) => {
                 let cell = body.into_any().downcast::<SpawnCell<W, T>>().ok()?;
-                sync::lock(&cell.work).take()
+                match sync::lock(&cell.slot).take() {
+                    Slot::Work(work) => Some(work),
+                    _ => None,
+                }
             }
             Body::Boxed(_) => None,
         }
@@ -280,17 +305,24 @@ impl<W: OneShot<T>, T: Send + 'static> SpawnCell<W, T> {
 
 impl<W: OneShot<T>, T: Send + 'static> SharedRunnable for SpawnCell<W, T> {
     fn run(&self, id: TaskId) -> RunReport {
-        let Some(work) = sync::lock(&self.work).take() else {
-            return RunReport {
-                failed: false,
-                again: false,
-            };
+        // Held until the result is stored: see `SpawnCell`.
+        let mut slot = sync::lock(&self.slot);
+        let work = match slot.take() {
+            Slot::Work(work) => work,
+            other => {
+                *slot = other;
+                return RunReport {
+                    failed: false,
+                    again: false,
+                };
+            }
         };
         let result = work.run_once(id);
         let failed = result.is_err();
         self.state.count_only_run(failed);
         // Kept beside the outcome, which `finish` sets once the run is recorded.
-        self.state.store_result(result);
+        *slot = Slot::Done(result);
+        self.state.mark_stored(!failed);
         RunReport {
             failed,
             again: false,
@@ -303,8 +335,10 @@ impl<W: OneShot<T>, T: Send + 'static> SharedRunnable for SpawnCell<W, T> {
 
     fn finish(&self, _: Ended) {
         if !self.state.finish_stored() {
-            // The work that never ran: `Job::end` contains a panicking `Drop`.
-            drop(sync::lock(&self.work).take());
+            // The work that never ran, dropped with the lock released: `Job::end`
+            // contains a panicking `Drop`.
+            let unrun = sync::lock(&self.slot).take();
+            drop(unrun);
         }
     }
 
@@ -316,6 +350,15 @@ impl<W: OneShot<T>, T: Send + 'static> SharedRunnable for SpawnCell<W, T> {
 impl<W: Send, T: Send> HandleState<T> for SpawnCell<W, T> {
     fn task_state(&self) -> &TaskState<T> {
         &self.state
+    }
+
+    fn take_result(&self) -> Option<Result<T, Failure>> {
+        let stored = match sync::lock(&self.slot).take() {
+            Slot::Done(result) => Some(result),
+            // Never ran: `finish` left the result (cancelled) in the state.
+            _ => None,
+        };
+        stored.or_else(|| sync::lock(&self.state.outcome).result.take())
     }
 }
 

@@ -30,7 +30,8 @@ use std::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::id::next_task_id;
-use super::task_state::{HandleState, TaskState};
+use super::job::SpawnCell;
+use super::task_state::HandleState;
 use super::{StopToken, SubmitError, Task, TaskHandle, TaskOutcome, ThreadPool};
 
 /// Preemption bound for the models: enough for the races below, small enough that
@@ -420,23 +421,24 @@ fn loom_tasks_and_the_main_thread_shut_down_at_once() {
 
 /// A task's end takes no lock while nobody waits (see `TaskState`): the finisher
 /// stores the end and only then looks for waiters, the waiter counts itself and only
-/// then looks for the end. A join racing with the finish must still return, with the
-/// value (a lost wake-up deadlocks the model), and so must a `wait` from a second
-/// thread.
+/// then looks for the end. A join racing with the run and the finish of a spawned
+/// task (its result stored in its cell's slot, see `SpawnCell`) must still return,
+/// with the value (a lost wake-up deadlocks the model), and so must a `wait` from a
+/// second thread.
 #[test]
 fn loom_a_lock_free_finish_racing_with_joins_is_never_lost() {
     model(|| {
-        let state: Arc<TaskState<u32>> = Arc::new(TaskState::new(next_task_id()));
-        let handle = |state: &Arc<TaskState<u32>>| TaskHandle {
-            inner: Arc::clone(state) as Arc<dyn HandleState<u32>>,
+        let (mut job, state) = SpawnCell::new(|| 7u32).into_job();
+        let handle = |state: &Arc<dyn HandleState<u32>>| TaskHandle {
+            inner: Arc::clone(state),
             pool: std::sync::Weak::new(),
         };
         let (joiner, waiter) = (handle(&state), handle(&state));
+        drop(state);
         let waiting = loom::thread::spawn(move || waiter.wait());
-        let finisher = Arc::clone(&state);
         let finishing = loom::thread::spawn(move || {
-            finisher.store_result(Ok(7));
-            assert!(finisher.finish_stored(), "it ran");
+            assert!(!job.run_once().failed, "it ran");
+            job.finish();
         });
         assert_eq!(joiner.join().unwrap(), 7);
         assert_eq!(waiting.join().unwrap(), TaskOutcome::Succeeded);

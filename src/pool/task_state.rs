@@ -184,16 +184,16 @@ impl<T> TaskState<T> {
         }
     }
 
-    /// Keeps the result of the task's run until
+    /// Records that the task's run stored its result (`ok`: a success) where
+    /// [`HandleState::take_result`] finds it, for
     /// [`finish_stored`](Self::finish_stored), which the same worker calls once the
     /// pool has recorded the run.
-    pub(crate) fn store_result(&self, result: Result<T, Failure>) {
-        let code = encode(if result.is_ok() {
+    pub(crate) fn mark_stored(&self, ok: bool) {
+        let code = encode(if ok {
             TaskOutcome::Succeeded
         } else {
             TaskOutcome::Failed
         });
-        sync::lock(&self.outcome).result = Some(result);
         self.stored.store(code as u8, Ordering::Relaxed);
     }
 
@@ -203,7 +203,7 @@ impl<T> TaskState<T> {
     pub(crate) fn finish_stored(&self) -> bool {
         let stored = usize::from(self.stored.load(Ordering::Relaxed));
         if stored != 0 {
-            // The result is in place (stored under the mutex, before this): the
+            // The result is in place (stored under its cell's mutex, before this): the
             // release publishes it to whoever sees the end.
             let before = self.set_ended(stored);
             self.wake_waiters(before);
@@ -265,6 +265,11 @@ impl<T> TaskState<T> {
 /// What a [`TaskHandle`](crate::TaskHandle) holds: the task's state, alone or inside its job.
 pub(crate) trait HandleState<T = ()>: Send + Sync {
     fn task_state(&self) -> &TaskState<T>;
+
+    /// Takes the result `join` returns, once the task has ended (`None` if taken).
+    fn take_result(&self) -> Option<Result<T, Failure>> {
+        sync::lock(&self.task_state().outcome).result.take()
+    }
 }
 
 impl<T: Send> HandleState<T> for TaskState<T> {

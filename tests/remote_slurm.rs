@@ -174,6 +174,30 @@ fn step_statuses_and_output_are_the_same_as_locally() {
 }
 
 #[test]
+fn host_and_sshlogin_are_the_node_the_step_runs_on() {
+    let Some(conf) = slurm() else { return };
+    // The test cluster has one node: the allocation's node list is its name.
+    let out = in_allocation(
+        &conf,
+        "echo \"node $SLURM_JOB_NODELIST\"; \"$ATP\" -k --slurm -- 'echo {} {host} {sshlogin}'",
+        "a\nb\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let mut lines = stdout.lines();
+    let node = lines
+        .next()
+        .and_then(|l| l.strip_prefix("node "))
+        .unwrap_or("");
+    assert!(!node.is_empty(), "{stdout}");
+    let want: Vec<String> = ["a", "b"]
+        .iter()
+        .map(|j| format!("{j} {node} {node}"))
+        .collect();
+    assert_eq!(lines.collect::<Vec<_>>(), want, "{stdout}");
+}
+
+#[test]
 fn sigint_leaves_no_step_behind() {
     let Some(conf) = slurm() else { return };
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));

@@ -124,6 +124,37 @@ impl Pty {
         self.cols = cols;
     }
 
+    /// Clears the screen (output drawn from now on is all there is on it).
+    pub fn clear(&mut self) {
+        self.parser.lock().unwrap().process(b"\x1b[2J");
+    }
+
+    /// The rows that do not go on to the next one (trailing blanks trimmed).
+    pub fn unwrapped_rows(&self) -> Vec<String> {
+        let parser = self.parser.lock().unwrap();
+        let screen = parser.screen();
+        let (rows, _) = screen.size();
+        let texts: Vec<String> = screen.rows(0, self.cols).collect();
+        (0..rows.get())
+            .filter(|&i| !screen.row_wrapped(i))
+            .map(|i| texts[usize::from(i)].trim_end().to_owned())
+            .collect()
+    }
+
+    /// Waits until the rows that do not go on to the next one satisfy
+    /// `condition`, as [`wait_for`](Self::wait_for) does.
+    pub fn wait_for_unwrapped(&self, what: &str, condition: impl Fn(&[String]) -> bool) {
+        let deadline = Instant::now() + PATIENCE;
+        while !condition(&self.unwrapped_rows()) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The screen's rows, trailing blanks trimmed.
     pub fn rows(&self) -> Vec<String> {
         let parser = self.parser.lock().unwrap();

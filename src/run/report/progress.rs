@@ -22,7 +22,8 @@
 //! - The line and indicatif's padding after it take at most the width minus 2
 //!   columns ([`LineTarget`] tells indicatif the terminal is that wide), so a `^C`
 //!   echoed by the terminal after it never wraps (a wrapped line would be left
-//!   behind).
+//!   behind); [`LineTarget`] cuts anything past that width as it writes, so a line
+//!   composed before a resize and drawn after it does not wrap either.
 //! - The cursor is hidden while the line is drawn and shown again on every way out:
 //!   [`Progress::finish`] (every end of a run goes through it), dropping the
 //!   display, a panic (see `terminal.rs`), and Ctrl-Z ([`pause`]).
@@ -33,7 +34,7 @@
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -111,10 +112,21 @@ struct Shared {
 /// than it is (indicatif pads a line with spaces to the width it is given, and a
 /// line padded to the last column would make an echoed `^C` wrap), and silent
 /// while atp-run is stopped by Ctrl-Z.
+///
+/// It never writes past that width on the row, whatever it is handed: a line
+/// composed before a SIGWINCH can be drawn after it (the ticker composes, then
+/// the resize is noticed, then indicatif draws; or a [`Progress::suspend`]
+/// redraws the last line once job output is printed), and would wrap on the
+/// narrower terminal. Such a line is cut at the width for the one frame until the
+/// ticker composes the next. As the line therefore always takes one row, the
+/// cursor moves indicatif makes between the rows it counts (from the uncut text)
+/// are not made: made, they would go up into the output above and clear it.
 #[derive(Debug)]
 struct LineTarget {
     term: Term,
     muted: Arc<AtomicBool>,
+    /// The column the cursor is at on the line's row.
+    column: AtomicUsize,
 }
 
 impl LineTarget {
@@ -124,6 +136,38 @@ impl LineTarget {
             false => f(&self.term),
         }
     }
+
+    /// Writes `s`, cut where it would pass the line's width.
+    fn write_fitted(&self, s: &str, newline: bool) -> io::Result<()> {
+        let (fitted, column) = clip(s, self.column.load(Ordering::SeqCst), line_width().max(1));
+        self.column
+            .store(if newline { 0 } else { column }, Ordering::SeqCst);
+        match newline {
+            true => self.write(|t| t.write_line(&fitted)),
+            false => self.write(|t| t.write_str(&fitted)),
+        }
+    }
+}
+
+/// `s` written from `column` on a row of `width` columns: the part that fits (a
+/// carriage return starts the row again), and the column after it. One column a
+/// character, as [`format::fit`] counts (the line and its glyphs are all narrow).
+fn clip(s: &str, mut column: usize, width: usize) -> (String, usize) {
+    let mut fitted = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\r' | '\n' => {
+                column = 0;
+                fitted.push(c);
+            }
+            _ if column < width => {
+                column += 1;
+                fitted.push(c);
+            }
+            _ => {}
+        }
+    }
+    (fitted, column)
 }
 
 impl TermLike for LineTarget {
@@ -131,12 +175,13 @@ impl TermLike for LineTarget {
         u16::try_from(line_width().max(1)).unwrap_or(u16::MAX)
     }
 
-    fn move_cursor_up(&self, n: usize) -> io::Result<()> {
-        self.write(|t| t.move_cursor_up(n))
+    fn move_cursor_up(&self, _: usize) -> io::Result<()> {
+        // The line is one row: there is no row of it above (see `LineTarget`).
+        Ok(())
     }
 
-    fn move_cursor_down(&self, n: usize) -> io::Result<()> {
-        self.write(|t| t.move_cursor_down(n))
+    fn move_cursor_down(&self, _: usize) -> io::Result<()> {
+        Ok(())
     }
 
     fn move_cursor_right(&self, n: usize) -> io::Result<()> {
@@ -148,14 +193,15 @@ impl TermLike for LineTarget {
     }
 
     fn write_line(&self, s: &str) -> io::Result<()> {
-        self.write(|t| t.write_line(s))
+        self.write_fitted(s, true)
     }
 
     fn write_str(&self, s: &str) -> io::Result<()> {
-        self.write(|t| t.write_str(s))
+        self.write_fitted(s, false)
     }
 
     fn clear_line(&self) -> io::Result<()> {
+        self.column.store(0, Ordering::SeqCst);
         self.write(Term::clear_line)
     }
 
@@ -241,6 +287,7 @@ impl Progress {
                         Box::new(LineTarget {
                             term: Term::buffered_stderr(),
                             muted: Arc::clone(&shared.muted),
+                            column: AtomicUsize::new(0),
                         }),
                         20,
                     ));
@@ -588,6 +635,22 @@ mod tests {
             snap,
             stopping: None,
         }
+    }
+
+    #[test]
+    fn a_line_longer_than_the_row_is_cut_at_its_width() {
+        // A line composed for 198 columns, drawn after a resize to 38.
+        let wide = "0/40 · 1m elapsed · 4 running, 4 workers ".repeat(5);
+        let (fitted, column) = clip(&wide, 0, 38);
+        assert_eq!(fitted, wide.chars().take(38).collect::<String>());
+        assert_eq!(column, 38);
+        // indicatif's padding after it adds nothing past the width.
+        assert_eq!(clip("      ", column, 38), (String::new(), 38));
+        // A carriage return starts the row again.
+        assert_eq!(clip("\rabc", 38, 38), ("\rabc".to_owned(), 3));
+        // What fits is written whole, padding included.
+        assert_eq!(clip("ab  ", 0, 38), ("ab  ".to_owned(), 4));
+        assert_eq!(clip("xy", 37, 38), ("x".to_owned(), 38));
     }
 
     fn busy_snap() -> Snapshot {

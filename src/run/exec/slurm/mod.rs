@@ -15,7 +15,9 @@
 //!   otherwise `SLURM_NTASKS` × `SLURM_CPUS_PER_TASK`, as one node); at least 1.
 //!   N larger than every node's CPUs is a one-line usage error, as is no allocation.
 //! - The step reports the node it ran on (`SLURMD_NODENAME`) in the wrapper's
-//!   record (`@atp:NONCE:NODE …`), so the Host column names the node of each job.
+//!   record (`@atp:NONCE:NODE …`), so the Host column names the node of each job;
+//!   the job's `{host}` and `{sshlogin}` are that node too (the node name is what
+//!   `--slurm=ssh` logs in to, so both modes give a job the same values).
 //! - A step that ends without the wrapper's record (srun could not start it) is a
 //!   job that could not run, not a lost one: it is not run again behind the user's
 //!   back.
@@ -35,8 +37,9 @@ use launch::TokenBucket;
 use short_jobs::ShortJobs;
 
 /// What a step runs: the wrapper (`$0`) with the record's nonce extended by the
-/// node and the time the step began.
-const STEP_SHELL: &str = r#"n=$2; shift 2; exec sh -c "$0" atp "$n:${SLURMD_NODENAME:-}:$(date +%s.%N 2>/dev/null)" "$@""#;
+/// node and the time the step began, and with `PARALLEL_SSHHOST` and
+/// `PARALLEL_SSHLOGIN` (what `{host}` and `{sshlogin}` render to) set to the node.
+const STEP_SHELL: &str = r#"n=$2; shift 2; PARALLEL_SSHHOST=${SLURMD_NODENAME:-}; PARALLEL_SSHLOGIN=$PARALLEL_SSHHOST; export PARALLEL_SSHHOST PARALLEL_SSHLOGIN; exec sh -c "$0" atp "$n:${SLURMD_NODENAME:-}:$(date +%s.%N 2>/dev/null)" "$@""#;
 
 /// How often a worker waiting for its launch checks that the run goes on.
 const CLOSED_CHECK: Duration = Duration::from_millis(50);
@@ -331,7 +334,12 @@ mod tests {
 
     #[test]
     fn the_step_asks_srun_for_the_cpus_and_reports_its_node() -> std::io::Result<()> {
-        let cmd = step_command(3, "echo \"$1\" \"$2\" \"$3\"", "n0", b"job 'x'");
+        let cmd = step_command(
+            3,
+            "echo \"$1\" \"$2\" \"$3\" \"$PARALLEL_SSHHOST|$PARALLEL_SSHLOGIN\"",
+            "n0",
+            b"job 'x'",
+        );
         let args: Vec<_> = cmd.get_args().collect();
         assert_eq!(cmd.get_program(), "srun");
         assert_eq!(&args[..5], ["--exact", "-N1", "-n1", "-c3", "--quiet"]);
@@ -345,7 +353,8 @@ mod tests {
             .unwrap_or_default();
         let stdout = String::from_utf8_lossy(&out.stdout);
         let (nonce, rest) = stdout.split_once(' ').unwrap_or_default();
-        assert_eq!(rest, "job 'x' step\n");
+        // {host} and {sshlogin} are the node.
+        assert_eq!(rest, "job 'x' step n7|n7\n");
         let fields: Vec<&str> = nonce.split(':').collect();
         assert_eq!(fields[..2], ["n0", "n7"], "{stdout}");
         let start: f64 = fields[2].parse().unwrap_or_default();

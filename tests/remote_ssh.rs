@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 mod remote;
 
-use remote::{BIN, json_fields, run_locally_as_json, text};
+use remote::{BIN, Revive, hosts_script, json_fields, run_locally_as_json, text};
 const PATIENCE: Duration = Duration::from_secs(30);
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -275,26 +275,6 @@ fn sigkill_to_atp_run_leaves_nothing_on_any_host() {
         });
     }
     eventually("no local ssh of the run", || local_left(&mark).is_empty());
-}
-
-/// Runs `.ci/sshd-hosts.sh ARGS` (start, kill HOST, freeze HOST, thaw HOST).
-fn hosts_script(args: &[&str]) -> bool {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/sshd-hosts.sh");
-    Command::new("bash")
-        .arg(script)
-        .args(args)
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Starts a killed host again when dropped (also when the test fails).
-struct Revive;
-
-impl Drop for Revive {
-    fn drop(&mut self) {
-        hosts_script(&["start"]);
-    }
 }
 
 #[test]

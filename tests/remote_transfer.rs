@@ -14,7 +14,7 @@ use std::sync::Mutex;
 
 mod remote;
 
-use remote::{BIN, text};
+use remote::{BIN, Revive, hosts_script, text};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -447,26 +447,6 @@ fn file_flags_without_a_remote_host_are_usage_errors() {
             "{}",
             text(&out.stderr)
         );
-    }
-}
-
-/// Runs `.ci/sshd-hosts.sh ARGS` (start, kill HOST).
-fn hosts_script(args: &[&str]) -> bool {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/sshd-hosts.sh");
-    Command::new("bash")
-        .arg(script)
-        .args(args)
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Starts a killed host again when dropped (also when the test fails).
-struct Revive;
-
-impl Drop for Revive {
-    fn drop(&mut self) {
-        hosts_script(&["start"]);
     }
 }
 

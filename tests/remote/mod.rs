@@ -86,3 +86,23 @@ pub fn test_hosts() -> Option<PathBuf> {
     );
     None
 }
+
+/// Runs `.ci/sshd-hosts.sh ARGS` (start, kill HOST, freeze HOST, thaw HOST).
+pub fn hosts_script(args: &[&str]) -> bool {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/sshd-hosts.sh");
+    Command::new("bash")
+        .arg(script)
+        .args(args)
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Starts a killed host again when dropped (also when the test fails).
+pub struct Revive;
+
+impl Drop for Revive {
+    fn drop(&mut self) {
+        hosts_script(&["start"]);
+    }
+}

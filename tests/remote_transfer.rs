@@ -550,3 +550,50 @@ fn workdir_dot_is_this_directory_relative_to_the_home() {
     );
     assert_homes_empty(&config);
 }
+
+/// `{host}` in a `--return` name is the host the job ran on, as in the command:
+/// the file the job wrote comes back under that name (the name once reached tar
+/// as the literal `${PARALLEL_SSHHOST}`, so nothing came back).
+#[test]
+fn host_in_a_return_name_is_the_jobs_host() {
+    let Some((_guard, config, dir)) = setup() else {
+        return;
+    };
+    let names = ["a.in", "b c.in", "d.in", "e.in"];
+    for name in names {
+        fs::write(dir.path().join(name), format!("content of {name}\n")).unwrap();
+    }
+    let mut args = vec![
+        "-S",
+        "1/host1,1/host2",
+        "--transferfile",
+        "{}",
+        "--return",
+        "{.}.{host}.out",
+        "--cleanup",
+        "--",
+        "cat {} > {.}.{host}.out; hostname >> {.}.{host}.out",
+        ":::",
+    ];
+    args.extend(names);
+    let out = atp(&config, dir.path(), &args, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("Cannot stat"),
+        "{}",
+        text(&out.stderr)
+    );
+    for name in names {
+        let stem = name.trim_end_matches(".in");
+        let back: Vec<String> = ["host1", "host2"]
+            .iter()
+            .map(|h| format!("{stem}.{h}.out"))
+            .filter(|f| dir.path().join(f).exists())
+            .collect();
+        assert_eq!(back.len(), 1, "{name}: came back as {back:?}");
+        let host = back[0].rsplit('.').nth(1).unwrap_or_default();
+        let content = fs::read_to_string(dir.path().join(&back[0])).unwrap();
+        assert_eq!(content, format!("content of {name}\n{host}\n"));
+    }
+    assert_homes_empty(&config);
+}

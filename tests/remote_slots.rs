@@ -14,34 +14,23 @@ mod common;
 mod remote;
 
 use std::fs;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Mutex;
 
 use common::pty::Pty;
-use remote::{BIN, test_hosts, text};
+use remote::{BIN, spawn_fed, test_hosts, text};
 
 /// The tests measure concurrency on the same hosts: one at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Runs `atp-run --ssh 'ssh -F CONFIG' ARGS` on `stdin`.
 fn atp(config: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .arg("--ssh")
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--ssh")
         .arg(format!("ssh -F {}", config.display()))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
-    if let Some(mut input) = child.stdin.take() {
-        input
-            .write_all(stdin.as_bytes())
-            .unwrap_or_else(|e| panic!("stdin: {e}"));
-    }
-    child
+        .args(args);
+    spawn_fed(&mut cmd, stdin)
         .wait_with_output()
         .unwrap_or_else(|e| panic!("atp-run: {e}"))
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 mod remote;
 
-use remote::{BIN, Revive, hosts_script, json_fields, run_locally_as_json, text};
+use remote::{BIN, Revive, hosts_script, json_fields, run_locally_as_json, spawn_fed, text};
 const PATIENCE: Duration = Duration::from_secs(30);
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -57,21 +57,9 @@ fn marker() -> String {
 /// ssh processes of the run can be found), the given arguments and stdin.
 fn atp(config: &Path, mark: &str, args: &[&str], stdin: &str) -> Child {
     let ssh = format!("ssh -F {} -o SetEnv=ATP_MARK={mark}", config.display());
-    let mut child = Command::new(BIN)
-        .arg("--ssh")
-        .arg(ssh)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
-    if let Some(mut input) = child.stdin.take() {
-        input
-            .write_all(stdin.as_bytes())
-            .unwrap_or_else(|e| panic!("stdin: {e}"));
-    }
-    child
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--ssh").arg(ssh).args(args);
+    spawn_fed(&mut cmd, stdin)
 }
 
 fn finish(child: Child) -> Output {

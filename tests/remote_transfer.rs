@@ -14,37 +14,9 @@ use std::sync::Mutex;
 
 mod remote;
 
-use remote::{BIN, Revive, hosts_script, text};
+use remote::{BIN, Revive, hosts_script, test_hosts, text};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-/// The hosts' ssh_config if host1 and host2 answer; `None` (skip) otherwise, or a
-/// panic under CI.
-fn hosts() -> Option<PathBuf> {
-    let dir = std::env::var_os("ATP_TEST_HOSTS_DIR")
-        .map_or_else(|| "/tmp/atp-test-hosts".into(), PathBuf::from);
-    let config = dir.join("ssh_config");
-    let why = if !config.exists() {
-        format!("{} does not exist", config.display())
-    } else {
-        let down: Vec<&str> = ["host1", "host2"]
-            .into_iter()
-            .filter(|h| !ssh(&config, h, "true").status.success())
-            .collect();
-        if down.is_empty() {
-            return Some(config);
-        }
-        format!("{} do not answer", down.join(", "))
-    };
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but the SSH test hosts are not up: {why}"
-    );
-    eprintln!(
-        "skipped: the SSH test hosts are not up: {why} (start them with .ci/sshd-hosts.sh start)"
-    );
-    None
-}
 
 fn ssh(config: &Path, host: &str, command: &str) -> Output {
     Command::new("ssh")
@@ -88,7 +60,7 @@ fn setup() -> Option<(
     tempfile::TempDir,
 )> {
     let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let config = hosts()?;
+    let config = test_hosts()?;
     clear_homes(&config);
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     Some((guard, config, dir))

@@ -106,3 +106,19 @@ impl Drop for Revive {
         hosts_script(&["start"]);
     }
 }
+
+/// Spawns `cmd` with piped stdio and writes `stdin` to it (then closes it).
+pub fn spawn_fed(cmd: &mut Command, stdin: &str) -> std::process::Child {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
+    if let Some(mut input) = child.stdin.take() {
+        input
+            .write_all(stdin.as_bytes())
+            .unwrap_or_else(|e| panic!("stdin: {e}"));
+    }
+    child
+}

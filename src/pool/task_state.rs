@@ -204,8 +204,11 @@ impl<T> TaskState<T> {
         let stored = usize::from(self.stored.load(Ordering::Relaxed));
         if stored != 0 {
             // The result is in place (stored under its cell's mutex, before this): the
-            // release publishes it to whoever sees the end.
-            let before = self.set_ended(stored);
+            // release publishes it to whoever sees the end. A plain `fetch_or`, not
+            // `set_ended`'s compare-and-swap loop: a task that ran is ended only here
+            // (`finish` is for tasks that never ran), so the end bits are still clear.
+            let before = self.word.fetch_or(stored, Ordering::AcqRel);
+            debug_assert_eq!(before & ENDED, 0, "a task that ran was ended twice");
             self.wake_waiters(before);
             return true;
         }

@@ -21,7 +21,7 @@ use super::id::{TaskId, next_task_id};
 use super::panic_capture;
 use super::stop_token::StopToken;
 use super::sync::{self, Mutex};
-use super::task::{InfiniteTask, Task};
+use super::task::{InfiniteTask, Task, TaskBody};
 use super::task_state::{HandleState, TaskOutcome, TaskState};
 
 /// What one run of a queued job reported back to its worker.
@@ -213,12 +213,14 @@ where
     }
 }
 
-impl<T: Send + 'static> OneShot<T> for Task<T> {
+impl<T: Send + 'static, B: TaskBody<Output = T>> OneShot<T> for Task<T, B> {
     fn run_once(self, id: TaskId) -> Result<T, Failure> {
-        let Task { body, on_failure } = self;
+        let Task {
+            body, on_failure, ..
+        } = self;
         // The body catches the panics of the target and the success callbacks; this
         // catches what escapes them.
-        match caught(id, FailureKind::Panicked, || body(id)).and_then(|r| r) {
+        match caught(id, FailureKind::Panicked, || body.run(id)).and_then(|r| r) {
             Ok(value) => Ok(value),
             Err(failure) => match on_failure {
                 Some(callback) => {

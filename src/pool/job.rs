@@ -7,8 +7,8 @@
 //!   errors and panic payloads) is contained: a panic there is a failure of the run or
 //!   a report, never an unwinding worker;
 //! - a one-shot job keeps its result from its run to its end, when the handle gets it
-//!   with the outcome; a spawned closure shares one allocation with its handle's
-//!   state ([`SpawnCell`]);
+//!   with the outcome; a spawned closure, or a [`Task`] with its body inline, shares
+//!   one allocation with its handle's state ([`SpawnCell`]);
 //! - a failure no callback takes is reported (logged, or written to stderr without a
 //!   logger), never dropped silently.
 

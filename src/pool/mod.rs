@@ -290,8 +290,9 @@ impl ThreadPool {
     }
 
     /// Runs `f` and returns a handle whose [`join`](TaskHandle::join) gives its value
-    /// or its panic: the short form of `run(Task::new(f))`, and cheaper (like
-    /// `std::thread::spawn`, `rayon::spawn` or tokio's `spawn_blocking`). A panic is
+    /// or its panic: the short form of `run(Task::new(f))`, which costs the same (one
+    /// allocation), like `std::thread::spawn`, `rayon::spawn` or tokio's
+    /// `spawn_blocking`. A panic is
     /// also logged, as `std` prints a thread's panic even when it is joined.
     ///
     /// ```

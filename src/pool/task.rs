@@ -14,9 +14,9 @@
 //! An infinite task runs again and again, each run going to the back of the queue so
 //! it shares workers fairly with other work, until it is stopped; its callbacks fire
 //! after every run, so they are `FnMut`.
-//!
-//! (Inside the crate: how tasks are queued is in `submit.rs`, how the pool runs them
-//! in `job.rs`.)
+
+// How tasks are queued is in `submit.rs`, how the pool runs them in `job.rs`, what a
+// one-shot body does in `task_body.rs`.
 
 use std::fmt;
 use std::marker::PhantomData;

@@ -216,3 +216,84 @@ impl<T> fmt::Debug for BoxedBody<T> {
         f.debug_struct("BoxedBody").finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::sealed::Run;
+    use super::*;
+
+    const ID: TaskId = TaskId(7);
+
+    /// Runs `body` inline and boxed; both runs must end alike (the body is built
+    /// twice, as running consumes it).
+    fn run_both<B: TaskBody>(make: impl Fn() -> B) -> [Result<B::Output, Failure>; 2] {
+        [make().run(ID), make().into_boxed().run(ID)]
+    }
+
+    fn kind<T>(result: Result<T, Failure>) -> FailureKind {
+        match result {
+            Ok(_) => panic!("the body succeeded"),
+            Err(failure) => {
+                assert_eq!(failure.task_id(), ID);
+                failure.kind()
+            }
+        }
+    }
+
+    #[test]
+    fn a_target_returns_its_value_and_its_panic_is_panicked() {
+        for result in run_both(|| Target::new(|| 5)) {
+            assert_eq!(result.unwrap(), 5);
+        }
+        for result in run_both(|| Target::new(|| -> u8 { panic!("target") })) {
+            assert_eq!(kind(result), FailureKind::Panicked);
+        }
+    }
+
+    #[test]
+    fn a_fallible_err_is_errored_and_its_panic_is_panicked() {
+        for result in run_both(|| Fallible::new(|| "41".parse::<u32>())) {
+            assert_eq!(result.unwrap(), 41);
+        }
+        for result in run_both(|| Fallible::new(|| "x".parse::<u32>())) {
+            let failure = result.unwrap_err();
+            assert_eq!(failure.kind(), FailureKind::Errored);
+            assert_eq!(failure.message(), "invalid digit found in string");
+        }
+        for result in run_both(|| Fallible::new(|| -> Result<u8, String> { panic!("f") })) {
+            assert_eq!(kind(result), FailureKind::Panicked);
+        }
+    }
+
+    #[test]
+    fn then_maps_in_order_and_its_panic_is_success_callback_panicked() {
+        let make = || Then::new(Then::new(Target::new(|| 2), |n| n * 10), |n| n + 1);
+        for result in run_both(make) {
+            assert_eq!(result.unwrap(), 21);
+        }
+        let make = || Then::new(Target::new(|| 2), |_: i32| -> i32 { panic!("callback") });
+        for result in run_both(make) {
+            assert_eq!(kind(result), FailureKind::SuccessCallbackPanicked);
+        }
+    }
+
+    #[test]
+    fn then_after_a_failed_body_drops_its_callback_unrun() {
+        let ran = Arc::new(AtomicBool::new(false));
+        let make = || {
+            let ran = Arc::clone(&ran);
+            Then::new(Target::new(|| -> u8 { panic!("target") }), move |n| {
+                ran.store(true, Ordering::Relaxed);
+                n
+            })
+        };
+        for result in run_both(make) {
+            assert_eq!(kind(result), FailureKind::Panicked);
+        }
+        assert!(!ran.load(Ordering::Relaxed));
+        assert_eq!(Arc::strong_count(&ran), 1, "the callback was not dropped");
+    }
+}

@@ -149,7 +149,8 @@ impl<T: Send + 'static, B: TaskBody<Output = T>> Task<T, B> {
     /// at error level. If it panics, the panic is logged at error level. The failure
     /// is the callback's: [`TaskHandle::join`](crate::TaskHandle::join) then returns a
     /// copy of it without the panic payload, the error or the backtrace. A second call
-    /// replaces the first callback.
+    /// replaces the first callback. The callback is boxed, so one that captures
+    /// values costs an allocation (the body stays inline).
     pub fn on_failure(mut self, callback: impl FnOnce(Failure) + Send + 'static) -> Task<T, B> {
         self.on_failure = Some(Box::new(callback));
         self

@@ -42,6 +42,8 @@ fn task(label: &'static str, results: &mpsc::Sender<String>) -> atp::Task<()> {
     let results = results.clone();
     atp::Task::new(|| target((1, 2, 3), 1, 2))
         .on_success(move |s| results.send(format!("{label:<28} {s}")).unwrap())
+        // `Task<()>` is the boxed form; `boxed` turns the inline task into it.
+        .boxed()
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

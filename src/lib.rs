@@ -89,6 +89,11 @@
 //! `args` and `kwargs`) with optional callbacks. [`ThreadPool::run`] returns a
 //! [`TaskHandle`] to wait for the task, ask whether it finished, or stop it.
 //!
+//! A task keeps its target and success callbacks inline, in a body type its own type
+//! names (as iterator adapters do: see [`task`]), so building it allocates nothing
+//! and `run` allocates once, as [`ThreadPool::spawn`] does. `Task<T>` is the boxed
+//! form ([`Task::boxed`]), for tasks of different closures in one `Vec`.
+//!
 //! ```
 //! use std::sync::mpsc;
 //!

@@ -7,8 +7,8 @@
 //!   errors and panic payloads) is contained: a panic there is a failure of the run or
 //!   a report, never an unwinding worker;
 //! - a one-shot job keeps its result from its run to its end, when the handle gets it
-//!   with the outcome; a spawned closure shares one allocation with its handle's
-//!   state ([`SpawnCell`]);
+//!   with the outcome; a spawned closure, or a [`Task`] with its body inline, shares
+//!   one allocation with its handle's state ([`SpawnCell`]);
 //! - a failure no callback takes is reported (logged, or written to stderr without a
 //!   logger), never dropped silently.
 
@@ -21,7 +21,7 @@ use super::id::{TaskId, next_task_id};
 use super::panic_capture;
 use super::stop_token::StopToken;
 use super::sync::{self, Mutex};
-use super::task::{InfiniteTask, Task};
+use super::task::{InfiniteTask, Task, TaskBody};
 use super::task_state::{HandleState, TaskOutcome, TaskState};
 
 /// What one run of a queued job reported back to its worker.
@@ -213,12 +213,14 @@ where
     }
 }
 
-impl<T: Send + 'static> OneShot<T> for Task<T> {
+impl<T: Send + 'static, B: TaskBody<Output = T>> OneShot<T> for Task<T, B> {
     fn run_once(self, id: TaskId) -> Result<T, Failure> {
-        let Task { body, on_failure } = self;
+        let Task {
+            body, on_failure, ..
+        } = self;
         // The body catches the panics of the target and the success callbacks; this
         // catches what escapes them.
-        match caught(id, FailureKind::Panicked, || body(id)).and_then(|r| r) {
+        match caught(id, FailureKind::Panicked, || body.run(id)).and_then(|r| r) {
             Ok(value) => Ok(value),
             Err(failure) => match on_failure {
                 Some(callback) => {

@@ -75,6 +75,7 @@ fn counting_task(runs: &Arc<AtomicUsize>) -> Task<()> {
     Task::new(move || {
         runs.fetch_add(1, Ordering::Relaxed);
     })
+    .boxed()
 }
 
 /// After a shutdown: every thread of the pool is joined and the counters are exact.

@@ -10,20 +10,22 @@
 //! | `monitor.rs` | the monitor thread that carries the decision out |
 //! | `join.rs` | waiting for the pool's threads at shutdown, from outside or from a task |
 //! | `id.rs` | [`TaskId`] (a leaf: every other task module names tasks by it) |
-//! | `task.rs` | [`Task`], [`InfiniteTask`]: what a task is |
+//! | `task.rs` | [`Task`], [`InfiniteTask`]: what a task is (public as [`task`]) |
+//! | `task_body.rs` | a one-shot task's body, inline: [`TaskBody`](task::TaskBody) and its types |
 //! | `submit.rs` | [`Submit`]: how a task becomes a queued job and its handle's state |
 //! | `task_state.rs` | [`TaskOutcome`] and the state a task shares with its handle and token |
 //! | `handle.rs` | [`TaskHandle`] |
 //! | `stop_token.rs` | [`StopToken`] |
 //! | `job.rs` | how a queued task runs and ends, every call into user code contained |
 //! | `failure.rs`, `panic_capture.rs` | [`Failure`] and where panics are captured |
-//!
-//! The task modules import one another in one direction only: `id` ← `failure` ←
-//! `task_state` ← `stop_token` ← `task` ← `job` ← `submit`, `shared` ← `handle`.
 //! | `stats.rs` | [`Stats`] |
 //! | `global.rs` | the global pool and [`async_call`] |
 //! | `sync.rs` | std or loom primitives |
 //! | `loom_tests.rs` | loom models of the protocol (`--cfg loom`; the command is in its header) |
+//!
+//! The task modules import one another in one direction only: `id` ← `failure` ←
+//! `task_body` ← `task_state` ← `stop_token` ← `task` ← `job` ← `submit`, `shared` ←
+//! `handle`.
 
 mod config;
 pub(crate) mod controller;
@@ -43,7 +45,8 @@ mod stats;
 mod stop_token;
 mod submit;
 mod sync;
-mod task;
+pub mod task;
+mod task_body;
 mod task_state;
 mod worker;
 
@@ -287,8 +290,9 @@ impl ThreadPool {
     }
 
     /// Runs `f` and returns a handle whose [`join`](TaskHandle::join) gives its value
-    /// or its panic: the short form of `run(Task::new(f))`, and cheaper (like
-    /// `std::thread::spawn`, `rayon::spawn` or tokio's `spawn_blocking`). A panic is
+    /// or its panic: the short form of `run(Task::new(f))`, which costs the same (one
+    /// allocation), like `std::thread::spawn`, `rayon::spawn` or tokio's
+    /// `spawn_blocking`. A panic is
     /// also logged, as `std` prints a thread's panic even when it is joined.
     ///
     /// ```

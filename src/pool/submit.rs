@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::id::next_task_id;
 use super::job::{Body, InfiniteJob, Job, SpawnCell};
 use super::stop_token::StopToken;
-use super::task::{InfiniteTask, Task};
+use super::task::{InfiniteTask, Task, TaskBody};
 use super::task_state::{HandleState, TaskState};
 
 // The sealed trait cannot be named outside the crate, so its crate-private types are
@@ -43,7 +43,7 @@ pub trait Submit: sealed::Sealed<Joined = Self::Output> + Send + 'static {
     type Output: Send + 'static;
 }
 
-impl<T: Send + 'static> Submit for Task<T> {
+impl<T: Send + 'static, B: TaskBody<Output = T>> Submit for Task<T, B> {
     type Output = T;
 }
 
@@ -54,15 +54,16 @@ impl<T: Send + 'static> Submit for InfiniteTask<T> {
 // The sealed trait cannot be named outside the crate, so its crate-private types
 // are not part of the public interface.
 #[allow(private_interfaces)]
-impl<T: Send + 'static> sealed::Sealed for Task<T> {
+impl<T: Send + 'static, B: TaskBody<Output = T>> sealed::Sealed for Task<T, B> {
     type Joined = T;
 
+    /// The body is stored inline in the cell: one allocation per task.
     fn into_job(self) -> (Job, Arc<dyn HandleState<T>>) {
         SpawnCell::new(self).into_job()
     }
 
-    fn from_job(job: Job) -> Task<T> {
-        SpawnCell::<Task<T>, T>::take_back(job)
+    fn from_job(job: Job) -> Task<T, B> {
+        SpawnCell::<Task<T, B>, T>::take_back(job)
             .expect("a refused job is the one-shot task it was made from, unrun")
     }
 }

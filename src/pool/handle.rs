@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use super::failure::Failure;
 use super::id::TaskId;
 use super::shared::Shared;
-use super::sync::{self, Ordering};
+use super::sync;
 use super::task_state::{HandleState, TaskOutcome, TaskState};
 
 /// Refers to a submitted task: wait for it, take its result, check on it, stop it.
@@ -27,7 +27,7 @@ pub struct TaskHandle<T = ()> {
 }
 
 impl<T> TaskHandle<T> {
-    fn state(&self) -> &TaskState<T> {
+    fn state(&self) -> &TaskState {
         self.inner.task_state()
     }
 
@@ -94,7 +94,7 @@ impl<T> TaskHandle<T> {
         // `None`: no timeout, or one too far to express as an instant: as long as it
         // takes.
         let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
-        let guard = sync::lock(&state.outcome);
+        let guard = sync::lock(&state.lock);
         drop(state.wait_until(guard, deadline, |s| s.ended().is_some()));
         state.ended()
     }
@@ -113,12 +113,12 @@ impl<T> TaskHandle<T> {
 
     /// How many runs the task has completed (failed ones included).
     pub fn runs(&self) -> u64 {
-        self.state().runs.load(Ordering::Relaxed)
+        self.inner.runs()
     }
 
     /// How many of those runs failed.
     pub fn failures(&self) -> u64 {
-        self.state().failures.load(Ordering::Relaxed)
+        self.inner.failures()
     }
 }
 

@@ -22,7 +22,7 @@ use super::panic_capture;
 use super::stop_token::StopToken;
 use super::sync::{self, Mutex};
 use super::task::{InfiniteTask, Task, TaskBody};
-use super::task_state::{HandleState, TaskOutcome, TaskState};
+use super::task_state::{HandleState, InfiniteState, TaskOutcome, TaskState};
 
 /// What one run of a queued job reported back to its worker.
 pub(crate) struct RunReport {
@@ -93,7 +93,7 @@ impl<T: Send + 'static> Runnable for InfiniteJob<T> {
     }
 
     fn finish(self: Box<Self>, _: Ended) {
-        self.token.state.finish(TaskOutcome::Stopped, Ok(()));
+        self.token.state.task.finish(TaskOutcome::Stopped);
         // Then the target and callbacks are dropped: `Job::end` contains a panicking
         // `Drop`.
     }
@@ -240,7 +240,14 @@ impl<T: Send + 'static, B: TaskBody<Output = T>> OneShot<T> for Task<T, B> {
 /// A queued one-shot task — a closure from `spawn` or a [`Task`] — and the state its
 /// handle shares, in one allocation: the queue and the handle hold the same `Arc`.
 /// (Tiny tasks are dominated by allocation: this way `spawn` allocates no more than
-/// the `threadpool` crate's `execute`.)
+/// the `threadpool` crate's `execute`.) The cell is kept small — 80 bytes with its
+/// reference counts for a boxed closure returning `()`, 96 for a
+/// `Task::new(closure)` — because glibc returns chunks of up to 128 bytes to its
+/// lock-free fast bins when a worker frees them, and larger ones under the arena
+/// lock the submitting thread allocates under: at 144 bytes, `run(Task::new(f))`
+/// took 1.3-1.5x the time of `spawn(f)` in `benches/tiny_ab.rs` (1.0x with
+/// `GLIBC_TUNABLES=glibc.malloc.mxfast=160`). Hence no counters (a one-shot task
+/// ran once if it stored a result) and no result in the [`TaskState`].
 ///
 /// Its [`Slot`] holds the work until the run and then the result until `join` takes
 /// it, under one mutex that the run holds from taking the work to storing the result:
@@ -250,7 +257,7 @@ impl<T: Send + 'static, B: TaskBody<Output = T>> OneShot<T> for Task<T, B> {
 /// takes it before the task ends, and the handle takes it only after the end
 /// (`join` waits for the end first; `wait` and `stop` never take it).
 pub(crate) struct SpawnCell<W, T> {
-    pub(crate) state: TaskState<T>,
+    pub(crate) state: TaskState,
     pub(crate) slot: Mutex<Slot<W, T>>,
 }
 
@@ -258,7 +265,8 @@ pub(crate) struct SpawnCell<W, T> {
 pub(crate) enum Slot<W, T> {
     /// Queued, not yet run.
     Work(W),
-    /// Ran: the result, until `join` takes it (the end is set after it is stored).
+    /// Ran (or was cancelled before it could): the result, until `join` takes it
+    /// (the end is set after it is stored).
     Done(Result<T, Failure>),
     /// Running, taken back, dropped unrun, or the result was taken.
     Empty,
@@ -321,8 +329,7 @@ impl<W: OneShot<T>, T: Send + 'static> SharedRunnable for SpawnCell<W, T> {
         };
         let result = work.run_once(id);
         let failed = result.is_err();
-        self.state.count_only_run(failed);
-        // Kept beside the outcome, which `finish` sets once the run is recorded.
+        // Kept for `join`; `finish` sets the outcome once the run is recorded.
         *slot = Slot::Done(result);
         self.state.mark_stored(!failed);
         RunReport {
@@ -337,9 +344,12 @@ impl<W: OneShot<T>, T: Send + 'static> SharedRunnable for SpawnCell<W, T> {
 
     fn finish(&self, _: Ended) {
         if !self.state.finish_stored() {
-            // The work that never ran, dropped with the lock released: `Job::end`
-            // contains a panicking `Drop`.
-            let unrun = sync::lock(&self.slot).take();
+            // Never ran: cancelled. The failure goes where `join` looks before the
+            // outcome is set; the work is dropped with the lock released (`Job::end`
+            // contains a panicking `Drop`).
+            let cancelled = Slot::Done(Err(Failure::cancelled(self.state.id)));
+            let unrun = std::mem::replace(&mut *sync::lock(&self.slot), cancelled);
+            self.state.finish(TaskOutcome::Cancelled);
             drop(unrun);
         }
     }
@@ -350,17 +360,24 @@ impl<W: OneShot<T>, T: Send + 'static> SharedRunnable for SpawnCell<W, T> {
 }
 
 impl<W: Send, T: Send> HandleState<T> for SpawnCell<W, T> {
-    fn task_state(&self) -> &TaskState<T> {
+    fn task_state(&self) -> &TaskState {
         &self.state
     }
 
     fn take_result(&self) -> Option<Result<T, Failure>> {
-        let stored = match sync::lock(&self.slot).take() {
+        match sync::lock(&self.slot).take() {
             Slot::Done(result) => Some(result),
-            // Never ran: `finish` left the result (cancelled) in the state.
             _ => None,
-        };
-        stored.or_else(|| sync::lock(&self.state.outcome).result.take())
+        }
+    }
+
+    /// One run once it stored its result; none before, or if it never ran.
+    fn runs(&self) -> u64 {
+        u64::from(self.state.stored().is_some())
+    }
+
+    fn failures(&self) -> u64 {
+        u64::from(self.state.stored() == Some(TaskOutcome::Failed))
     }
 }
 
@@ -377,7 +394,7 @@ pub(crate) struct Job {
     pub(crate) id: TaskId,
     /// An infinite task's state, so that shutdown can stop it; `None` for one-shot
     /// tasks (their state lives in `body`).
-    pub(crate) state: Option<Arc<TaskState>>,
+    pub(crate) state: Option<Arc<InfiniteState>>,
     pub(crate) body: Body,
     pub(crate) infinite: bool,
 }
@@ -448,6 +465,39 @@ impl Job {
                     again: false,
                 }
             }
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// What `Arc` adds to its value: the strong and weak counts.
+    const ARC_COUNTS: usize = 2 * std::mem::size_of::<usize>();
+
+    /// glibc's default limit for its lock-free fast bins: 128-byte chunks, of which
+    /// 8 bytes are the chunk's header.
+    const FAST_BIN_REQUEST: usize = 120;
+
+    #[test]
+    fn a_tiny_tasks_cell_fits_glibcs_fast_bins_with_room_for_captures() {
+        type Boxed = Box<dyn FnOnce() + Send>;
+        let spawned = ARC_COUNTS + std::mem::size_of::<SpawnCell<Boxed, ()>>();
+        let task =
+            ARC_COUNTS + std::mem::size_of::<SpawnCell<Task<(), crate::task::Target<Boxed>>, ()>>();
+        let valued =
+            ARC_COUNTS + std::mem::size_of::<SpawnCell<Box<dyn FnOnce() -> u64 + Send>, u64>>();
+        // Room for 16 more bytes of captures (two more words) in each.
+        for (what, size) in [
+            ("spawn", spawned),
+            ("run(Task::new)", task),
+            ("spawn -> u64", valued),
+        ] {
+            assert!(
+                size + 16 <= FAST_BIN_REQUEST,
+                "{what}: a {size}-byte cell leaves no room below glibc's fast-bin limit"
+            );
         }
     }
 }

@@ -29,7 +29,6 @@ use std::sync::Arc;
 
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use super::id::next_task_id;
 use super::job::SpawnCell;
 use super::task_state::HandleState;
 use super::{StopToken, SubmitError, Task, TaskHandle, TaskOutcome, ThreadPool};

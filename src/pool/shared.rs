@@ -38,7 +38,7 @@ use super::config::Config;
 use super::id::TaskId;
 use super::job::Job;
 use super::sync::{self, Condvar, Mutex, MutexGuard};
-use super::task_state::TaskState;
+use super::task_state::InfiniteState;
 
 /// Lifecycle of a pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,7 +127,7 @@ pub(crate) struct State {
     pub(crate) exited: Vec<u64>,
     pub(crate) next_serial: u64,
     /// Infinite tasks that may still be queued or running, to stop at shutdown.
-    pub(crate) infinite: Vec<Weak<TaskState>>,
+    pub(crate) infinite: Vec<Weak<InfiniteState>>,
     /// Threads blocked in `ThreadPool::wait_idle` (on `Shared::idle_wakeup`).
     pub(crate) idle_waiters: usize,
 }
@@ -268,14 +268,14 @@ impl Shared {
         while state.wake_one_idle() {}
         state.monitor_kicked = true;
         self.monitor_wakeup.notify_all();
-        let infinite: Vec<Arc<TaskState>> = state
+        let infinite: Vec<Arc<InfiniteState>> = state
             .infinite
             .drain(..)
             .filter_map(|weak| weak.upgrade())
             .collect();
         drop(state);
         for task in infinite {
-            task.request_stop();
+            task.task.request_stop();
         }
         let count = dropped.len();
         for job in dropped {

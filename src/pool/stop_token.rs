@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::id::{TaskId, next_task_id};
 use super::sync;
-use super::task_state::TaskState;
+use super::task_state::InfiniteState;
 
 /// Given to each run of an infinite task: tells the run whether it should stop, and
 /// lets it stop itself.
@@ -37,7 +37,7 @@ use super::task_state::TaskState;
 /// ```
 #[derive(Clone)]
 pub struct StopToken {
-    pub(crate) state: Arc<TaskState>,
+    pub(crate) state: Arc<InfiniteState>,
 }
 
 impl StopToken {
@@ -45,14 +45,14 @@ impl StopToken {
     /// for calling an infinite task's target directly).
     pub fn new() -> StopToken {
         StopToken {
-            state: Arc::new(TaskState::new(next_task_id())),
+            state: Arc::new(InfiniteState::new(next_task_id())),
         }
     }
 
     /// True once [`TaskHandle::stop`](crate::TaskHandle::stop) or [`StopToken::stop`] was called or the pool
     /// is shutting down.
     pub fn is_stopped(&self) -> bool {
-        self.state.stop_requested()
+        self.state.task.stop_requested()
     }
 
     /// Stops the task from inside (or from anywhere holding a clone): the current
@@ -60,7 +60,7 @@ impl StopToken {
     /// handle then reports [`TaskOutcome::Stopped`](crate::TaskOutcome::Stopped). A clone of the token used while
     /// the task is queued stops it too: it is dropped, not run, when its turn comes.
     pub fn stop(&self) {
-        self.state.request_stop();
+        self.state.task.request_stop();
     }
 
     /// Sleeps for `duration`, or less if stop is requested meanwhile. Returns true if
@@ -69,15 +69,15 @@ impl StopToken {
     pub fn sleep(&self, duration: Duration) -> bool {
         // `None`: too far to express as an instant, so until stopped.
         let deadline = Instant::now().checked_add(duration);
-        let guard = sync::lock(&self.state.outcome);
-        self.state
-            .wait_until(guard, deadline, |state| state.stop_requested())
+        let task = &self.state.task;
+        let guard = sync::lock(&task.lock);
+        task.wait_until(guard, deadline, |state| state.stop_requested())
             .1
     }
 
     /// The id of the task this token belongs to.
     pub fn task_id(&self) -> TaskId {
-        self.state.id
+        self.state.task.id
     }
 }
 
@@ -90,7 +90,7 @@ impl Default for StopToken {
 impl fmt::Debug for StopToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StopToken")
-            .field("task", &self.state.id)
+            .field("task", &self.state.task.id)
             .field("stopped", &self.is_stopped())
             .finish()
     }

@@ -11,7 +11,7 @@ use super::id::next_task_id;
 use super::job::{Body, InfiniteJob, Job, SpawnCell};
 use super::stop_token::StopToken;
 use super::task::{InfiniteTask, Task, TaskBody};
-use super::task_state::{HandleState, TaskState};
+use super::task_state::{HandleState, InfiniteState};
 
 // The sealed trait cannot be named outside the crate, so its crate-private types are
 // not part of the public interface.
@@ -75,9 +75,9 @@ impl<T: Send + 'static> sealed::Sealed for InfiniteTask<T> {
     type Joined = ();
 
     fn into_job(self) -> (Job, Arc<dyn HandleState>) {
-        let state = Arc::new(TaskState::new(next_task_id()));
+        let state = Arc::new(InfiniteState::new(next_task_id()));
         let job = Job {
-            id: state.id,
+            id: state.task.id,
             state: Some(Arc::clone(&state)),
             infinite: true,
             body: Body::Boxed(Box::new(InfiniteJob {

@@ -5,9 +5,16 @@
 //! - a task's state is finished exactly once ([`TaskState::finish`], or
 //!   [`TaskState::finish_stored`] for a one-shot task's stored result), after its last
 //!   callback and after the pool recorded its last run, and that is what
-//!   [`TaskHandle::wait`](crate::TaskHandle::wait)(crate::TaskHandle::wait) and
-//!   [`TaskHandle::join`](crate::TaskHandle::join)(crate::TaskHandle::join) wait for; the result `join` takes
-//!   is set with (or before) the outcome;
+//!   [`TaskHandle::wait`](crate::TaskHandle::wait) and
+//!   [`TaskHandle::join`](crate::TaskHandle::join) wait for; the result `join` takes
+//!   is in place before the outcome is set: a one-shot task's in its cell (`job.rs`),
+//!   an infinite task's is always `Ok(())`;
+//! - a [`TaskState`] holds no result and no run counters (an infinite task's
+//!   [`InfiniteState`] adds the counters), so that a one-shot task's cell (state,
+//!   work and result in one allocation, `job.rs`) stays small: glibc frees chunks of
+//!   up to 128 bytes (header included) to its lock-free fast bins, larger ones under
+//!   the arena's lock, which the submitting thread's allocations then wait for (tiny
+//!   tasks are freed on the workers);
 //! - ending a task or asking it to stop takes the mutex and notifies only while a
 //!   thread waits (counted in `TaskState::word`); the handshake that keeps this from
 //!   losing a wake-up is described on [`TaskState`];
@@ -49,8 +56,6 @@ impl fmt::Display for TaskOutcome {
 }
 
 /// State shared between a queued or running task, its handle and its stop token.
-/// `T` is what [`TaskHandle::join`](crate::TaskHandle::join) returns: the value of a one-shot task, `()` for
-/// an infinite one.
 ///
 /// Ending a task takes no lock when nobody waits for it (the common case: most
 /// handles are joined after their task ended, or dropped): the end is one atomic
@@ -66,28 +71,21 @@ impl fmt::Display for TaskOutcome {
 /// sleeps, is asleep. (Two separate atomics would need a store-load fence between
 /// them, the Dekker pattern, which is easier to get wrong and which loom cannot
 /// check.)
-pub(crate) struct TaskState<T = ()> {
+pub(crate) struct TaskState {
     pub(crate) id: TaskId,
-    pub(crate) runs: AtomicU64,
-    pub(crate) failures: AtomicU64,
     /// Bits 0–2: how the task ended ([`encode`]d), 0 while it has not; set once.
     /// Bit 3 ([`STOP`]): stop was requested. The rest, in units of [`WAITER`]: the
-    /// threads in [`wait_until`](Self::wait_until), changed only under `outcome`'s
+    /// threads in [`wait_until`](Self::wait_until), changed only under `lock`'s
     /// mutex.
     word: AtomicUsize,
     /// How the result a one-shot run stored will end the task ([`encode`]d), 0 if
     /// no run stored one. Written and read by the worker that runs the task.
     stored: AtomicU8,
-    pub(crate) outcome: Mutex<Outcome<T>>,
+    /// Guards the waiter count's changes and the sleeps on `changed`.
+    pub(crate) lock: Mutex<()>,
     /// Notified when the task ends and when stop is requested (for
     /// [`StopToken::sleep`](crate::StopToken::sleep)), if anyone waits on it.
     changed: Condvar,
-}
-
-/// The part of [`TaskState`] under its mutex.
-pub(crate) struct Outcome<T> {
-    /// Set before (or with) `ended`; taken by [`TaskHandle::join`](crate::TaskHandle::join).
-    pub(crate) result: Option<Result<T, Failure>>,
 }
 
 /// The bits of [`TaskState::word`] that say how the task ended.
@@ -117,15 +115,13 @@ fn decode(code: usize) -> Option<TaskOutcome> {
     }
 }
 
-impl<T> TaskState<T> {
-    pub(crate) fn new(id: TaskId) -> TaskState<T> {
+impl TaskState {
+    pub(crate) fn new(id: TaskId) -> TaskState {
         TaskState {
             id,
-            runs: AtomicU64::new(0),
-            failures: AtomicU64::new(0),
             word: AtomicUsize::new(0),
             stored: AtomicU8::new(0),
-            outcome: Mutex::new(Outcome { result: None }),
+            lock: Mutex::new(()),
             changed: Condvar::new(),
         }
     }
@@ -144,7 +140,7 @@ impl<T> TaskState<T> {
     /// See the handshake above.
     fn wake_waiters(&self, before: usize) {
         if before >= WAITER {
-            let _guard = sync::lock(&self.outcome);
+            let _guard = sync::lock(&self.lock);
             self.changed.notify_all();
         }
     }
@@ -167,14 +163,13 @@ impl<T> TaskState<T> {
         }
     }
 
-    /// Records the final outcome and what `join` returns (first call wins) and wakes
-    /// waiters.
-    pub(crate) fn finish(&self, outcome: TaskOutcome, result: Result<T, Failure>) {
-        let mut slot = sync::lock(&self.outcome);
+    /// Records the final outcome (first call wins) and wakes waiters. What `join`
+    /// returns must be in place already (see the module header).
+    pub(crate) fn finish(&self, outcome: TaskOutcome) {
+        let _guard = sync::lock(&self.lock);
         // A result a run stored is ended by `finish_stored`, without the mutex: not
         // overwritten here.
         if self.ended().is_none() && self.stored.load(Ordering::Relaxed) == 0 {
-            slot.result = Some(result);
             let before = self.set_ended(encode(outcome));
             // Waiters change their count only under the mutex, which this thread
             // holds: notify without taking it again.
@@ -197,23 +192,26 @@ impl<T> TaskState<T> {
         self.stored.store(code as u8, Ordering::Relaxed);
     }
 
-    /// Finishes the task with the result its run stored — or, if it never ran, as
-    /// cancelled — and wakes waiters. Returns whether it had run. Takes no lock when
-    /// the task ran and nobody waits.
+    /// How the result a run stored will end the task, if a run stored one.
+    pub(crate) fn stored(&self) -> Option<TaskOutcome> {
+        decode(usize::from(self.stored.load(Ordering::Relaxed)))
+    }
+
+    /// Finishes the task with the result its run stored and wakes waiters; `false`
+    /// (and nothing done) if no run stored one. Takes no lock when nobody waits.
     pub(crate) fn finish_stored(&self) -> bool {
         let stored = usize::from(self.stored.load(Ordering::Relaxed));
-        if stored != 0 {
-            // The result is in place (stored under its cell's mutex, before this): the
-            // release publishes it to whoever sees the end. A plain `fetch_or`, not
-            // `set_ended`'s compare-and-swap loop: a task that ran is ended only here
-            // (`finish` is for tasks that never ran), so the end bits are still clear.
-            let before = self.word.fetch_or(stored, Ordering::AcqRel);
-            debug_assert_eq!(before & ENDED, 0, "a task that ran was ended twice");
-            self.wake_waiters(before);
-            return true;
+        if stored == 0 {
+            return false;
         }
-        self.finish(TaskOutcome::Cancelled, Err(Failure::cancelled(self.id)));
-        false
+        // The result is in place (stored under its cell's mutex, before this): the
+        // release publishes it to whoever sees the end. A plain `fetch_or`, not
+        // `set_ended`'s compare-and-swap loop: a task that ran is ended only here
+        // (`finish` is for tasks that never ran), so the end bits are still clear.
+        let before = self.word.fetch_or(stored, Ordering::AcqRel);
+        debug_assert_eq!(before & ENDED, 0, "a task that ran was ended twice");
+        self.wake_waiters(before);
+        true
     }
 
     /// Blocks until `met(self)` or `deadline` (`None`: no deadline) passes; returns
@@ -222,10 +220,10 @@ impl<T> TaskState<T> {
     /// mutex.
     pub(crate) fn wait_until<'a>(
         &self,
-        mut guard: MutexGuard<'a, Outcome<T>>,
+        mut guard: MutexGuard<'a, ()>,
         deadline: Option<Instant>,
         met: impl Fn(&Self) -> bool,
-    ) -> (MutexGuard<'a, Outcome<T>>, bool) {
+    ) -> (MutexGuard<'a, ()>, bool) {
         // Counted before the first check, and until the last: see the handshake.
         self.word.fetch_add(WAITER, Ordering::AcqRel);
         let met = loop {
@@ -247,6 +245,25 @@ impl<T> TaskState<T> {
         self.word.fetch_sub(WAITER, Ordering::AcqRel);
         (guard, met)
     }
+}
+
+/// The state of an infinite task: a [`TaskState`] and how many runs it has done.
+/// (A one-shot task's cell counts without counters: it ran once if its run stored a
+/// result.)
+pub(crate) struct InfiniteState {
+    pub(crate) task: TaskState,
+    runs: AtomicU64,
+    failures: AtomicU64,
+}
+
+impl InfiniteState {
+    pub(crate) fn new(id: TaskId) -> InfiniteState {
+        InfiniteState {
+            task: TaskState::new(id),
+            runs: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+        }
+    }
 
     pub(crate) fn count_run(&self, failed: bool) {
         self.runs.fetch_add(1, Ordering::Relaxed);
@@ -254,29 +271,37 @@ impl<T> TaskState<T> {
             self.failures.fetch_add(1, Ordering::Relaxed);
         }
     }
-
-    /// [`count_run`](Self::count_run) for a one-shot task, whose only run this is:
-    /// plain stores, cheaper than read-modify-writes on the hot path.
-    pub(crate) fn count_only_run(&self, failed: bool) {
-        self.runs.store(1, Ordering::Relaxed);
-        if failed {
-            self.failures.store(1, Ordering::Relaxed);
-        }
-    }
 }
 
 /// What a [`TaskHandle`](crate::TaskHandle) holds: the task's state, alone or inside its job.
 pub(crate) trait HandleState<T = ()>: Send + Sync {
-    fn task_state(&self) -> &TaskState<T>;
+    fn task_state(&self) -> &TaskState;
 
     /// Takes the result `join` returns, once the task has ended (`None` if taken).
-    fn take_result(&self) -> Option<Result<T, Failure>> {
-        sync::lock(&self.task_state().outcome).result.take()
-    }
+    fn take_result(&self) -> Option<Result<T, Failure>>;
+
+    /// How many runs the task has completed, failed ones included.
+    fn runs(&self) -> u64;
+
+    /// How many of those runs failed.
+    fn failures(&self) -> u64;
 }
 
-impl<T: Send> HandleState<T> for TaskState<T> {
-    fn task_state(&self) -> &TaskState<T> {
-        self
+impl HandleState for InfiniteState {
+    fn task_state(&self) -> &TaskState {
+        &self.task
+    }
+
+    /// An infinite task joins to `()` once stopped.
+    fn take_result(&self) -> Option<Result<(), Failure>> {
+        Some(Ok(()))
+    }
+
+    fn runs(&self) -> u64 {
+        self.runs.load(Ordering::Relaxed)
+    }
+
+    fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
     }
 }

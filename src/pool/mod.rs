@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `config.rs` | [`Builder`], [`Config`], [`BuildError`] and the defaults |
 //! | `shared.rs` | the state under the pool's lock and the claim/notify/shutdown protocol |
+//! | `inbox.rs` | where one-shot submissions leave their jobs without the pool's lock |
 //! | `worker.rs` | the worker loop: claim, run, idle newest-first, retire |
 //! | `controller.rs` | the pure growth decision |
 //! | `load/` | load readings: `/proc`, cgroups, the [`LoadProbe`] trait |
@@ -24,8 +25,8 @@
 //! | `loom_tests.rs` | loom models of the protocol (`--cfg loom`; the command is in its header) |
 //!
 //! The task modules import one another in one direction only: `id` ← `failure` ←
-//! `task_body` ← `task_state` ← `stop_token` ← `task` ← `job` ← `submit`, `shared` ←
-//! `handle`.
+//! `task_body` ← `task_state` ← `stop_token` ← `task` ← `job` ← `submit`, `inbox` ←
+//! `shared` ← `handle`.
 
 mod config;
 pub(crate) mod controller;
@@ -33,6 +34,7 @@ mod failure;
 mod global;
 mod handle;
 mod id;
+mod inbox;
 mod job;
 mod join;
 pub(crate) mod load;
@@ -378,7 +380,11 @@ impl ThreadPool {
     /// ```
     pub fn wait_idle(&self) {
         let mut state = self.shared.lock();
-        while !(state.queue.is_empty() && state.busy == 0) {
+        loop {
+            state.absorb(&self.shared);
+            if state.queue.is_empty() && state.busy == 0 {
+                return;
+            }
             state.idle_waiters += 1;
             state = sync::wait(&self.shared.idle_wakeup, state);
             state.idle_waiters -= 1;
@@ -387,7 +393,8 @@ impl ThreadPool {
 
     /// A consistent snapshot of the pool's counters.
     pub fn stats(&self) -> Stats {
-        let state = self.shared.lock();
+        let mut state = self.shared.lock();
+        state.absorb(&self.shared);
         Stats {
             live: state.live,
             busy: state.busy,

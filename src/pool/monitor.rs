@@ -284,9 +284,8 @@ impl Monitor {
         let mut first = true;
         loop {
             if !first && !state.monitor_kicked {
-                state = if state.queue.is_empty() && state.phase == Phase::Running {
+                state = if state.park_monitor(shared) {
                     // Nothing to decide until a submission finds no idle worker.
-                    state.monitor_listening = true;
                     sync::wait(&shared.monitor_wakeup, state)
                 } else {
                     // Look again after the interval, or as soon as the current load
@@ -302,6 +301,8 @@ impl Monitor {
             }
             first = false;
             state.monitor_kicked = false;
+            state.absorb(shared);
+            state.sync_listen(shared);
             progress.observe(&state);
             let finished = take_exited(&mut state);
             if state.phase != Phase::Running && state.queue.is_empty() {
@@ -315,9 +316,11 @@ impl Monitor {
 
             let load = self.load_view(shared, queued, busy, run_time);
             let mut state_now = shared.lock();
+            state_now.absorb(shared);
             let s = snapshot(&state_now, min, load, &progress, last_change, &self.tree);
             let decision = decide(&s);
             state_now.monitor_listening = decision.wants_kicks();
+            state_now.sync_listen(shared);
             match decision {
                 Decision::Grow { workers, reason } => {
                     state_now.target = None;

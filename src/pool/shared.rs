@@ -2,11 +2,16 @@
 //!
 //! One mutex guards [`State`]; user code never runs under it. The protocol:
 //!
-//! - **Submit**: push the job at the back of the queue. If a worker is idle, pop the
-//!   *newest* idle worker (LIFO), mark it woken and notify its own condition variable;
-//!   otherwise kick the monitor, which decides whether to grow.
-//! - **Claim**: a worker takes jobs from the front of the queue while there are any;
-//!   when the queue is empty it pushes itself on the idle stack and waits on its own
+//! - **Submit**: a one-shot job goes to the inbox (`inbox.rs`), the queue's tail,
+//!   without this lock; only if the inbox says a worker is idle or the monitor listens
+//!   does the submitter take the lock, to pop the *newest* idle worker (LIFO), mark it
+//!   woken and notify its own condition variable, or else to kick the monitor, which
+//!   decides whether to grow. An infinite job is queued under the lock (shutdown
+//!   must be able to find it).
+//! - **Claim**: a worker takes jobs from the front of the queue while there are any,
+//!   moving the inbox into the queue when the queue is empty; when both are empty it
+//!   pushes itself on the idle stack (raising the inbox's `idle` flag in the same
+//!   inbox critical section that found the inbox empty) and waits on its own
 //!   condition variable until it is woken or its idle timeout passes.
 //! - **Retire**: a worker whose idle wait timed out *without* being woken leaves the
 //!   idle stack and exits, but only while more than `min_workers` are live; at the
@@ -26,9 +31,11 @@
 //! - `busy <= live <= ceiling <= max_workers`, and while the phase is `Running`,
 //!   `live >= min_workers` except transiently after a spawn failure (the monitor
 //!   restores it).
-//! - If the queue is not empty then some worker will look at it: an idle worker was
-//!   woken for each submission that found one, every busy worker re-checks the queue
-//!   after its job, and otherwise the monitor was kicked.
+//! - Whoever reads `queue` has moved the inbox into it first ([`State::absorb`]), so
+//!   the queue as read is every job submitted so far and not yet claimed.
+//! - If the queue or the inbox is not empty then some worker will look at it: an idle
+//!   worker was woken for each submission that found one, every busy worker re-checks
+//!   the queue after its job, and otherwise the monitor was kicked.
 //! - `slots[s]` is true exactly while a live worker holds slot `s`.
 
 use std::collections::VecDeque;
@@ -36,6 +43,7 @@ use std::sync::{Arc, Weak};
 
 use super::config::Config;
 use super::id::TaskId;
+use super::inbox::{Attention, Inbox};
 use super::job::Job;
 use super::sync::{self, Condvar, Mutex, MutexGuard};
 use super::task_state::InfiniteState;
@@ -68,6 +76,9 @@ pub(crate) struct WorkerThread {
 pub(crate) struct State {
     pub(crate) phase: Phase,
     pub(crate) queue: VecDeque<Job>,
+    /// The inbox's previous buffer, empty, swapped in when the queue absorbs the
+    /// inbox so that neither side allocates in a steady stream of tasks.
+    spare: Vec<Job>,
     /// Idle, un-woken workers; the newest is last and is woken first.
     pub(crate) idle: Vec<IdleWorker>,
     /// Indexed by slot: woken by a notifier, not yet back at the queue.
@@ -142,6 +153,9 @@ pub(crate) struct State {
 pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) state: Mutex<State>,
+    /// Where one-shot submissions leave their jobs (see `inbox.rs`); on cache lines
+    /// of its own, apart from the lock the workers take for every task.
+    pub(crate) inbox: Padded<Mutex<Inbox>>,
     /// The monitor waits here between checks.
     pub(crate) monitor_wakeup: Condvar,
     /// `ThreadPool::wait_idle` waits here until the queue is empty and no worker is
@@ -167,6 +181,7 @@ impl Shared {
             state: Mutex::new(State {
                 phase: Phase::Running,
                 queue: VecDeque::new(),
+                spare: Vec::new(),
                 idle: Vec::new(),
                 woken: Vec::new(),
                 waking: 0,
@@ -194,6 +209,7 @@ impl Shared {
                 infinite: Vec::new(),
                 idle_waiters: 0,
             }),
+            inbox: Padded(Mutex::new(Inbox::default())),
             monitor_wakeup: Condvar::new(),
             idle_wakeup: Condvar::new(),
             exited: Condvar::new(),
@@ -209,29 +225,39 @@ impl Shared {
     /// Queues a job and wakes a worker for it (or kicks the monitor). Gives the job
     /// back if the pool no longer accepts tasks.
     pub(crate) fn submit(&self, job: Job) -> Result<(), Job> {
+        if job.infinite {
+            return self.submit_locked(job);
+        }
+        let attention = sync::lock(&self.inbox.0).push(job)?;
+        if attention == Attention::Needed {
+            let mut state = self.lock();
+            state.absorb(self);
+            state.find_a_worker(self);
+        }
+        Ok(())
+    }
+
+    /// [`submit`](Self::submit) for an infinite job: queued under the lock, where
+    /// shutdown finds it to stop it.
+    fn submit_locked(&self, job: Job) -> Result<(), Job> {
         let mut state = self.lock();
         if state.phase != Phase::Running {
             return Err(job);
         }
-        if job.infinite
-            && let Some(task) = &job.state
-        {
+        if let Some(task) = &job.state {
             state.infinite.retain(|weak| weak.strong_count() > 0);
             state.infinite.push(Arc::downgrade(task));
         }
+        state.absorb(self);
         state.queue.push_back(job);
-        if !state.wake_one_idle() && self.has_monitor && state.queue.len() > state.live - state.busy
-        {
-            // More tasks wait than workers free of a task (starting, just woken, or
-            // between two tasks) will take: the monitor may need to grow.
-            state.kick_monitor(self);
-        }
+        state.find_a_worker(self);
         Ok(())
     }
 
     /// Takes a stopped task off the queue, if it is still there.
     pub(crate) fn remove_queued(&self, id: TaskId) {
         let mut state = self.lock();
+        state.absorb(self);
         let Some(index) = state.queue.iter().position(|job| job.id == id) else {
             return;
         };
@@ -249,6 +275,13 @@ impl Shared {
     /// empties the queue.
     pub(crate) fn begin_shutdown(&self, cancel: bool) -> usize {
         let mut state = self.lock();
+        {
+            // Closed and absorbed at once: no job is left in the inbox, and none is
+            // pushed after (see `inbox.rs`).
+            let mut inbox = sync::lock(&self.inbox.0);
+            inbox.closed = true;
+            state.absorb_from(&mut inbox);
+        }
         let dropped: Vec<Job> = if cancel {
             state.phase = Phase::Cancelling;
             state.queue.drain(..).collect()
@@ -265,7 +298,7 @@ impl Shared {
         };
         state.cancelled += dropped.len() as u64;
         state.notify_if_idle(self);
-        while state.wake_one_idle() {}
+        while state.wake_one_idle(self) {}
         state.monitor_kicked = true;
         self.monitor_wakeup.notify_all();
         let infinite: Vec<Arc<InfiniteState>> = state
@@ -286,13 +319,97 @@ impl Shared {
 }
 
 impl State {
+    /// Moves the inbox's jobs to the back of the queue (see `inbox.rs`).
+    pub(crate) fn absorb(&mut self, shared: &Shared) {
+        self.absorb_from(&mut sync::lock(&shared.inbox.0));
+    }
+
+    /// [`absorb`](Self::absorb), with the inbox's lock already held.
+    pub(crate) fn absorb_from(&mut self, inbox: &mut Inbox) {
+        if !inbox.jobs.is_empty() {
+            std::mem::swap(&mut inbox.jobs, &mut self.spare);
+            self.queue.extend(self.spare.drain(..));
+        }
+    }
+
+    /// The next job to run: the front of the queue, after the inbox if the queue is
+    /// empty.
+    pub(crate) fn next_job(&mut self, shared: &Shared) -> Option<Job> {
+        if self.queue.is_empty() {
+            self.absorb(shared);
+        }
+        self.queue.pop_front()
+    }
+
+    /// Puts a worker on the idle stack, unless jobs wait in the inbox (which are then
+    /// queued): in one inbox critical section, so that a submitter either sees the
+    /// `idle` flag or left its job where this worker finds it. Returns whether the
+    /// worker is now idle.
+    pub(crate) fn go_idle(&mut self, shared: &Shared, worker: IdleWorker) -> bool {
+        let mut inbox = sync::lock(&shared.inbox.0);
+        self.absorb_from(&mut inbox);
+        if !self.queue.is_empty() {
+            return false;
+        }
+        self.idle.push(worker);
+        inbox.idle = true;
+        true
+    }
+
+    /// The monitor's check before it parks: if the queue and the inbox are empty and
+    /// the pool runs, it listens for kicks from now on, raising the inbox's `listen`
+    /// flag in the same inbox critical section that found the inbox empty (so a
+    /// submission either is seen here or sees the flag and kicks). Returns whether
+    /// the monitor may park.
+    pub(crate) fn park_monitor(&mut self, shared: &Shared) -> bool {
+        let mut inbox = sync::lock(&shared.inbox.0);
+        self.absorb_from(&mut inbox);
+        if !self.queue.is_empty() || self.phase != Phase::Running {
+            return false;
+        }
+        self.monitor_listening = true;
+        inbox.listen = !self.monitor_kicked;
+        true
+    }
+
+    /// Sets the inbox's `listen` flag from `monitor_listening` and `monitor_kicked`.
+    /// Jobs already in the inbox when the flag goes up were left while it was down,
+    /// so their submitters did not kick: they count as a kick (in the same inbox
+    /// critical section, as in [`park_monitor`](Self::park_monitor)), or a monitor
+    /// that decided on a snapshot taken before them would wait its whole interval.
+    pub(crate) fn sync_listen(&mut self, shared: &Shared) {
+        let mut inbox = sync::lock(&shared.inbox.0);
+        let listen = self.monitor_listening && !self.monitor_kicked;
+        if listen && !inbox.jobs.is_empty() {
+            self.monitor_kicked = true;
+            inbox.listen = false;
+        } else {
+            inbox.listen = listen;
+        }
+    }
+
+    /// After queueing a job: wakes an idle worker for it, or kicks the monitor if more
+    /// tasks wait than workers free of a task (starting, just woken, or between two
+    /// tasks) will take.
+    fn find_a_worker(&mut self, shared: &Shared) {
+        if !self.wake_one_idle(shared)
+            && shared.has_monitor
+            && self.queue.len() > self.live - self.busy
+        {
+            self.kick_monitor(shared);
+        }
+    }
+
     /// Wakes the newest idle worker, if any. Returns whether one was woken.
-    pub(crate) fn wake_one_idle(&mut self) -> bool {
+    pub(crate) fn wake_one_idle(&mut self, shared: &Shared) -> bool {
         match self.idle.pop() {
             Some(worker) => {
                 self.woken[worker.slot] = true;
                 self.waking += 1;
                 worker.wakeup.notify_one();
+                if self.idle.is_empty() {
+                    sync::lock(&shared.inbox.0).idle = false;
+                }
                 true
             }
             None => false,
@@ -348,21 +465,34 @@ impl State {
     pub(crate) fn kick_monitor(&mut self, shared: &Shared) {
         if self.monitor_listening && !self.monitor_kicked {
             self.monitor_kicked = true;
+            sync::lock(&shared.inbox.0).listen = false;
             shared.monitor_wakeup.notify_one();
         }
     }
 
     /// Wakes the threads in `ThreadPool::wait_idle` if no task is queued or running.
-    pub(crate) fn notify_if_idle(&self, shared: &Shared) {
-        if self.idle_waiters > 0 && self.busy == 0 && self.queue.is_empty() {
-            shared.idle_wakeup.notify_all();
+    pub(crate) fn notify_if_idle(&mut self, shared: &Shared) {
+        if self.idle_waiters > 0 && self.busy == 0 {
+            self.absorb(shared);
+            if self.queue.is_empty() {
+                shared.idle_wakeup.notify_all();
+            }
         }
     }
 
     /// Removes `slot` from the idle stack (after its wait timed out un-woken).
-    pub(crate) fn leave_idle(&mut self, slot: usize) {
+    pub(crate) fn leave_idle(&mut self, shared: &Shared, slot: usize) {
         if let Some(index) = self.idle.iter().rposition(|w| w.slot == slot) {
             self.idle.remove(index);
+            if self.idle.is_empty() {
+                sync::lock(&shared.inbox.0).idle = false;
+            }
         }
     }
 }
+
+/// Keeps its value on cache lines of its own (128 bytes: two lines, what
+/// adjacent-line prefetching pairs up), so that threads hammering it do not slow
+/// down the fields beside it.
+#[repr(align(128))]
+pub(crate) struct Padded<T>(pub(crate) T);

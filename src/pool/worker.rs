@@ -141,7 +141,7 @@ fn work(shared: &Shared, slot: usize) -> Exit {
     state.started();
     state.worker_ids.push(thread::current().id());
     loop {
-        if let Some(job) = state.queue.pop_front() {
+        if let Some(job) = state.next_job(shared) {
             if job.infinite && (job.stop_requested() || state.phase != Phase::Running) {
                 // Stopped while queued (the stop raced with its requeue), or the pool is
                 // shutting down and is about to stop it: never again. Counted like a
@@ -165,7 +165,9 @@ fn work(shared: &Shared, slot: usize) -> Exit {
             state = shared.lock();
             state.record_run(report.failed, took);
             if report.again && state.phase == Phase::Running {
-                // Back of the queue: infinite tasks share workers fairly.
+                // Back of the queue: infinite tasks share workers fairly (behind the
+                // inbox's jobs, submitted before).
+                state.absorb(shared);
                 state.queue.push_back(job);
                 if state.queue.len() > 1 && state.idle.is_empty() {
                     state.kick_monitor(shared);
@@ -213,10 +215,14 @@ fn work(shared: &Shared, slot: usize) -> Exit {
         }
         yielded = false;
 
-        state.idle.push(IdleWorker {
+        let worker = IdleWorker {
             slot,
             wakeup: Arc::clone(&wakeup),
-        });
+        };
+        if !state.go_idle(shared, worker) {
+            // Jobs were waiting in the inbox: they are queued now.
+            continue;
+        }
         let timeout = shared.config.idle_timeout;
         // `None`: a timeout too long to express as an instant (`Duration::MAX`) never
         // passes.
@@ -238,7 +244,7 @@ fn work(shared: &Shared, slot: usize) -> Exit {
             }
             if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
                 if state.live > shared.config.min_workers && state.phase == Phase::Running {
-                    state.leave_idle(slot);
+                    state.leave_idle(shared, slot);
                     log::debug!(
                         "retiring worker {}: idle for {:?} with {} live > minimum {}",
                         slot + 1,

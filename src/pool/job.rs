@@ -41,8 +41,16 @@ pub(crate) enum Ended {
 
 /// A type-erased task, as the queue holds it.
 pub(crate) trait Runnable: Send {
+    /// The task's id.
+    fn id(&self) -> TaskId;
+
     /// Runs the target once and then the callbacks; never panics.
     fn run(&mut self, id: TaskId) -> RunReport;
+
+    /// An infinite task's state, so that shutdown can stop it.
+    fn infinite_state(&self) -> Option<Arc<InfiniteState>> {
+        None
+    }
 
     /// Whether the task was asked to stop.
     fn stop_requested(&self) -> bool {
@@ -63,6 +71,14 @@ pub(crate) struct InfiniteJob<T> {
 }
 
 impl<T: Send + 'static> Runnable for InfiniteJob<T> {
+    fn id(&self) -> TaskId {
+        self.token.state.task.id
+    }
+
+    fn infinite_state(&self) -> Option<Arc<InfiniteState>> {
+        Some(Arc::clone(&self.token.state))
+    }
+
     fn run(&mut self, id: TaskId) -> RunReport {
         let task = &mut self.task;
         let token = &self.token;
@@ -149,11 +165,18 @@ pub(crate) fn report(message: fmt::Arguments<'_>) {
 
 /// A task wrapper for [`ThreadPool::execute`](crate::ThreadPool::execute): a plain
 /// closure with no callbacks and no handle.
-pub(crate) struct Plain<F>(pub(crate) Option<F>);
+pub(crate) struct Plain<F> {
+    pub(crate) id: TaskId,
+    pub(crate) f: Option<F>,
+}
 
 impl<F: FnOnce() + Send + 'static> Runnable for Plain<F> {
+    fn id(&self) -> TaskId {
+        self.id
+    }
+
     fn run(&mut self, id: TaskId) -> RunReport {
-        let Some(f) = self.0.take() else {
+        let Some(f) = self.f.take() else {
             return RunReport {
                 failed: false,
                 again: false,
@@ -181,6 +204,8 @@ impl<F: FnOnce() + Send + 'static> Runnable for Plain<F> {
 
 /// Jobs that share their allocation with their handle's state.
 pub(crate) trait SharedRunnable: Send + Sync {
+    /// As [`Runnable::id`].
+    fn id(&self) -> TaskId;
     /// As [`Runnable::run`].
     fn run(&self, id: TaskId) -> RunReport;
     /// As [`Runnable::stop_requested`].
@@ -290,9 +315,6 @@ impl<W: OneShot<T>, T: Send + 'static> SpawnCell<W, T> {
     pub(crate) fn into_job(self) -> (Job, Arc<dyn HandleState<T>>) {
         let cell = Arc::new(self);
         let job = Job {
-            id: cell.state.id,
-            state: None,
-            infinite: false,
             body: Body::Shared(Arc::clone(&cell) as Arc<dyn SharedRunnable>),
         };
         (job, cell)
@@ -308,12 +330,16 @@ impl<W: OneShot<T>, T: Send + 'static> SpawnCell<W, T> {
                     _ => None,
                 }
             }
-            Body::Boxed(_) => None,
+            Body::Plain(_) | Body::Infinite(_) => None,
         }
     }
 }
 
 impl<W: OneShot<T>, T: Send + 'static> SharedRunnable for SpawnCell<W, T> {
+    fn id(&self) -> TaskId {
+        self.state.id
+    }
+
     fn run(&self, id: TaskId) -> RunReport {
         // Held until the result is stored: see `SpawnCell`.
         let mut slot = sync::lock(&self.slot);
@@ -383,23 +409,45 @@ impl<W: Send, T: Send> HandleState<T> for SpawnCell<W, T> {
 
 /// A job as the queue holds it.
 pub(crate) enum Body {
-    /// Its own allocation, apart from any handle's state.
-    Boxed(Box<dyn Runnable>),
-    /// Sharing its allocation with its handle's state.
+    /// A closure from `execute`, in its own allocation (no handle).
+    Plain(Box<dyn Runnable>),
+    /// An infinite task, in its own allocation apart from its state; run again and
+    /// again until stopped.
+    Infinite(Box<dyn Runnable>),
+    /// A one-shot task sharing its allocation with its handle's state.
     Shared(Arc<dyn SharedRunnable>),
 }
 
-/// A queued unit of work: the erased task.
+/// A queued unit of work: the erased task. One pointer and a tag (24 bytes): jobs
+/// are moved from the submitter's inbox to the queue to a worker, so every byte of
+/// them crosses between cores (the id and an infinite task's state are behind the
+/// pointer).
 pub(crate) struct Job {
-    pub(crate) id: TaskId,
-    /// An infinite task's state, so that shutdown can stop it; `None` for one-shot
-    /// tasks (their state lives in `body`).
-    pub(crate) state: Option<Arc<InfiniteState>>,
     pub(crate) body: Body,
-    pub(crate) infinite: bool,
 }
 
 impl Job {
+    /// The task's id.
+    pub(crate) fn id(&self) -> TaskId {
+        match &self.body {
+            Body::Plain(body) | Body::Infinite(body) => body.id(),
+            Body::Shared(body) => body.id(),
+        }
+    }
+
+    /// Whether this is an infinite task (requeued after each run).
+    pub(crate) fn is_infinite(&self) -> bool {
+        matches!(self.body, Body::Infinite(_))
+    }
+
+    /// An infinite task's state, so that shutdown can stop it.
+    pub(crate) fn infinite_state(&self) -> Option<Arc<InfiniteState>> {
+        match &self.body {
+            Body::Infinite(body) => body.infinite_state(),
+            Body::Plain(_) | Body::Shared(_) => None,
+        }
+    }
+
     /// Ends a job that will not run (again): `Stopped` for infinite tasks,
     /// `Cancelled` for one-shot tasks that never ran.
     pub(crate) fn abandon(self) {
@@ -415,9 +463,10 @@ impl Job {
     /// target and callbacks, and its value if no handle will take it — user code,
     /// whose `Drop` may panic, which is reported, never let loose on the worker.
     fn end(self, ended: Ended) {
-        let (id, body) = (self.id, self.body);
+        let id = self.id();
+        let body = self.body;
         let end = move || match body {
-            Body::Boxed(body) => body.finish(ended),
+            Body::Plain(body) | Body::Infinite(body) => body.finish(ended),
             Body::Shared(body) => body.finish(ended),
         };
         if let (Err(payload), _) = panic_capture::catch(end) {
@@ -432,7 +481,7 @@ impl Job {
     /// Whether the job's task was asked to stop.
     pub(crate) fn stop_requested(&self) -> bool {
         match &self.body {
-            Body::Boxed(body) => body.stop_requested(),
+            Body::Plain(body) | Body::Infinite(body) => body.stop_requested(),
             Body::Shared(body) => body.stop_requested(),
         }
     }
@@ -442,14 +491,11 @@ impl Job {
     /// [`Runnable::run`] contains the user code it calls; this is the last line of
     /// defence for what it cannot (a logger that panics while a failure is reported):
     /// such a run counts as failed and the task ends, but the worker lives on.
-    ///
-    /// [`Runnable::run`] contains the user code it calls; this is the last line of
-    /// defence for what it cannot (a logger that panics while a failure is reported):
-    /// such a run counts as failed and the task ends, but the worker lives on.
     pub(crate) fn run_once(&mut self) -> RunReport {
-        let (id, body) = (self.id, &mut self.body);
+        let id = self.id();
+        let body = &mut self.body;
         let run = || match body {
-            Body::Boxed(body) => body.run(id),
+            Body::Plain(body) | Body::Infinite(body) => body.run(id),
             Body::Shared(body) => body.run(id),
         };
         match panic_capture::catch(run) {
@@ -479,6 +525,11 @@ mod tests {
     /// glibc's default limit for its lock-free fast bins: 128-byte chunks, of which
     /// 8 bytes are the chunk's header.
     const FAST_BIN_REQUEST: usize = 120;
+
+    #[test]
+    fn a_queued_job_is_a_pointer_and_a_tag() {
+        assert!(std::mem::size_of::<Job>() <= 3 * std::mem::size_of::<usize>());
+    }
 
     #[test]
     fn a_tiny_tasks_cell_fits_glibcs_fast_bins_with_room_for_captures() {

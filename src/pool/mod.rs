@@ -339,17 +339,17 @@ impl ThreadPool {
         F: FnOnce() + Send + 'static,
     {
         let job = Job {
-            id: id::next_task_id(),
-            state: None,
-            infinite: false,
-            body: Body::Boxed(Box::new(Plain(Some(f)))),
+            body: Body::Plain(Box::new(Plain {
+                id: id::next_task_id(),
+                f: Some(f),
+            })),
         };
         self.shared.submit(job).map_err(|job| {
             let f = match job.body {
-                Body::Boxed(body) => body.into_any().downcast::<Plain<F>>().ok(),
-                Body::Shared(_) => None,
+                Body::Plain(body) => body.into_any().downcast::<Plain<F>>().ok(),
+                Body::Infinite(_) | Body::Shared(_) => None,
             }
-            .and_then(|plain| plain.0);
+            .and_then(|plain| plain.f);
             SubmitError::ShutDown(f.expect("a refused job is the closure, unrun"))
         })
     }

@@ -225,7 +225,7 @@ impl Shared {
     /// Queues a job and wakes a worker for it (or kicks the monitor). Gives the job
     /// back if the pool no longer accepts tasks.
     pub(crate) fn submit(&self, job: Job) -> Result<(), Job> {
-        if job.infinite {
+        if job.is_infinite() {
             return self.submit_locked(job);
         }
         let attention = sync::lock(&self.inbox.0).push(job)?;
@@ -244,9 +244,9 @@ impl Shared {
         if state.phase != Phase::Running {
             return Err(job);
         }
-        if let Some(task) = &job.state {
+        if let Some(task) = job.infinite_state() {
             state.infinite.retain(|weak| weak.strong_count() > 0);
-            state.infinite.push(Arc::downgrade(task));
+            state.infinite.push(Arc::downgrade(&task));
         }
         state.absorb(self);
         state.queue.push_back(job);
@@ -258,7 +258,7 @@ impl Shared {
     pub(crate) fn remove_queued(&self, id: TaskId) {
         let mut state = self.lock();
         state.absorb(self);
-        let Some(index) = state.queue.iter().position(|job| job.id == id) else {
+        let Some(index) = state.queue.iter().position(|job| job.id() == id) else {
             return;
         };
         let job = state.queue.remove(index).expect("index came from position");
@@ -292,7 +292,7 @@ impl Shared {
             // Queued infinite tasks will never run again: drop them here, where the
             // report counts them, rather than let a worker drop them uncounted.
             let (infinite, rest): (VecDeque<Job>, VecDeque<Job>) =
-                state.queue.drain(..).partition(|job| job.infinite);
+                state.queue.drain(..).partition(|job| job.is_infinite());
             state.queue = rest;
             infinite.into()
         };

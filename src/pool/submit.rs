@@ -77,10 +77,7 @@ impl<T: Send + 'static> sealed::Sealed for InfiniteTask<T> {
     fn into_job(self) -> (Job, Arc<dyn HandleState>) {
         let state = Arc::new(InfiniteState::new(next_task_id()));
         let job = Job {
-            id: state.task.id,
-            state: Some(Arc::clone(&state)),
-            infinite: true,
-            body: Body::Boxed(Box::new(InfiniteJob {
+            body: Body::Infinite(Box::new(InfiniteJob {
                 task: self,
                 token: StopToken {
                     state: Arc::clone(&state),
@@ -92,8 +89,8 @@ impl<T: Send + 'static> sealed::Sealed for InfiniteTask<T> {
 
     fn from_job(job: Job) -> InfiniteTask<T> {
         let body = match job.body {
-            Body::Boxed(body) => body.into_any().downcast::<InfiniteJob<T>>().ok(),
-            Body::Shared(_) => None,
+            Body::Infinite(body) => body.into_any().downcast::<InfiniteJob<T>>().ok(),
+            Body::Plain(_) | Body::Shared(_) => None,
         };
         body.expect("a refused job is the infinite task it was made from")
             .task

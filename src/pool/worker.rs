@@ -142,7 +142,7 @@ fn work(shared: &Shared, slot: usize) -> Exit {
     state.worker_ids.push(thread::current().id());
     loop {
         if let Some(job) = state.next_job(shared) {
-            if job.infinite && (job.stop_requested() || state.phase != Phase::Running) {
+            if job.is_infinite() && (job.stop_requested() || state.phase != Phase::Running) {
                 // Stopped while queued (the stop raced with its requeue), or the pool is
                 // shutting down and is about to stop it: never again. Counted like a
                 // queued task that `TaskHandle::stop` removes.

@@ -9,6 +9,7 @@
 //! | `controller.rs` | the pure growth decision |
 //! | `load/` | load readings: `/proc`, cgroups, the [`LoadProbe`] trait |
 //! | `monitor.rs` | the monitor thread that carries the decision out |
+//! | `memory_track.rs` | the memory baseline and trend both the monitor and atp-run's hosts use |
 //! | `join.rs` | waiting for the pool's threads at shutdown, from outside or from a task |
 //! | `id.rs` | [`TaskId`] (a leaf: every other task module names tasks by it) |
 //! | `task.rs` | [`Task`], [`InfiniteTask`]: what a task is (public as [`task`]) |
@@ -40,6 +41,7 @@ mod join;
 pub(crate) mod load;
 #[cfg(all(test, loom))]
 mod loom_tests;
+pub(crate) mod memory_track;
 mod monitor;
 mod panic_capture;
 mod shared;

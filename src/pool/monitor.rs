@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use super::controller::{Decision, Limits, LoadView, Snapshot, decide};
 use super::job::report;
 use super::load::{LoadProbe, LoadReading, MIN_WINDOW, SystemProbe};
+use super::memory_track::MemoryTrack;
 use super::panic_capture;
 use super::shared::{Phase, Shared, State, WorkerThread};
 use super::sync::{self, thread};
@@ -195,17 +196,14 @@ struct Monitor {
     cpus: f64,
     /// The first reading showed available memory at or under the reserve.
     memory_low_at_start: bool,
-    /// Memory available when no task was running (taken when the monitor starts,
-    /// raised whenever more is seen): what the tasks' usage is measured against.
-    idle_memory: Option<u64>,
+    /// The memory available with no task running (taken when the monitor starts),
+    /// and whether tasks are still allocating.
+    memory: MemoryTrack,
     /// The largest memory per busy worker measured, decaying by 1/64 per reading (a
     /// half-life of a few seconds): a job started in the last window may not have
     /// allocated yet, so the average of one reading underestimates exactly when it
     /// matters, and a safety margin should shrink slowly.
     memory_per_job: Option<u64>,
-    /// Available memory at the previous reading, to see whether tasks are still
-    /// allocating.
-    last_available: Option<u64>,
     cost: CostEstimate,
     tree: TreeRate,
 }
@@ -251,9 +249,8 @@ impl Monitor {
             measured: false,
             cpus: super::load::available_cpus(),
             memory_low_at_start: false,
-            idle_memory: None,
+            memory: MemoryTrack::default(),
             memory_per_job: None,
-            last_available: None,
             cost: CostEstimate::default(),
             tree: TreeRate {
                 mark: None,
@@ -271,7 +268,7 @@ impl Monitor {
         // The pool has just started: nothing runs yet, so this is the memory
         // baseline. (The CPU window starts with the first decision.)
         if let Some(reading) = self.read_probe(0) {
-            self.idle_memory = reading.memory_available;
+            self.memory.see(&reading, 0);
         }
         let mut state = shared.lock();
         let mut progress = Progress {
@@ -369,9 +366,7 @@ impl Monitor {
             self.cost.update(reading.own_cpu, run_time);
             self.window_start = Some(Instant::now());
             self.cpus = reading.cpus.max(1.0);
-            if busy == 0 || reading.memory_available > self.idle_memory {
-                self.idle_memory = reading.memory_available;
-            }
+            self.memory.see(&reading, busy);
             let reserve = shared.config.memory_reserve_for(reading.memory_total);
             self.memory_low_at_start = reading.memory_available.is_some_and(|a| a <= reserve);
             return self.unmeasured();
@@ -403,18 +398,10 @@ impl Monitor {
         }
         self.measured = true;
         self.cpus = reading.cpus.max(1.0);
-        if busy == 0 || reading.memory_available > self.idle_memory {
-            self.idle_memory = reading.memory_available;
-        }
         let reserve = shared.config.memory_reserve_for(reading.memory_total);
-        // "Markedly": more than a quarter of the reserve (at least 16 MiB) since the
-        // last reading, which is a window of 50 ms or more.
-        let memory_falling = match (self.last_available, reading.memory_available) {
-            (Some(before), Some(now)) => before.saturating_sub(now) > (reserve / 4).max(16 << 20),
-            _ => false,
-        };
-        self.last_available = reading.memory_available;
-        let measured = memory_per_job(self.idle_memory, &reading, busy);
+        // Over a window of 50 ms or more (see `MemoryTrack::observe`).
+        let memory_falling = self.memory.observe(&reading, busy, reserve);
+        let measured = self.memory.per_job(&reading, busy);
         let decayed = self.memory_per_job.map(|peak| peak - peak / 64);
         self.memory_per_job = match (decayed, measured) {
             (Some(peak), Some(now)) => Some(now.max(peak)),
@@ -423,7 +410,7 @@ impl Monitor {
         LoadView::Fresh {
             reading,
             memory_per_job: self.memory_per_job,
-            idle_memory: self.idle_memory,
+            idle_memory: self.memory.idle(),
             memory_falling,
             cost_per_worker: self.cost.per_worker(),
             limits: Limits {
@@ -480,12 +467,6 @@ impl Monitor {
             self.window_start = Some(Instant::now());
         }
     }
-}
-
-/// Memory taken per busy worker since the pool was last idle, when measurable.
-fn memory_per_job(idle: Option<u64>, reading: &LoadReading, busy: usize) -> Option<u64> {
-    let used = idle?.checked_sub(reading.memory_available?)?;
-    (busy > 0 && used > 0).then(|| used / busy as u64)
 }
 
 /// Starts `workers` workers; on the first refusal, lowers the ceiling and stops.
@@ -590,18 +571,5 @@ mod tests {
         let cores = tree.cores.expect("a window that began busy");
         assert!((1.0..=1.5).contains(&cores), "{cores}");
         assert!(started.elapsed() >= 2 * MIN_WINDOW);
-    }
-
-    #[test]
-    fn memory_per_job_is_the_drop_since_idle_over_busy_workers() {
-        let reading = LoadReading::new(None, None, 2.0, Some(600), Some(1000));
-        assert_eq!(memory_per_job(Some(1000), &reading, 4), Some(100));
-        assert_eq!(
-            memory_per_job(Some(500), &reading, 4),
-            None,
-            "more free than idle"
-        );
-        assert_eq!(memory_per_job(None, &reading, 4), None);
-        assert_eq!(memory_per_job(Some(1000), &reading, 0), None);
     }
 }

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use crate::Config;
 use crate::pool::controller::{Decision, Limits, LoadView, Snapshot, decide};
+use crate::pool::memory_track::MemoryTrack;
 use crate::run::exec::ssh::HostLoad;
 
 /// What the run's slots say of one host now.
@@ -53,10 +54,8 @@ pub(crate) struct HostController {
     last_change: Instant,
     /// When the previous reading came (its window ends there).
     last_reading: Option<Instant>,
-    /// Memory available while no job of ours ran on it (raised whenever more is
-    /// seen), and at the previous reading.
-    idle_memory: Option<u64>,
-    last_available: Option<u64>,
+    /// Memory available while no job of ours ran on it, and its trend.
+    memory: MemoryTrack,
     /// Cores one running job costs: the highest measured lately, decaying by a
     /// quarter per reading. One window can miss a computing job (one ended and the
     /// next has not started yet when the frame is taken: its processes are gone
@@ -79,8 +78,7 @@ impl HostController {
             config,
             last_change: now,
             last_reading: None,
-            idle_memory: None,
-            last_available: None,
+            memory: MemoryTrack::default(),
             cost: None,
         }
     }
@@ -97,15 +95,8 @@ impl HostController {
         // Changes are made at readings only, so every window but the first
         // began at or after the last change: each step is judged by its effect.
         let first = self.last_reading.replace(now).is_none();
-        if host.running == 0 || reading.memory_available > self.idle_memory {
-            self.idle_memory = reading.memory_available;
-        }
         let reserve = self.config.memory_reserve_for(reading.memory_total);
-        let memory_falling = match (self.last_available, reading.memory_available) {
-            (Some(before), Some(now)) => before.saturating_sub(now) > (reserve / 4).max(16 << 20),
-            _ => false,
-        };
-        self.last_available = reading.memory_available;
+        let memory_falling = self.memory.observe(&reading, host.running, reserve);
         let view = match first || reading.cpu_busy.is_none() {
             // --ignore-load: grow by the backlog alone, as the pool does.
             _ if !self.config.load_aware() => LoadView::Off,
@@ -115,8 +106,8 @@ impl HostController {
             },
             false => LoadView::Fresh {
                 reading,
-                memory_per_job: self.memory_per_job(&reading, host.running),
-                idle_memory: self.idle_memory,
+                memory_per_job: self.memory.per_job(&reading, host.running),
+                idle_memory: self.memory.idle(),
                 memory_falling,
                 cost_per_worker: None,
                 limits: Limits {
@@ -170,12 +161,6 @@ impl HostController {
             self.last_change = now;
             slots
         })
-    }
-
-    /// Memory our jobs took since the host was last seen without them, per job.
-    fn memory_per_job(&self, reading: &crate::LoadReading, running: usize) -> Option<u64> {
-        let used = self.idle_memory?.checked_sub(reading.memory_available?)?;
-        (running > 0 && used > 0).then(|| used / running as u64)
     }
 }
 

@@ -189,10 +189,7 @@ impl Jobs {
             Ok(turn) => turn,
             Err(cancelled) => return cancelled,
         };
-        let watch = match &turn {
-            Some(turn) => Some(turn as &dyn JobWatch),
-            None => self.timeouts.as_ref().map(|t| t as &dyn JobWatch),
-        };
+        let watch = self.watch(turn.as_ref());
         CAPTURE.with(|cell| {
             let mut cell = cell.borrow_mut();
             let captured = table.is_some() || self.reporter.output_kind() == OutputKind::Captured;
@@ -251,6 +248,16 @@ impl Jobs {
         Ok(turn)
     }
 
+    /// What watches a job started on `turn`: the turn (which holds the --delay
+    /// gate until the job has started, and carries the timeouts on), or the
+    /// timeouts alone without --delay.
+    fn watch<'a>(&'a self, turn: Option<&'a Turn<'a>>) -> Option<&'a dyn JobWatch> {
+        match turn {
+            Some(turn) => Some(turn as &dyn JobWatch),
+            None => self.timeouts.as_ref().map(|t| t as &dyn JobWatch),
+        }
+    }
+
     /// Runs one attempt of `job` with its output going to its `--results` files in
     /// `dir`, records its end there, and reports it; returns as [`Jobs::attempt`].
     fn attempt_into_results(
@@ -269,10 +276,7 @@ impl Jobs {
             Ok(turn) => turn,
             Err(cancelled) => return cancelled,
         };
-        let watch = match &turn {
-            Some(turn) => Some(turn as &dyn JobWatch),
-            None => self.timeouts.as_ref().map(|t| t as &dyn JobWatch),
-        };
+        let watch = self.watch(turn.as_ref());
         let mut capture = match results.start(dir, job.number, &self.tmpdir) {
             Ok(capture) => capture,
             Err(err) => {

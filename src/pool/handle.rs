@@ -75,7 +75,7 @@ impl<T> TaskHandle<T> {
         self.wait_ended(None);
         self.inner
             .take_result()
-            .expect("the result is set with the outcome and only `join` takes it")
+            .expect("the result is in place before the outcome is set and only `join` takes it")
     }
 
     /// Like [`wait`](Self::wait), giving up after `timeout`; `None` if the task is

@@ -313,11 +313,18 @@ impl Monitor {
 
             let load = self.load_view(shared, queued, busy, run_time);
             let mut state_now = shared.lock();
-            state_now.absorb(shared);
-            let s = snapshot(&state_now, min, load, &progress, last_change, &self.tree);
-            let decision = decide(&s);
-            state_now.monitor_listening = decision.wants_kicks();
-            state_now.sync_listen(shared);
+            // The snapshot, the decision and the listen flag in one inbox critical
+            // section (see `inbox.rs`): a job left after the snapshot finds the flag
+            // as the decision set it, and kicks if it should.
+            let (s, decision) = {
+                let mut inbox = sync::lock(&shared.inbox.0);
+                state_now.absorb_from(&mut inbox);
+                let s = snapshot(&state_now, min, load, &progress, last_change, &self.tree);
+                let decision = decide(&s);
+                state_now.monitor_listening = decision.wants_kicks();
+                inbox.listen = state_now.listening_for_kicks();
+                (s, decision)
+            };
             match decision {
                 Decision::Grow { workers, reason } => {
                     state_now.target = None;

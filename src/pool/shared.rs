@@ -372,25 +372,24 @@ impl State {
         true
     }
 
+    /// Whether the monitor wants a kick now: what the inbox's `listen` flag mirrors.
+    pub(crate) fn listening_for_kicks(&self) -> bool {
+        self.monitor_listening && !self.monitor_kicked
+    }
+
     /// Sets the inbox's `listen` flag from `monitor_listening` and `monitor_kicked`.
-    /// Jobs already in the inbox when the flag goes up were left while it was down,
-    /// so their submitters did not kick: if they are more than the workers free of a
-    /// task will take — the test a submitter makes before it kicks — they count as
-    /// a kick (in the same inbox critical section, as in
-    /// [`park_monitor`](Self::park_monitor)), or a monitor that decided on a snapshot
-    /// taken before them would wait its whole interval. (Counting every such job
-    /// would make a steady stream of tasks that free workers keep up with run the
-    /// monitor's rounds back to back.)
-    pub(crate) fn sync_listen(&mut self, shared: &Shared) {
-        let mut inbox = sync::lock(&shared.inbox.0);
-        let listen = self.monitor_listening && !self.monitor_kicked;
-        let waiting = self.queue.len() + inbox.jobs.len();
-        if listen && !inbox.jobs.is_empty() && waiting > self.live - self.busy {
-            self.monitor_kicked = true;
-            inbox.listen = false;
-        } else {
-            inbox.listen = listen;
-        }
+    /// (Where it must go up together with a look at the inbox, the monitor sets it
+    /// in the critical section that looked: `park_monitor` and its decisions.)
+    pub(crate) fn sync_listen(&self, shared: &Shared) {
+        sync::lock(&shared.inbox.0).listen = self.listening_for_kicks();
+    }
+
+    /// Records a kick for the monitor and wakes it (one pending kick covers the
+    /// tasks after it: see `kick_monitor`).
+    pub(crate) fn kick_monitor_now(&mut self, shared: &Shared) {
+        self.monitor_kicked = true;
+        sync::lock(&shared.inbox.0).listen = false;
+        shared.monitor_wakeup.notify_one();
     }
 
     /// After queueing a job: wakes an idle worker for it, or kicks the monitor if more
@@ -468,10 +467,8 @@ impl State {
     /// snapshot. Skipping the notification (a system call) matters when tasks are
     /// submitted in bursts.
     pub(crate) fn kick_monitor(&mut self, shared: &Shared) {
-        if self.monitor_listening && !self.monitor_kicked {
-            self.monitor_kicked = true;
-            sync::lock(&shared.inbox.0).listen = false;
-            shared.monitor_wakeup.notify_one();
+        if self.listening_for_kicks() {
+            self.kick_monitor_now(shared);
         }
     }
 
@@ -501,45 +498,3 @@ impl State {
 /// down the fields beside it.
 #[repr(align(128))]
 pub(crate) struct Padded<T>(pub(crate) T);
-
-#[cfg(all(test, not(loom)))]
-mod tests {
-    use super::*;
-    use crate::pool::job::SpawnCell;
-
-    /// A pool's shared state with no threads: `live` workers of which `busy` run a
-    /// task, a monitor that listens for kicks, and one job left in the inbox while
-    /// its `listen` flag was down.
-    fn listening_with_a_job_in_the_inbox(live: usize, busy: usize) -> Shared {
-        let shared = Shared::new(Config::default());
-        {
-            let mut state = shared.lock();
-            (state.live, state.busy) = (live, busy);
-            state.monitor_listening = true;
-        }
-        let (job, _handle) = SpawnCell::new(|| ()).into_job();
-        sync::lock(&shared.inbox.0).jobs.push(job);
-        shared
-    }
-
-    #[test]
-    fn a_job_left_unseen_for_no_free_worker_counts_as_a_kick() {
-        let shared = listening_with_a_job_in_the_inbox(1, 1);
-        let mut state = shared.lock();
-        state.sync_listen(&shared);
-        assert!(state.monitor_kicked, "the monitor must look again at once");
-        assert!(!sync::lock(&shared.inbox.0).listen);
-    }
-
-    #[test]
-    fn a_job_left_unseen_that_a_free_worker_takes_is_no_kick() {
-        let shared = listening_with_a_job_in_the_inbox(2, 1);
-        let mut state = shared.lock();
-        state.sync_listen(&shared);
-        assert!(
-            !state.monitor_kicked,
-            "a free worker takes it: no extra round"
-        );
-        assert!(sync::lock(&shared.inbox.0).listen);
-    }
-}

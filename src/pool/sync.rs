@@ -25,9 +25,10 @@ use std::time::Duration;
 
 /// Locks `mutex`, ignoring poisoning.
 ///
-/// The pool never panics while holding one of its locks (user code always runs with
-/// the lock released, inside `catch_unwind`), so a poisoned lock can only come from a
-/// bug in the pool itself; carrying on with the data is then better than cascading
+/// User code runs inside `catch_unwind`, and with the pool's locks released — except
+/// a one-shot task's own cell lock, which its run holds (see `SpawnCell`), and whose
+/// slot is left empty if a panic ever escaped: so a poisoned lock can only come from
+/// a bug in the pool itself; carrying on with the data is then better than cascading
 /// panics through every worker.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex

@@ -79,7 +79,8 @@ pub(crate) struct TaskState {
     /// mutex.
     word: AtomicUsize,
     /// How the result a one-shot run stored will end the task ([`encode`]d), 0 if
-    /// no run stored one. Written and read by the worker that runs the task.
+    /// no run stored one. Written by the worker that runs the task, read by it to end
+    /// the task and by the handle for its run counts.
     stored: AtomicU8,
     /// Guards the waiter count's changes and the sleeps on `changed`.
     pub(crate) lock: Mutex<()>,
@@ -163,20 +164,11 @@ impl TaskState {
         }
     }
 
-    /// Records the final outcome (first call wins) and wakes waiters. What `join`
-    /// returns must be in place already (see the module header).
+    /// Records the final outcome of a task that did not store one (an infinite task,
+    /// or a one-shot task that never ran; first call wins) and wakes waiters. What
+    /// `join` returns must be in place already (see the module header).
     pub(crate) fn finish(&self, outcome: TaskOutcome) {
-        let _guard = sync::lock(&self.lock);
-        // A result a run stored is ended by `finish_stored`, without the mutex: not
-        // overwritten here.
-        if self.ended().is_none() && self.stored.load(Ordering::Relaxed) == 0 {
-            let before = self.set_ended(encode(outcome));
-            // Waiters change their count only under the mutex, which this thread
-            // holds: notify without taking it again.
-            if before >= WAITER {
-                self.changed.notify_all();
-            }
-        }
+        self.wake_waiters(self.set_ended(encode(outcome)));
     }
 
     /// Records that the task's run stored its result (`ok`: a success) where

@@ -95,8 +95,7 @@ impl Drop for ExitGuard {
         // (forever under loom) before it exits and `shutdown` returns: workers exit
         // exactly when the queue is drained.
         if state.phase != Phase::Running || state.live < self.shared.config.min_workers {
-            state.monitor_kicked = true;
-            self.shared.monitor_wakeup.notify_one();
+            state.kick_monitor_now(&self.shared);
         }
     }
 }

@@ -65,6 +65,15 @@ pub trait TaskBody: sealed::Run<Value = Self::Output> {
     type Output: Send + 'static;
 }
 
+/// Every body of this module: the sealed half says how it runs and what it returns.
+impl<B> TaskBody for B
+where
+    B: sealed::Run,
+    B::Value: Send + 'static,
+{
+    type Output = B::Value;
+}
+
 /// The body of [`Task::new`](crate::Task::new): the target, whose panic is a
 /// [`FailureKind::Panicked`] failure.
 pub struct Target<F>(F);
@@ -85,14 +94,6 @@ where
     fn run(self, id: TaskId) -> Result<T, Failure> {
         caught(id, FailureKind::Panicked, self.0)
     }
-}
-
-impl<F, T> TaskBody for Target<F>
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
-    type Output = T;
 }
 
 /// The body of [`Task::fallible`](crate::Task::fallible): the target, whose `Err` is
@@ -118,15 +119,6 @@ where
         caught(id, FailureKind::Panicked, self.0)?
             .map_err(|error| Failure::from_error(id, error.into()))
     }
-}
-
-impl<F, T, E> TaskBody for Fallible<F>
-where
-    F: FnOnce() -> Result<T, E> + Send + 'static,
-    T: Send + 'static,
-    E: Into<BoxError>,
-{
-    type Output = T;
 }
 
 /// The body of [`Task::on_success`](crate::Task::on_success): body `B`, then the
@@ -161,15 +153,6 @@ where
     }
 }
 
-impl<B, C, R> TaskBody for Then<B, C>
-where
-    B: TaskBody,
-    C: FnOnce(B::Output) -> R + Send + 'static,
-    R: Send + 'static,
-{
-    type Output = R;
-}
-
 /// A type-erased body, behind one allocation: what [`Task<T>`](crate::Task) (its
 /// default body type) holds, made by [`Task::boxed`](crate::Task::boxed). Tasks of
 /// different closures have one type once boxed, so they fit in one `Vec`.
@@ -185,10 +168,6 @@ impl<T: Send + 'static> sealed::Run for BoxedBody<T> {
     fn into_boxed(self) -> BoxedBody<T> {
         self
     }
-}
-
-impl<T: Send + 'static> TaskBody for BoxedBody<T> {
-    type Output = T;
 }
 
 impl<F> fmt::Debug for Target<F> {

@@ -320,8 +320,18 @@ impl Shared {
 
 impl State {
     /// Moves the inbox's jobs to the back of the queue (see `inbox.rs`).
+    ///
+    /// The inbox's lock is held only to swap the buffers: the submitters wait for a
+    /// swap, not for the copy into the queue.
     pub(crate) fn absorb(&mut self, shared: &Shared) {
-        self.absorb_from(&mut sync::lock(&shared.inbox.0));
+        {
+            let mut inbox = sync::lock(&shared.inbox.0);
+            if inbox.jobs.is_empty() {
+                return;
+            }
+            std::mem::swap(&mut inbox.jobs, &mut self.spare);
+        }
+        self.queue.extend(self.spare.drain(..));
     }
 
     /// [`absorb`](Self::absorb), with the inbox's lock already held.

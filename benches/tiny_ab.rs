@@ -4,9 +4,31 @@
 //! prints the median wall time and the median CPU time of the whole process per round
 //! (getrusage, all threads: the cost of the work, whatever else the machine runs).
 //!
+//! Contenders:
+//! - `execute`: atp's `execute` (no handle);
+//! - `spawn`, `run`: atp's `spawn(f)` and `run(Task::new(f))`, keeping every handle
+//!   and joining them all once the latch opened (inside the timing) — how a handle is
+//!   used;
+//! - `spawn-detached`, `run-detached`: the same, dropping each handle as soon as it
+//!   is returned (detaching the task: what `execute` is for). The task's memory is
+//!   then freed by the worker that ran it and allocated again by the submitting
+//!   thread, which costs glibc's allocator more than a free on the thread that
+//!   allocated;
+//! - `threadpool`: the `threadpool` crate's `execute`.
+//!
+//! Each runs in two shapes:
+//! - as users write it: the closure is handed to the pool as is
+//!   (`pool.spawn(move || ..)`), and each pool stores it the way it stores closures
+//!   (the `threadpool` crate boxes it; atp keeps it inline in the task's one
+//!   allocation);
+//! - `boxed`: every contender gets the same `Box<dyn FnOnce>`, an allocation of its
+//!   own before the pool's (what a caller that already holds boxed closures pays).
+//!
 //! `cargo bench --bench tiny_ab -- execute spawn run threadpool` (`ROUNDS=15` by
-//! default; contenders: `execute`, `spawn`, `run`, `threadpool`).
+//! default; with no names, every contender; a name suffixed `/boxed` or `/closure`
+//! runs one shape only).
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -28,19 +50,76 @@ fn cpu() -> Duration {
     micros(usage.user_time()) + micros(usage.system_time())
 }
 
-/// Submits `TASKS` tiny tasks with `submit`, waits for them; returns (wall, cpu).
-fn round(mut submit: impl FnMut(Box<dyn FnOnce() + Send>)) -> (Duration, Duration) {
+/// A contender: how it submits a closure, and the handles it keeps.
+enum Contender<'a> {
+    Execute(&'a atp::ThreadPool),
+    Spawn(&'a atp::ThreadPool, RefCell<Vec<atp::TaskHandle>>),
+    SpawnDetached(&'a atp::ThreadPool),
+    Run(&'a atp::ThreadPool, RefCell<Vec<atp::TaskHandle>>),
+    RunDetached(&'a atp::ThreadPool),
+    Threadpool(&'a threadpool::ThreadPool),
+}
+
+impl<'a> Contender<'a> {
+    fn new(name: &str, pool: &'a atp::ThreadPool, other: &'a threadpool::ThreadPool) -> Self {
+        match name {
+            "execute" => Contender::Execute(pool),
+            "spawn" => Contender::Spawn(pool, RefCell::default()),
+            "spawn-detached" => Contender::SpawnDetached(pool),
+            "run" => Contender::Run(pool, RefCell::default()),
+            "run-detached" => Contender::RunDetached(pool),
+            "threadpool" => Contender::Threadpool(other),
+            other => panic!(
+                "unknown contender {other}: write execute, spawn, spawn-detached, run, \
+                 run-detached or threadpool"
+            ),
+        }
+    }
+
+    fn submit<F: FnOnce() + Send + 'static>(&self, f: F) {
+        match self {
+            Contender::Execute(pool) => pool.execute(f).unwrap(),
+            Contender::Spawn(pool, handles) => handles.borrow_mut().push(pool.spawn(f).unwrap()),
+            Contender::SpawnDetached(pool) => drop(pool.spawn(f).unwrap()),
+            Contender::Run(pool, handles) => handles
+                .borrow_mut()
+                .push(pool.run(atp::Task::new(f)).unwrap()),
+            Contender::RunDetached(pool) => drop(pool.run(atp::Task::new(f)).unwrap()),
+            Contender::Threadpool(pool) => pool.execute(f),
+        }
+    }
+
+    /// Joins the handles kept, if any.
+    fn join(&self) {
+        if let Contender::Spawn(_, handles) | Contender::Run(_, handles) = self {
+            for handle in handles.borrow_mut().drain(..) {
+                handle.join().unwrap();
+            }
+        }
+    }
+}
+
+/// Submits `TASKS` tiny tasks through `pool`, boxed first or not, and waits for
+/// them (and joins their handles); returns (wall, cpu).
+fn round(pool: &Contender<'_>, boxed: bool) -> (Duration, Duration) {
     let counter = Arc::new(AtomicUsize::new(0));
     let latch = Arc::new(Latch::new(TASKS));
     let (wall, cpu0) = (Instant::now(), cpu());
     for _ in 0..TASKS {
         let (counter, latch) = (Arc::clone(&counter), Arc::clone(&latch));
-        submit(Box::new(move || {
+        let task = move || {
             std::hint::black_box(counter.fetch_add(1, Ordering::Relaxed));
             latch.count_down();
-        }));
+        };
+        if boxed {
+            let task: Box<dyn FnOnce() + Send> = Box::new(task);
+            pool.submit(task);
+        } else {
+            pool.submit(task);
+        }
     }
     latch.wait();
+    pool.join();
     (wall.elapsed(), cpu() - cpu0)
 }
 
@@ -56,10 +135,26 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .collect();
     if names.is_empty() {
-        names = ["execute", "spawn", "run", "threadpool"]
-            .map(String::from)
-            .to_vec();
+        names = [
+            "execute",
+            "spawn",
+            "spawn-detached",
+            "run",
+            "run-detached",
+            "threadpool",
+        ]
+        .map(String::from)
+        .to_vec();
     }
+    let rows: Vec<(String, bool)> = names
+        .iter()
+        .flat_map(|name| match name.split_once('/') {
+            Some((name, "boxed")) => vec![(name.to_string(), true)],
+            Some((name, "closure")) => vec![(name.to_string(), false)],
+            Some((_, shape)) => panic!("unknown shape {shape}: write boxed or closure"),
+            None => vec![(name.clone(), false), (name.clone(), true)],
+        })
+        .collect();
     let rounds: usize = std::env::var("ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
@@ -69,27 +164,20 @@ fn main() {
         .build()
         .unwrap();
     let other = threadpool::ThreadPool::new(THREADS);
-    let mut times: Vec<(Vec<Duration>, Vec<Duration>)> =
-        vec![(Vec::new(), Vec::new()); names.len()];
+    let mut times: Vec<(Vec<Duration>, Vec<Duration>)> = vec![(Vec::new(), Vec::new()); rows.len()];
     for _ in 0..rounds {
-        for (name, (walls, cpus)) in names.iter().zip(times.iter_mut()) {
-            let (wall, cpu) = match name.as_str() {
-                "execute" => round(|job| pool.execute(job).unwrap()),
-                "spawn" => round(|job| drop(pool.spawn(job).unwrap())),
-                "run" => round(|job| drop(pool.run(atp::Task::new(job)).unwrap())),
-                "threadpool" => round(|job| other.execute(job)),
-                other => {
-                    panic!("unknown contender {other}: write execute, spawn, run or threadpool")
-                }
-            };
+        for ((name, boxed), (walls, cpus)) in rows.iter().zip(times.iter_mut()) {
+            let contender = Contender::new(name, &pool, &other);
+            let (wall, cpu) = round(&contender, *boxed);
             walls.push(wall);
             cpus.push(cpu);
         }
     }
     println!("{TASKS} tiny tasks on {THREADS} threads, median of {rounds} interleaved rounds:");
-    for (name, (walls, cpus)) in names.iter().zip(times) {
+    for ((name, boxed), (walls, cpus)) in rows.iter().zip(times) {
+        let name = format!("{name}{}", if *boxed { " (boxed)" } else { "" });
         println!(
-            "{name:<11} wall {:>7.1} ms   cpu {:>7.1} ms",
+            "{name:<25} wall {:>7.1} ms   cpu {:>7.1} ms",
             median(walls).as_secs_f64() * 1e3,
             median(cpus).as_secs_f64() * 1e3
         );

@@ -64,9 +64,9 @@ impl<'a> Contender<'a> {
     fn new(name: &str, pool: &'a atp::ThreadPool, other: &'a threadpool::ThreadPool) -> Self {
         match name {
             "execute" => Contender::Execute(pool),
-            "spawn" => Contender::Spawn(pool, RefCell::default()),
+            "spawn" => Contender::Spawn(pool, RefCell::new(Vec::with_capacity(TASKS))),
             "spawn-detached" => Contender::SpawnDetached(pool),
-            "run" => Contender::Run(pool, RefCell::default()),
+            "run" => Contender::Run(pool, RefCell::new(Vec::with_capacity(TASKS))),
             "run-detached" => Contender::RunDetached(pool),
             "threadpool" => Contender::Threadpool(other),
             other => panic!(
@@ -164,11 +164,18 @@ fn main() {
         .build()
         .unwrap();
     let other = threadpool::ThreadPool::new(THREADS);
+    // Built once: a contender's vector of handles is allocated once, outside the
+    // timing, and reused by every round.
+    let contenders: Vec<Contender<'_>> = rows
+        .iter()
+        .map(|(name, _)| Contender::new(name, &pool, &other))
+        .collect();
     let mut times: Vec<(Vec<Duration>, Vec<Duration>)> = vec![(Vec::new(), Vec::new()); rows.len()];
     for _ in 0..rounds {
-        for ((name, boxed), (walls, cpus)) in rows.iter().zip(times.iter_mut()) {
-            let contender = Contender::new(name, &pool, &other);
-            let (wall, cpu) = round(&contender, *boxed);
+        for (((_, boxed), contender), (walls, cpus)) in
+            rows.iter().zip(&contenders).zip(times.iter_mut())
+        {
+            let (wall, cpu) = round(contender, *boxed);
             walls.push(wall);
             cpus.push(cpu);
         }

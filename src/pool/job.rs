@@ -4,8 +4,9 @@
 //!
 //! Invariants:
 //! - every call into user code (targets, callbacks, `Drop` of values, captures,
-//!   errors and panic payloads) is contained: a panic there is a failure of the run or
-//!   a report, never an unwinding worker;
+//!   errors and panic payloads, and the program's logger, through `logging.rs`) is
+//!   contained: a panic there is a failure of the run or a report, never an
+//!   unwinding worker;
 //! - a one-shot job keeps its result from its run to its end, when the handle gets it
 //!   with the outcome; a spawned closure, or a [`Task`] with its body inline, shares
 //!   one allocation with its handle's state ([`SpawnCell`]);
@@ -18,6 +19,7 @@ use std::sync::Arc;
 
 use super::failure::{Failure, FailureKind, caught};
 use super::id::{TaskId, next_task_id};
+use super::logging;
 use super::panic_capture;
 use super::stop_token::StopToken;
 use super::sync::{self, Mutex};
@@ -156,9 +158,7 @@ fn report_unhandled(failure: &Failure) {
 /// logger (or filters errors out), the report goes to stderr instead, so that a
 /// failure is never lost — the original ATP's silent default was a bug.
 pub(crate) fn report(message: fmt::Arguments<'_>) {
-    if log::log_enabled!(log::Level::Error) {
-        log::error!("{message}");
-    } else {
+    if !logging::write(module_path!(), log::Level::Error, message) {
         eprintln!("atp: {message}");
     }
 }
@@ -488,9 +488,9 @@ impl Job {
 
     /// Runs the job once (see [`Runnable::run`]).
     ///
-    /// [`Runnable::run`] contains the user code it calls; this is the last line of
-    /// defence for what it cannot (a logger that panics while a failure is reported):
-    /// such a run counts as failed and the task ends, but the worker lives on.
+    /// [`Runnable::run`] contains the user code it calls (the logger included, see
+    /// `logging.rs`); this is the last line of defence against a bug of the pool's
+    /// own: such a run counts as failed and the task ends, but the worker lives on.
     pub(crate) fn run_once(&mut self) -> RunReport {
         let id = self.id();
         let body = &mut self.body;

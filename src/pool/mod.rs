@@ -20,6 +20,7 @@
 //! | `stop_token.rs` | [`StopToken`] |
 //! | `job.rs` | how a queued task runs and ends, every call into user code contained |
 //! | `failure.rs`, `panic_capture.rs` | [`Failure`] and where panics are captured |
+//! | `logging.rs` | records from the pool's threads, a panicking logger contained |
 //! | `stats.rs` | [`Stats`] |
 //! | `global.rs` | the global pool and [`async_call`] |
 //! | `sync.rs` | std or loom primitives |
@@ -39,6 +40,7 @@ mod inbox;
 mod job;
 mod join;
 pub(crate) mod load;
+mod logging;
 #[cfg(all(test, loom))]
 mod loom_tests;
 pub(crate) mod memory_track;

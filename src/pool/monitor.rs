@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use super::controller::{Decision, Limits, LoadView, Snapshot, decide};
 use super::job::report;
 use super::load::{LoadProbe, LoadReading, MIN_WINDOW, SystemProbe};
+use super::logging::pool_log;
 use super::memory_track::MemoryTrack;
 use super::panic_capture;
 use super::shared::{Phase, Shared, State, WorkerThread};
@@ -329,7 +330,7 @@ impl Monitor {
                 Decision::Grow { workers, reason } => {
                     state_now.target = None;
                     drop(state_now);
-                    log::debug!("growing by {workers}: {reason} ({s:?})");
+                    pool_log!(Debug, "growing by {workers}: {reason} ({s:?})");
                     grow(shared, workers);
                     last_change = Instant::now();
                     self.restart_window(shared);
@@ -340,14 +341,14 @@ impl Monitor {
                     let changed = state_now.target.replace(target) != Some(target);
                     drop(state_now);
                     if changed {
-                        log::debug!("backing off to {target} workers: {reason} ({s:?})");
+                        pool_log!(Debug, "backing off to {target} workers: {reason} ({s:?})");
                         last_change = Instant::now();
                     }
                     self.restart_window(shared);
                 }
                 Decision::Hold { reason } => {
                     drop(state_now);
-                    log::trace!("holding: {reason} ({s:?})");
+                    pool_log!(Trace, "holding: {reason} ({s:?})");
                 }
             }
             state = shared.lock();
@@ -398,7 +399,7 @@ impl Monitor {
         self.window_start = Some(Instant::now());
         if reading.cpu_busy.is_none() && reading.memory_available.is_none() {
             if !self.measured {
-                log::debug!("no load readings on this system: growing by backlog");
+                pool_log!(Debug, "no load readings on this system: growing by backlog");
                 self.probe = None;
             }
             return LoadView::Off;
@@ -482,7 +483,8 @@ fn grow(shared: &Arc<Shared>, workers: usize) {
         if let Err(err) = worker::start(shared) {
             let mut state = shared.lock();
             state.ceiling = state.live.max(1);
-            log::warn!(
+            pool_log!(
+                Warn,
                 "could not start another worker ({err}); limiting the pool to {} workers",
                 state.ceiling
             );

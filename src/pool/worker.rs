@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::job::Job;
+use super::logging::pool_log;
 use super::shared::{IdleWorker, Phase, Shared, WorkerThread};
 use super::sync::{self, Condvar, thread};
 
@@ -179,7 +180,8 @@ fn work(shared: &Shared, slot: usize) -> Exit {
                 .target
                 .is_some_and(|target| state.live > target.max(shared.config.min_workers))
             {
-                log::debug!(
+                pool_log!(
+                    Debug,
                     "retiring worker {} after its task: {} live > target {:?}",
                     slot + 1,
                     state.live,
@@ -244,7 +246,8 @@ fn work(shared: &Shared, slot: usize) -> Exit {
             if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
                 if state.live > shared.config.min_workers && state.phase == Phase::Running {
                     state.leave_idle(shared, slot);
-                    log::debug!(
+                    pool_log!(
+                        Debug,
                         "retiring worker {}: idle for {:?} with {} live > minimum {}",
                         slot + 1,
                         timeout,

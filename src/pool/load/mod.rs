@@ -13,6 +13,7 @@
 mod cgroup;
 pub(crate) mod procfs;
 
+use crate::pool::logging::pool_log;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -188,7 +189,11 @@ impl SystemProbe {
     /// Finds our cgroup (if any) and the cores we may use.
     pub fn new() -> SystemProbe {
         let cgroup = Cgroup::detect();
-        log::debug!("load probe: cgroup {cgroup:?}, {} cpus", available_cpus());
+        pool_log!(
+            Debug,
+            "load probe: cgroup {cgroup:?}, {} cpus",
+            available_cpus()
+        );
         SystemProbe {
             cgroup,
             cpus: available_cpus(),

@@ -1,5 +1,5 @@
 //! How the pool runs a task: the type-erased [`Job`] the queue holds, one run of it
-//! ([`Runnable::run`]), and its end ([`Job::finish`], [`Job::abandon`]), which tells
+//! ([`Runnable::run`]), and its end ([`Job::end`]), which tells
 //! the handle and then drops what is left of the task.
 //!
 //! Invariants:
@@ -33,21 +33,13 @@ pub(crate) struct RunReport {
     pub(crate) again: bool,
 }
 
-/// How a job ended, for [`Runnable::finish`].
-pub(crate) enum Ended {
-    /// It will never run (again): stopped while queued, or the pool shut down.
-    Abandoned,
-    /// Its last run is over (the job kept its result).
-    Ran,
-}
-
 /// A type-erased task, as the queue holds it.
 pub(crate) trait Runnable: Send {
     /// The task's id.
     fn id(&self) -> TaskId;
 
     /// Runs the target once and then the callbacks; never panics.
-    fn run(&mut self, id: TaskId) -> RunReport;
+    fn run(&mut self) -> RunReport;
 
     /// An infinite task's state, so that shutdown can stop it.
     fn infinite_state(&self) -> Option<Arc<InfiniteState>> {
@@ -59,8 +51,9 @@ pub(crate) trait Runnable: Send {
         false
     }
 
-    /// Tells the handle how the task ended, after its last run was recorded.
-    fn finish(self: Box<Self>, ended: Ended);
+    /// Tells the handle how the task ended, after its last run was recorded or
+    /// unrun: the outcome follows from the task itself (see [`Job::end`]).
+    fn finish(self: Box<Self>);
 
     /// For `Sealed::from_job`: the concrete job, to take the task back.
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
@@ -81,7 +74,8 @@ impl<T: Send + 'static> Runnable for InfiniteJob<T> {
         Some(Arc::clone(&self.token.state))
     }
 
-    fn run(&mut self, id: TaskId) -> RunReport {
+    fn run(&mut self) -> RunReport {
+        let id = self.id();
         let task = &mut self.task;
         let token = &self.token;
         let failure = match caught(id, FailureKind::Panicked, || (task.target)(token)) {
@@ -110,7 +104,7 @@ impl<T: Send + 'static> Runnable for InfiniteJob<T> {
         self.token.is_stopped()
     }
 
-    fn finish(self: Box<Self>, _: Ended) {
+    fn finish(self: Box<Self>) {
         self.token.state.task.finish(TaskOutcome::Stopped);
         // Then the target and callbacks are dropped: `Job::end` contains a panicking
         // `Drop`.
@@ -175,7 +169,8 @@ impl<F: FnOnce() + Send + 'static> Runnable for Plain<F> {
         self.id
     }
 
-    fn run(&mut self, id: TaskId) -> RunReport {
+    fn run(&mut self) -> RunReport {
+        let id = self.id;
         let Some(f) = self.f.take() else {
             return RunReport {
                 failed: false,
@@ -195,7 +190,7 @@ impl<F: FnOnce() + Send + 'static> Runnable for Plain<F> {
         }
     }
 
-    fn finish(self: Box<Self>, _: Ended) {}
+    fn finish(self: Box<Self>) {}
 
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
         self
@@ -207,11 +202,11 @@ pub(crate) trait SharedRunnable: Send + Sync {
     /// As [`Runnable::id`].
     fn id(&self) -> TaskId;
     /// As [`Runnable::run`].
-    fn run(&self, id: TaskId) -> RunReport;
+    fn run(&self) -> RunReport;
     /// As [`Runnable::stop_requested`].
     fn stop_requested(&self) -> bool;
     /// As [`Runnable::finish`].
-    fn finish(&self, ended: Ended);
+    fn finish(&self);
     /// For taking the closure back out of a refused job.
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
 }
@@ -340,7 +335,8 @@ impl<W: OneShot<T>, T: Send + 'static> SharedRunnable for SpawnCell<W, T> {
         self.state.id
     }
 
-    fn run(&self, id: TaskId) -> RunReport {
+    fn run(&self) -> RunReport {
+        let id = self.state.id;
         // Held until the result is stored: see `SpawnCell`.
         let mut slot = sync::lock(&self.slot);
         let work = match slot.take() {
@@ -368,7 +364,7 @@ impl<W: OneShot<T>, T: Send + 'static> SharedRunnable for SpawnCell<W, T> {
         self.state.stop_requested()
     }
 
-    fn finish(&self, _: Ended) {
+    fn finish(&self) {
         if !self.state.finish_stored() {
             // Never ran: cancelled. The failure goes where `join` looks before the
             // outcome is set; the work is dropped with the lock released (`Job::end`
@@ -448,26 +444,19 @@ impl Job {
         }
     }
 
-    /// Ends a job that will not run (again): `Stopped` for infinite tasks,
-    /// `Cancelled` for one-shot tasks that never ran.
-    pub(crate) fn abandon(self) {
-        self.end(Ended::Abandoned);
-    }
-
-    /// Ends a job after its last run.
-    pub(crate) fn finish(self) {
-        self.end(Ended::Ran);
-    }
-
-    /// Tells the handle how the task ended, then drops what is left of it: its
-    /// target and callbacks, and its value if no handle will take it — user code,
-    /// whose `Drop` may panic, which is reported, never let loose on the worker.
-    fn end(self, ended: Ended) {
+    /// Ends a job that will not run again — after its last run was recorded, or
+    /// unrun (stopped while queued, or dropped by a shutdown) — and tells the handle
+    /// how it ended, which follows from the task itself: a one-shot task that stored
+    /// a result ended with it, one that never ran is `Cancelled`, an infinite task is
+    /// `Stopped`. Then drops what is left of it: its target and callbacks, and its
+    /// value if no handle will take it — user code, whose `Drop` may panic, which is
+    /// reported, never let loose on the worker.
+    pub(crate) fn end(self) {
         let id = self.id();
         let body = self.body;
         let end = move || match body {
-            Body::Plain(body) | Body::Infinite(body) => body.finish(ended),
-            Body::Shared(body) => body.finish(ended),
+            Body::Plain(body) | Body::Infinite(body) => body.finish(),
+            Body::Shared(body) => body.finish(),
         };
         if let (Err(payload), _) = panic_capture::catch(end) {
             let message = panic_capture::panic_message(payload.as_ref());
@@ -495,8 +484,8 @@ impl Job {
         let id = self.id();
         let body = &mut self.body;
         let run = || match body {
-            Body::Plain(body) | Body::Infinite(body) => body.run(id),
-            Body::Shared(body) => body.run(id),
+            Body::Plain(body) | Body::Infinite(body) => body.run(),
+            Body::Shared(body) => body.run(),
         };
         match panic_capture::catch(run) {
             (Ok(report), _) => report,

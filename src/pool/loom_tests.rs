@@ -438,7 +438,7 @@ fn loom_a_lock_free_finish_racing_with_joins_is_never_lost() {
         let waiting = loom::thread::spawn(move || waiter.wait());
         let finishing = loom::thread::spawn(move || {
             assert!(!job.run_once().failed, "it ran");
-            job.finish();
+            job.end();
         });
         assert_eq!(joiner.join().unwrap(), 7);
         assert_eq!(waiting.join().unwrap(), TaskOutcome::Succeeded);

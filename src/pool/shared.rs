@@ -265,7 +265,7 @@ impl Shared {
         state.cancelled += 1;
         state.notify_if_idle(self);
         drop(state);
-        job.abandon();
+        job.end();
     }
 
     /// Ends the `Running` phase. `cancel` empties the queue (its tasks are reported as
@@ -312,7 +312,7 @@ impl Shared {
         }
         let count = dropped.len();
         for job in dropped {
-            job.abandon();
+            job.end();
         }
         count
     }

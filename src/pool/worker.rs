@@ -63,7 +63,7 @@ pub(crate) fn start(shared: &Arc<Shared>) -> io::Result<()> {
 /// this drops the task's callbacks, which is user code).
 fn finish_ended(ended: &mut Option<Job>) {
     if let Some(job) = ended.take() {
-        job.finish();
+        job.end();
     }
 }
 
@@ -150,7 +150,7 @@ fn work(shared: &Shared, slot: usize) -> Exit {
                 state.notify_if_idle(shared);
                 drop(state);
                 finish_ended(&mut ended);
-                job.abandon();
+                job.end();
                 state = shared.lock();
                 continue;
             }

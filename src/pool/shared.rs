@@ -450,15 +450,24 @@ impl State {
     }
 
     /// Undoes [`reserve_worker`](Self::reserve_worker) for a worker that exits (or,
-    /// after [`started`](Self::started) was undone too, could not be started).
+    /// after [`start_failed`](Self::start_failed), could not be started).
     pub(crate) fn release_worker(&mut self, slot: usize) {
         self.slots[slot] = false;
         self.live -= 1;
     }
 
-    /// A reserved worker has reached the queue (or will never run).
-    pub(crate) fn started(&mut self) {
+    /// A reserved worker will never run: its start failed.
+    pub(crate) fn start_failed(&mut self) {
         self.starting -= 1;
+    }
+
+    /// A reserved worker has reached the queue, and counts in the peak from now on:
+    /// it may run a task at once, before the thread that started it (still
+    /// returning from the spawn) counts it. Every live worker that is not
+    /// `starting` has reached the queue, so certainly started.
+    pub(crate) fn arrived(&mut self) {
+        self.starting -= 1;
+        self.peak = self.peak.max(self.live - self.starting);
     }
 
     /// Records the end of one run of a job that took `took`.

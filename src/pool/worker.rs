@@ -50,7 +50,7 @@ pub(crate) fn start(shared: &Arc<Shared>) -> io::Result<()> {
             Ok(())
         }
         Err(err) => {
-            state.started();
+            state.start_failed();
             state.release_worker(slot);
             state.threads_alive -= 1;
             shared.exited.notify_all();
@@ -138,7 +138,7 @@ fn work(shared: &Shared, slot: usize) -> Exit {
     // Whether the worker already yielded once since it last found the queue empty.
     let mut yielded = false;
     let mut state = shared.lock();
-    state.started();
+    state.arrived();
     state.worker_ids.push(thread::current().id());
     loop {
         if let Some(job) = state.next_job(shared) {
@@ -260,5 +260,38 @@ fn work(shared: &Shared, slot: usize) -> Exit {
                 deadline = Instant::now().checked_add(timeout);
             }
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::pool::config::Config;
+    use crate::pool::job::{Job, SpawnCell};
+    use crate::pool::task_state::TaskOutcome;
+
+    #[test]
+    fn a_worker_counts_in_the_peak_once_it_reaches_the_queue_before_its_starter_does() {
+        // A start whose starter is slow to come back from the spawn: the worker is
+        // reserved and runs, but `start` never gets to count it.
+        let shared = Arc::new(Shared::new(Config::default()));
+        let (slot, serial) = shared.lock().reserve_worker();
+        let (job, handle): (Job, _) = SpawnCell::new(|| ()).into_job();
+        shared.submit(job).map_err(|_| "refused").unwrap();
+        let worker = {
+            let shared = Arc::clone(&shared);
+            std::thread::spawn(move || run(shared, slot, serial))
+        };
+        let state = handle.task_state();
+        let guard = sync::lock(&state.lock);
+        drop(state.wait_until(guard, None, |s| s.ended().is_some()));
+        assert_eq!(state.ended(), Some(TaskOutcome::Succeeded));
+        assert_eq!(
+            shared.lock().peak,
+            1,
+            "the worker that ran the task is in the peak"
+        );
+        shared.begin_shutdown(false);
+        worker.join().unwrap();
     }
 }

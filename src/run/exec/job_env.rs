@@ -4,7 +4,9 @@
 //! `PARALLEL_JOBSLOT`, its worker slot (`{%}`); `PARALLEL_PID`, atp-run's pid
 //! (on a remote host too, as GNU parallel exports it there).
 //!
-//! Owns: [`JobEnv`], those values for one job, as pairs for a local `Command`.
+//! Owns: [`JobEnv`], those values for one job, as pairs for a local `Command` and
+//! as a line of shell assignments for jobs whose environment is not ours (the
+//! remote job line over ssh, the command of a Slurm step).
 //!
 //! Invariants:
 //! - The values are the [`JobSpec`]'s number and slot, the very values `{#}` and
@@ -12,6 +14,8 @@
 //!   retry keeps them (same number; its attempts run on the same worker, so in the
 //!   same slot); a `--repeat` run keeps its number and has the slot of the worker
 //!   running it, as its `{%}` does.
+//! - Every value is a decimal integer, so the assignments need no quoting; they
+//!   end in a newline, so the job line after them is parsed as it would be alone.
 
 use crate::run::job::JobSpec;
 
@@ -48,12 +52,42 @@ impl JobEnv {
             (pid, self.pid.to_string()),
         ]
     }
+
+    /// Appends `NAME=value …; export NAME …` and a newline to `line`: what a
+    /// POSIX shell runs before the job's own line to give it the variables.
+    pub(crate) fn push_exports(&self, line: &mut Vec<u8>) {
+        for (i, (name, value)) in self.vars().iter().enumerate() {
+            if i > 0 {
+                line.push(b' ');
+            }
+            line.extend_from_slice(name.as_bytes());
+            line.push(b'=');
+            line.extend_from_slice(value.as_bytes());
+        }
+        line.extend_from_slice(b"; export");
+        for name in NAMES {
+            line.push(b' ');
+            line.extend_from_slice(name.as_bytes());
+        }
+        line.push(b'\n');
+    }
+
+    /// `command` after the exports of [`JobEnv::push_exports`].
+    pub(crate) fn line(&self, command: &[u8]) -> Vec<u8> {
+        let mut line = Vec::with_capacity(command.len() + 96);
+        self.push_exports(&mut line);
+        line.extend_from_slice(command);
+        line
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::run::job::{JobKey, JobStdin};
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    use std::process::Command;
 
     fn spec(number: u64, slot: usize) -> JobSpec<'static> {
         JobSpec {
@@ -89,5 +123,26 @@ mod tests {
                 ("PARALLEL_PID", pid),
             ]
         );
+    }
+
+    #[test]
+    fn the_line_gives_a_shell_job_the_variables_and_its_own_exit() -> std::io::Result<()> {
+        let env = JobEnv {
+            seq: u64::MAX,
+            slot: 2,
+            pid: 77,
+        };
+        // Exported: a child of the job's shell sees them; and the job line after
+        // them runs as written (its first line is not glued to the exports).
+        let line =
+            env.line(b"sh -c 'echo \"$PARALLEL_SEQ $PARALLEL_JOBSLOT $PARALLEL_PID\"'\nexit 4");
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(OsStr::from_bytes(&line))
+            .env_remove("PARALLEL_SEQ")
+            .output()?;
+        assert_eq!(out.stdout, b"18446744073709551615 2 77\n");
+        assert_eq!(out.status.code(), Some(4));
+        Ok(())
     }
 }

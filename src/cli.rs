@@ -168,7 +168,18 @@ pub const ENVIRONMENT: &str =
   TMPDIR     where job output is buffered until the job ends (default /tmp)
   ATP_SHELL  the shell jobs run under when --shell is not given
   PARALLEL_SHELL  the same, when ATP_SHELL is not set (GNU parallel's)
-  SHELL      not used: jobs run under /bin/sh -c unless told otherwise";
+  SHELL      not used: jobs run under /bin/sh -c unless told otherwise
+
+  Set in every job's environment, as GNU parallel sets them (with -S on the
+  hosts and in --slurm steps too):
+  PARALLEL_SEQ      the job's number, as {#}; the same for all its retries
+                    and, with --repeat, for every run of its command
+  PARALLEL_JOBSLOT  its worker slot, as {%}: 1 to -j N (with no -j, to the
+                    number of live workers), e.g. to pick a GPU:
+                    CUDA_VISIBLE_DEVICES=$((PARALLEL_JOBSLOT - 1))
+  PARALLEL_PID      the pid of atp-run
+  PARALLEL_SSHHOST, PARALLEL_SSHLOGIN  the job's host and login, as {host}
+                    and {sshlogin} (: on this machine)";
 
 /// Whether to colour status lines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -198,6 +198,40 @@ fn host_and_sshlogin_are_the_node_the_step_runs_on() {
 }
 
 #[test]
+fn steps_get_their_number_slot_and_atp_runs_pid() {
+    let Some(conf) = slurm() else { return };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let d = dir.path().display();
+    // Read by a child of the job's shell: exported. atp-run's pid is printed
+    // first (the script's `$!`), then the jobs' lines.
+    let job = r#"'echo {#} {%} $(sh -c "echo \$PARALLEL_SEQ \$PARALLEL_JOBSLOT \$PARALLEL_PID")'"#;
+    let out = in_allocation(
+        &conf,
+        &format!(
+            "\"$ATP\" -k --slurm -- {job} ::: a b c > {d}/jobs & echo $!; wait $! && cat {d}/jobs"
+        ),
+        "",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let mut lines = stdout.lines();
+    let pid = lines.next().unwrap_or_default();
+    let jobs: Vec<Vec<&str>> = lines.map(|l| l.split(' ').collect()).collect();
+    assert_eq!(jobs.len(), 3, "{stdout}");
+    for (seq, words) in (1..).zip(&jobs) {
+        let seq = seq.to_string();
+        // {#} {%} SEQ JOBSLOT PID
+        assert_eq!(words.len(), 5, "{stdout}");
+        assert_eq!([words[0], words[2]], [seq.as_str(); 2], "{stdout}");
+        assert_eq!(
+            words[3], words[1],
+            "PARALLEL_JOBSLOT is not {{%}}: {stdout}"
+        );
+        assert_eq!(words[4], pid, "PARALLEL_PID is not atp-run's: {stdout}");
+    }
+}
+
+#[test]
 fn sigint_leaves_no_step_behind() {
     let Some(conf) = slurm() else { return };
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));

@@ -211,6 +211,39 @@ fn shell_and_nice_apply_on_the_hosts_and_the_joblog_shows_the_command_as_given()
     assert!(log.lines().any(|row| row.ends_with(given)), "{log}");
 }
 
+#[test]
+fn remote_jobs_get_their_number_slot_and_atp_runs_pid_as_gnu_parallel_exports_them() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(config) = hosts() else { return };
+    // Read by a child of the job's shell (exported), under --shell bash too (the
+    // job line then runs bash -c under the wrapper's sh).
+    let job = "echo {#} {%} $(sh -c 'echo $PARALLEL_SEQ $PARALLEL_JOBSLOT $PARALLEL_PID') {host}";
+    for shell in [&[][..], &["--shell", "bash"]] {
+        let mut args = vec!["-S", "1/host1,1/host2", "-k"];
+        args.extend(shell);
+        args.extend(["--", job, ":::", "a", "b", "c", "d"]);
+        let child = atp(&config, &marker(), &args, "");
+        let pid = child.id().to_string();
+        let out = finish(child);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        let lines: Vec<Vec<&str>> = stdout.lines().map(|l| l.split(' ').collect()).collect();
+        assert_eq!(lines.len(), 4, "{stdout}");
+        for (seq, words) in (1..).zip(&lines) {
+            let seq = seq.to_string();
+            // {#} {%} SEQ JOBSLOT PID host
+            assert_eq!(words.len(), 6, "{stdout}");
+            assert_eq!([words[0], words[2]], [seq.as_str(); 2], "{stdout}");
+            assert_eq!(
+                words[3], words[1],
+                "PARALLEL_JOBSLOT is not {{%}}: {stdout}"
+            );
+            assert_eq!(words[4], pid, "PARALLEL_PID is not atp-run's: {stdout}");
+            assert!(["host1", "host2"].contains(&words[5]), "{stdout}");
+        }
+    }
+}
+
 /// Starts 4 `sleep MARK` jobs on the three hosts; returns once all run.
 fn four_sleepers(config: &Path, mark: &str, dir: &Path) -> Child {
     let d = dir.display();

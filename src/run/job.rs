@@ -44,6 +44,9 @@ pub(crate) enum JobStdin<'a> {
 pub(crate) struct JobSpec<'a> {
     /// Which job (and which attempt or run of it) this is.
     pub key: JobKey,
+    /// The worker slot running it (1-based): the value its `{%}` was rendered
+    /// with, given to it as `PARALLEL_JOBSLOT`.
+    pub slot: usize,
     /// The command line, for `sh -c` (bytes: need not be UTF-8).
     pub command: &'a [u8],
     /// Its standard input.

@@ -408,6 +408,7 @@ fn spec_of<'a>(
             run: job.run.unwrap_or(0),
             attempt: job.attempt,
         },
+        slot: job.slot,
         command: job.command,
         stdin,
         files,

@@ -12,8 +12,10 @@
 //! Invariants:
 //! - The child gets stdin from `/dev/null` (our stdin carries the command list), or
 //!   a pipe its `--pipe` block is written to (`stdin_feed.rs`), its
-//!   own process group (pgid == pid), and the output above. Nothing else is
-//!   configured (no env, no `pre_exec`), so std keeps its `posix_spawn` fast path.
+//!   own process group (pgid == pid), the output above, and the variables GNU
+//!   parallel gives a job (`PARALLEL_SSHHOST`, `PARALLEL_SEQ`, … see `job_env.rs`).
+//!   Nothing else is configured (no `pre_exec`), so std keeps its `posix_spawn`
+//!   fast path.
 //! - Spawn happens outside any lock; the group is then registered. If the registry
 //!   is already closed the new group is SIGKILLed, reaped, and the job reported as
 //!   [`JobError::Cancelled`]: a job racing with cancellation is never left running.
@@ -45,6 +47,7 @@ use crate::run::exec::adopted;
 use crate::run::exec::executor::{
     Executor, JobOutput, JobWatch, RunningJob, SignalJob, TerminationReport,
 };
+use crate::run::exec::job_env::JobEnv;
 use crate::run::exec::launch::{Launch, nice_this_thread};
 use crate::run::exec::long_command::shell_command;
 use crate::run::exec::pump::pump;
@@ -387,10 +390,12 @@ fn spawn(
     }
     let (mut shell, script) = shell_command(&launch.program, spec.command).map_err(spawn_error)?;
     // The Command (holding our copies of the dup'd descriptors) drops here.
-    // `{host}` and `{sshlogin}` of a job on this machine, as GNU parallel sets them.
+    // `{host}` and `{sshlogin}` of a job on this machine, and its number, slot
+    // and our pid, as GNU parallel sets them.
     let spawned = shell
         .env("PARALLEL_SSHHOST", ":")
         .env("PARALLEL_SSHLOGIN", ":")
+        .envs(JobEnv::of(spec).vars())
         .stdin(stdin)
         .stdout(stdout)
         .stderr(stderr)
@@ -542,6 +547,7 @@ mod tests {
                 run: 0,
                 attempt: 1,
             },
+            slot: 1,
             command: cmd,
             stdin: JobStdin::Null,
             files: None,
@@ -673,6 +679,7 @@ mod tests {
                 run: 0,
                 attempt: 1,
             },
+            slot: 1,
             command: b"cat",
             stdin: JobStdin::Block(&block),
             files: None,

@@ -14,6 +14,7 @@ pub(crate) mod executor;
 pub(crate) mod fdlimit;
 pub(crate) mod host_controller;
 pub(crate) mod hosts;
+pub(crate) mod job_env;
 pub(crate) mod late;
 pub(crate) mod launch;
 pub(crate) mod local;

@@ -17,7 +17,10 @@
 //! - The step reports the node it ran on (`SLURMD_NODENAME`) in the wrapper's
 //!   record (`@atp:NONCE:NODE …`), so the Host column names the node of each job;
 //!   the job's `{host}` and `{sshlogin}` are that node too (the node name is what
-//!   `--slurm=ssh` logs in to, so both modes give a job the same values).
+//!   `--slurm=ssh` logs in to, so both modes give a job the same values). Its
+//!   `PARALLEL_SEQ`, `PARALLEL_JOBSLOT` and `PARALLEL_PID` are exported by its job
+//!   line (`job_env.rs`), not taken from srun's copy of our environment, which
+//!   `--export` settings (`SLURM_EXPORT_ENV=NONE`) may withhold.
 //! - A step that ends without the wrapper's record (srun could not start it) is a
 //!   job that could not run, not a lost one: it is not run again behind the user's
 //!   back.

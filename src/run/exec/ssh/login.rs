@@ -12,6 +12,8 @@
 
 use std::path::Path;
 
+use crate::run::exec::job_env::JobEnv;
+
 /// How a host is reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Target {
@@ -56,13 +58,15 @@ impl Login {
 
     /// The job line a remote job runs: `command`, after setting
     /// `PARALLEL_SSHHOST` and `PARALLEL_SSHLOGIN` (what `{host}` and `{sshlogin}`
-    /// render to) for it, as GNU parallel sets them.
-    pub(crate) fn job_line(&self, command: &[u8]) -> Vec<u8> {
+    /// render to) and the job's `env` (`PARALLEL_SEQ`, `PARALLEL_JOBSLOT`,
+    /// `PARALLEL_PID`) for it, as GNU parallel sets them.
+    pub(crate) fn job_line(&self, env: &JobEnv, command: &[u8]) -> Vec<u8> {
         let mut line = b"PARALLEL_SSHHOST=".to_vec();
         line.extend(super::quote(self.host_name().as_bytes()));
         line.extend(b" PARALLEL_SSHLOGIN=");
         line.extend(super::quote(self.label.as_bytes()));
         line.extend(b"; export PARALLEL_SSHHOST PARALLEL_SSHLOGIN\n");
+        env.push_exports(&mut line);
         line.extend_from_slice(command);
         line
     }
@@ -186,12 +190,19 @@ mod tests {
         let hosts: Vec<&str> = got.iter().map(Login::host_name).collect();
         assert_eq!(hosts, ["host1", "h", ":"]);
         // The line runs in sh: the variables are set for the job, whatever it is.
-        let line = got[1].job_line(b"echo \"$PARALLEL_SSHHOST|$PARALLEL_SSHLOGIN\"; exit 3");
+        let env = JobEnv {
+            seq: 7,
+            slot: 2,
+            pid: 99,
+        };
+        let job = b"echo \"$PARALLEL_SSHHOST|$PARALLEL_SSHLOGIN\"; \
+                    sh -c 'echo $PARALLEL_SEQ $PARALLEL_JOBSLOT $PARALLEL_PID'; exit 3";
+        let line = got[1].job_line(&env, job);
         let out = std::process::Command::new("sh")
             .arg("-c")
             .arg(std::ffi::OsStr::from_bytes(&line))
             .output()?;
-        assert_eq!(out.stdout, b"h|ssh -p 2222 u@h\n");
+        assert_eq!(out.stdout, b"h|ssh -p 2222 u@h\n7 2 99\n");
         assert_eq!(out.status.code(), Some(3));
         Ok(())
     }

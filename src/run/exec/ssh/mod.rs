@@ -13,7 +13,9 @@
 //! writes the signal's name as a line, and its end (atp-run gone, even by SIGKILL)
 //! makes the wrapper terminate the job's group. The job's stdout and stderr go to
 //! the output it is given, byte for byte; the wrapper's record of the job's real
-//! end is stripped from stderr (`trailer.rs`).
+//! end is stripped from stderr (`trailer.rs`). The job line exports GNU
+//! parallel's variables before the command: the host's (`login.rs`) and the
+//! job's number, slot and our pid (`job_env.rs`), on ssh hosts and Slurm steps.
 //!
 //! Invariants:
 //! - A host never has more jobs than its slots (`N/`, or its probed cores), nor a
@@ -60,6 +62,7 @@ use crate::run::exec::executor::{
     Executor, JobOutput, JobWatch, RunningJob, SignalJob, TerminationReport,
 };
 use crate::run::exec::hosts::{HostSlots, HostState, NoSlot};
+use crate::run::exec::job_env::JobEnv;
 use crate::run::exec::launch::Launch;
 use crate::run::exec::local::LocalExecutor;
 use crate::run::exec::pump::pump;
@@ -476,9 +479,10 @@ impl Inner {
                         .transfers
                         .plan(
                             spec,
-                            &self.hosts[i]
-                                .login
-                                .job_line(&self.launch.remote_line(spec.command)),
+                            &self.hosts[i].login.job_line(
+                                &JobEnv::of(spec),
+                                &self.launch.remote_line(spec.command),
+                            ),
                             &self.nonce,
                         )
                         .map(Some),
@@ -514,7 +518,7 @@ impl Inner {
                     *cpus,
                     &wrapper_text(),
                     &self.nonce,
-                    &self.launch.remote_line(spec.command),
+                    &JobEnv::of(spec).line(&self.launch.remote_line(spec.command)),
                 );
                 let end = self.run_session(i, cmd, spec, output, watch, None)?;
                 Ok(Some(end.ok_or(JobError::StepLost)?))

@@ -746,6 +746,7 @@ mod tests {
                 run: 0,
                 attempt: 1,
             },
+            slot: 1,
             command: b"pwd; printf '%s|' \"$V\"",
             stdin: crate::run::job::JobStdin::Null,
             files: None,

@@ -113,6 +113,35 @@ fn joblog_rows_are_gnu_parallels_format_byte_for_byte() {
 }
 
 #[test]
+fn joblog_receive_is_the_jobs_stdout_in_every_output_mode() {
+    // 12 bytes of stdout, the last line without its newline, and some stderr.
+    // GNU parallel 20221122 writes Receive 12 grouped, with -k, --tag and
+    // --results DIR, and 0 with --ungroup (the output does not pass through
+    // it). Its --line-buffer also adds stderr and counts the unfinished line
+    // twice (26 here); atp-run counts stdout alone there too.
+    let sb = Sandbox::new();
+    let job = "printf 'a\\nno newline'; echo err >&2\n";
+    for (mode, receive) in [
+        (None, "12"),
+        (Some("--keep-order"), "12"),
+        (Some("--tag"), "12"),
+        (Some("--line-buffer"), "12"),
+        (Some("--results=res"), "12"),
+        (Some("--ungroup"), "0"),
+    ] {
+        let mut args = vec!["--joblog", "log"];
+        args.extend(mode);
+        sb.run(&args, job).assert_code(0);
+        let rows = rows_by_seq(&sb.read_string("log"));
+        assert_eq!(
+            (rows[&1][4].as_str(), rows[&1][5].as_str()),
+            ("0", receive),
+            "{mode:?}"
+        );
+    }
+}
+
+#[test]
 fn joblog_plus_appends_without_a_second_header_and_plain_truncates() {
     let sb = Sandbox::new();
     sb.run(["--joblog", "+log"], "true\n").assert_code(0);

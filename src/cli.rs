@@ -719,9 +719,11 @@ pub struct Cli {
 
     /// Log every finished job to FILE in GNU parallel's --joblog format (tab
     /// separated: Seq, Host, Starttime, JobRuntime, Send, Receive, Exitval, Signal,
-    /// Command), one row written as each job ends. FILE is truncated first; with
-    /// +FILE rows are appended (the header is written only into an empty file).
-    /// A retried job gets one row, for its last attempt.
+    /// Command), one row written as each job ends; Send is the length of the
+    /// job's --pipe block (0 without --pipe), Receive the bytes of its stdout (0
+    /// with --ungroup). FILE is truncated first; with +FILE rows are appended
+    /// (the header is written only into an empty file). A retried job gets one
+    /// row, for its last attempt.
     #[arg(
         long,
         value_name = "FILE",

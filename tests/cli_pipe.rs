@@ -305,6 +305,120 @@ fn a_job_that_does_not_read_its_block_fails_as_killed_by_sigpipe() {
     }
 }
 
+/// The joblog's rows as `(Seq, Send, Receive, Exitval, Signal)`, by Seq.
+fn sizes(log: &str) -> Vec<(u64, u64, u64, i32, i32)> {
+    let mut rows: Vec<_> = log
+        .lines()
+        .skip(1)
+        .map(|row| {
+            let f: Vec<&str> = row.split('\t').collect();
+            assert_eq!(f.len(), 9, "{row:?}");
+            let n = |i: usize| f[i].parse::<u64>().unwrap();
+            let code = |i: usize| f[i].parse::<i32>().unwrap();
+            (n(0), n(4), n(5), code(6), code(7))
+        })
+        .collect();
+    rows.sort_unstable();
+    rows
+}
+
+#[test]
+fn joblog_send_is_each_blocks_length_and_receive_its_stdout() {
+    // `seq 12` is 27 bytes; -N 5 cuts it into 1..5 (10 bytes), 6..10 (11) and
+    // 11..12 (6). Each job prints its block and "x\n": Receive is 2 more. GNU
+    // parallel 20221122 writes these rows; with --ungroup the output does not
+    // pass through it, and its Receive is 0.
+    let sb = Sandbox::new();
+    for mode in [
+        None,
+        Some("--keep-order"),
+        Some("--line-buffer"),
+        Some("--ungroup"),
+    ] {
+        let mut args = vec!["--pipe", "-N", "5", "--joblog", "log"];
+        args.extend(mode);
+        args.push("cat; echo x");
+        sb.run(&args, seq(12)).assert_code(0);
+        let received = |n| if mode == Some("--ungroup") { 0 } else { n };
+        assert_eq!(
+            sizes(&sb.read_string("log")),
+            [
+                (1, 10, received(12), 0, 0),
+                (2, 11, received(13), 0, 0),
+                (3, 6, received(8), 0, 0)
+            ],
+            "{mode:?}"
+        );
+    }
+    // Send is exactly what each job got, and the blocks add up to the input.
+    let input = lines(3000);
+    let run = sb.run(
+        [
+            "--pipe",
+            "--block",
+            "1k",
+            "--joblog",
+            "log",
+            "--",
+            "cat > seen.{#}",
+        ],
+        &input,
+    );
+    run.assert_code(0);
+    let rows = sizes(&sb.read_string("log"));
+    let blocks = blocks(&sb);
+    assert!(blocks.len() > 10);
+    assert_eq!(rows.len(), blocks.len());
+    for ((seq, send, receive, ..), block) in rows.iter().zip(&blocks) {
+        assert_eq!((*send, *receive), (block.len() as u64, 0), "job {seq}");
+    }
+    let sent: u64 = rows.iter().map(|r| r.1).sum();
+    assert_eq!(sent, input.len() as u64);
+}
+
+#[test]
+fn joblog_send_counts_a_block_the_job_did_not_read() {
+    // One block (`seq 100000` is 588895 bytes), far more than a pipe holds, and
+    // a job that reads none of it: GNU parallel's Send is still the block's
+    // length (it counts what it hands out), with the job killed by SIGPIPE.
+    let sb = Sandbox::new();
+    let run = sb.run(
+        ["--pipe", "--block", "1M", "--joblog", "log", "--", "exit 0"],
+        seq(100_000),
+    );
+    run.assert_code(1);
+    assert_eq!(sizes(&sb.read_string("log")), [(1, 588_895, 0, 0, 13)]);
+}
+
+#[test]
+fn joblog_send_of_a_retried_job_is_one_block_and_receive_its_last_attempt() {
+    // Attempt k of a job prints k lines "t\n" and succeeds at the third: the row
+    // is the last attempt's, Send its block once (GNU parallel 20221122 writes
+    // the same), not three times, Receive 6 bytes, not 2 + 4 + 6.
+    let sb = Sandbox::new();
+    let script = "cat > /dev/null; echo t >> tries.{#}; cat tries.{#}; \
+                  test $(wc -l < tries.{#}) -ge 3";
+    let run = sb.run(
+        [
+            "--pipe",
+            "-N",
+            "5",
+            "--retries",
+            "3",
+            "--joblog",
+            "log",
+            "--",
+            script,
+        ],
+        seq(12),
+    );
+    run.assert_code(0);
+    assert_eq!(
+        sizes(&sb.read_string("log")),
+        [(1, 10, 6, 0, 0), (2, 11, 6, 0, 0), (3, 6, 6, 0, 0)]
+    );
+}
+
 #[test]
 fn retries_resend_the_same_block() {
     let sb = Sandbox::new();

@@ -244,6 +244,30 @@ fn remote_jobs_get_their_number_slot_and_atp_runs_pid_as_gnu_parallel_exports_th
     }
 }
 
+#[test]
+fn joblog_receive_is_the_jobs_stdout_over_ssh_in_every_output_mode() {
+    // 12 bytes of stdout (the last line unfinished) and some stderr, which the
+    // wrapper's record at the end of stderr must not change. GNU parallel
+    // 20221122 on these hosts writes Receive 12 grouped and 0 with -u; its
+    // --line-buffer also counts stderr and the unfinished line twice (26).
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(config) = hosts() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let log = log.to_str().unwrap();
+    for (mode, receive) in [("-k", "12"), ("--line-buffer", "12"), ("--ungroup", "0")] {
+        let args = ["-S", "host1", mode, "--joblog", log, "--"];
+        let job = "printf 'a\\nno newline'; echo err >&2";
+        let mut args = args.to_vec();
+        args.push(job);
+        let out = finish(atp(&config, &marker(), &args, "x\n"));
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let row = fs::read_to_string(log).unwrap();
+        let f: Vec<&str> = row.lines().nth(1).unwrap().split('\t').collect();
+        assert_eq!((f[1], f[4], f[5]), ("host1", "0", receive), "{mode}");
+    }
+}
+
 /// Starts 4 `sleep MARK` jobs on the three hosts; returns once all run.
 fn four_sleepers(config: &Path, mark: &str, dir: &Path) -> Child {
     let d = dir.display();

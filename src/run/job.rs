@@ -39,6 +39,16 @@ pub(crate) enum JobStdin<'a> {
     Block(&'a [u8]),
 }
 
+impl JobStdin<'_> {
+    /// How many bytes it gives the job.
+    pub(crate) fn len(&self) -> u64 {
+        match self {
+            JobStdin::Null => 0,
+            JobStdin::Block(block) => block.len() as u64,
+        }
+    }
+}
+
 /// What to run: everything an executor needs to start a job.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct JobSpec<'a> {
@@ -158,9 +168,12 @@ pub(crate) struct JobEnd {
     pub started: SystemTime,
     /// Wall time from just before spawn to the leader being reaped.
     pub duration: Duration,
-    /// Bytes of stdout captured (the block `Capture::write_stdout_to` copies).
+    /// Bytes of stdout that came through us: captured (the block
+    /// `Capture::write_stdout_to` copies) or passed on line by line
+    /// (`--line-buffer`); 0 with `--ungroup`, where the job writes to our stdout
+    /// itself. The joblog's Receive.
     pub stdout_len: u64,
-    /// Bytes of stderr captured (the block `Capture::write_stderr_to` copies).
+    /// Bytes of stderr that came through us, as `stdout_len`.
     pub stderr_len: u64,
     /// Its `--timeout` ran out and the termination sequence was started on it
     /// (it is then a failure, however it exited).
@@ -168,6 +181,12 @@ pub(crate) struct JobEnd {
     /// The sshlogin it ran on, as written (`-S`); `None`: this machine, not
     /// named by `-S`. The joblog writes `:` for it.
     pub host: Option<&'static str>,
+    /// Bytes the executor gave the job's standard input: its whole `--pipe` block
+    /// (0 without one), whether or not the job read all of it (one that did not
+    /// is reported killed by SIGPIPE). The joblog's Send, as GNU parallel counts
+    /// it (`Job::set_block` adds the block's length when the block is handed
+    /// out, not what the job took).
+    pub stdin_len: u64,
 }
 
 #[cfg(test)]
@@ -182,6 +201,7 @@ impl JobEnd {
             stderr_len: 0,
             timed_out,
             host: None,
+            stdin_len: 0,
         }
     }
 }

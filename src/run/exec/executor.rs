@@ -19,7 +19,9 @@
 //!   `--results` is a [`JobOutput::Capture`] on the job's own results files
 //!   (`report/results.rs`), so every executor fills them unchanged;
 //!   `--shell` and `--nice` are the executors' [`Launch`] setting (`launch.rs`); a host label per job is what
-//!   an executor adds to [`JobEnd`] for the joblog's Host column and `{host}`.
+//!   an executor adds to [`JobEnd`] for the joblog's Host column and `{host}`, and
+//!   the bytes it gave the job's stdin and passed on from its stdout are what it
+//!   reports there for the joblog's Send and Receive.
 //!
 //! Invariants every executor keeps:
 //! - [`Executor::execute`] blocks the calling worker until the job has ended and nothing

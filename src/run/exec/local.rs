@@ -55,7 +55,7 @@ use crate::run::exec::registry::{ProcessRegistry, group_alive};
 use crate::run::exec::spawn_limit::{SpawnLimit, is_refused};
 use crate::run::exec::stdin_feed::with_block;
 use crate::run::exec::wait::wait_exited_nowait;
-use crate::run::job::{ExitStatusKind, JobEnd, JobError, JobKey, JobSpec, JobStdin};
+use crate::run::job::{ExitStatusKind, JobEnd, JobError, JobKey, JobSpec, JobStdin, Stream};
 use crate::run::values::termseq::TermSeq;
 
 /// Runs jobs as local process groups.
@@ -211,7 +211,9 @@ impl Reaped {
         self
     }
 
-    fn end(&self, stdout_len: u64, stderr_len: u64) -> JobEnd {
+    /// Its end, with the bytes of stdout and stderr that came through us and
+    /// what its stdin was given.
+    fn end(&self, stdout_len: u64, stderr_len: u64, stdin: JobStdin<'_>) -> JobEnd {
         JobEnd {
             status: ExitStatusKind::from_status(self.status),
             started: self.started,
@@ -220,6 +222,7 @@ impl Reaped {
             stderr_len,
             timed_out: self.timed_out,
             host: None,
+            stdin_len: stdin.len(),
         }
     }
 }
@@ -260,18 +263,28 @@ impl LocalExecutor {
                     capture.taint();
                     return Err(JobError::Capture(err));
                 }
-                Ok(reaped.end(stdout_len, stderr_len))
+                Ok(reaped.end(stdout_len, stderr_len, spec.stdin))
             }
             JobOutput::Lines(emit) => {
                 let (out, err) = (Stdio::piped(), Stdio::piped());
                 let mut unread = false;
+                let (mut stdout_len, mut stderr_len) = (0u64, 0u64);
+                let mut counted = |stream: Stream, bytes: &[u8]| {
+                    match stream {
+                        Stream::Stdout => stdout_len += bytes.len() as u64,
+                        Stream::Stderr => stderr_len += bytes.len() as u64,
+                    }
+                    emit(stream, bytes);
+                };
                 let pumped = |child: &mut Child| {
                     with_block(child, spec.stdin, true, &mut unread, |child| {
-                        pump(child, emit)
+                        pump(child, &mut counted)
                     })
                 };
                 let reaped = self.spawn_and_wait(spec, out, err, watch, pumped)?;
-                Ok(reaped.input_unread(unread).end(0, 0))
+                Ok(reaped
+                    .input_unread(unread)
+                    .end(stdout_len, stderr_len, spec.stdin))
             }
             JobOutput::Inherit => {
                 let (out, err) = (Stdio::inherit(), Stdio::inherit());
@@ -280,7 +293,7 @@ impl LocalExecutor {
                     with_block(child, spec.stdin, false, &mut unread, |_| Ok(()))
                 };
                 let reaped = self.spawn_and_wait(spec, out, err, watch, fed)?;
-                Ok(reaped.input_unread(unread).end(0, 0))
+                Ok(reaped.input_unread(unread).end(0, 0, spec.stdin))
             }
         }
     }
@@ -701,6 +714,60 @@ mod tests {
         let mut emit = |_: Stream, b: &[u8]| lines.extend_from_slice(b);
         let end = reg.execute(&spec, JobOutput::Lines(&mut emit), None)?;
         assert_eq!(end.status, ExitStatusKind::Signaled { signal: 13 });
+        Ok(())
+    }
+
+    #[test]
+    fn the_end_counts_the_block_given_and_the_output_that_came_through() -> TestResult {
+        let reg = LocalExecutor::new();
+        let mut cap = capture();
+        // More than a pipe holds each way: fed and pumped side by side.
+        let block = b"one\ntwo\n".repeat(20_000);
+        let spec = JobSpec {
+            key: JobKey {
+                number: 1,
+                run: 0,
+                attempt: 1,
+            },
+            slot: 1,
+            command: b"cat; printf err >&2",
+            stdin: JobStdin::Block(&block),
+            files: None,
+        };
+        let end = reg.execute(&spec, JobOutput::Capture(&mut cap), None)?;
+        let len = block.len() as u64;
+        assert_eq!(
+            (end.stdin_len, end.stdout_len, end.stderr_len),
+            (len, len, 3)
+        );
+        let mut lines = Vec::new();
+        let mut emit = |stream: Stream, b: &[u8]| {
+            if stream == Stream::Stdout {
+                lines.extend_from_slice(b);
+            }
+        };
+        let end = reg.execute(&spec, JobOutput::Lines(&mut emit), None)?;
+        assert_eq!(
+            (end.stdin_len, end.stdout_len, end.stderr_len),
+            (len, len, 3)
+        );
+        assert_eq!(lines, block);
+        // A block left unread still counts whole, as GNU parallel's Send does.
+        let spec = JobSpec {
+            command: b"exit 0",
+            ..spec
+        };
+        let end = reg.execute(&spec, JobOutput::Capture(&mut cap), None)?;
+        assert_eq!(end.status, ExitStatusKind::Signaled { signal: 13 });
+        assert_eq!((end.stdin_len, end.stdout_len), (len, 0));
+        // No block: nothing given.
+        let spec = JobSpec {
+            command: b"echo x",
+            stdin: JobStdin::Null,
+            ..spec
+        };
+        let end = reg.execute(&spec, JobOutput::Capture(&mut cap), None)?;
+        assert_eq!((end.stdin_len, end.stdout_len), (0, 2));
         Ok(())
     }
 

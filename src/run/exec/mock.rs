@@ -121,7 +121,7 @@ impl Executor for MockExecutor {
                 if !stdout.is_empty() {
                     emit(Stream::Stdout, &stdout);
                 }
-                (0, 0)
+                (stdout.len() as u64, 0)
             }
             JobOutput::Inherit => (0, 0),
         };
@@ -138,6 +138,7 @@ impl Executor for MockExecutor {
             stderr_len,
             timed_out,
             host: None,
+            stdin_len: spec.stdin.len(),
         })
     }
 

@@ -8,8 +8,14 @@
 //! - The format is GNU parallel's (src/parallel, `Job::print_joblog`), tab
 //!   separated: `Seq Host Starttime JobRuntime Send Receive Exitval Signal
 //!   Command`, Host `:` (local), Starttime epoch seconds `%.3f`, JobRuntime
-//!   truncated to milliseconds and printed `%10.3f`, Send and Receive 0, and
-//!   newlines in the command written as NUL bytes, as GNU does.
+//!   truncated to milliseconds and printed `%10.3f`, and newlines in the
+//!   command written as NUL bytes, as GNU does.
+//! - Send is the length of the job's `--pipe` block (0 without `--pipe`), also
+//!   when the job did not read it all; Receive the bytes of stdout the job wrote
+//!   (its last attempt's, with `--retries`; 0 with `--ungroup`, where its output
+//!   does not pass through atp-run). Both are what the executor reports in
+//!   [`JobEnd`]. GNU's `--line-buffer` also adds stderr and counts a last line
+//!   without a newline twice; here Receive is stdout alone in every mode.
 //! - The file is opened with `O_APPEND`; each row is one `write` call, made when
 //!   its job ends, so rows of concurrent jobs never mix and every row written
 //!   survives a `kill -9` of atp-run. A header is written only into an empty file.
@@ -76,6 +82,10 @@ pub struct Row<'a> {
     pub start: SystemTime,
     /// How long it ran.
     pub runtime: Duration,
+    /// Bytes given to its stdin (GNU's Send).
+    pub send: u64,
+    /// Bytes of its stdout (GNU's Receive).
+    pub receive: u64,
     /// GNU's Exitval: the exit code, 0 if killed by a signal, -1 if it timed
     /// out (unless it then exited with a non-zero code).
     pub exitval: i32,
@@ -118,11 +128,17 @@ impl<'a> Row<'a> {
                 (exit.duration, exitval, signal)
             }
         };
+        let (send, receive) = match result {
+            Ok(end) => (end.stdin_len, end.stdout_len),
+            Err(_) => (0, 0),
+        };
         Some(Row {
             seq,
             host,
             start,
             runtime,
+            send,
+            receive,
             exitval,
             signal,
             command,
@@ -140,8 +156,8 @@ impl<'a> Row<'a> {
         let ms = self.runtime.as_millis();
         let runtime = format!("{}.{:03}", ms / 1000, ms % 1000);
         let mut row = format!(
-            "{}\t{}\t{start:.3}\t{runtime:>10}\t0\t0\t{}\t{}\t",
-            self.seq, self.host, self.exitval, self.signal
+            "{}\t{}\t{start:.3}\t{runtime:>10}\t{}\t{}\t{}\t{}\t",
+            self.seq, self.host, self.send, self.receive, self.exitval, self.signal
         )
         .into_bytes();
         row.extend(self.command.iter().map(|&b| if b == b'\n' { 0 } else { b }));
@@ -270,6 +286,8 @@ mod tests {
             seq: 1,
             start: UNIX_EPOCH,
             runtime: Duration::from_millis(123_456_789_999),
+            send: 0,
+            receive: 0,
             exitval: 0,
             signal: 0,
             command: b"x",
@@ -278,6 +296,23 @@ mod tests {
             long.to_bytes(),
             b"1\t:\t0.000\t123456789.999\t0\t0\t0\t0\tx\n"
         );
+    }
+
+    #[test]
+    fn send_is_the_stdin_block_and_receive_the_stdout() {
+        let mut end = JobEnd::fixture(ExitStatusKind::Exited(0), Duration::ZERO, false);
+        (end.stdin_len, end.stdout_len, end.stderr_len) = (1000, 4, 9);
+        let row = Row::of(2, UNIX_EPOCH, b"wc -l", &Ok(end)).unwrap();
+        assert_eq!(
+            row.to_bytes(),
+            b"2\t:\t0.000\t     0.000\t1000\t4\t0\t0\twc -l\n"
+        );
+        let spawn = Err(JobError::Spawn {
+            program: "/bin/sh".into(),
+            source: io::Error::other("EAGAIN"),
+        });
+        let row = Row::of(2, UNIX_EPOCH, b"wc -l", &spawn).unwrap();
+        assert_eq!((row.send, row.receive), (0, 0));
     }
 
     #[test]
@@ -326,6 +361,8 @@ mod tests {
             seq: 1,
             start: UNIX_EPOCH,
             runtime: Duration::ZERO,
+            send: 0,
+            receive: 0,
             exitval: 0,
             signal: 0,
             command: b"true",
@@ -352,6 +389,8 @@ mod tests {
             host: ":",
             start: UNIX_EPOCH,
             runtime: Duration::ZERO,
+            send: 0,
+            receive: 0,
             exitval: 0,
             signal: 0,
             command: b"true",

@@ -9,8 +9,8 @@
 //! JobRuntime, Send, Receive, Exitval, Signal, Command`, then one per value of
 //! the job (`V1`, `V2`… or the `--header :` names; a plain command line is its
 //! own `V1`), then `Stdout, Stderr`. `Starttime` is Unix time and `JobRuntime`
-//! seconds, both with 3 decimals; `Send` is 0, `Receive` the bytes of stdout;
-//! Exitval and Signal as in the joblog. A CSV/TSV field is put in double quotes
+//! seconds, both with 3 decimals; `Send`, `Receive`, Exitval and Signal as in
+//! the joblog (`Send` the `--pipe` block's length, `Receive` the bytes of stdout). A CSV/TSV field is put in double quotes
 //! (doubling those inside) when it holds a quote, white space, the separator or
 //! NUL. A JSON object is one line: `{ "Seq": 1, …, "V": [ "a" ], "Stdout": "…",
 //! "Stderr": "…" }` with `\`, `"` and bytes below 0x20 escaped (`\u000a`); other
@@ -180,18 +180,16 @@ impl ResultsTable {
     }
 }
 
-/// The numbers of a row, GNU parallel's way: `(start, runtime, receive)`.
-fn numbers(log: &Row<'_>, row: &TableRow<'_>) -> (String, String, u64) {
+/// The times of a row, GNU parallel's way: `(start, runtime)`.
+fn times(log: &Row<'_>) -> (String, String) {
     let start = log
         .start
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs_f64();
-    let receive = row.result.as_ref().map_or(0, |end| end.stdout_len);
     (
         format!("{start:.3}"),
         format!("{:.3}", log.runtime.as_secs_f64()),
-        receive,
     )
 }
 
@@ -226,12 +224,14 @@ fn write_separated(
         }
         w.write_all(b"\n")?;
     }
-    let (start, runtime, receive) = numbers(log, row);
+    let (start, runtime) = times(log);
     write!(
         w,
-        "{seq}{s}{host}{s}{start}{s}{runtime}{s}0{s}{receive}{s}{exitval}{s}{signal}{s}",
+        "{seq}{s}{host}{s}{start}{s}{runtime}{s}{send}{s}{receive}{s}{exitval}{s}{signal}{s}",
         seq = log.seq,
         host = log.host,
+        send = log.send,
+        receive = log.receive,
         exitval = log.exitval,
         signal = log.signal,
         s = sep as char,
@@ -323,14 +323,14 @@ fn write_json(
     row: &TableRow<'_>,
     capture: Option<&mut Capture>,
 ) -> io::Result<()> {
-    let (start, runtime, receive) = numbers(log, row);
+    let (start, runtime) = times(log);
     write!(w, "{{ \"Seq\": {}, \"Host\": \"", log.seq)?;
     json_bytes(w, log.host.as_bytes())?;
     write!(
         w,
-        "\", \"Starttime\": {start}, \"JobRuntime\": {runtime}, \"Send\": 0, \
-         \"Receive\": {receive}, \"Exitval\": {}, \"Signal\": {}, \"Command\": \"",
-        log.exitval, log.signal
+        "\", \"Starttime\": {start}, \"JobRuntime\": {runtime}, \"Send\": {}, \
+         \"Receive\": {}, \"Exitval\": {}, \"Signal\": {}, \"Command\": \"",
+        log.send, log.receive, log.exitval, log.signal
     )?;
     json_bytes(w, row.command)?;
     w.write_all(b"\", \"V\": [ ")?;
@@ -453,6 +453,8 @@ mod tests {
                 false,
             );
             end.stdout_len = stdout.len() as u64;
+            // As if each job had been given a `--pipe` block of 1000 bytes per Seq.
+            end.stdin_len = (i as u64 + 1) * 1000;
             let result = Ok(end);
             let row = TableRow {
                 seq: i as u64 + 1,
@@ -484,18 +486,18 @@ mod tests {
         );
         assert_eq!(
             lines.next().unwrap(),
-            "1,:,1.500,0.020,0,6,0,0,\"echo x\",\"a,b\",c,\"out a"
+            "1,:,1.500,0.020,1000,6,0,0,\"echo x\",\"a,b\",c,\"out a"
         );
         let rest = lines.next().unwrap();
         assert!(
-            rest.starts_with("\",\n2,:,1.500,0.020,0,200000,3,0,\"echo x\",d,e,\"x\"\"x\"\""),
+            rest.starts_with("\",\n2,:,1.500,0.020,2000,200000,3,0,\"echo x\",d,e,\"x\"\"x\"\""),
             "{}",
             &rest[..80]
         );
         assert!(rest.ends_with("x\"\"\",err\n"));
         assert_eq!(
             rest.len(),
-            "\",\n2,:,1.500,0.020,0,200000,3,0,\"echo x\",d,e,\"".len()
+            "\",\n2,:,1.500,0.020,2000,200000,3,0,\"echo x\",d,e,\"".len()
                 + 300_000
                 + "\",err\n".len()
         );
@@ -507,7 +509,7 @@ mod tests {
         assert_eq!(
             text,
             "{ \"Seq\": 1, \"Host\": \":\", \"Starttime\": 1.500, \"JobRuntime\": 0.020, \
-             \"Send\": 0, \"Receive\": 4, \"Exitval\": 2, \"Signal\": 0, \"Command\": \"echo x\", \
+             \"Send\": 1000, \"Receive\": 4, \"Exitval\": 2, \"Signal\": 0, \"Command\": \"echo x\", \
              \"V\": [ \"a\\\"\",\"b\" ], \"Stdout\": \"out\\u000a\", \"Stderr\": \"\" }\n"
         );
     }

@@ -570,21 +570,29 @@ impl Inner {
                 cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
                 let child = spawn(&mut cmd)?;
                 let trailer = &self.trailer;
+                let (mut stdout_len, mut stderr_len) = (0u64, 0u64);
                 let timed_out = self.follow(spec, child, start, watch, |child| {
                     pump(child, &mut |stream, line| {
-                        if stream == Stream::Stderr
-                            && let Some((kept, end)) = trailer.split(line)
-                        {
-                            status = Some(end);
-                            if !kept.is_empty() {
-                                emit(stream, kept);
-                            }
-                        } else {
+                        let line = match stream {
+                            Stream::Stderr => match trailer.split(line) {
+                                Some((kept, end)) => {
+                                    status = Some(end);
+                                    kept
+                                }
+                                None => line,
+                            },
+                            Stream::Stdout => line,
+                        };
+                        match stream {
+                            Stream::Stdout => stdout_len += line.len() as u64,
+                            Stream::Stderr => stderr_len += line.len() as u64,
+                        }
+                        if !line.is_empty() {
                             emit(stream, line);
                         }
                     })
                 })?;
-                (0, 0, timed_out)
+                (stdout_len, stderr_len, timed_out)
             }
             JobOutput::Inherit => {
                 cmd.stdout(Stdio::inherit()).stderr(Stdio::piped());
@@ -622,6 +630,9 @@ impl Inner {
             stderr_len,
             timed_out,
             host: Some(record.node.unwrap_or(self.hosts[i].label)),
+            // Its stdin is the control channel: no `--pipe` block (refused
+            // with -S and --slurm).
+            stdin_len: 0,
         }))
     }
 

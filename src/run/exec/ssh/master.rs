@@ -8,7 +8,8 @@
 //! - The master's own session runs `nproc` (or `getconf _NPROCESSORS_ONLN`), then
 //!   `cat` on its stdin, a pipe only atp-run holds: when atp-run ends, even by
 //!   SIGKILL, the pipe closes, the session ends and the master exits
-//!   (`ControlPersist=no`) once its job sessions are gone. So nothing of a run stays.
+//!   (`ControlPersist=no`) once its job sessions are gone. So no process of a run
+//!   stays; the directory of its sockets is removed by the next run (`sockets.rs`).
 //! - A stale socket at the ControlPath is unlinked before the master starts (ssh
 //!   would otherwise silently disable multiplexing), and after it is closed.
 //! - `ServerAliveInterval`/`ServerAliveCountMax` end the master (and its sessions)

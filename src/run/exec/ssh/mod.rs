@@ -39,6 +39,7 @@ mod load;
 mod login;
 mod master;
 mod paths;
+mod sockets;
 pub(crate) mod starting;
 mod trailer;
 mod transfer;
@@ -165,7 +166,8 @@ impl SshExecutor {
     /// gated as `config` gates the pool.
     ///
     /// # Errors
-    /// The private directory for the control sockets cannot be made.
+    /// The private directory for the control sockets cannot be made (the stale
+    /// ones of SIGKILLed runs are removed first: `sockets.rs`).
     pub(crate) fn connect(
         logins: Vec<Login>,
         launch: Launch,
@@ -173,7 +175,7 @@ impl SshExecutor {
         cap: usize,
         files: RemoteFiles,
     ) -> io::Result<SshExecutor> {
-        let dir = tempfile::Builder::new().prefix("atp-").tempdir_in("/tmp")?;
+        let dir = sockets::make(std::path::Path::new(sockets::PARENT))?;
         let socket_dir = dir.path().to_owned();
         starting::begin(socket_dir.clone());
         let nonce = nonce()?;

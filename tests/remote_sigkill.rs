@@ -39,16 +39,38 @@ fn marker(n: u32) -> String {
     format!("1000.{n}{}{nanos:09}", std::process::id())
 }
 
+/// A run that is SIGKILLed when dropped: a failing test leaves no run behind.
+struct Run(Option<Child>);
+
+impl Run {
+    fn id(&self) -> u32 {
+        self.0.as_ref().map_or(0, Child::id)
+    }
+
+    fn take(&mut self) -> Child {
+        self.0.take().unwrap_or_else(|| panic!("the run was taken"))
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Starts `atp-run -S host1,host2` on two `touch DIR/started.N; sleep MARK`
 /// jobs; returns once both run.
-fn sleepers(config: &Path, mark: &str, dir: &Path) -> Child {
+fn sleepers(config: &Path, mark: &str, dir: &Path) -> Run {
     let ssh = format!("ssh -F {} -o SetEnv=ATP_MARK={mark}", config.display());
     let job = format!("touch {}/started.{{}}; sleep {mark}", dir.display());
     let mut cmd = Command::new(BIN);
     cmd.arg("--ssh")
         .arg(ssh)
         .args(["-S", "1/host1,1/host2", "--", &job]);
-    let child = spawn_fed(&mut cmd, "1\n2\n");
+    let child = Run(Some(spawn_fed(&mut cmd, "1\n2\n")));
     eventually("2 jobs running", || {
         fs::read_dir(dir).map_or(0, |r| r.count()) >= 2
     });
@@ -112,14 +134,15 @@ fn a_sigkilled_run_leaves_nothing_once_the_next_run_has_started() {
     );
     let (killed_mark, live_mark) = (marker(1), marker(2));
     let mut killed = sleepers(&config, &killed_mark, killed_jobs.path());
-    let live = sleepers(&config, &live_mark, live_jobs.path());
+    let mut live = sleepers(&config, &live_mark, live_jobs.path());
     let killed_dirs = socket_dirs(killed.id());
     let live_dirs = socket_dirs(live.id());
     assert_eq!(killed_dirs.len(), 1, "{killed_dirs:?}");
     assert_eq!(live_dirs.len(), 1, "{live_dirs:?}");
 
-    killed.kill().unwrap_or_else(|e| panic!("SIGKILL: {e}"));
-    killed.wait().unwrap_or_else(|e| panic!("wait: {e}"));
+    let mut child = killed.take();
+    child.kill().unwrap_or_else(|e| panic!("SIGKILL: {e}"));
+    child.wait().unwrap_or_else(|e| panic!("wait: {e}"));
     // Its remote jobs and local ssh processes go by themselves.
     for host in ["host1", "host2"] {
         eventually(&format!("no job of the killed run on {host}"), || {
@@ -162,6 +185,7 @@ fn a_sigkilled_run_leaves_nothing_once_the_next_run_has_started() {
     let pid = Pid::from_raw(i32::try_from(live.id()).unwrap_or(i32::MAX));
     kill(pid, Signal::SIGTERM).unwrap_or_else(|e| panic!("SIGTERM: {e}"));
     let out = live
+        .take()
         .wait_with_output()
         .unwrap_or_else(|e| panic!("atp-run: {e}"));
     assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));

@@ -6,14 +6,17 @@
 //! A SIGKILLed atp-run cannot remove its directory (its masters and remote jobs
 //! do go by themselves: see `master.rs` and `wrapper.sh`), so the next run does,
 //! as `ssh-agent`-style tools and systemd-tmpfiles key leftovers to their owner.
-//! The directory is named `atp-PID.START-XXXXXX`: the owner's pid, the owner's
-//! start time (field 22 of `/proc/PID/stat`, clock ticks since boot; `0` where
-//! there is no `/proc`), and a random suffix; mode 0700.
+//! The directory is named `atp-PID.START.NS-XXXXXX`: the owner's pid, its start
+//! time (field 22 of `/proc/PID/stat`, clock ticks since boot), its pid
+//! namespace (the inode of `/proc/self/ns/pid`; `0` for either where there is no
+//! `/proc`), and a random suffix; mode 0700.
 //!
 //! Invariants (what the sweep removes, and only that):
 //! - Only entries of the swept directory named exactly so, that are directories
 //!   (not symlinks) owned by our effective uid, and that hold nothing but what a
 //!   run puts there (`hN` + `mN` sockets and their `.err` files).
+//! - Only those of runs in our pid namespace: a pid means nothing in another one
+//!   (a container, or a test host made with `unshare --pid`, may share `/tmp`).
 //! - Only when their owner is gone: no process has that pid, or it is a zombie,
 //!   or its start time is not the one in the name (the pid was reused). A live
 //!   owner's directory is never removed; a process we may not inspect counts as
@@ -44,7 +47,7 @@ pub(crate) fn make(parent: &Path) -> io::Result<tempfile::TempDir> {
     let me = std::process::id();
     let start = start_time(me).map_or(0, |(_, start)| start);
     tempfile::Builder::new()
-        .prefix(&format!("atp-{me}.{start}-"))
+        .prefix(&format!("atp-{me}.{start}.{}-", namespace()))
         .permissions(fs::Permissions::from_mode(0o700))
         .tempdir_in(parent)
 }
@@ -55,12 +58,16 @@ pub(crate) fn sweep(parent: &Path) -> usize {
         return 0;
     };
     let uid = geteuid().as_raw();
+    let ours_ns = namespace();
     let mut removed = 0;
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some((pid, start)) = name.to_str().and_then(parse_name) else {
+        let Some((pid, start, ns)) = name.to_str().and_then(parse_name) else {
             continue;
         };
+        if ns != ours_ns {
+            continue;
+        }
         let path = entry.path();
         let ours = fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir() && m.uid() == uid);
         if ours && owner_gone(pid, start) && holds_only_sockets(&path) {
@@ -74,16 +81,28 @@ pub(crate) fn sweep(parent: &Path) -> usize {
     removed
 }
 
-/// `atp-PID.START-XXXXXX` → (PID, START).
-fn parse_name(name: &str) -> Option<(u32, u64)> {
+/// `atp-PID.START.NS-XXXXXX` → (PID, START, NS).
+fn parse_name(name: &str) -> Option<(u32, u64, u64)> {
     let (head, suffix) = name.strip_prefix("atp-")?.rsplit_once('-')?;
-    let (pid, start) = head.split_once('.')?;
+    let (pid, rest) = head.split_once('.')?;
+    let (start, ns) = rest.split_once('.')?;
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let suffix_ok = suffix.len() == 6 && suffix.bytes().all(|b| b.is_ascii_alphanumeric());
-    if !(digits(pid) && digits(start) && suffix_ok) {
+    if !(digits(pid) && digits(start) && digits(ns) && suffix_ok) {
         return None;
     }
-    Some((pid.parse().ok()?, start.parse().ok()?))
+    Some((pid.parse().ok()?, start.parse().ok()?, ns.parse().ok()?))
+}
+
+/// Our pid namespace: the inode in `/proc/self/ns/pid` (`pid:[N]`), or 0.
+fn namespace() -> u64 {
+    fs::read_link("/proc/self/ns/pid")
+        .ok()
+        .and_then(|link| {
+            let link = link.to_str()?.strip_prefix("pid:[")?.strip_suffix(']')?;
+            link.parse().ok()
+        })
+        .unwrap_or(0)
 }
 
 /// Whether every entry of `dir` is a run's: `hNmN` or `hNmN.err`.
@@ -140,14 +159,15 @@ mod tests {
     use super::*;
     use std::process::Command;
 
-    fn me() -> (u32, u64) {
+    fn me() -> (u32, u64, u64) {
         let pid = std::process::id();
-        (pid, start_time(pid).map_or(0, |(_, s)| s))
+        (pid, start_time(pid).map_or(0, |(_, s)| s), namespace())
     }
 
-    /// A socket directory named for (pid, start) in `parent`, with a master's files.
+    /// A socket directory named for (pid, start) of our namespace in `parent`, with
+    /// a master's files.
     fn run_dir(parent: &Path, pid: u32, start: u64) -> io::Result<std::path::PathBuf> {
-        let dir = parent.join(format!("atp-{pid}.{start}-aB3dE9"));
+        let dir = parent.join(format!("atp-{pid}.{start}.{}-aB3dE9", namespace()));
         fs::create_dir(&dir)?;
         fs::write(dir.join("h0m0"), "")?;
         fs::write(dir.join("h12m3.err"), "")?;
@@ -156,17 +176,23 @@ mod tests {
 
     #[test]
     fn names_parse_back_and_others_do_not() {
-        assert_eq!(parse_name("atp-123.456-aB3dE9"), Some((123, 456)));
-        assert_eq!(parse_name("atp-123.0-zzzzzz"), Some((123, 0)));
+        assert_eq!(
+            parse_name("atp-123.456.4026531836-aB3dE9"),
+            Some((123, 456, 4_026_531_836))
+        );
+        assert_eq!(parse_name("atp-123.0.0-zzzzzz"), Some((123, 0, 0)));
         for other in [
             "atp-0cHFW2",
             "atp-run-after",
             "atp-123-aB3dE9",
-            "atp-123.456-aB3dE",
-            "atp-12x.456-aB3dE9",
-            "atp-.456-aB3dE9",
-            "atp-123.456-aB3d.9",
-            "xatp-123.456-aB3dE9",
+            "atp-123.456-aB3dE9",
+            "atp-123.456.7-aB3dE",
+            "atp-12x.456.7-aB3dE9",
+            "atp-.456.7-aB3dE9",
+            "atp-123.456.-aB3dE9",
+            "atp-123.456.7.8-aB3dE9",
+            "atp-123.456.7-aB3d.9",
+            "xatp-123.456.7-aB3dE9",
         ] {
             assert_eq!(parse_name(other), None, "{other}");
         }
@@ -204,26 +230,32 @@ mod tests {
         child.kill()?;
         child.wait()?;
         // Our pid with another start time: the pid was reused.
-        let (pid, start) = me();
+        let (pid, start, _) = me();
         let reused = run_dir(p, pid, start + 1)?;
         // Kept: a live owner; and, though their owner is gone too, foreign
         // content, a symlink, a file, the names of other tools.
         let live = run_dir(p, pid, start)?;
-        let foreign = p.join(format!("atp-{gone}.{dead_start}-Xy1234"));
+        let ns = namespace();
+        let foreign = p.join(format!("atp-{gone}.{dead_start}.{ns}-Xy1234"));
         fs::create_dir(&foreign)?;
         fs::write(foreign.join("h0m0"), "")?;
         fs::write(foreign.join("notes.txt"), "mine")?;
-        let link = p.join(format!("atp-{gone}.{dead_start}-Lnk123"));
+        let link = p.join(format!("atp-{gone}.{dead_start}.{ns}-Lnk123"));
         std::os::unix::fs::symlink(&dead, &link)?;
-        let file = p.join(format!("atp-{gone}.{dead_start}-File12"));
+        let file = p.join(format!("atp-{gone}.{dead_start}.{ns}-File12"));
         fs::write(&file, "")?;
         let old = p.join("atp-0cHFW2");
         fs::create_dir(&old)?;
+        // A run in another pid namespace sharing the directory: its pid is not ours
+        // to check.
+        let elsewhere = p.join(format!("atp-{gone}.{dead_start}.{}-Other1", ns + 1));
+        fs::create_dir(&elsewhere)?;
+        fs::write(elsewhere.join("h0m0"), "")?;
 
         assert_eq!(sweep(p), 2);
         assert!(!dead.exists(), "the dead run's directory is left");
         assert!(!reused.exists(), "the reused pid's directory is left");
-        for kept in [&live, &foreign, &link, &file, &old] {
+        for kept in [&live, &foreign, &link, &file, &old, &elsewhere] {
             assert!(
                 fs::symlink_metadata(kept).is_ok(),
                 "{} removed",

@@ -10,7 +10,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -18,7 +18,7 @@ use nix::unistd::Pid;
 
 mod remote;
 
-use remote::{BIN, spawn_fed, text};
+use remote::{BIN, local_left, remote_left, spawn_fed, text};
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -87,40 +87,6 @@ fn socket_dirs(pid: u32) -> Vec<PathBuf> {
         .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
         .map(|e| e.path())
         .collect()
-}
-
-/// Processes on `host` (not zombies) whose command line contains `mark`.
-fn remote_left(config: &Path, host: &str, mark: &str) -> Vec<String> {
-    let out = Command::new("ssh")
-        .arg("-F")
-        .arg(config)
-        .args(["-o", "ConnectTimeout=10", host, "ps -eo stat=,args="])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run ssh: {e}"));
-    text(&out.stdout)
-        .lines()
-        .filter(|l| l.contains(mark) && !l.trim_start().starts_with('Z'))
-        .map(str::to_owned)
-        .collect()
-}
-
-/// Local processes (not zombies) whose command line contains `mark`.
-fn local_left(mark: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let dir = entry.path();
-        let cmdline = fs::read(dir.join("cmdline")).unwrap_or_default();
-        let stat = fs::read_to_string(dir.join("stat")).unwrap_or_default();
-        let zombie = stat
-            .rsplit_once(") ")
-            .is_some_and(|(_, s)| s.starts_with('Z'));
-        let cmdline = text(&cmdline).replace('\0', " ");
-        if !zombie && cmdline.contains(mark) {
-            found.push(cmdline);
-        }
-    }
-    found
 }
 
 #[test]

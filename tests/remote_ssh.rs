@@ -16,7 +16,10 @@ use std::time::{Duration, Instant};
 
 mod remote;
 
-use remote::{BIN, Revive, hosts_script, json_fields, run_locally_as_json, spawn_fed, text};
+use remote::{
+    BIN, Revive, hosts_script, json_fields, local_left, remote_left, run_locally_as_json,
+    spawn_fed, text,
+};
 const PATIENCE: Duration = Duration::from_secs(30);
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -24,16 +27,6 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 /// under CI.
 fn hosts() -> Option<PathBuf> {
     remote::test_hosts()
-}
-
-fn ssh(config: &Path, host: &str, command: &str) -> Output {
-    Command::new("ssh")
-        .arg("-F")
-        .arg(config)
-        .args(["-o", "ConnectTimeout=10", host, command])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run ssh: {e}"))
 }
 
 /// Polls `cond` every 50 ms for up to [`PATIENCE`].
@@ -82,34 +75,6 @@ fn joblog(path: &Path) -> Vec<(u64, String, i32, i32)> {
         .collect();
     rows.sort();
     rows
-}
-
-/// Processes on `host` whose command line contains `mark`.
-fn remote_left(config: &Path, host: &str, mark: &str) -> Vec<String> {
-    let out = ssh(config, host, "ps -eo stat=,args=");
-    text(&out.stdout)
-        .lines()
-        .filter(|l| l.contains(mark) && !l.trim_start().starts_with('Z'))
-        .map(str::to_owned)
-        .collect()
-}
-
-/// Local processes (not zombies) whose command line contains `mark`.
-fn local_left(mark: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let dir = entry.path();
-        let cmdline = fs::read(dir.join("cmdline")).unwrap_or_default();
-        let stat = fs::read_to_string(dir.join("stat")).unwrap_or_default();
-        let zombie = stat
-            .rsplit_once(") ")
-            .is_some_and(|(_, s)| s.starts_with('Z'));
-        let cmdline = text(&cmdline).replace('\0', " ");
-        if !zombie && cmdline.contains(mark) {
-            found.push(cmdline);
-        }
-    }
-    found
 }
 
 #[test]

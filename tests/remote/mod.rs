@@ -1,11 +1,13 @@
 //! What the remote test binaries (`remote_ssh.rs`, `remote_slurm.rs`) share: the
 //! same jobs run locally as the reference a remote run must match, and reading
-//! `--json` output into comparable fields.
+//! `--json` output into comparable fields, and finding what a run left running on
+//! the hosts or here.
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+use std::fs;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// The binary under test.
@@ -121,4 +123,43 @@ pub fn spawn_fed(cmd: &mut Command, stdin: &str) -> std::process::Child {
             .unwrap_or_else(|e| panic!("stdin: {e}"));
     }
     child
+}
+
+/// Runs `command` on `host` of the test hosts' ssh config `config`.
+pub fn ssh(config: &Path, host: &str, command: &str) -> Output {
+    Command::new("ssh")
+        .arg("-F")
+        .arg(config)
+        .args(["-o", "ConnectTimeout=10", host, command])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run ssh: {e}"))
+}
+
+/// Processes on `host` (not zombies) whose command line contains `mark`.
+pub fn remote_left(config: &Path, host: &str, mark: &str) -> Vec<String> {
+    let out = ssh(config, host, "ps -eo stat=,args=");
+    text(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(mark) && !l.trim_start().starts_with('Z'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Local processes (not zombies) whose command line contains `mark`.
+pub fn local_left(mark: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let dir = entry.path();
+        let cmdline = fs::read(dir.join("cmdline")).unwrap_or_default();
+        let stat = fs::read_to_string(dir.join("stat")).unwrap_or_default();
+        let zombie = stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, s)| s.starts_with('Z'));
+        let cmdline = text(&cmdline).replace('\0', " ");
+        if !zombie && cmdline.contains(mark) {
+            found.push(cmdline);
+        }
+    }
+    found
 }

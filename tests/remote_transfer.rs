@@ -14,19 +14,9 @@ use std::sync::Mutex;
 
 mod remote;
 
-use remote::{BIN, Revive, hosts_script, test_hosts, text};
+use remote::{BIN, Revive, hosts_script, ssh, test_hosts, text};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn ssh(config: &Path, host: &str, command: &str) -> Output {
-    Command::new("ssh")
-        .arg("-F")
-        .arg(config)
-        .args(["-o", "ConnectTimeout=10", host, command])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run ssh: {e}"))
-}
 
 /// What is in `host`'s home (hidden files too), one name per line.
 fn home(config: &Path, host: &str) -> String {

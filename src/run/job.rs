@@ -65,6 +65,25 @@ pub(crate) struct JobSpec<'a> {
     pub files: Option<&'a JobFiles>,
 }
 
+#[cfg(test)]
+impl<'a> JobSpec<'a> {
+    /// For tests: `command` as the first attempt of job 1 in slot 1, with no
+    /// stdin and no files; change the rest with struct update syntax.
+    pub(crate) fn first(command: &'a [u8]) -> JobSpec<'a> {
+        JobSpec {
+            key: JobKey {
+                number: 1,
+                run: 0,
+                attempt: 1,
+            },
+            slot: 1,
+            command,
+            stdin: JobStdin::Null,
+            files: None,
+        }
+    }
+}
+
 /// `--transferfile`, `--return` and `--workdir` as rendered for one job (file
 /// names as bytes, unquoted: they need not be UTF-8).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

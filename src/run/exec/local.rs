@@ -687,15 +687,8 @@ mod tests {
         let mut cap = capture();
         let block = b"one\ntwo\n".repeat(20_000);
         let spec = JobSpec {
-            key: JobKey {
-                number: 1,
-                run: 0,
-                attempt: 1,
-            },
-            slot: 1,
-            command: b"cat",
             stdin: JobStdin::Block(&block),
-            files: None,
+            ..JobSpec::first(b"cat")
         };
         let end = reg.execute(&spec, JobOutput::Capture(&mut cap), None)?;
         assert!(end.success());
@@ -724,15 +717,8 @@ mod tests {
         // More than a pipe holds each way: fed and pumped side by side.
         let block = b"one\ntwo\n".repeat(20_000);
         let spec = JobSpec {
-            key: JobKey {
-                number: 1,
-                run: 0,
-                attempt: 1,
-            },
-            slot: 1,
-            command: b"cat; printf err >&2",
             stdin: JobStdin::Block(&block),
-            files: None,
+            ..JobSpec::first(b"cat; printf err >&2")
         };
         let end = reg.execute(&spec, JobOutput::Capture(&mut cap), None)?;
         let len = block.len() as u64;

@@ -740,17 +740,7 @@ mod tests {
             },
             1,
         );
-        let spec = JobSpec {
-            key: JobKey {
-                number: 1,
-                run: 0,
-                attempt: 1,
-            },
-            slot: 1,
-            command: b"pwd; printf '%s|' \"$V\"",
-            stdin: crate::run::job::JobStdin::Null,
-            files: None,
-        };
+        let spec = JobSpec::first(b"pwd; printf '%s|' \"$V\"");
         let plan = t.plan(&spec, spec.command, "n")?;
         let script = [
             plan.before.as_slice(),
